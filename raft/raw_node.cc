@@ -1,0 +1,155 @@
+#include "raft/raw_node.h"
+
+#include "raft/assert.h"
+
+namespace cairn::raft {
+
+namespace {
+bool is_local_msg(MessageType t) {
+  return t == MessageType::kHup || t == MessageType::kBeat || t == MessageType::kUnreachable ||
+         t == MessageType::kSnapStatus || t == MessageType::kCheckQuorum;
+}
+bool is_response_msg(MessageType t) {
+  return t == MessageType::kAppResp || t == MessageType::kVoteResp || t == MessageType::kHeartbeatResp ||
+         t == MessageType::kPreVoteResp;
+}
+}  // namespace
+
+RawNode::RawNode(const Config& cfg, const LogStorage* storage) : raft_(cfg, storage) {
+  prev_soft_ = raft_.soft_state();
+  prev_hard_ = raft_.hard_state();
+}
+
+void RawNode::campaign() {
+  Message m;
+  m.type = MessageType::kHup;
+  m.from = raft_.id();
+  (void)raft_.step(std::move(m));
+}
+
+Expected<bool, Error> RawNode::propose(std::string data) {
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = raft_.id();
+  m.entries.push_back(Entry{0, 0, EntryType::kNormal, std::move(data)});
+  return raft_.step(std::move(m));
+}
+
+Expected<bool, Error> RawNode::propose_conf_change(const ConfChange& cc) {
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = raft_.id();
+  m.entries.push_back(Entry{0, 0, EntryType::kConfChange, cc.encode()});
+  return raft_.step(std::move(m));
+}
+
+Expected<bool, Error> RawNode::step(Message m) {
+  if (is_local_msg(m.type)) return unexpected(Error::kStepLocalMsg);
+  if (is_response_msg(m.type) && !raft_.tracker().progress(m.from)) return unexpected(Error::kStepPeerNotFound);
+  return raft_.step(std::move(m));
+}
+
+void RawNode::read_index(std::string ctx) {
+  Message m;
+  m.type = MessageType::kReadIndex;
+  m.from = raft_.id();
+  m.context = std::move(ctx);
+  (void)raft_.step(std::move(m));
+}
+
+void RawNode::transfer_leader(NodeId transferee) {
+  Message m;
+  m.type = MessageType::kTransferLeader;
+  m.from = transferee;
+  (void)raft_.step(std::move(m));
+}
+
+void RawNode::report_unreachable(NodeId id) {
+  Message m;
+  m.type = MessageType::kUnreachable;
+  m.from = id;
+  (void)raft_.step(std::move(m));
+}
+
+void RawNode::report_snapshot(NodeId id, bool ok) {
+  Message m;
+  m.type = MessageType::kSnapStatus;
+  m.from = id;
+  m.reject = !ok;
+  (void)raft_.step(std::move(m));
+}
+
+bool RawNode::has_ready() const {
+  if (outstanding_) return false;
+  const RaftLog& log = raft_.log();
+  return raft_.soft_state() != prev_soft_ || raft_.hard_state() != prev_hard_ ||
+         !log.unstable_entries().empty() || log.unstable_snapshot().has_value() ||
+         log.has_next_committed_entries() || raft_.has_msgs() || raft_.has_read_states();
+}
+
+Ready RawNode::ready() {
+  CAIRN_ASSERT_MSG(!outstanding_, "ready() called before the previous Ready was advanced");
+  Ready rd;
+  rd.number = ++ready_seq_;
+  RaftLog& log = raft_.log();
+  SoftState ss = raft_.soft_state();
+  if (ss != prev_soft_) {
+    rd.soft_state = ss;
+    prev_soft_ = ss;
+  }
+  HardState hs = raft_.hard_state();
+  if (hs != prev_hard_) rd.hard_state = hs;
+  rd.entries = log.unstable_entries();
+  if (log.unstable_snapshot()) rd.snapshot = *log.unstable_snapshot();
+  rd.committed_entries = log.next_committed_entries();
+  rd.messages = raft_.take_msgs();
+  rd.messages_after_persist = raft_.take_msgs_after_persist();
+  rd.read_states = raft_.take_read_states();
+  rd.must_sync = !rd.entries.empty() || (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
+
+  InProgress ip;
+  ip.number = rd.number;
+  if (!rd.entries.empty()) {
+    ip.last_entry_index = rd.entries.back().index;
+    ip.last_entry_term = rd.entries.back().term;
+  }
+  ip.snapshot_index = rd.snapshot.metadata.index;
+  if (!rd.committed_entries.empty()) ip.last_committed_index = rd.committed_entries.back().index;
+  ip.hard_state = hs;
+  outstanding_ = ip;
+  return rd;
+}
+
+void RawNode::advance(uint64_t ready_number) {
+  CAIRN_ASSERT_MSG(outstanding_ && outstanding_->number == ready_number, "advance() of an unknown Ready");
+  InProgress ip = *outstanding_;
+  outstanding_.reset();
+  RaftLog& log = raft_.log();
+  prev_hard_ = ip.hard_state;
+  if (ip.snapshot_index != 0) {
+    log.stable_snap_to(ip.snapshot_index);
+    if (log.applied() < ip.snapshot_index) log.set_applied(ip.snapshot_index);
+  }
+  if (ip.last_committed_index != 0) log.applied_to(ip.last_committed_index);
+  if (ip.last_entry_index != 0) {
+    log.stable_to(ip.last_entry_index, ip.last_entry_term);
+    raft_.on_persisted(ip.last_entry_index, ip.last_entry_term);
+  } else if (ip.snapshot_index != 0) {
+    raft_.on_persisted(log.stable_last_index(), log.zero_term_on_error(log.stable_last_index()));
+  }
+}
+
+Status RawNode::status() const {
+  Status st;
+  st.id = raft_.id();
+  st.hard_state = raft_.hard_state();
+  st.soft_state = raft_.soft_state();
+  st.applied = raft_.log().applied();
+  st.lead_transferee = raft_.lead_transferee();
+  if (raft_.role() == StateRole::kLeader) {
+    for (const auto& [id, pr] : raft_.tracker().all()) st.progress[id] = pr.describe();
+  }
+  return st;
+}
+
+}  // namespace cairn::raft
