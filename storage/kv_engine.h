@@ -1,0 +1,95 @@
+// The narrow key-value engine interface under the MVCC store, with two implementations:
+// RocksEngine (production, rocksdb_engine.h) and MemoryEngine (deterministic, for simulation and
+// tests, memory_engine.h). The store needs no more than this: point reads, ordered scans of one
+// space, one atomic batch per applied entry, a consistent checkpoint, and size figures.
+//
+// Spaces partition the key space (RocksDB column families, separate maps in memory):
+//   kKeys    revision-keyed MVCC records (revision.h documents the key, mvcc_store.h the value)
+//   kLeases  one record per lease (mvcc_store.h documents the format)
+//   kMeta    applied index/term, current and compacted revision, alarms (mvcc_store.h)
+//
+// Thread-safety contract: one thread (the apply thread) calls write(), get() and scan(); checkpoint()
+// and the size functions may be called from any thread at any time, including while writes continue,
+// and see a state between two whole batches.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "raft/expected.h"
+#include "storage/errors.h"
+
+namespace cairn::storage {
+
+enum class Space : uint8_t { kKeys = 0, kLeases = 1, kMeta = 2 };
+inline constexpr size_t kSpaceCount = 3;
+const char* space_name(Space s);
+
+// An ordered list of puts and erases that the engine applies all-or-nothing.
+class WriteBatch {
+ public:
+  struct Op {
+    Space space;
+    bool erase;
+    std::string key;
+    std::string value;
+  };
+
+  void put(Space space, std::string_view key, std::string_view value) {
+    bytes_ += key.size() + value.size();
+    ops_.push_back(Op{space, false, std::string(key), std::string(value)});
+  }
+  void erase(Space space, std::string_view key) {
+    bytes_ += key.size();
+    ops_.push_back(Op{space, true, std::string(key), {}});
+  }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+  uint64_t size_bytes() const { return bytes_; }
+
+ private:
+  std::vector<Op> ops_;
+  uint64_t bytes_ = 0;
+};
+
+struct WriteOptions {
+  // Return only after the batch is durable (RocksDB WAL fsync). The store sets this for every
+  // applied entry unless StoreOptions::sync_writes is off.
+  bool sync = true;
+};
+
+// Forward iteration over [start, end) of one space; an empty `end` means unbounded.
+class EngineIterator {
+ public:
+  virtual ~EngineIterator() = default;
+  virtual bool valid() const = 0;
+  virtual void next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  // Non-OK if iteration stopped because of an engine error rather than the end of the range.
+  virtual Expected<Unit, Error> status() const = 0;
+};
+
+class KvEngine {
+ public:
+  virtual ~KvEngine() = default;
+
+  virtual Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) = 0;
+  virtual std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) = 0;
+  virtual Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) = 0;
+
+  // Writes a consistent, self-contained copy of the engine into `dir`, which must not exist yet.
+  // The copy opens with the same engine type (RocksEngine::open / MemoryEngine::open_dir).
+  virtual Expected<Unit, Error> checkpoint(const std::string& dir) = 0;
+
+  // Physical size on disk (or in memory) in bytes; the figure reported as dbSize.
+  virtual uint64_t size_bytes() = 0;
+  // Rewrites storage to reclaim space left by deletions (etcd's defragment).
+  virtual Expected<Unit, Error> compact_storage() = 0;
+};
+
+}  // namespace cairn::storage

@@ -1,0 +1,956 @@
+#include "storage/mvcc_store.h"
+
+#include <algorithm>
+
+#include "raft/assert.h"
+#include "storage/codec.h"
+#include "storage/crc32c.h"
+#include "storage/revision.h"
+
+namespace cairn::storage {
+namespace {
+
+constexpr uint8_t kRecordFormat = 1;
+constexpr std::string_view kMetaApplied = "applied";
+constexpr std::string_view kMetaRevision = "revision";
+constexpr std::string_view kMetaCompactRevision = "compact_revision";
+constexpr std::string_view kMetaAlarmNoSpace = "alarm/nospace";
+
+// Bytes a lease record takes (key + value), for the logical size.
+constexpr uint64_t kLeaseRecordBytes = 8 + 1 + 8 + 8;
+
+std::string encode_lease_key(int64_t id) {
+  std::string k;
+  codec::put_i64(&k, id);
+  return k;
+}
+
+std::string encode_lease_record(int64_t ttl, int64_t remaining) {
+  std::string v;
+  v.push_back(static_cast<char>(kRecordFormat));
+  codec::put_i64(&v, ttl);
+  codec::put_i64(&v, remaining);
+  return v;
+}
+
+std::string encode_i64(int64_t v) {
+  std::string s;
+  codec::put_i64(&s, v);
+  return s;
+}
+
+Error corrupt(const std::string& what) {
+  return make_error(Errc::kCorruption, what);
+}
+
+bool is_engine_error(const Error& e) {
+  return e.code == Errc::kIo || e.code == Errc::kCorruption;
+}
+
+// Bytes a put of (key, value) adds to the logical size: revision key + encoded record.
+uint64_t put_cost(const std::string& key, const std::string& value) {
+  return kRevisionKeyBytes + 1 + 4 + key.size() + 4 * 8 + 4 + value.size();
+}
+
+uint64_t txn_cost(const TxnRequest& t) {
+  auto ops_cost = [](const std::vector<RequestOp>& ops) {
+    uint64_t c = 0;
+    for (const RequestOp& op : ops) {
+      if (const auto* p = std::get_if<PutRequest>(&op.request)) c += put_cost(p->key, p->value);
+      if (const auto* n = std::get_if<Box<TxnRequest>>(&op.request)) c += txn_cost(**n);
+    }
+    return c;
+  };
+  return std::max(ops_cost(t.success), ops_cost(t.failure));
+}
+
+// ---- Request validation (etcd v3rpc/key.go) ----
+
+std::optional<Error> check_put(const PutRequest& r) {
+  if (r.key.empty()) return make_error(Errc::kEmptyKey);
+  if (r.ignore_value && !r.value.empty()) return make_error(Errc::kValueProvided);
+  if (r.ignore_lease && r.lease != 0) return make_error(Errc::kLeaseProvided);
+  return std::nullopt;
+}
+
+std::optional<Error> check_txn_request(const TxnRequest& t, size_t ops_max);
+
+std::optional<Error> check_request_op(const RequestOp& op, size_t ops_max) {
+  if (const auto* r = std::get_if<RangeRequest>(&op.request)) return MvccStore::validate_range(*r);
+  if (const auto* p = std::get_if<PutRequest>(&op.request)) return check_put(*p);
+  if (const auto* d = std::get_if<DeleteRangeRequest>(&op.request)) {
+    if (d->key.empty()) return make_error(Errc::kEmptyKey);
+    return std::nullopt;
+  }
+  return check_txn_request(*std::get<Box<TxnRequest>>(op.request), ops_max);
+}
+
+std::optional<Error> check_txn_request(const TxnRequest& t, size_t ops_max) {
+  const size_t opc = std::max({t.compare.size(), t.success.size(), t.failure.size()});
+  if (opc > ops_max) return make_error(Errc::kTooManyOps);
+  for (const Compare& c : t.compare) {
+    if (c.key.empty()) return make_error(Errc::kEmptyKey);
+  }
+  // Nested txns share the budget that this level leaves (etcd: maxTxnOps - opc).
+  for (const RequestOp& op : t.success) {
+    if (auto e = check_request_op(op, ops_max - opc)) return e;
+  }
+  for (const RequestOp& op : t.failure) {
+    if (auto e = check_request_op(op, ops_max - opc)) return e;
+  }
+  return std::nullopt;
+}
+
+// Half-open interval of keys deleted by a DeleteRange, taken literally as etcd's checkIntervals
+// does: an empty end is the single key, and "\0" is not widened to "every key".
+struct Interval {
+  std::string begin;
+  std::string end;
+  bool contains(const std::string& k) const { return begin <= k && k < end; }
+};
+
+struct PutsAndDels {
+  std::set<std::string> puts;
+  std::vector<Interval> dels;
+};
+
+bool dels_contain(const std::vector<Interval>& dels, const std::string& k) {
+  for (const Interval& iv : dels) {
+    if (iv.contains(k)) return true;
+  }
+  return false;
+}
+
+// Duplicate-key rule for one branch: no key is put twice, and no put key lies in a deleted range,
+// counting nested txns; the then/else branches of one nested txn may overlap each other.
+std::optional<Error> check_intervals(const std::vector<RequestOp>& ops, PutsAndDels* out) {
+  for (const RequestOp& op : ops) {
+    if (const auto* d = std::get_if<DeleteRangeRequest>(&op.request)) {
+      std::string end = d->range_end.empty() ? d->key + std::string(1, '\0') : d->range_end;
+      out->dels.push_back(Interval{d->key, std::move(end)});
+    }
+  }
+  for (const RequestOp& op : ops) {
+    const auto* n = std::get_if<Box<TxnRequest>>(&op.request);
+    if (n == nullptr) continue;
+    PutsAndDels then_branch, else_branch;
+    if (auto e = check_intervals((*n)->success, &then_branch)) return e;
+    if (auto e = check_intervals((*n)->failure, &else_branch)) return e;
+    for (const std::string& k : then_branch.puts) {
+      if (out->puts.count(k) || dels_contain(out->dels, k)) return make_error(Errc::kDuplicateKey);
+      out->puts.insert(k);
+    }
+    for (const std::string& k : else_branch.puts) {
+      if (out->puts.count(k) && !then_branch.puts.count(k)) return make_error(Errc::kDuplicateKey);
+      if (dels_contain(out->dels, k)) return make_error(Errc::kDuplicateKey);
+      out->puts.insert(k);
+    }
+    for (auto* b : {&then_branch, &else_branch}) {
+      for (Interval& iv : b->dels)
+        out->dels.push_back(std::move(iv));
+    }
+  }
+  for (const RequestOp& op : ops) {
+    const auto* p = std::get_if<PutRequest>(&op.request);
+    if (p == nullptr) continue;
+    if (out->puts.count(p->key) || dels_contain(out->dels, p->key)) return make_error(Errc::kDuplicateKey);
+    out->puts.insert(p->key);
+  }
+  return std::nullopt;
+}
+
+bool txn_has_put(const TxnRequest& t) {
+  for (const auto* ops : {&t.success, &t.failure}) {
+    for (const RequestOp& op : *ops) {
+      if (std::holds_alternative<PutRequest>(op.request)) return true;
+      if (const auto* n = std::get_if<Box<TxnRequest>>(&op.request); n && txn_has_put(**n)) return true;
+    }
+  }
+  return false;
+}
+
+int cmp_i64(int64_t a, int64_t b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+bool compare_result(const Compare& c, const KeyValue& kv) {
+  int result = 0;
+  switch (c.target) {
+    case Compare::Target::kValue:
+      result = kv.value.compare(c.value) < 0 ? -1 : (kv.value == c.value ? 0 : 1);
+      break;
+    case Compare::Target::kVersion:
+      result = cmp_i64(kv.version, c.version);
+      break;
+    case Compare::Target::kCreate:
+      result = cmp_i64(kv.create_revision, c.create_revision);
+      break;
+    case Compare::Target::kMod:
+      result = cmp_i64(kv.mod_revision, c.mod_revision);
+      break;
+    case Compare::Target::kLease:
+      result = cmp_i64(kv.lease, c.lease);
+      break;
+  }
+  switch (c.result) {
+    case Compare::Result::kEqual:
+      return result == 0;
+    case Compare::Result::kNotEqual:
+      return result != 0;
+    case Compare::Result::kGreater:
+      return result > 0;
+    case Compare::Result::kLess:
+      return result < 0;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---- Record encodings ----
+
+std::string encode_kv_record(const KeyValue& kv) {
+  std::string out;
+  out.reserve(1 + 4 + kv.key.size() + 32 + 4 + kv.value.size());
+  out.push_back(static_cast<char>(kRecordFormat));
+  codec::put_bytes(&out, kv.key);
+  codec::put_i64(&out, kv.create_revision);
+  codec::put_i64(&out, kv.mod_revision);
+  codec::put_i64(&out, kv.version);
+  codec::put_i64(&out, kv.lease);
+  codec::put_bytes(&out, kv.value);
+  return out;
+}
+
+std::optional<KeyValue> decode_kv_record(std::string_view bytes) {
+  codec::Reader r(bytes);
+  uint8_t format = 0;
+  KeyValue kv;
+  if (!r.u8(&format) || format != kRecordFormat) return std::nullopt;
+  if (!r.bytes(&kv.key) || !r.i64(&kv.create_revision) || !r.i64(&kv.mod_revision) || !r.i64(&kv.version) ||
+      !r.i64(&kv.lease) || !r.bytes(&kv.value) || !r.done()) {
+    return std::nullopt;
+  }
+  return kv;
+}
+
+std::string prefix_end(std::string_view key) {
+  std::string end(key);
+  for (int i = static_cast<int>(end.size()) - 1; i >= 0; --i) {
+    if (static_cast<uint8_t>(end[i]) < 0xff) {
+      end[i] = static_cast<char>(static_cast<uint8_t>(end[i]) + 1);
+      end.resize(static_cast<size_t>(i) + 1);
+      return end;
+    }
+  }
+  return std::string(1, '\0');
+}
+
+// ---- The per-entry apply context ----
+
+struct MvccStore::ApplyCtx {
+  int64_t begin_rev = 0;
+  int64_t next_sub = 0;  // number of changes so far == sub of the next change
+  WriteBatch batch;
+  // kKeys records written by this entry, readable before the batch lands.
+  std::map<std::string, std::string, std::less<>> pending;
+  int64_t logical_delta = 0;
+  std::optional<int64_t> new_compact_rev;
+  std::optional<bool> new_alarm_nospace;
+
+  bool changed() const { return next_sub > 0; }
+  int64_t write_rev() const { return begin_rev + 1; }
+  int64_t read_rev() const { return changed() ? begin_rev + 1 : begin_rev; }
+};
+
+MvccStore::MvccStore(std::unique_ptr<KvEngine> engine, StoreOptions options)
+    : engine_(std::move(engine)), options_(options) {}
+
+Expected<std::unique_ptr<MvccStore>, Error> MvccStore::open(std::unique_ptr<KvEngine> engine,
+                                                            StoreOptions options) {
+  std::unique_ptr<MvccStore> s(new MvccStore(std::move(engine), options));
+  auto r = s->rebuild();
+  if (!r) return unexpected(r.error());
+  s->check_invariants();
+  return s;
+}
+
+Expected<Unit, Error> MvccStore::rebuild() {
+  auto meta = [&](std::string_view k) { return engine_->get(Space::kMeta, k); };
+  auto applied = meta(kMetaApplied);
+  if (!applied) return unexpected(applied.error());
+  if (applied->has_value()) {
+    codec::Reader r(**applied);
+    if (!r.u64(&applied_.index) || !r.u64(&applied_.term) || !r.done())
+      return unexpected(corrupt("meta applied"));
+  }
+  for (auto [name, dst] : {std::pair{kMetaRevision, &rev_}, std::pair{kMetaCompactRevision, &compact_rev_}}) {
+    auto v = meta(name);
+    if (!v) return unexpected(v.error());
+    if (v->has_value()) {
+      codec::Reader r(**v);
+      if (!r.i64(dst) || !r.done()) return unexpected(corrupt("meta " + std::string(name)));
+    }
+  }
+  auto alarm = meta(kMetaAlarmNoSpace);
+  if (!alarm) return unexpected(alarm.error());
+  alarm_nospace_ = alarm->has_value();
+
+  // Replay the revision-ordered history into the key index.
+  int64_t max_main = 0;
+  auto it = engine_->scan(Space::kKeys, "", "");
+  for (; it->valid(); it->next()) {
+    auto rk = decode_revision_key(it->key());
+    if (!rk) return unexpected(corrupt("bad revision key"));
+    auto kv = decode_kv_record(it->value());
+    if (!kv) return unexpected(corrupt("bad kv record at revision " + std::to_string(rk->rev.main)));
+    if (kv->mod_revision != rk->rev.main) return unexpected(corrupt("kv record revision mismatch"));
+    max_main = std::max(max_main, rk->rev.main);
+    logical_bytes_ += it->key().size() + it->value().size();
+    KeyIndex& ki = index_.at(kv->key);
+    if (rk->tombstone) {
+      if (!ki.live()) return unexpected(corrupt("tombstone for a deleted key"));
+      ki.tombstone(rk->rev);
+      key_lease_.erase(kv->key);
+    } else {
+      ki.restore_put(rk->rev, kv->create_revision, kv->version);
+      if (kv->lease != 0) {
+        key_lease_[kv->key] = kv->lease;
+      } else {
+        key_lease_.erase(kv->key);
+      }
+    }
+  }
+  if (auto st = it->status(); !st) return unexpected(st.error());
+  if (max_main > rev_) return unexpected(corrupt("records newer than the stored revision"));
+
+  auto lit = engine_->scan(Space::kLeases, "", "");
+  for (; lit->valid(); lit->next()) {
+    codec::Reader kr(lit->key());
+    codec::Reader vr(lit->value());
+    int64_t id = 0;
+    uint8_t format = 0;
+    Lease l;
+    if (!kr.i64(&id) || !kr.done() || !vr.u8(&format) || format != kRecordFormat || !vr.i64(&l.ttl) ||
+        !vr.i64(&l.remaining_ttl) || !vr.done()) {
+      return unexpected(corrupt("bad lease record"));
+    }
+    logical_bytes_ += lit->key().size() + lit->value().size();
+    leases_.emplace(id, std::move(l));
+  }
+  if (auto st = lit->status(); !st) return unexpected(st.error());
+  for (const auto& [key, id] : key_lease_) {
+    auto l = leases_.find(id);
+    if (l == leases_.end()) return unexpected(corrupt("key attached to a missing lease"));
+    l->second.keys.insert(key);
+  }
+  return Unit{};
+}
+
+// ---- Reads ----
+
+std::optional<Error> MvccStore::validate_range(const RangeRequest& r) {
+  if (r.key.empty()) return make_error(Errc::kEmptyKey);
+  return std::nullopt;
+}
+
+Expected<KeyValue, Error> MvccStore::load(const std::string& key, const IndexHit& hit, const ApplyCtx* ctx) {
+  const std::string rk = encode_revision_key(hit.modified, false);
+  std::optional<KeyValue> kv;
+  if (ctx != nullptr) {
+    if (auto p = ctx->pending.find(rk); p != ctx->pending.end()) kv = decode_kv_record(p->second);
+  }
+  if (!kv) {
+    auto v = engine_->get(Space::kKeys, rk);
+    if (!v) return unexpected(v.error());
+    if (!v->has_value()) return unexpected(corrupt("indexed revision missing for key"));
+    kv = decode_kv_record(**v);
+  }
+  if (!kv || kv->key != key || kv->mod_revision != hit.modified.main) {
+    return unexpected(corrupt("kv record does not match the index"));
+  }
+  return *std::move(kv);
+}
+
+Expected<RangeResponse, Error> MvccStore::range(const RangeRequest& request) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (auto e = validate_range(request)) return unexpected(*e);
+  return range_at(request, rev_, nullptr);
+}
+
+Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_t current,
+                                                   const ApplyCtx* ctx) {
+  int64_t rev = r.revision;
+  if (rev > current) return unexpected(make_error(Errc::kFutureRev));
+  if (rev <= 0) rev = current;
+  if (rev < compact_rev_) return unexpected(make_error(Errc::kCompacted));
+
+  const bool fetch_all = r.sort_order != SortOrder::kNone || r.min_mod_revision != 0 ||
+                         r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
+  // Without sorting or filtering, one record past the limit is enough to know `more`.
+  const int64_t fetch = (fetch_all || r.limit <= 0) ? 0 : r.limit + 1;
+
+  RangeResponse resp;
+  resp.header.revision = current;
+  std::vector<std::pair<const std::string*, IndexHit>> hits;
+  int64_t count = 0;
+  index_.range(r.key, r.range_end, rev, [&](const std::string& k, const IndexHit& hit) {
+    ++count;
+    if (!r.count_only && (fetch == 0 || static_cast<int64_t>(hits.size()) < fetch))
+      hits.emplace_back(&k, hit);
+    return true;
+  });
+  resp.count = count;
+  if (r.count_only) return resp;
+
+  resp.kvs.reserve(hits.size());
+  for (const auto& [k, hit] : hits) {
+    auto kv = load(*k, hit, ctx);
+    if (!kv) return unexpected(kv.error());
+    kv->version = hit.version;
+    kv->create_revision = hit.create_revision;
+    resp.kvs.push_back(*std::move(kv));
+  }
+  auto prune = [&](auto drop) { std::erase_if(resp.kvs, drop); };
+  if (r.max_mod_revision != 0)
+    prune([&](const KeyValue& kv) { return kv.mod_revision > r.max_mod_revision; });
+  if (r.min_mod_revision != 0)
+    prune([&](const KeyValue& kv) { return kv.mod_revision < r.min_mod_revision; });
+  if (r.max_create_revision != 0) {
+    prune([&](const KeyValue& kv) { return kv.create_revision > r.max_create_revision; });
+  }
+  if (r.min_create_revision != 0) {
+    prune([&](const KeyValue& kv) { return kv.create_revision < r.min_create_revision; });
+  }
+
+  SortOrder order = r.sort_order;
+  if (r.sort_target != SortTarget::kKey && order == SortOrder::kNone) order = SortOrder::kAscend;
+  if (order != SortOrder::kNone) {
+    auto field_less = [&](const KeyValue& a, const KeyValue& b) {
+      switch (r.sort_target) {
+        case SortTarget::kKey:
+          return a.key < b.key;
+        case SortTarget::kVersion:
+          return a.version < b.version;
+        case SortTarget::kCreate:
+          return a.create_revision < b.create_revision;
+        case SortTarget::kMod:
+          return a.mod_revision < b.mod_revision;
+        case SortTarget::kValue:
+          return a.value < b.value;
+      }
+      return false;
+    };
+    // Stable, so ties keep key order in both directions (etcd leaves tie order unspecified).
+    if (order == SortOrder::kAscend) {
+      std::stable_sort(resp.kvs.begin(), resp.kvs.end(), field_less);
+    } else {
+      std::stable_sort(resp.kvs.begin(), resp.kvs.end(),
+                       [&](const KeyValue& a, const KeyValue& b) { return field_less(b, a); });
+    }
+  }
+  if (r.limit > 0 && static_cast<int64_t>(resp.kvs.size()) > r.limit) {
+    resp.kvs.resize(static_cast<size_t>(r.limit));
+    resp.more = true;
+  }
+  if (r.keys_only) {
+    for (KeyValue& kv : resp.kvs)
+      kv.value.clear();
+  }
+  return resp;
+}
+
+Expected<bool, Error> MvccStore::compare(const Compare& c) {
+  // Compares see the state before the entry (all are evaluated before anything executes).
+  bool any = false;
+  bool all = true;
+  std::optional<Error> err;
+  std::string end = c.range_end;
+  index_.range(c.key, end, rev_, [&](const std::string& k, const IndexHit& hit) {
+    any = true;
+    KeyValue kv;
+    kv.key = k;
+    kv.create_revision = hit.create_revision;
+    kv.mod_revision = hit.modified.main;
+    kv.version = hit.version;
+    if (auto l = key_lease_.find(k); l != key_lease_.end()) kv.lease = l->second;
+    if (c.target == Compare::Target::kValue) {
+      auto full = load(k, hit, nullptr);
+      if (!full) {
+        err = full.error();
+        return false;
+      }
+      kv.value = std::move(full->value);
+    }
+    if (!compare_result(c, kv)) {
+      all = false;
+      return false;
+    }
+    return true;
+  });
+  if (err) return unexpected(*err);
+  if (!any) {
+    // No key: a value compare always fails; other targets compare against a zero KeyValue, which
+    // makes `create_revision == 0` / `version == 0` the "key is absent" test.
+    if (c.target == Compare::Target::kValue) return false;
+    return compare_result(c, KeyValue{});
+  }
+  return all;
+}
+
+// The branch each txn in the tree takes, in depth-first order (etcd's txnPath).
+Expected<Unit, Error> MvccStore::eval_txn_path(const TxnRequest& t, std::vector<bool>* path) {
+  bool ok = true;
+  for (const Compare& c : t.compare) {
+    auto r = compare(c);
+    if (!r) return unexpected(r.error());
+    if (!*r) {
+      ok = false;
+      break;
+    }
+  }
+  path->push_back(ok);
+  for (const RequestOp& op : ok ? t.success : t.failure) {
+    if (const auto* n = std::get_if<Box<TxnRequest>>(&op.request)) {
+      if (auto r = eval_txn_path(**n, path); !r) return r;
+    }
+  }
+  return Unit{};
+}
+
+// Checks of the executed branches against the state before the entry: first every put (key
+// exists for ignore_*, lease exists), then every range (revision not compacted / not future).
+std::optional<Error> MvccStore::check_txn(const TxnRequest& t, const std::vector<bool>& path, size_t* pos,
+                                          bool puts) {
+  const bool ok = path[(*pos)++];
+  for (const RequestOp& op : ok ? t.success : t.failure) {
+    if (const auto* n = std::get_if<Box<TxnRequest>>(&op.request)) {
+      if (auto e = check_txn(**n, path, pos, puts)) return e;
+    } else if (const auto* p = std::get_if<PutRequest>(&op.request); p && puts) {
+      if (p->ignore_value || p->ignore_lease) {
+        const KeyIndex* ki = index_.find(p->key);
+        if (ki == nullptr || !ki->get(rev_)) return make_error(Errc::kKeyNotFound);
+      }
+      if (p->lease != 0 && !leases_.count(p->lease)) return make_error(Errc::kLeaseNotFound);
+    } else if (const auto* r = std::get_if<RangeRequest>(&op.request); r && !puts) {
+      if (r->revision > rev_) return make_error(Errc::kFutureRev);
+      if (r->revision > 0 && r->revision < compact_rev_) return make_error(Errc::kCompacted);
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Writes (only called once every check has passed) ----
+
+void MvccStore::attach(const std::string& key, int64_t lease) {
+  if (lease == 0) return;
+  auto l = leases_.find(lease);
+  CAIRN_ASSERT(l != leases_.end());
+  l->second.keys.insert(key);
+  key_lease_[key] = lease;
+}
+
+void MvccStore::detach(const std::string& key) {
+  auto kl = key_lease_.find(key);
+  if (kl == key_lease_.end()) return;
+  if (auto l = leases_.find(kl->second); l != leases_.end()) l->second.keys.erase(key);
+  key_lease_.erase(kl);
+}
+
+Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& r) {
+  const Revision rev{ctx.write_rev(), ctx.next_sub};
+  KeyIndex& ki = index_.at(r.key);
+  const std::optional<IndexHit> prior = ki.get(rev.main);
+  PutResponse resp;
+  std::optional<KeyValue> prev;
+  if (prior && (r.prev_kv || r.ignore_value || r.ignore_lease)) {
+    auto kv = load(r.key, *prior, &ctx);
+    if (!kv) return unexpected(kv.error());
+    kv->create_revision = prior->create_revision;
+    kv->version = prior->version;
+    prev = *std::move(kv);
+  }
+  // check_txn / apply_put verified that ignore_* only reach here for an existing key.
+  CAIRN_ASSERT(prev.has_value() || !(r.ignore_value || r.ignore_lease));
+  KeyValue kv;
+  kv.key = r.key;
+  kv.create_revision = prior ? prior->create_revision : rev.main;
+  kv.mod_revision = rev.main;
+  kv.version = prior ? prior->version + 1 : 1;
+  kv.value = r.ignore_value ? prev->value : r.value;
+  kv.lease = r.ignore_lease ? prev->lease : r.lease;
+
+  std::string rk = encode_revision_key(rev, false);
+  std::string rec = encode_kv_record(kv);
+  ctx.logical_delta += static_cast<int64_t>(rk.size() + rec.size());
+  ctx.batch.put(Space::kKeys, rk, rec);
+  ctx.pending.insert_or_assign(std::move(rk), std::move(rec));
+  ki.put(rev);
+  detach(r.key);
+  attach(r.key, kv.lease);
+  ++ctx.next_sub;
+
+  if (r.prev_kv) resp.prev_kv = std::move(prev);
+  resp.header.revision = ctx.write_rev();
+  return resp;
+}
+
+Expected<Unit, Error> MvccStore::tombstone(ApplyCtx& ctx, const std::string& key) {
+  const Revision rev{ctx.write_rev(), ctx.next_sub};
+  KeyValue kv;
+  kv.key = key;
+  kv.mod_revision = rev.main;
+  std::string rk = encode_revision_key(rev, true);
+  std::string rec = encode_kv_record(kv);
+  ctx.logical_delta += static_cast<int64_t>(rk.size() + rec.size());
+  ctx.batch.put(Space::kKeys, rk, rec);
+  index_.at(key).tombstone(rev);
+  detach(key);
+  ++ctx.next_sub;
+  return Unit{};
+}
+
+Expected<DeleteRangeResponse, Error> MvccStore::do_delete(ApplyCtx& ctx, const DeleteRangeRequest& r) {
+  DeleteRangeResponse resp;
+  std::vector<std::pair<std::string, IndexHit>> victims;
+  index_.range(r.key, r.range_end, ctx.read_rev(), [&](const std::string& k, const IndexHit& hit) {
+    victims.emplace_back(k, hit);
+    return true;
+  });
+  for (const auto& [k, hit] : victims) {
+    if (r.prev_kv) {
+      auto kv = load(k, hit, &ctx);
+      if (!kv) return unexpected(kv.error());
+      kv->create_revision = hit.create_revision;
+      kv->version = hit.version;
+      resp.prev_kvs.push_back(*std::move(kv));
+    }
+    if (auto t = tombstone(ctx, k); !t) return unexpected(t.error());
+  }
+  resp.deleted = static_cast<int64_t>(victims.size());
+  resp.header.revision = ctx.read_rev();
+  return resp;
+}
+
+Expected<TxnResponse, Error> MvccStore::do_txn(ApplyCtx& ctx, const TxnRequest& t,
+                                               const std::vector<bool>& path, size_t* pos) {
+  TxnResponse resp;
+  resp.succeeded = path[(*pos)++];
+  for (const RequestOp& op : resp.succeeded ? t.success : t.failure) {
+    ResponseOp out;
+    if (const auto* r = std::get_if<RangeRequest>(&op.request)) {
+      auto rr = range_at(*r, ctx.read_rev(), &ctx);
+      if (!rr) return unexpected(rr.error());
+      out.response = *std::move(rr);
+    } else if (const auto* p = std::get_if<PutRequest>(&op.request)) {
+      auto pr = do_put(ctx, *p);
+      if (!pr) return unexpected(pr.error());
+      out.response = *std::move(pr);
+    } else if (const auto* d = std::get_if<DeleteRangeRequest>(&op.request)) {
+      auto dr = do_delete(ctx, *d);
+      if (!dr) return unexpected(dr.error());
+      out.response = *std::move(dr);
+    } else {
+      auto nr = do_txn(ctx, *std::get<Box<TxnRequest>>(op.request), path, pos);
+      if (!nr) return unexpected(nr.error());
+      // Like etcd, a nested txn's own header is left empty; only the top-level header is filled.
+      out.response = Box<TxnResponse>(*std::move(nr));
+    }
+    resp.responses.push_back(std::move(out));
+  }
+  return resp;
+}
+
+// ---- Apply ----
+
+std::optional<Error> MvccStore::validate(const ApplyRequest& request, const StoreOptions& options) {
+  if (const auto* p = std::get_if<PutRequest>(&request)) return check_put(*p);
+  if (const auto* d = std::get_if<DeleteRangeRequest>(&request)) {
+    if (d->key.empty()) return make_error(Errc::kEmptyKey);
+    return std::nullopt;
+  }
+  if (const auto* t = std::get_if<TxnRequest>(&request)) {
+    if (auto e = check_txn_request(*t, options.txn_ops_max)) return e;
+    PutsAndDels scratch_then, scratch_else;
+    if (auto e = check_intervals(t->success, &scratch_then)) return e;
+    if (auto e = check_intervals(t->failure, &scratch_else)) return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> MvccStore::check_quota(ApplyCtx& ctx, uint64_t cost_bytes) {
+  if (alarm_nospace_) return make_error(Errc::kNoSpace);
+  if (cost_bytes > 0 && logical_bytes_ + cost_bytes > options_.quota_backend_bytes) {
+    ctx.new_alarm_nospace = true;
+    return make_error(Errc::kNoSpace);
+  }
+  return std::nullopt;
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_put(ApplyCtx& ctx, const PutRequest& r) {
+  if (auto e = check_quota(ctx, put_cost(r.key, r.value))) return unexpected(*e);
+  if (r.ignore_value || r.ignore_lease) {
+    const KeyIndex* ki = index_.find(r.key);
+    if (ki == nullptr || !ki->get(rev_)) return unexpected(make_error(Errc::kKeyNotFound));
+  }
+  if (r.lease != 0 && !leases_.count(r.lease)) return unexpected(make_error(Errc::kLeaseNotFound));
+  auto resp = do_put(ctx, r);
+  if (!resp) return unexpected(resp.error());
+  return ApplyResponse(*std::move(resp));
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_txn(ApplyCtx& ctx, const TxnRequest& r) {
+  std::vector<bool> path;
+  if (auto p = eval_txn_path(r, &path); !p) return unexpected(p.error());
+  const bool writes = txn_has_put(r);
+  if (writes) {
+    if (alarm_nospace_) return unexpected(make_error(Errc::kNoSpace));
+    if (auto e = check_quota(ctx, txn_cost(r))) return unexpected(*e);
+  }
+  size_t pos = 0;
+  if (auto e = check_txn(r, path, &pos, /*puts=*/true)) return unexpected(*e);
+  pos = 0;
+  if (auto e = check_txn(r, path, &pos, /*puts=*/false)) return unexpected(*e);
+  pos = 0;
+  auto resp = do_txn(ctx, r, path, &pos);
+  if (!resp) return unexpected(resp.error());
+  resp->header.revision = ctx.read_rev();
+  return ApplyResponse(*std::move(resp));
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_compaction(ApplyCtx& ctx, const CompactionRequest& r) {
+  if (r.revision <= compact_rev_) return unexpected(make_error(Errc::kCompacted));
+  if (r.revision > rev_) return unexpected(make_error(Errc::kFutureRev));
+  std::vector<std::pair<std::string, RemovedRevision>> removed;
+  index_.compact(r.revision, &removed);
+  for (const auto& [key, rr] : removed) {
+    const std::string rk = encode_revision_key(rr.rev, rr.tombstone);
+    auto v = engine_->get(Space::kKeys, rk);
+    if (!v) return unexpected(v.error());
+    if (!v->has_value()) return unexpected(corrupt("compaction: indexed revision missing"));
+    ctx.logical_delta -= static_cast<int64_t>(rk.size() + (*v)->size());
+    ctx.batch.erase(Space::kKeys, rk);
+  }
+  ctx.new_compact_rev = r.revision;
+  CompactionResponse resp;
+  resp.header.revision = rev_;
+  return ApplyResponse(resp);
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_lease_grant(ApplyCtx& ctx, const LeaseGrantRequest& r) {
+  if (auto e = check_quota(ctx, kLeaseRecordBytes)) return unexpected(*e);
+  if (r.id == 0) return unexpected(make_error(Errc::kLeaseNotFound));
+  if (r.ttl > kLeaseTtlMaxSeconds) return unexpected(make_error(Errc::kLeaseTtlTooLarge));
+  if (leases_.count(r.id)) return unexpected(make_error(Errc::kLeaseExist));
+  leases_.emplace(r.id, Lease{r.ttl, 0, {}});
+  ctx.batch.put(Space::kLeases, encode_lease_key(r.id), encode_lease_record(r.ttl, 0));
+  ctx.logical_delta += static_cast<int64_t>(kLeaseRecordBytes);
+  LeaseGrantResponse resp;
+  resp.header.revision = rev_;
+  resp.id = r.id;
+  resp.ttl = r.ttl;
+  return ApplyResponse(resp);
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_lease_revoke(ApplyCtx& ctx, const LeaseRevokeRequest& r) {
+  auto l = leases_.find(r.id);
+  if (l == leases_.end()) return unexpected(make_error(Errc::kLeaseNotFound));
+  // All attached keys go in one revision, in key order.
+  const std::vector<std::string> keys(l->second.keys.begin(), l->second.keys.end());
+  for (const std::string& k : keys) {
+    if (auto t = tombstone(ctx, k); !t) return unexpected(t.error());
+  }
+  leases_.erase(r.id);
+  ctx.batch.erase(Space::kLeases, encode_lease_key(r.id));
+  ctx.logical_delta -= static_cast<int64_t>(kLeaseRecordBytes);
+  LeaseRevokeResponse resp;
+  resp.header.revision = ctx.read_rev();
+  return ApplyResponse(resp);
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_lease_checkpoint(ApplyCtx& ctx,
+                                                                 const LeaseCheckpointRequest& r) {
+  for (const LeaseCheckpoint& cp : r.checkpoints) {
+    auto l = leases_.find(cp.id);
+    if (l == leases_.end()) continue;  // like etcd's lessor: a checkpoint of a gone lease is dropped
+    l->second.remaining_ttl = cp.remaining_ttl;
+    ctx.batch.put(Space::kLeases, encode_lease_key(cp.id),
+                  encode_lease_record(l->second.ttl, cp.remaining_ttl));
+  }
+  LeaseCheckpointResponse resp;
+  resp.header.revision = rev_;
+  return ApplyResponse(resp);
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const AlarmRequest& r) {
+  if (r.alarm == AlarmType::kNoSpace) {
+    if (r.action == AlarmRequest::Action::kActivate) ctx.new_alarm_nospace = true;
+    if (r.action == AlarmRequest::Action::kDeactivate) ctx.new_alarm_nospace = false;
+  }
+  AlarmResponse resp;
+  resp.header.revision = rev_;
+  if (ctx.new_alarm_nospace.value_or(alarm_nospace_)) resp.alarms.push_back(AlarmType::kNoSpace);
+  return ApplyResponse(resp);
+}
+
+Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (index <= applied_.index) return unexpected(make_error(Errc::kAlreadyApplied));
+
+  ApplyCtx ctx;
+  ctx.begin_rev = rev_;
+  Expected<ApplyResponse, Error> result = [&]() -> Expected<ApplyResponse, Error> {
+    if (auto e = validate(request, options_)) return unexpected(*e);
+    return std::visit(
+        [&](const auto& r) -> Expected<ApplyResponse, Error> {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, PutRequest>) {
+            return apply_put(ctx, r);
+          } else if constexpr (std::is_same_v<T, DeleteRangeRequest>) {
+            auto d = do_delete(ctx, r);
+            if (!d) return unexpected(d.error());
+            return ApplyResponse(*std::move(d));
+          } else if constexpr (std::is_same_v<T, TxnRequest>) {
+            return apply_txn(ctx, r);
+          } else if constexpr (std::is_same_v<T, CompactionRequest>) {
+            return apply_compaction(ctx, r);
+          } else if constexpr (std::is_same_v<T, LeaseGrantRequest>) {
+            return apply_lease_grant(ctx, r);
+          } else if constexpr (std::is_same_v<T, LeaseRevokeRequest>) {
+            return apply_lease_revoke(ctx, r);
+          } else if constexpr (std::is_same_v<T, LeaseCheckpointRequest>) {
+            return apply_lease_checkpoint(ctx, r);
+          } else if constexpr (std::is_same_v<T, AlarmRequest>) {
+            return apply_alarm(ctx, r);
+          } else {
+            NoopResponse n;
+            n.header.revision = rev_;
+            return ApplyResponse(n);
+          }
+        },
+        request);
+  }();
+
+  if (!result && is_engine_error(result.error())) {
+    failed_ = true;
+    return result;
+  }
+  if (!result) {
+    // A refused request must not have touched anything but (possibly) the alarm.
+    CAIRN_ASSERT(ctx.batch.empty() && !ctx.changed() && !ctx.new_compact_rev);
+  }
+
+  WriteBatch& batch = ctx.batch;
+  std::string applied;
+  codec::put_u64(&applied, index);
+  codec::put_u64(&applied, term);
+  batch.put(Space::kMeta, kMetaApplied, applied);
+  if (ctx.changed()) batch.put(Space::kMeta, kMetaRevision, encode_i64(ctx.write_rev()));
+  if (ctx.new_compact_rev) batch.put(Space::kMeta, kMetaCompactRevision, encode_i64(*ctx.new_compact_rev));
+  if (ctx.new_alarm_nospace && *ctx.new_alarm_nospace != alarm_nospace_) {
+    if (*ctx.new_alarm_nospace) {
+      batch.put(Space::kMeta, kMetaAlarmNoSpace, "");
+    } else {
+      batch.erase(Space::kMeta, kMetaAlarmNoSpace);
+    }
+  }
+  if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes}); !w) {
+    failed_ = true;
+    return unexpected(w.error());
+  }
+  applied_ = AppliedIndex{index, term};
+  if (ctx.changed()) rev_ = ctx.write_rev();
+  if (ctx.new_compact_rev) compact_rev_ = *ctx.new_compact_rev;
+  if (ctx.new_alarm_nospace) alarm_nospace_ = *ctx.new_alarm_nospace;
+  logical_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(logical_bytes_) + ctx.logical_delta);
+  check_invariants();
+  return result;
+}
+
+// ---- Maintenance ----
+
+Expected<HashResponse, Error> MvccStore::hash() {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  uint32_t h = 0;
+  for (Space s : {Space::kKeys, Space::kLeases}) {
+    h = crc32c_extend(h, space_name(s));
+    auto it = engine_->scan(s, "", "");
+    for (; it->valid(); it->next()) {
+      h = crc32c_extend(h, it->key());
+      h = crc32c_extend(h, it->value());
+    }
+    if (auto st = it->status(); !st) return unexpected(st.error());
+  }
+  HashResponse resp;
+  resp.header.revision = rev_;
+  resp.hash = h;
+  return resp;
+}
+
+Expected<HashKvResponse, Error> MvccStore::hash_kv(int64_t revision) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (revision > 0 && revision <= compact_rev_) return unexpected(make_error(Errc::kCompacted));
+  if (revision > rev_) return unexpected(make_error(Errc::kFutureRev));
+  const int64_t upto = revision > 0 ? revision : rev_;
+  uint32_t h = crc32c_extend(0, space_name(Space::kKeys));
+  auto it = engine_->scan(Space::kKeys, "", encode_revision_prefix(upto + 1));
+  for (; it->valid(); it->next()) {
+    h = crc32c_extend(h, it->key());
+    h = crc32c_extend(h, it->value());
+  }
+  if (auto st = it->status(); !st) return unexpected(st.error());
+  HashKvResponse resp;
+  resp.header.revision = rev_;
+  resp.hash = h;
+  resp.compact_revision = compact_rev_;
+  return resp;
+}
+
+Expected<Unit, Error> MvccStore::defragment() {
+  return engine_->compact_storage();
+}
+
+Expected<Unit, Error> MvccStore::snapshot(const std::string& dir) {
+  return engine_->checkpoint(dir);
+}
+
+std::optional<LeaseInfo> MvccStore::lease(int64_t id) const {
+  auto l = leases_.find(id);
+  if (l == leases_.end()) return std::nullopt;
+  LeaseInfo info;
+  info.id = id;
+  info.ttl = l->second.ttl;
+  info.remaining_ttl = l->second.remaining_ttl;
+  info.keys.assign(l->second.keys.begin(), l->second.keys.end());
+  return info;
+}
+
+std::vector<int64_t> MvccStore::lease_ids() const {
+  std::vector<int64_t> ids;
+  for (const auto& [id, l] : leases_)
+    ids.push_back(id);
+  return ids;
+}
+
+std::vector<AlarmType> MvccStore::alarms() const {
+  if (alarm_nospace_) return {AlarmType::kNoSpace};
+  return {};
+}
+
+void MvccStore::check_invariants() const {
+#ifdef CAIRN_INVARIANTS
+  CAIRN_ASSERT(rev_ >= 1);
+  CAIRN_ASSERT(compact_rev_ == -1 || (compact_rev_ >= 1 && compact_rev_ <= rev_));
+  size_t attached = 0;
+  for (const auto& [id, l] : leases_) {
+    for (const std::string& k : l.keys) {
+      auto kl = key_lease_.find(k);
+      CAIRN_ASSERT(kl != key_lease_.end() && kl->second == id);
+    }
+    attached += l.keys.size();
+  }
+  CAIRN_ASSERT(attached == key_lease_.size());
+#endif
+}
+
+}  // namespace cairn::storage

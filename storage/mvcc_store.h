@@ -1,0 +1,177 @@
+// MvccStore: etcd's revisioned key-value store (mvcc/kvstore.go semantics) over a KvEngine.
+//
+// Apply is atomic and deterministic. Every committed log entry is applied with
+// apply(index, term, request): the MVCC records, lease records, alarm and the applied index/term
+// of that entry go into ONE engine WriteBatch built here, so after a crash the engine holds either
+// all of an entry's effects or none, and applied() says exactly which entries those are.
+// Re-applying an entry at or below applied().index does nothing (Errc::kAlreadyApplied).
+// A request that fails (any etcd error) changes no key and no lease: everything that can fail is
+// checked against the state before the entry, then the entry executes without failure points. The
+// entry still counts as applied, and a NOSPACE alarm raised by it is persisted. Apply reads no clock
+// and no engine size: the quota uses a deterministic logical size (below), so every member that
+// applies the same log reaches the same state and the same answers.
+//
+// Engine formats (the layout of each Space, see kv_engine.h):
+//
+//   kKeys    key:   revision key (revision.h): 8-byte BE main, 8-byte BE sub, 'p' | 't'
+//            value: u8 format (1), bytes key, i64 create_revision, i64 mod_revision,
+//                   i64 version, i64 lease, bytes value   (bytes = u32 BE length + data,
+//                   integers big-endian). A tombstone record carries only key and mod_revision.
+//   kLeases  key:   8-byte BE lease id
+//            value: u8 format (1), i64 granted TTL seconds, i64 remaining TTL seconds (0 = none)
+//            Attached keys are not stored twice: they are the live keys whose latest record names
+//            the lease, recomputed on open.
+//   kMeta    "applied"           u64 BE index, u64 BE term of the last applied entry
+//            "revision"          i64 BE current main revision (absent: 1, empty store)
+//            "compact_revision"  i64 BE last compaction revision (absent: never compacted)
+//            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
+//
+// Logical size: sum over kKeys and kLeases records of (key bytes + value bytes), maintained
+// exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
+// differs between members) is only reported (db_size_bytes()).
+//
+// Threading: one thread calls apply() and the read functions; snapshot() and db_size_bytes() may
+// be called concurrently from another thread (they only touch the engine, see kv_engine.h).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "raft/expected.h"
+#include "storage/errors.h"
+#include "storage/key_index.h"
+#include "storage/kv_engine.h"
+#include "storage/requests.h"
+
+namespace cairn::storage {
+
+struct StoreOptions {
+  // etcd's --quota-backend-bytes default (2 GiB). Puts, Txns with puts and LeaseGrants that would
+  // take the logical size past it raise the NOSPACE alarm and fail with kNoSpace.
+  uint64_t quota_backend_bytes = 2ull << 30;
+  // etcd's --max-txn-ops default: the most compares, success ops or failure ops in one Txn.
+  size_t txn_ops_max = 128;
+  // Sync every applied batch to stable storage before apply() returns.
+  bool sync_writes = true;
+};
+
+// etcd's MaxLeaseTTL: 9,000,000,000 seconds.
+inline constexpr int64_t kLeaseTtlMaxSeconds = 9'000'000'000;
+
+struct AppliedIndex {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  bool operator==(const AppliedIndex&) const = default;
+};
+
+class MvccStore {
+ public:
+  // Opens the store over `engine`, rebuilding the key index and lease table from it.
+  static Expected<std::unique_ptr<MvccStore>, Error> open(std::unique_ptr<KvEngine> engine,
+                                                          StoreOptions options = {});
+
+  // The request checks etcd's gRPC layer performs before proposing (v3rpc/key.go): empty keys,
+  // value/lease provided with ignore_*, too many txn ops, duplicate keys in a txn. The server calls
+  // this before proposing; apply() repeats it so a bad entry is refused identically everywhere.
+  static std::optional<Error> validate(const ApplyRequest& request, const StoreOptions& options);
+  static std::optional<Error> validate_range(const RangeRequest& request);
+
+  // A read at the current revision (header.revision = current revision even for historical reads).
+  Expected<RangeResponse, Error> range(const RangeRequest& request);
+
+  // Applies one committed log entry. See the file comment for atomicity and idempotence. Errors:
+  // any etcd error from the request (the entry is still recorded as applied), kAlreadyApplied,
+  // or kIo/kCorruption from the engine, after which the store refuses all work and must be
+  // reopened from the engine.
+  Expected<ApplyResponse, Error> apply(uint64_t index, uint64_t term, const ApplyRequest& request);
+
+  AppliedIndex applied() const { return applied_; }
+  int64_t revision() const { return rev_; }
+  int64_t compact_revision() const { return compact_rev_; }  // -1: never compacted
+
+  // CRC-32C over every record in kKeys and kLeases.
+  Expected<HashResponse, Error> hash();
+  // CRC-32C over the kKeys records at or below `revision` (0: current); what compaction keeps is
+  // all that remains below the compaction revision, so members with the same history agree.
+  // revision <= compact revision -> kCompacted; > current -> kFutureRev.
+  Expected<HashKvResponse, Error> hash_kv(int64_t revision);
+
+  Expected<Unit, Error> defragment();
+  // Writes a consistent copy of the store (engine checkpoint) into `dir` (which must not exist).
+  Expected<Unit, Error> snapshot(const std::string& dir);
+
+  uint64_t db_size_bytes() { return engine_->size_bytes(); }
+  uint64_t logical_size_bytes() const { return logical_bytes_; }
+
+  std::optional<LeaseInfo> lease(int64_t id) const;
+  std::vector<int64_t> lease_ids() const;
+  std::vector<AlarmType> alarms() const;
+  const StoreOptions& options() const { return options_; }
+  KvEngine& engine() { return *engine_; }
+  const TreeIndex& index() const { return index_; }
+
+ private:
+  struct Lease {
+    int64_t ttl = 0;
+    int64_t remaining_ttl = 0;
+    std::set<std::string> keys;
+  };
+  struct ApplyCtx;
+
+  MvccStore(std::unique_ptr<KvEngine> engine, StoreOptions options);
+  Expected<Unit, Error> rebuild();
+
+  Expected<KeyValue, Error> load(const std::string& key, const IndexHit& hit, const ApplyCtx* ctx);
+  Expected<RangeResponse, Error> range_at(const RangeRequest& r, int64_t current, const ApplyCtx* ctx);
+  Expected<bool, Error> compare(const Compare& c);
+  Expected<Unit, Error> eval_txn_path(const TxnRequest& t, std::vector<bool>* path);
+  std::optional<Error> check_txn(const TxnRequest& t, const std::vector<bool>& path, size_t* pos, bool puts);
+
+  Expected<PutResponse, Error> do_put(ApplyCtx& ctx, const PutRequest& r);
+  Expected<DeleteRangeResponse, Error> do_delete(ApplyCtx& ctx, const DeleteRangeRequest& r);
+  Expected<TxnResponse, Error> do_txn(ApplyCtx& ctx, const TxnRequest& r, const std::vector<bool>& path,
+                                      size_t* pos);
+  Expected<Unit, Error> tombstone(ApplyCtx& ctx, const std::string& key);
+
+  Expected<ApplyResponse, Error> apply_put(ApplyCtx& ctx, const PutRequest& r);
+  Expected<ApplyResponse, Error> apply_txn(ApplyCtx& ctx, const TxnRequest& r);
+  Expected<ApplyResponse, Error> apply_compaction(ApplyCtx& ctx, const CompactionRequest& r);
+  Expected<ApplyResponse, Error> apply_lease_grant(ApplyCtx& ctx, const LeaseGrantRequest& r);
+  Expected<ApplyResponse, Error> apply_lease_revoke(ApplyCtx& ctx, const LeaseRevokeRequest& r);
+  Expected<ApplyResponse, Error> apply_lease_checkpoint(ApplyCtx& ctx, const LeaseCheckpointRequest& r);
+  Expected<ApplyResponse, Error> apply_alarm(ApplyCtx& ctx, const AlarmRequest& r);
+  // Quota gate for requests that add `cost_bytes`; may raise the NOSPACE alarm in ctx.
+  std::optional<Error> check_quota(ApplyCtx& ctx, uint64_t cost_bytes);
+
+  void attach(const std::string& key, int64_t lease);
+  void detach(const std::string& key);
+  void check_invariants() const;
+
+  std::unique_ptr<KvEngine> engine_;
+  StoreOptions options_;
+  TreeIndex index_;
+  std::map<int64_t, Lease> leases_;
+  std::map<std::string, int64_t> key_lease_;  // live keys with a lease -> that lease
+  AppliedIndex applied_;
+  int64_t rev_ = 1;
+  int64_t compact_rev_ = -1;
+  bool alarm_nospace_ = false;
+  uint64_t logical_bytes_ = 0;
+  bool failed_ = false;
+};
+
+// Encodings of the records described in the file comment (exposed for tests and tools).
+std::string encode_kv_record(const KeyValue& kv);
+std::optional<KeyValue> decode_kv_record(std::string_view bytes);
+
+// clientv3's prefix end: the smallest key greater than every key with prefix `key` ("\0" when
+// there is none, meaning "to the end").
+std::string prefix_end(std::string_view key);
+
+}  // namespace cairn::storage

@@ -1,0 +1,167 @@
+#include "storage/rocksdb_engine.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+#include "raft/assert.h"
+
+namespace cairn::storage {
+namespace {
+
+// Column family names, indexed by Space.
+const char* const kFamilyNames[kSpaceCount] = {"keys", "leases", "default"};
+
+Error from_status(const rocksdb::Status& s, const std::string& what) {
+  const Errc code = s.IsCorruption() ? Errc::kCorruption : Errc::kIo;
+  return make_error(code, what + ": " + s.ToString());
+}
+
+rocksdb::Slice slice(std::string_view v) {
+  return rocksdb::Slice(v.data(), v.size());
+}
+
+class RocksIterator final : public EngineIterator {
+ public:
+  RocksIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view start,
+                std::string_view end)
+      : end_(end) {
+    rocksdb::ReadOptions ro;
+    if (!end_.empty()) {
+      upper_ = rocksdb::Slice(end_);
+      ro.iterate_upper_bound = &upper_;
+    }
+    it_.reset(db->NewIterator(ro, cf));
+    it_->Seek(slice(start));
+  }
+  bool valid() const override { return it_->Valid(); }
+  void next() override { it_->Next(); }
+  std::string_view key() const override { return std::string_view(it_->key().data(), it_->key().size()); }
+  std::string_view value() const override {
+    return std::string_view(it_->value().data(), it_->value().size());
+  }
+  Expected<Unit, Error> status() const override {
+    if (!it_->status().ok()) return unexpected(from_status(it_->status(), "iterate"));
+    return Unit{};
+  }
+
+ private:
+  std::string end_;
+  rocksdb::Slice upper_;  // must outlive it_, which points at it
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::string& dir,
+                                                                RocksOptions options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.write_buffer_size = options.write_buffer_size_bytes;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_size_bytes);
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (size_t i = 0; i < kSpaceCount; ++i)
+    families.emplace_back(kFamilyNames[i], cf_options);
+
+  std::unique_ptr<RocksEngine> engine(new RocksEngine());
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &engine->handles_, &db);
+  if (!s.ok()) return unexpected(from_status(s, "open " + dir));
+  engine->db_.reset(db);
+  CAIRN_ASSERT(engine->handles_.size() == kSpaceCount);
+  return engine;
+}
+
+RocksEngine::~RocksEngine() {
+  if (!db_) return;
+  for (auto* h : handles_) {
+    rocksdb::Status s = db_->DestroyColumnFamilyHandle(h);
+    (void)s;
+  }
+  rocksdb::Status s = db_->Close();
+  (void)s;
+}
+
+Expected<Unit, Error> RocksEngine::restore(const std::string& checkpoint_dir, const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec)) {
+    return unexpected(make_error(Errc::kInvalidArgument, "restore target is not empty: " + data_dir));
+  }
+  fs::create_directories(data_dir, ec);
+  if (ec) return unexpected(make_error(Errc::kIo, "create " + data_dir + ": " + ec.message()));
+  fs::copy(checkpoint_dir, data_dir, fs::copy_options::recursive, ec);
+  if (ec) return unexpected(make_error(Errc::kIo, "copy " + checkpoint_dir + ": " + ec.message()));
+  return Unit{};
+}
+
+Expected<std::optional<std::string>, Error> RocksEngine::get(Space space, std::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(space), slice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>{};
+  if (!s.ok()) return unexpected(from_status(s, "get"));
+  return std::optional<std::string>{std::move(value)};
+}
+
+std::unique_ptr<EngineIterator> RocksEngine::scan(Space space, std::string_view start, std::string_view end) {
+  return std::make_unique<RocksIterator>(db_.get(), cf(space), start, end);
+}
+
+Expected<Unit, Error> RocksEngine::write(const WriteBatch& batch, WriteOptions options) {
+  rocksdb::WriteBatch wb;
+  for (const WriteBatch::Op& op : batch.ops()) {
+    rocksdb::Status s = op.erase ? wb.Delete(cf(op.space), slice(op.key))
+                                 : wb.Put(cf(op.space), slice(op.key), slice(op.value));
+    if (!s.ok()) return unexpected(from_status(s, "batch"));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options.sync;
+  rocksdb::Status s = db_->Write(wo, &wb);
+  if (!s.ok()) return unexpected(from_status(s, "write"));
+  return Unit{};
+}
+
+Expected<Unit, Error> RocksEngine::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return unexpected(from_status(s, "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // log_size_for_flush 0: flush memtables so the checkpoint holds SST files, not a WAL to replay.
+  s = cp->CreateCheckpoint(std::filesystem::absolute(dir).string(), /*log_size_for_flush=*/0);
+  if (!s.ok()) return unexpected(from_status(s, "checkpoint " + dir));
+  return Unit{};
+}
+
+uint64_t RocksEngine::size_bytes() {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+Expected<Unit, Error> RocksEngine::compact_storage() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* h : handles_) {
+    rocksdb::Status s = db_->CompactRange(o, h, nullptr, nullptr);
+    if (!s.ok()) return unexpected(from_status(s, "compact range"));
+  }
+  return Unit{};
+}
+
+}  // namespace cairn::storage
