@@ -1,0 +1,147 @@
+// The client-port server: gRPC over HTTP/2 (h2c, prior knowledge) and HTTP/1.1 on one TCP port, told
+// apart by the HTTP/2 client connection preface. The network layer moves bytes: services parse protobuf.
+//
+// Threading: every connection lives on its own strand of the caller's io_context (run it from at most one
+// thread per core). Handlers run on their connection's strand and must not block it: long work goes
+// elsewhere and comes back through Completion<T> (completion.h). Routes are registered before listen().
+// Lifecycle and limits: docs/network.md.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "server/net/limits.h"
+#include "server/net/wire.h"
+
+namespace cairn::server::net {
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+struct ServerCall;
+}
+
+// What a handler knows about its call. Valid for the duration of the handler.
+class ServerContext {
+ public:
+  explicit ServerContext(detail::ServerCall& call) : call_(&call) {}
+  // ":path", e.g. "/etcdserverpb.KV/Range".
+  const std::string& method() const;
+  // Request headers other than pseudo-headers and the gRPC transport ones (te, content-type, grpc-*).
+  const Metadata& metadata() const;
+  std::optional<std::string_view> metadata_value(std::string_view name) const;
+  // From grpc-timeout; when it passes the client gets DEADLINE_EXCEEDED and the handler is cancelled.
+  std::optional<std::chrono::steady_clock::time_point> deadline() const;
+  // True once the client reset the stream, the deadline passed or the connection closed.
+  bool cancelled() const;
+  const std::string& peer() const;
+
+ private:
+  detail::ServerCall* call_;
+};
+
+// The message side of a streaming call (server-streaming and bidirectional).
+class ServerStream {
+ public:
+  explicit ServerStream(detail::ServerCall& call) : call_(&call) {}
+  // Next request message; nullopt once the client half-closed (or the call was cancelled).
+  boost::asio::awaitable<std::optional<std::string>> read();
+  // Queues one response message. Waits while the stream already holds
+  // ServerLimits::stream_pending_write_bytes_max unsent bytes. False if the call is over (cancelled).
+  boost::asio::awaitable<bool> write(std::string message);
+
+ private:
+  detail::ServerCall* call_;
+};
+
+// A unary handler's answer: one response message (status OK) or an error status.
+class Reply {
+ public:
+  Reply(std::string message) : value_(std::move(message)) {}  // NOLINT: implicit by design
+  Reply(Status status) : value_(std::move(status)) {}         // NOLINT
+  bool has_message() const { return std::holds_alternative<std::string>(value_); }
+  std::string& message() { return std::get<std::string>(value_); }
+  Status& status() { return std::get<Status>(value_); }
+
+ private:
+  std::variant<std::string, Status> value_;
+};
+
+using UnaryHandler = std::function<boost::asio::awaitable<Reply>(ServerContext&, std::string_view request)>;
+// The returned status is the call's final status (sent in the trailers).
+using StreamHandler = std::function<boost::asio::awaitable<Status>(ServerContext&, ServerStream&)>;
+
+struct HttpRequest {
+  std::string method;  // "GET"
+  std::string target;  // "/health?x=1"
+  Metadata headers;    // lower-case names
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+  Metadata headers;
+};
+
+using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(const HttpRequest&)>;
+
+// Counters, readable from any thread (for /metrics and tests).
+struct ServerStats {
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_rejected{0};  // over connections_max
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> h2_connections{0};
+  std::atomic<std::uint64_t> http1_connections{0};
+  std::atomic<std::uint64_t> handshake_timeouts{0};
+  std::atomic<std::uint64_t> calls_started{0};
+  std::atomic<std::uint64_t> calls_cancelled{0};
+  std::atomic<std::uint64_t> streams_refused{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+};
+
+class Server {
+ public:
+  explicit Server(boost::asio::io_context& ioc, ServerLimits limits = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Routes; register before listen(). `path` is the gRPC :path ("/pkg.Service/Method").
+  void add_unary(std::string path, UnaryHandler handler);
+  void add_stream(std::string path, StreamHandler handler);
+  void add_http(std::string method, std::string target, HttpHandler handler);
+
+  // Binds (port 0: the OS chooses) and starts accepting.
+  boost::system::error_code listen(const std::string& address, std::uint16_t port);
+  std::uint16_t port() const;
+
+  // Thread-safe, returns at once. Stops accepting, sends GOAWAY to every HTTP/2 connection, lets in-flight
+  // calls finish (up to ServerLimits::shutdown_grace, then cancels them) and closes every connection.
+  // The io_context runs out of work once everything is closed.
+  void shutdown();
+
+  const ServerStats& stats() const;
+  const ServerLimits& limits() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::server::net
