@@ -1,0 +1,1025 @@
+// Tests of the Raft core's features beyond the basic paper algorithm: pre-vote, check-quorum, progress
+// tracking and flow control, fast log backtracking, snapshots, ReadIndex, leadership transfer,
+// proposal forwarding, membership changes, the RawNode driving contract, and a small randomized
+// safety check.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "raft/rng.h"
+#include "tests/raft/harness.h"
+
+namespace cairn::raft::test {
+namespace {
+
+Config pv_cq_config(NodeId id) {
+  Config c = plain_config(id);
+  c.pre_vote = true;
+  c.check_quorum = true;
+  return c;
+}
+
+Config cq_config(NodeId id) {
+  Config c = plain_config(id);
+  c.check_quorum = true;
+  return c;
+}
+
+ConfChange cc(ConfChangeType t, NodeId id) {
+  ConfChange c;
+  c.type = t;
+  c.node_id = id;
+  return c;
+}
+
+std::string progress_of(TestNode& leader, NodeId id) {
+  return leader.node->status().progress[id];
+}
+
+// Ticks the leader for one heartbeat interval and lets the cluster settle.
+void heartbeat(Cluster& c, NodeId leader) {
+  c.tick(leader, c[leader].config().heartbeat_interval_ticks);
+  c.stabilize();
+}
+
+// Ticks `id` until it starts an election (at most 2T ticks).
+void tick_until_campaign(Cluster& c, NodeId id) {
+  Term t = c[id].raft().term();
+  StateRole r = c[id].raft().role();
+  for (int i = 0; i < 2 * c[id].config().election_timeout_ticks; ++i) {
+    c.tick(id);
+    if (c[id].raft().term() != t || c[id].raft().role() != r) return;
+  }
+}
+
+// ---- Pre-vote (thesis §9.6) ----------------------------------------------------------------------
+
+TEST(PreVote, CampaignDoesNotChangeTermUntilPreElectionWon) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  (*c)[1].node->campaign();
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kPreCandidate);
+  EXPECT_EQ((*c)[1].raft().term(), 0u);
+  EXPECT_EQ((*c)[1].raft().vote(), kNone);
+  Ready rd = (*c)[1].node->ready();
+  // Pre-vote requests change no durable state, so they may leave at once.
+  auto pv = of_type(rd.messages, MessageType::kPreVote);
+  ASSERT_EQ(pv.size(), 2u);
+  for (const auto& m : pv)
+    EXPECT_EQ(m.term, 1u) << "asks about the next term";
+  EXPECT_TRUE(rd.messages_after_persist.empty());
+  (*c)[1].node->advance(rd.number);
+  c->send(rd.messages);
+  c->deliver(2);
+  // The voter's term and vote are untouched by a pre-vote.
+  EXPECT_EQ((*c)[2].raft().term(), 0u);
+  EXPECT_EQ((*c)[2].raft().vote(), kNone);
+  c->stabilize();
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[1].raft().term(), 1u);
+}
+
+TEST(PreVote, PartitionedNodeDoesNotRaiseTermAndRejoinsWithoutDisruption) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  c->elect(1);
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  c->isolate(3);
+  for (int i = 0; i < 100; ++i) {
+    c->tick(3);
+    c->stabilize();
+  }
+  EXPECT_EQ((*c)[3].raft().term(), 1u) << "pre-elections it cannot win never raise the term";
+  EXPECT_NE((*c)[3].raft().role(), StateRole::kLeader);
+  c->heal();
+  heartbeat(*c, 1);
+  c->tick(3);
+  c->stabilize();
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[1].raft().term(), 1u);
+  EXPECT_EQ((*c)[3].raft().role(), StateRole::kFollower);
+  EXPECT_EQ((*c)[3].raft().lead(), 1u);
+}
+
+// The control experiment: without pre-vote and check-quorum the same partition makes the returning
+// node depose a perfectly healthy leader.
+TEST(PreVote, WithoutPreVoteAPartitionedNodeDisruptsOnReturn) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->isolate(3);
+  for (int i = 0; i < 100; ++i) {
+    c->tick(3);
+    c->stabilize();
+  }
+  EXPECT_GT((*c)[3].raft().term(), 2u);
+  c->heal();
+  heartbeat(*c, 1);  // plain Raft: 3 silently ignores the stale heartbeat...
+  tick_until_campaign(*c, 3);
+  c->stabilize();  // ...and its next vote request carries the inflated term
+  EXPECT_NE((*c)[1].raft().role(), StateRole::kLeader) << "the higher term deposed the leader";
+  EXPECT_GT((*c)[1].raft().term(), 1u);
+}
+
+TEST(PreVote, DeniedWhenCandidateLogIsBehind) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  c->elect(1);
+  c->isolate(3);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  // The leader fails: 3 (behind) cannot win the pre-election against 2's longer log; 2 can.
+  c->heal();
+  c->isolate(1);
+  tick_until_campaign(*c, 3);
+  c->stabilize();
+  EXPECT_NE((*c)[3].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[3].raft().term(), 1u);
+  EXPECT_EQ((*c)[2].raft().term(), 1u) << "a denied pre-vote leaves the voter's term alone";
+}
+
+// ---- Check-quorum (thesis §6.2) and leader stickiness (§4.2.3) ----------------------------------
+
+TEST(CheckQuorum, LeaderWithoutMajorityStepsDownWithinTwoElectionTimeouts) {
+  auto c = Cluster::voters(3, cq_config);
+  c->elect(1);
+  c->isolate(1);
+  const int t = (*c)[1].config().election_timeout_ticks;
+  c->tick(1, t - 1);
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  c->tick(1, t + 1);  // the first check still saw the answers from before the partition
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kFollower);
+  EXPECT_EQ((*c)[1].raft().term(), 1u);
+  EXPECT_EQ((*c)[1].raft().lead(), kNone);
+}
+
+TEST(CheckQuorum, LeaderHearingFromMajorityStaysLeader) {
+  auto c = Cluster::voters(5, cq_config);
+  c->elect(1);
+  c->partition({1, 2, 3});
+  for (int i = 0; i < 50; ++i)
+    heartbeat(*c, 1);
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+}
+
+TEST(CheckQuorum, FollowerInLeaseIgnoresVoteRequestsFromHigherTerm) {
+  auto c = Cluster::voters(3, cq_config);
+  c->elect(1);
+  Message v;
+  v.type = MessageType::kVote;
+  v.from = 3;
+  v.to = 2;
+  v.term = 5;
+  v.index = 100;
+  v.log_term = 5;
+  (void)(*c)[2].node->step(v);
+  EXPECT_EQ((*c)[2].raft().term(), 1u);
+  EXPECT_EQ((*c)[2].raft().lead(), 1u);
+  EXPECT_TRUE((*c)[2].flush().empty()) << "no answer at all";
+  // Once the lease expired (no word from the leader for an election timeout), it listens again.
+  c->tick(2, (*c)[2].config().election_timeout_ticks);
+  (*c)[2].flush();
+  if ((*c)[2].raft().term() < 5) {
+    (void)(*c)[2].node->step(v);
+    EXPECT_EQ((*c)[2].raft().term(), 5u);
+  }
+}
+
+// ---- Progress tracking and flow control ---------------------------------------------------------
+
+TEST(ProgressFlow, FollowerMovesFromProbeToReplicateAfterFirstAck) {
+  auto c = Cluster::plain(3);
+  (*c)[1].node->campaign();
+  // Deliver votes only: the leader is elected but has not heard any append response yet.
+  for (int i = 0; i < 3 && (*c)[1].raft().role() != StateRole::kLeader; ++i) {
+    c->flush(1);
+    c->deliver(2);
+    c->deliver(3);
+    c->flush(2);
+    c->flush(3);
+    c->deliver(1);
+  }
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_EQ(progress_of((*c)[1], 2).rfind("StateProbe", 0), 0u) << progress_of((*c)[1], 2);
+  c->stabilize();
+  EXPECT_EQ(progress_of((*c)[1], 2), "StateReplicate match=1 next=2");
+}
+
+TEST(ProgressFlow, InflightWindowBoundsMessagesInFlight) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.inflight_msgs_max = 2;
+    return cfg;
+  });
+  c->elect(1);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*c)[1].node->propose("e" + std::to_string(i)).has_value());
+    c->flush(1);
+  }
+  EXPECT_EQ(c->pending(2), 2u) << "only two appends may be in flight";
+  EXPECT_EQ(progress_of((*c)[1], 2), "StateReplicate match=1 next=4 inflight=2");
+  c->stabilize();
+  for (NodeId id : {2, 3})
+    EXPECT_EQ((*c)[id].raft().log().last_index(), 6u);
+  EXPECT_EQ((*c)[1].raft().log().committed(), 6u);
+}
+
+TEST(ProgressFlow, InflightWindowBoundedByBytes) {
+  const uint64_t entry_bytes = Entry{0, 0, EntryType::kNormal, std::string(100, 'x')}.size_bytes();
+  auto c = Cluster::voters(3, [&](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.inflight_bytes_max = 3 * entry_bytes;
+    return cfg;
+  });
+  c->elect(1);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE((*c)[1].node->propose(std::string(100, 'x')).has_value());
+    c->flush(1);
+  }
+  EXPECT_EQ(c->pending(2), 3u) << "three 124-byte appends fill a 372-byte window";
+  c->stabilize();
+  EXPECT_EQ((*c)[2].raft().log().last_index(), 7u);
+}
+
+// If every append filling the window is lost, heartbeat responses (proof the follower is alive) must
+// restart the flow; otherwise the follower stalls forever even though it is reachable.
+TEST(ProgressFlow, FollowerRecoversWhenWholeInflightWindowIsLost) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.inflight_msgs_max = 2;
+    return cfg;
+  });
+  c->elect(1);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE((*c)[1].node->propose("e" + std::to_string(i)).has_value());
+    c->flush(1);
+  }
+  ASSERT_EQ(c->pending(2), 2u);
+  (void)c->take(2);  // both appends to 2 are lost
+  c->stabilize();
+  ASSERT_LT((*c)[2].raft().log().last_index(), 5u);
+  for (int i = 0; i < 5; ++i)
+    heartbeat(*c, 1);
+  EXPECT_EQ((*c)[2].raft().log().last_index(), 5u);
+  EXPECT_EQ((*c)[2].raft().log().committed(), 5u);
+}
+
+TEST(ProgressFlow, AppendsRespectMaxBytesPerMessage) {
+  const uint64_t entry_bytes = Entry{0, 0, EntryType::kNormal, std::string(100, 'x')}.size_bytes();
+  auto c = Cluster::voters(3, [&](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.append_bytes_max = 3 * entry_bytes;
+    return cfg;
+  });
+  c->elect(1);
+  c->isolate(3);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE((*c)[1].node->propose(std::string(100, 'x')).has_value());
+  c->stabilize();
+  c->heal();
+  size_t apps = 0;
+  c->observer = [&](const Message& m) {
+    if (m.type != MessageType::kApp || m.to != 3 || m.entries.empty()) return;
+    ++apps;
+    uint64_t bytes = 0;
+    for (const auto& e : m.entries)
+      bytes += e.size_bytes();
+    EXPECT_TRUE(bytes <= 3 * entry_bytes || m.entries.size() == 1) << describe(m);
+  };
+  for (int i = 0; i < 10 && (*c)[3].raft().log().last_index() < 11; ++i)
+    heartbeat(*c, 1);
+  EXPECT_EQ((*c)[3].raft().log().last_index(), 11u);
+  EXPECT_GE(apps, 4u) << "10 entries at <= 3 per message";
+}
+
+// Raft thesis §5.3 / etcd: a follower with a long divergent tail tells the leader, in its rejection,
+// the last index at which its term is <= the probed term, so the leader skips whole terms instead of
+// retreating one entry per round trip.
+TEST(ProgressFlow, FastBacktrackingFixesLongDivergentTailInFewRoundTrips) {
+  auto c = Cluster::plain(3);
+  std::vector<Term> leader(5, 1), follower(5, 1);
+  leader.insert(leader.end(), 20, 3);
+  follower.insert(follower.end(), 50, 2);
+  set_log((*c)[1], leader, 3);
+  set_log((*c)[2], follower, 2);
+  set_log((*c)[3], std::vector<Term>(5, 1), 3);
+  size_t rejections = 0, apps_to_2 = 0;
+  c->observer = [&](const Message& m) {
+    if (m.type == MessageType::kAppResp && m.from == 2 && m.reject) ++rejections;
+    if (m.type == MessageType::kApp && m.to == 2) ++apps_to_2;
+  };
+  c->elect(1);
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_EQ(log_terms((*c)[2]), log_terms((*c)[1]));
+  EXPECT_LE(rejections, 2u) << "a 50-entry divergent tail must not cost 45 round trips";
+  EXPECT_LE(apps_to_2, 4u);
+}
+
+TEST(ProgressFlow, FastBacktrackingWhenFollowerHasHigherTermTail) {
+  // The follower's tail is of a *later* term than the leader's (it was a leader of a term whose
+  // entries never committed, Figure 7 (d)-like); the hint then comes from the leader's side.
+  auto c = Cluster::plain(3);
+  std::vector<Term> leader(3, 1), follower(3, 1);
+  for (int i = 0; i < 30; ++i)
+    leader.push_back(2 + i / 10);  // terms 2,3,4
+  follower.insert(follower.end(), 5, 5);
+  set_log((*c)[1], leader, 5);
+  set_log((*c)[2], follower, 5);
+  set_log((*c)[3], std::vector<Term>(3, 1), 5);
+  size_t rejections = 0;
+  c->observer = [&](const Message& m) {
+    if (m.type == MessageType::kAppResp && m.from == 2 && m.reject) ++rejections;
+  };
+  (*c)[1].node->campaign();
+  c->stabilize();
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_EQ(log_terms((*c)[2]), log_terms((*c)[1]));
+  EXPECT_LE(rejections, 3u);
+}
+
+// ---- Snapshots ----------------------------------------------------------------------------------
+
+struct SnapshotSetup {
+  std::unique_ptr<Cluster> c;
+  Index snap_index = 0;
+};
+
+// Leader 1 compacts its log while 3 is away; 3 comes back behind the leader's first index.
+// Runs heartbeat traffic step by step until the leader's MsgSnap to 3 is queued (not delivered).
+Message queue_snapshot_to_3(Cluster& c) {
+  c.tick(1);
+  for (int i = 0; i < 10; ++i) {
+    c.flush(1);
+    auto to3 = c.take(3);
+    for (const auto& m : to3) {
+      if (m.type == MessageType::kSnap) return m;
+    }
+    c.send(to3);
+    c.deliver(3);
+    c.flush(3);
+    c.deliver(1);
+  }
+  ADD_FAILURE() << "no snapshot sent";
+  return {};
+}
+
+SnapshotSetup lagging_follower_behind_compaction() {
+  SnapshotSetup s;
+  s.c = Cluster::plain(3);
+  Cluster& c = *s.c;
+  c.elect(1);
+  c.isolate(3);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_TRUE(c[1].node->propose("v" + std::to_string(i)).has_value());
+  c.stabilize();
+  s.snap_index = c[1].applied_index();
+  EXPECT_EQ(s.snap_index, 11u);
+  ConfState cs{{1, 2, 3}, {}};
+  EXPECT_TRUE(c[1].storage.create_snapshot(s.snap_index, &cs, "sm@11").has_value());
+  EXPECT_TRUE(c[1].storage.compact(s.snap_index).has_value());
+  c.heal();
+  return s;
+}
+
+TEST(Snapshot, FollowerBehindFirstIndexGetsSnapshotAndCatchesUp) {
+  auto s = lagging_follower_behind_compaction();
+  Cluster& c = *s.c;
+  std::vector<Message> snaps;
+  c.observer = [&](const Message& m) {
+    if (m.type == MessageType::kSnap) snaps.push_back(m);
+  };
+  heartbeat(c, 1);
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(snaps[0].to, 3u);
+  EXPECT_EQ(snaps[0].snapshot.metadata.index, s.snap_index);
+  EXPECT_EQ(snaps[0].snapshot.data, "sm@11");
+  EXPECT_EQ(c[3].storage.snapshot()->metadata.index, s.snap_index);
+  EXPECT_EQ(c[3].raft().log().committed(), s.snap_index);
+  EXPECT_EQ(c[3].storage.initial_state().conf_state, (ConfState{{1, 2, 3}, {}}));
+  EXPECT_EQ(progress_of(c[1], 3), "StateReplicate match=11 next=12");
+  ASSERT_TRUE(c[1].node->propose("after").has_value());
+  c.stabilize();
+  EXPECT_EQ(c[3].raft().log().last_index(), 12u);
+  ASSERT_FALSE(c[3].applied.empty());
+  EXPECT_EQ(c[3].applied.back().data, "after");
+}
+
+TEST(Snapshot, FailedSnapshotReportResumesProbingAndResends) {
+  auto s = lagging_follower_behind_compaction();
+  Cluster& c = *s.c;
+  Message lost = queue_snapshot_to_3(c);  // and lost
+  ASSERT_EQ(lost.snapshot.metadata.index, 11u);
+  ASSERT_EQ(progress_of(c[1], 3), "StateSnapshot match=1 next=2 pendingSnap=11");
+  c[1].node->report_snapshot(3, false);
+  EXPECT_EQ(progress_of(c[1], 3), "StateProbe match=1 next=2 paused");
+  size_t snaps = 0;
+  c.observer = [&](const Message& m) { snaps += m.type == MessageType::kSnap; };
+  heartbeat(c, 1);
+  EXPECT_EQ(snaps, 1u) << "the snapshot is sent again after the next heartbeat";
+  EXPECT_EQ(c[3].raft().log().committed(), s.snap_index);
+}
+
+TEST(Snapshot, SuccessfulSnapshotReportProbesAfterTheSnapshot) {
+  auto s = lagging_follower_behind_compaction();
+  Cluster& c = *s.c;
+  queue_snapshot_to_3(c);
+  c[1].node->report_snapshot(3, true);
+  EXPECT_EQ(progress_of(c[1], 3), "StateProbe match=1 next=12 paused");
+}
+
+TEST(Snapshot, FollowerIgnoresSnapshotOlderThanItsCommitIndex) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  Message m;
+  m.type = MessageType::kSnap;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.snapshot.metadata.index = 2;
+  m.snapshot.metadata.term = 1;
+  m.snapshot.metadata.conf_state = ConfState{{1, 2, 3}, {}};
+  (void)(*c)[2].node->step(m);
+  auto out = of_type((*c)[2].flush(), MessageType::kAppResp);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].index, 4u) << "answers with its commit index";
+  EXPECT_EQ((*c)[2].raft().log().last_index(), 4u);
+  EXPECT_EQ((*c)[2].storage.first_index(), 1u) << "log not replaced";
+}
+
+// ---- ReadIndex (thesis §6.4) --------------------------------------------------------------------
+
+TEST(ReadIndex, SafeModeAnswersOnlyAfterHeartbeatQuorum) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  (*c)[1].node->read_index("ctx1");
+  Ready rd = (*c)[1].node->ready();
+  EXPECT_TRUE(rd.read_states.empty());
+  auto hbs = of_type(rd.messages, MessageType::kHeartbeat);
+  ASSERT_EQ(hbs.size(), 2u);
+  for (const auto& m : hbs)
+    EXPECT_EQ(m.context, "ctx1");
+  (*c)[1].node->advance(rd.number);
+  c->send(rd.messages);
+  c->deliver(2);
+  c->flush(2);
+  c->deliver(1);  // one follower + the leader = a majority of 3
+  c->flush(1);
+  ASSERT_EQ((*c)[1].read_states.size(), 1u);
+  EXPECT_EQ((*c)[1].read_states[0], (ReadState{2, "ctx1"}));
+}
+
+TEST(ReadIndex, LeaderDefersReadsUntilItCommitsAnEntryOfItsTerm) {
+  auto c = Cluster::plain(3);
+  (*c)[1].node->campaign();
+  // Elect without letting the no-op commit: deliver only vote traffic.
+  for (int i = 0; i < 3 && (*c)[1].raft().role() != StateRole::kLeader; ++i) {
+    c->flush(1);
+    c->deliver(2);
+    c->deliver(3);
+    c->flush(2);
+    c->flush(3);
+    c->deliver(1);
+  }
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  ASSERT_EQ((*c)[1].raft().log().committed(), 0u);
+  (*c)[1].node->read_index("early");
+  auto msgs = (*c)[1].flush();
+  for (const auto& m : msgs)
+    EXPECT_NE(m.context, "early") << "no confirmation round before the no-op commits";
+  EXPECT_TRUE((*c)[1].read_states.empty());
+  c->send(msgs);
+  c->stabilize();
+  ASSERT_EQ((*c)[1].read_states.size(), 1u);
+  EXPECT_EQ((*c)[1].read_states[0], (ReadState{1, "early"}));
+}
+
+TEST(ReadIndex, FollowerForwardsToLeaderAndGetsTheLeadersCommitIndex) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  (*c)[2].node->read_index("f");
+  auto out = (*c)[2].flush();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, MessageType::kReadIndex);
+  EXPECT_EQ(out[0].to, 1u);
+  c->send(out);
+  c->stabilize();
+  ASSERT_EQ((*c)[2].read_states.size(), 1u);
+  EXPECT_EQ((*c)[2].read_states[0], (ReadState{2, "f"}));
+  EXPECT_TRUE((*c)[1].read_states.empty());
+}
+
+TEST(ReadIndex, FollowerWithoutLeaderDropsTheRequest) {
+  auto c = Cluster::plain(3);
+  (*c)[2].node->read_index("f");
+  EXPECT_TRUE((*c)[2].flush().empty());
+  EXPECT_TRUE((*c)[2].read_states.empty());
+}
+
+TEST(ReadIndex, LeaseBasedModeAnswersWithoutAHeartbeatRound) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = cq_config(id);
+    cfg.read_only_option = ReadOnlyOption::kLeaseBased;
+    return cfg;
+  });
+  c->elect(1);
+  (*c)[1].node->read_index("lease");
+  Ready rd = (*c)[1].node->ready();
+  ASSERT_EQ(rd.read_states.size(), 1u);
+  EXPECT_EQ(rd.read_states[0], (ReadState{1, "lease"}));
+  EXPECT_TRUE(of_type(rd.messages, MessageType::kHeartbeat).empty());
+  (*c)[1].node->advance(rd.number);
+}
+
+TEST(ReadIndex, DeposedLeaderCannotConfirmReads) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  c->elect(1);
+  c->isolate(1);
+  // 2 and 3 stop hearing from 1; once their leases expire they elect a new leader.
+  for (int i = 0;
+       i < 100 && (*c)[2].raft().role() != StateRole::kLeader && (*c)[3].raft().role() != StateRole::kLeader;
+       ++i) {
+    c->tick(2);
+    c->tick(3);
+    c->stabilize();
+  }
+  ASSERT_TRUE((*c)[2].raft().role() == StateRole::kLeader || (*c)[3].raft().role() == StateRole::kLeader);
+  NodeId new_leader = (*c)[2].raft().role() == StateRole::kLeader ? 2 : 3;
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader) << "the old leader does not know yet";
+  (*c)[1].node->read_index("stale");
+  c->stabilize();
+  EXPECT_TRUE((*c)[1].read_states.empty());
+  // Its read can never be answered: the partition heals, it learns the new term and steps down.
+  c->heal();
+  heartbeat(*c, new_leader);
+  heartbeat(*c, 1);
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kFollower);
+  EXPECT_TRUE((*c)[1].read_states.empty());
+}
+
+// ---- Leadership transfer (thesis §3.10) ---------------------------------------------------------
+
+TEST(LeaderTransfer, UpToDateTransfereeGetsTimeoutNowAndWins) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  c->elect(1);
+  (*c)[1].node->transfer_leader(2);
+  auto out = (*c)[1].flush();
+  ASSERT_EQ(of_type(out, MessageType::kTimeoutNow).size(), 1u);
+  c->send(out);
+  c->stabilize();
+  EXPECT_EQ((*c)[2].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[2].raft().term(), 2u) << "skips pre-vote and overrides the others' leader lease";
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kFollower);
+  EXPECT_EQ((*c)[1].raft().lead(), 2u);
+}
+
+TEST(LeaderTransfer, LaggingTransfereeIsCaughtUpFirst) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->isolate(3);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  c->heal();
+  (*c)[1].node->transfer_leader(3);
+  auto out = (*c)[1].flush();
+  EXPECT_TRUE(of_type(out, MessageType::kTimeoutNow).empty()) << "not before 3 has the whole log";
+  c->send(out);
+  c->stabilize();
+  EXPECT_EQ((*c)[3].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[3].raft().log().committed(), 5u) << "its own no-op (after 1 + 3 entries) commits";
+}
+
+TEST(LeaderTransfer, ProposalsDroppedDuringTransferAndAcceptedAfterAbort) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->isolate(3);
+  (*c)[1].node->transfer_leader(3);
+  EXPECT_EQ((*c)[1].node->status().lead_transferee, 3u);
+  auto r = (*c)[1].node->propose("during");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kProposalDropped);
+  c->tick(1, (*c)[1].config().election_timeout_ticks);
+  EXPECT_EQ((*c)[1].node->status().lead_transferee, kNone) << "aborted after an election timeout";
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  EXPECT_TRUE((*c)[1].node->propose("after").has_value());
+}
+
+TEST(LeaderTransfer, IgnoredForSelfLearnerAndUnknownNode) {
+  auto c = std::make_unique<Cluster>();
+  ConfState cs{{1, 2, 3}, {4}};
+  for (NodeId id = 1; id <= 4; ++id)
+    c->add(plain_config(id), cs);
+  c->elect(1);
+  for (NodeId target : {NodeId{1}, NodeId{4}, NodeId{9}}) {
+    (*c)[1].node->transfer_leader(target);
+    EXPECT_EQ((*c)[1].node->status().lead_transferee, kNone) << target;
+    EXPECT_TRUE(of_type((*c)[1].flush(), MessageType::kTimeoutNow).empty());
+  }
+}
+
+TEST(LeaderTransfer, FollowerForwardsRequestToLeader) {
+  auto c = Cluster::voters(3, pv_cq_config);
+  c->elect(1);
+  (*c)[3].node->transfer_leader(3);
+  c->stabilize();
+  EXPECT_EQ((*c)[3].raft().role(), StateRole::kLeader);
+  EXPECT_EQ((*c)[3].raft().term(), 2u);
+}
+
+// ---- Proposals -----------------------------------------------------------------------------------
+
+TEST(Proposal, FollowerForwardsToLeader) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[2].node->propose("fwd").has_value());
+  auto out = (*c)[2].flush();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, MessageType::kProp);
+  EXPECT_EQ(out[0].to, 1u);
+  c->send(out);
+  c->stabilize();
+  for (NodeId id : {1, 2, 3}) {
+    ASSERT_FALSE((*c)[id].applied.empty());
+    EXPECT_EQ((*c)[id].applied.back().data, "fwd");
+  }
+}
+
+TEST(Proposal, DroppedWithoutLeaderByCandidateAndWhenForwardingDisabled) {
+  auto c = Cluster::plain(3);
+  auto r = (*c)[2].node->propose("x");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kProposalDropped);
+  (*c)[3].node->campaign();
+  r = (*c)[3].node->propose("x");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kProposalDropped);
+
+  auto d = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.disable_proposal_forwarding = true;
+    return cfg;
+  });
+  d->elect(1);
+  r = (*d)[2].node->propose("x");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kProposalDropped);
+  EXPECT_TRUE((*d)[2].flush().empty());
+  EXPECT_TRUE((*d)[1].node->propose("x").has_value()) << "the leader itself still accepts";
+}
+
+// ---- Membership changes (single-server changes, thesis §4.1) ------------------------------------
+
+TEST(Membership, AddVoterChangesTheQuorum) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->add(plain_config(4), ConfState{{1, 2, 3}, {}});
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddNode, 4)).has_value());
+  c->stabilize();
+  for (NodeId id = 1; id <= 4; ++id) {
+    ASSERT_FALSE((*c)[id].conf_states_applied.empty()) << id;
+    EXPECT_EQ((*c)[id].conf_states_applied.back(), (ConfState{{1, 2, 3, 4}, {}})) << id;
+  }
+  EXPECT_TRUE((*c)[4].raft().tracker().is_voter(4));
+  // Four voters need three acks: the leader and one follower are no longer enough.
+  c->partition({1, 2});
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  Index last = (*c)[1].raft().log().last_index();
+  EXPECT_LT((*c)[1].raft().log().committed(), last);
+  c->heal();
+  heartbeat(*c, 1);
+  EXPECT_EQ((*c)[1].raft().log().committed(), last);
+}
+
+TEST(Membership, LearnerReplicatesButNeverVotesCampaignsOrCountsForCommit) {
+  auto c = std::make_unique<Cluster>();
+  ConfState cs{{1, 2, 3}, {4}};
+  for (NodeId id = 1; id <= 4; ++id)
+    c->add(plain_config(id), cs);
+  c->elect(1);
+  EXPECT_EQ((*c)[4].raft().log().committed(), 1u) << "the learner receives the log";
+  // It never campaigns, however long it waits.
+  for (int i = 0; i < 100; ++i)
+    c->tick(4);
+  EXPECT_EQ((*c)[4].raft().role(), StateRole::kFollower);
+  EXPECT_EQ((*c)[4].raft().term(), 1u);
+  // Candidates do not ask it for votes.
+  (*c)[2].node->campaign();
+  auto votes = of_type((*c)[2].flush(), MessageType::kVote);
+  std::set<NodeId> to;
+  for (const auto& m : votes)
+    to.insert(m.to);
+  EXPECT_EQ(to, (std::set<NodeId>{1, 3}));
+  // Leader + learner are not a majority.
+  auto d = std::make_unique<Cluster>();
+  for (NodeId id = 1; id <= 4; ++id)
+    d->add(plain_config(id), cs);
+  d->elect(1);
+  d->partition({1, 4});
+  ASSERT_TRUE((*d)[1].node->propose("x").has_value());
+  d->stabilize();
+  EXPECT_EQ((*d)[4].raft().log().last_index(), 2u);
+  EXPECT_EQ((*d)[1].raft().log().committed(), 1u);
+}
+
+TEST(Membership, AddLearnerThenPromoteToVoter) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->add(plain_config(4), ConfState{{1, 2, 3}, {}});
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 4)).has_value());
+  c->stabilize();
+  EXPECT_EQ((*c)[1].conf_states_applied.back(), (ConfState{{1, 2, 3}, {4}}));
+  EXPECT_EQ(progress_of((*c)[1], 4), "StateReplicate match=2 next=3 learner");
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddNode, 4)).has_value());
+  c->stabilize();
+  for (NodeId id = 1; id <= 4; ++id) {
+    EXPECT_EQ((*c)[id].conf_states_applied.back(), (ConfState{{1, 2, 3, 4}, {}})) << id;
+  }
+  // The promoted member can now win an election.
+  c->isolate(1);
+  tick_until_campaign(*c, 4);
+  c->stabilize();
+  EXPECT_EQ((*c)[4].raft().role(), StateRole::kLeader);
+}
+
+TEST(Membership, RemoveVoterShrinksTheQuorum) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kRemoveNode, 3)).has_value());
+  c->stabilize();
+  EXPECT_EQ((*c)[1].conf_states_applied.back(), (ConfState{{1, 2}, {}}));
+  EXPECT_EQ((*c)[1].node->status().progress.count(3), 0u);
+  c->isolate(3);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  size_t to3 = 0;
+  c->observer = [&](const Message& m) { to3 += m.to == 3; };
+  c->stabilize();
+  EXPECT_EQ((*c)[1].raft().log().committed(), (*c)[1].raft().log().last_index());
+  c->heal();
+  heartbeat(*c, 1);
+  EXPECT_EQ(to3, 0u) << "nothing is sent to a removed member";
+}
+
+TEST(Membership, LeaderRemovingItselfStepsDownAndOthersElectALeader) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kRemoveNode, 1)).has_value());
+  c->stabilize();
+  EXPECT_EQ((*c)[1].conf_states_applied.back(), (ConfState{{2, 3}, {}}));
+  EXPECT_NE((*c)[1].raft().role(), StateRole::kLeader);
+  NodeId leader = kNone;
+  for (int i = 0; i < 100 && leader == kNone; ++i) {
+    for (NodeId id : {1, 2, 3})
+      c->tick(id);
+    c->stabilize();
+    for (NodeId id : {2, 3}) {
+      if ((*c)[id].raft().role() == StateRole::kLeader) leader = id;
+    }
+  }
+  ASSERT_NE(leader, kNone);
+  EXPECT_EQ((*c)[leader].raft().tracker().config().voters, (std::set<NodeId>{2, 3}));
+  EXPECT_NE((*c)[1].raft().role(), StateRole::kLeader);
+}
+
+TEST(Membership, OneChangeAtATime) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 4)).has_value());
+  auto r = (*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 5));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kConfChangePending);
+  EXPECT_TRUE((*c)[1].node->propose("normal entries are fine").has_value());
+  c->stabilize();
+  EXPECT_TRUE((*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 5)).has_value())
+      << "allowed once the first change is applied";
+}
+
+TEST(Membership, NewLeaderTreatsUnappliedEntriesAsPendingConfChange) {
+  auto c = Cluster::plain(3);
+  for (NodeId id : {1, 2, 3})
+    set_log((*c)[id], {1, 1}, 1);
+  win_election((*c)[1]);
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  auto r = (*c)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 4));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kConfChangePending);
+}
+
+TEST(Membership, RemovingTheLastVoterIsRefused) {
+  auto c = Cluster::plain(1);
+  c->elect(1);
+  ASSERT_EQ((*c)[1].raft().role(), StateRole::kLeader);
+  auto r = (*c)[1].node->propose_conf_change(cc(ConfChangeType::kRemoveNode, 1));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kInvalidConfChange);
+  // Applying such a change anyway leaves the configuration as it was.
+  ConfState cs = (*c)[1].node->apply_conf_change(cc(ConfChangeType::kRemoveNode, 1));
+  EXPECT_EQ(cs, (ConfState{{1}, {}}));
+  // Demoting a voter straight to learner is refused too.
+  auto c3 = Cluster::plain(3);
+  c3->elect(1);
+  r = (*c3)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 2));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kInvalidConfChange);
+}
+
+// ---- RawNode contract ---------------------------------------------------------------------------
+
+TEST(RawNodeContract, ReadiesAreNumberedAndOneIsOutstandingAtATime) {
+  auto c = Cluster::plain(1);
+  TestNode& n = (*c)[1];
+  n.node->campaign();
+  ASSERT_TRUE(n.node->has_ready());
+  Ready a = n.node->ready();
+  EXPECT_FALSE(n.node->has_ready()) << "nothing new until the outstanding Ready is advanced";
+  ASSERT_TRUE(n.node->propose("x").has_value());
+  EXPECT_FALSE(n.node->has_ready());
+  n.node->advance(a.number);
+  ASSERT_TRUE(n.node->has_ready());
+  Ready b = n.node->ready();
+  EXPECT_EQ(b.number, a.number + 1);
+  n.node->advance(b.number);
+}
+
+TEST(RawNodeContractDeathTest, AdvanceWithWrongNumberAborts) {
+  auto n = std::make_unique<TestNode>(plain_config(1), ConfState{{1}, {}});
+  n->node->campaign();
+  Ready rd = n->node->ready();
+  EXPECT_DEATH(n->node->advance(rd.number + 1), "advance\\(\\) of an unknown Ready");
+}
+
+TEST(RawNodeContract, CandidateVoteRequestsWaitForPersistence) {
+  auto n = std::make_unique<TestNode>(plain_config(1), ConfState{{1, 2, 3}, {}});
+  n->node->campaign();
+  Ready rd = n->node->ready();
+  EXPECT_TRUE(of_type(rd.messages, MessageType::kVote).empty());
+  EXPECT_EQ(of_type(rd.messages_after_persist, MessageType::kVote).size(), 2u);
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(*rd.hard_state, (HardState{1, 1, 0}));
+  EXPECT_TRUE(rd.must_sync);
+  ASSERT_TRUE(rd.soft_state.has_value());
+  EXPECT_EQ(rd.soft_state->role, StateRole::kCandidate);
+  n->node->advance(rd.number);
+}
+
+TEST(RawNodeContract, LeaderCountsItselfForCommitOnlyAfterAdvance) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  Ready rd = (*c)[1].node->ready();
+  Index idx = rd.entries.back().index;
+  c->send(rd.messages);
+  (void)c->take(3);
+  c->deliver(2);
+  c->flush(2);
+  c->deliver(1);  // follower 2 acknowledged, the leader's own write is not durable yet
+  EXPECT_LT((*c)[1].raft().log().committed(), idx);
+  (*c)[1].storage.append(rd.entries);
+  (*c)[1].node->advance(rd.number);
+  EXPECT_EQ((*c)[1].raft().log().committed(), idx);
+  Ready next = (*c)[1].node->ready();
+  ASSERT_EQ(next.committed_entries.size(), 1u);
+  EXPECT_EQ(next.committed_entries[0].data, "x");
+  EXPECT_FALSE(next.must_sync) << "a commit-index change alone needs no fsync";
+  (*c)[1].node->advance(next.number);
+}
+
+TEST(RawNodeContract, CommittedEntriesOnlyHandedOutOnceDurableLocally) {
+  auto n = std::make_unique<TestNode>(plain_config(2), ConfState{{1, 2, 3}, {}});
+  Message m;
+  m.type = MessageType::kApp;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.entries = {entry(1, 1, "a")};
+  m.commit = 1;
+  (void)n->node->step(m);
+  Ready rd = n->node->ready();
+  EXPECT_EQ(rd.entries.size(), 1u);
+  EXPECT_TRUE(rd.committed_entries.empty()) << "committed but not yet durable here";
+  EXPECT_EQ(rd.hard_state->commit, 1u);
+  n->storage.append(rd.entries);
+  n->storage.set_hard_state(*rd.hard_state);
+  n->node->advance(rd.number);
+  Ready next = n->node->ready();
+  ASSERT_EQ(next.committed_entries.size(), 1u);
+  EXPECT_EQ(next.committed_entries[0].data, "a");
+  n->node->advance(next.number);
+}
+
+TEST(RawNodeContract, StepRefusesLocalMessagesAndResponsesFromStrangers) {
+  auto n = std::make_unique<TestNode>(plain_config(1), ConfState{{1, 2, 3}, {}});
+  Message m;
+  m.type = MessageType::kHup;
+  m.from = 2;
+  auto r = n->node->step(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kStepLocalMsg);
+  EXPECT_EQ(n->raft().role(), StateRole::kFollower);
+  m.type = MessageType::kAppResp;
+  m.from = 9;
+  m.term = 1;
+  r = n->node->step(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kStepPeerNotFound);
+}
+
+TEST(RawNodeContract, RestartRecoversTermVoteCommitAndLog) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  HardState before = (*c)[2].raft().hard_state();
+  auto ents = (*c)[2].raft().log().all_entries();
+  (*c)[2].restart();
+  EXPECT_EQ((*c)[2].raft().hard_state(), before);
+  EXPECT_EQ((*c)[2].raft().log().all_entries(), ents);
+  EXPECT_EQ((*c)[2].raft().role(), StateRole::kFollower);
+  EXPECT_FALSE((*c)[2].node->has_ready() && !(*c)[2].node->ready().committed_entries.empty())
+      << "entries already applied are not handed out again";
+}
+
+// ---- Randomized safety ---------------------------------------------------------------------------
+
+// Drives small clusters through random ticks, message loss, partitions and proposals, checking the
+// Figure 3 properties as it goes: Election Safety (one leader per term), State Machine Safety (no two
+// members apply different entries at an index), and each member's internal invariants; then heals
+// and checks a leader emerges and commits (liveness).
+TEST(RandomizedSafety, FigureThreePropertiesHoldUnderRandomFaults) {
+  for (uint64_t seed = 1; seed <= 24; ++seed) {
+    Rng rng(seed);
+    auto c = Cluster::voters(5, [&](NodeId id) {
+      Config cfg = plain_config(id);
+      cfg.pre_vote = seed % 2 == 0;
+      cfg.check_quorum = seed % 3 == 0;
+      cfg.rng_seed = seed;
+      return cfg;
+    });
+    std::map<Term, NodeId> leader_of_term;
+    int proposals = 0;
+    for (int step = 0; step < 600; ++step) {
+      uint64_t r = rng.uniform(100);
+      NodeId id = 1 + rng.uniform(5);
+      if (r < 40) {
+        c->tick(id);
+      } else if (r < 75) {
+        for (auto& m : c->take(id)) {
+          if (rng.uniform(10) != 0) (void)(*c)[id].node->step(m);
+        }
+      } else if (r < 92) {
+        c->flush(id);
+      } else if (r < 97) {
+        (void)(*c)[id].node->propose("p" + std::to_string(proposals++));
+      } else if (r < 99) {
+        c->heal();
+        c->isolate(id);
+      } else {
+        c->heal();
+      }
+      for (NodeId n : c->ids()) {
+        const Raft& rf = (*c)[n].raft();
+        rf.check_invariants();
+        if (rf.role() == StateRole::kLeader) {
+          auto [it, inserted] = leader_of_term.emplace(rf.term(), n);
+          ASSERT_EQ(it->second, n) << "two leaders in term " << rf.term() << " seed " << seed;
+        }
+      }
+    }
+    // Liveness on the healed cluster.
+    c->heal();
+    NodeId leader = kNone;
+    for (int i = 0; i < 300 && leader == kNone; ++i) {
+      for (NodeId id : c->ids())
+        c->tick(id);
+      c->stabilize();
+      for (NodeId id : c->ids()) {
+        if ((*c)[id].raft().role() == StateRole::kLeader) leader = id;
+      }
+    }
+    ASSERT_NE(leader, kNone) << "seed " << seed;
+    ASSERT_TRUE((*c)[leader].node->propose("final").has_value());
+    c->stabilize();
+    heartbeat(*c, leader);
+    std::map<Index, Entry> applied_at;
+    for (NodeId id : c->ids()) {
+      const auto& ap = (*c)[id].applied;
+      ASSERT_FALSE(ap.empty()) << "seed " << seed << " node " << id;
+      EXPECT_EQ(ap.back().data, "final") << "seed " << seed << " node " << id;
+      for (size_t i = 0; i < ap.size(); ++i) {
+        if (i > 0) {
+          ASSERT_EQ(ap[i].index, ap[i - 1].index + 1) << "gap in apply, seed " << seed;
+        }
+        auto [it, inserted] = applied_at.emplace(ap[i].index, ap[i]);
+        ASSERT_EQ(it->second, ap[i]) << "members applied different entries at index " << ap[i].index
+                                     << ", seed " << seed;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cairn::raft::test
