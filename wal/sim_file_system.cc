@@ -41,8 +41,18 @@ std::string base_name(const std::string& path) {
 
 class SimFile final : public File {
  public:
+  // Caller holds fs->mu_.
   SimFile(SimFileSystem* fs, uint64_t inode, uint64_t generation, std::string path)
-      : fs_(fs), inode_(inode), generation_(generation), path_(std::move(path)) {}
+      : fs_(fs), inode_(inode), generation_(generation), path_(std::move(path)) {
+    ++fs_->inodes_.at(inode_).handles;
+  }
+  ~SimFile() override {
+    std::lock_guard lock(fs_->mu_);
+    if (generation_ != fs_->generation_) return;
+    auto it = fs_->inodes_.find(inode_);
+    if (it != fs_->inodes_.end()) --it->second.handles;
+    fs_->collect_garbage();
+  }
 
   Status write_at(uint64_t offset, std::string_view data) override {
     std::lock_guard lock(fs_->mu_);
@@ -161,6 +171,21 @@ void SimFileSystem::apply(std::string& bytes, const PendingWrite& w) {
   }
 }
 
+void SimFileSystem::collect_garbage() {
+  std::set<uint64_t> live;
+  for (const auto& [path, dir] : dirs_) {
+    for (const auto& [name, inode] : dir.names)
+      live.insert(inode);
+    for (const auto& [name, inode] : dir.durable_names)
+      live.insert(inode);
+    for (const auto& op : dir.pending)
+      live.insert(op.inode);
+  }
+  for (auto it = inodes_.begin(); it != inodes_.end();) {
+    it = (live.count(it->first) || it->second.handles > 0) ? std::next(it) : inodes_.erase(it);
+  }
+}
+
 void SimFileSystem::apply_dir_op(std::map<std::string, uint64_t>& names, const DirOp& op) {
   switch (op.kind) {
     case DirOp::Kind::kLink:
@@ -268,6 +293,7 @@ Status SimFileSystem::sync_dir(const std::string& path) {
   if (Status s = before_mutation(SimOp{SimOp::Kind::kSyncDir, path}); !s.is_ok()) return s;
   d->second.durable_names = d->second.names;
   d->second.pending.clear();
+  collect_garbage();
   return Status::ok();
 }
 
@@ -293,6 +319,11 @@ bool SimFileSystem::dead() const {
 uint64_t SimFileSystem::mutation_count() const {
   std::lock_guard lock(mu_);
   return mutations_;
+}
+
+uint64_t SimFileSystem::inode_count() const {
+  std::lock_guard lock(mu_);
+  return inodes_.size();
 }
 
 uint64_t SimFileSystem::sync_count() const {
@@ -343,6 +374,7 @@ void SimFileSystem::crash(uint64_t seed, CrashMode mode) {
     ino.durable = bytes;
     ino.data = std::move(bytes);
     ino.pending.clear();
+    ino.handles = 0;  // every handle is stale now
   }
 
   std::set<uint64_t> live;

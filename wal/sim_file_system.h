@@ -18,6 +18,7 @@
 //     dead at that point; that operation and every later one (reads included) fail with kIoError until
 //     crash() restarts the machine. Handles opened before a crash are stale afterwards.
 // All randomness comes from the seed passed to crash(), so a run replays exactly. Thread-safe (one mutex).
+// Files opened from it must be destroyed before it.
 #pragma once
 
 #include <cstdint>
@@ -69,7 +70,8 @@ class SimFileSystem final : public FileSystem {
   bool dead() const;
   // Mutating operations performed since construction (successful or not), to pick crash points.
   uint64_t mutation_count() const;
-  uint64_t sync_count() const;  // File::sync calls that succeeded
+  uint64_t sync_count() const;   // File::sync calls that succeeded
+  uint64_t inode_count() const;  // files held in memory, named or not
 
   // Power loss and restart; clears the fault hook.
   void crash(uint64_t seed, CrashMode mode = CrashMode::kRandom);
@@ -86,6 +88,7 @@ class SimFileSystem final : public FileSystem {
     std::string data;
     std::string durable;
     std::vector<PendingWrite> pending;
+    uint32_t handles = 0;  // open File objects of the current generation
   };
   struct DirOp {
     enum class Kind : uint8_t { kLink, kUnlink, kRename } kind;
@@ -105,6 +108,9 @@ class SimFileSystem final : public FileSystem {
   Inode* lookup(const std::string& path);
   static void apply(std::string& bytes, const PendingWrite& w);
   static void apply_dir_op(std::map<std::string, uint64_t>& names, const DirOp& op);
+  // Frees inodes no name (current, durable or pending) and no open handle reaches, so long simulations
+  // that create and delete many files stay small.
+  void collect_garbage();
 
   mutable std::mutex mu_;
   std::map<std::string, Dir> dirs_;

@@ -352,8 +352,12 @@ Index Wal::last_index() const {
 }
 
 Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOptions options) {
-  CAIRN_ASSERT(options.segment_size_bytes_max > kSegmentHeaderBytes);
-  CAIRN_ASSERT(options.record_bytes_max > 0 && options.record_bytes_max < (1ull << 32));
+  if (options.segment_size_bytes_max <= kSegmentHeaderBytes) {
+    return unexpected(Status::invalid_argument("segment_size_bytes_max must exceed the segment header"));
+  }
+  if (options.record_bytes_max == 0 || options.record_bytes_max >= (1ull << 32)) {
+    return unexpected(Status::invalid_argument("record_bytes_max must be in [1, 2^32)"));
+  }
   Opened result;
   result.wal.reset(new Wal(fs, dir, options));
   Wal& w = *result.wal;
@@ -438,7 +442,24 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
   w.metadata_ = state.metadata;
   w.durable_ = Durable{w.log_->last(), w.hard_state_, w.snapshot_ ? w.snapshot_->index : 0};
   CAIRN_ASSERT(state.entries.empty() || state.entries.back().index == w.log_->last());
+  w.check_invariants();
   return result;
+}
+
+void Wal::check_invariants() const {
+#ifdef CAIRN_INVARIANTS
+  if (failed_ || closed_) return;
+  CAIRN_ASSERT(current_ != nullptr);
+  CAIRN_ASSERT(!segments_.empty());
+  for (size_t i = 1; i < segments_.size(); ++i)
+    CAIRN_ASSERT(segments_[i].seq == segments_[i - 1].seq + 1);
+  // Records start 8-byte aligned, so a record's length word never straddles a sector.
+  CAIRN_ASSERT(written_bytes_ % 8 == 0 && buffer_.size() % 8 == 0);
+  CAIRN_ASSERT(written_bytes_ >= records_start_);
+  CAIRN_ASSERT(log_->snapshot_index() == (snapshot_ ? snapshot_->index : 0));
+  CAIRN_ASSERT(log_->last() >= log_->snapshot_index());
+  CAIRN_ASSERT(durable_.snapshot_index <= log_->snapshot_index());
+#endif
 }
 
 Status Wal::check_usable() const {
@@ -530,6 +551,7 @@ Status Wal::create_segment(uint64_t seq, Index first_index) {
   buffer_.clear();
   dirty_ = false;
   segments_.push_back(SegmentName{seq, first_index, name});
+  check_invariants();
   return Status::ok();
 }
 
@@ -575,6 +597,7 @@ Status Wal::append(std::span<const raft::Entry> entries, const raft::HardState* 
     buffer_record(static_cast<uint8_t>(RecordType::kHardState), p);
     hard_state_ = *hard_state;
   }
+  check_invariants();
   if (buffer_.size() >= options_.write_buffer_bytes_max) return flush();
   return Status::ok();
 }
@@ -620,6 +643,7 @@ Expected<Durable, Status> Wal::sync() {
     dirty_ = false;
   }
   durable_ = Durable{log_->last(), hard_state_, snapshot_ ? snapshot_->index : 0};
+  check_invariants();
   return durable_;
 }
 

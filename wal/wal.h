@@ -177,7 +177,8 @@ class Wal {
   Wal(FileSystem& fs, std::string dir, WalOptions options);
 
   Status check_usable() const;
-  Status fail(Status s);  // remembers the first I/O failure
+  void check_invariants() const;  // debug and sanitizer builds only
+  Status fail(Status s);          // remembers the first I/O failure
   void buffer_record(uint8_t type, std::string_view payload);
   Status maybe_rollover(uint64_t record_bytes);
   Status rollover();

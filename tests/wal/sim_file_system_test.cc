@@ -169,5 +169,35 @@ TEST(SimFileSystem, FaultHookKillsTheMachineUntilCrash) {
   EXPECT_EQ(g->write_at(1, "2").code(), Code::kIoError);
 }
 
+TEST(SimFileSystem, RemovedFilesAreFreedOnceNothingReachesThem) {
+  SimFileSystem fs;
+  ASSERT_TRUE(fs.create_dir("/d").is_ok());
+  for (int i = 0; i < 50; ++i) {
+    const std::string path = "/d/f" + std::to_string(i);
+    {
+      auto f = must_open(fs, path);
+      ASSERT_TRUE(f->write_at(0, std::string(1000, 'x')).is_ok());
+      ASSERT_TRUE(f->sync().is_ok());
+      ASSERT_TRUE(fs.sync_dir("/d").is_ok());
+      ASSERT_TRUE(fs.remove(path).is_ok());
+      // Unlinked but open, and its name is still durable: it must stay.
+      EXPECT_TRUE(f->write_at(1000, "y").is_ok());
+    }
+    ASSERT_TRUE(fs.sync_dir("/d").is_ok());
+  }
+  EXPECT_EQ(fs.inode_count(), 0u);
+  // A removal that is not durable yet keeps the file reachable across a crash.
+  {
+    auto f = must_open(fs, "/d/keep");
+    ASSERT_TRUE(f->write_at(0, "k").is_ok());
+    ASSERT_TRUE(f->sync().is_ok());
+  }
+  ASSERT_TRUE(fs.sync_dir("/d").is_ok());
+  ASSERT_TRUE(fs.remove("/d/keep").is_ok());
+  EXPECT_EQ(fs.inode_count(), 1u);
+  fs.crash(1, CrashMode::kDropUnsynced);
+  EXPECT_EQ(contents(fs, "/d/keep"), "k");
+}
+
 }  // namespace
 }  // namespace cairn::wal

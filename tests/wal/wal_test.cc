@@ -294,6 +294,20 @@ TEST(Wal, RejectsAppendsRecoveryCouldNotReplay) {
   EXPECT_EQ(d->last_index, 5u);
 }
 
+TEST(Wal, RejectsUnusableOptions) {
+  SimFileSystem fs;
+  WalOptions tiny = test_options();
+  tiny.segment_size_bytes_max = 16;
+  auto a = Wal::open(fs, kDir, tiny);
+  ASSERT_FALSE(a.has_value());
+  EXPECT_EQ(a.error().code(), Code::kInvalidArgument);
+  WalOptions no_records = test_options();
+  no_records.record_bytes_max = 0;
+  auto b = Wal::open(fs, kDir, no_records);
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().code(), Code::kInvalidArgument);
+}
+
 TEST(Wal, SegmentNamesRoundTrip) {
   EXPECT_EQ(format::segment_name(1, 1), "0000000000000001-0000000000000001.wal");
   EXPECT_EQ(format::segment_name(0x1f, 0xabc), "000000000000001f-0000000000000abc.wal");
