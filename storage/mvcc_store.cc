@@ -387,7 +387,9 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
 
   const bool fetch_all = r.sort_order != SortOrder::kNone || r.min_mod_revision != 0 ||
                          r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
-  // Without sorting or filtering, one record past the limit is enough to know `more`.
+  // Without sorting or filtering, one record past the limit is enough to know `more`. Like etcd,
+  // only an explicit sort_order counts as sorting here: a non-key sort_target with order NONE
+  // sorts (ascending) just the first limit+1 keys, a quirk clients can observe and we keep.
   const int64_t fetch = (fetch_all || r.limit <= 0) ? 0 : r.limit + 1;
 
   RangeResponse resp;

@@ -1,0 +1,294 @@
+// MvccStore behaviour beyond the transcripts: atomic failure, idempotent apply, quota and the
+// NOSPACE alarm, hashes across members, snapshots taken during writes, validation limits, errors.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/storage/harness.h"
+#include "tests/storage/workload.h"
+
+namespace cairn::storage::testing {
+namespace {
+
+class StoreTest : public ::testing::TestWithParam<EngineKind> {};
+
+TEST_P(StoreTest, FailedTxnChangesNothingButStillCountsAsApplied) {
+  Harness h(GetParam());
+  ASSERT_TRUE(h.apply(put("a", "1")));
+  ASSERT_TRUE(h.apply(LeaseGrantRequest{60, 5}));
+  const std::string before = fingerprint(h.store());
+  const uint64_t applied = h.store().applied().index;
+  // The failure is found after a put and a delete that would have succeeded on their own.
+  TxnRequest t;
+  t.success.push_back(RequestOp{put("b", "2", 5)});
+  t.success.push_back(RequestOp{del("a")});
+  t.success.push_back(RequestOp{PutRequest{"c", "", 0, false, true, false}});
+  auto r = h.apply(t);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "etcdserver: key not found");
+  EXPECT_EQ(fingerprint(h.store()), before);
+  EXPECT_EQ(h.store().applied().index, applied + 1);
+  EXPECT_TRUE(h.store().lease(5)->keys.empty());
+  h.reopen();
+  EXPECT_EQ(fingerprint(h.store()), before);
+}
+
+TEST_P(StoreTest, ReapplyingAtOrBelowTheAppliedIndexIsANoop) {
+  Harness h(GetParam());
+  ASSERT_TRUE(h.store().apply(10, 2, put("a", "1")));
+  const std::string before = fingerprint(h.store());
+  for (uint64_t index : {1u, 9u, 10u}) {
+    auto r = h.store().apply(index, 2, put("a", "2"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kAlreadyApplied);
+  }
+  EXPECT_EQ(fingerprint(h.store()), before);
+  EXPECT_EQ(h.store().applied(), (AppliedIndex{10, 2}));
+  ASSERT_TRUE(h.store().apply(12, 3, NoopRequest{}));  // gaps are allowed: other entry kinds
+  EXPECT_EQ(h.store().applied(), (AppliedIndex{12, 3}));
+  EXPECT_EQ(h.store().revision(), 2);
+}
+
+TEST_P(StoreTest, QuotaRaisesNoSpaceThenServesReadsAndDeletesOnly) {
+  StoreOptions opts;
+  opts.quota_backend_bytes = 2000;
+  Harness h(GetParam(), opts);
+  int written = 0;
+  Expected<ApplyResponse, Error> last = ApplyResponse{};
+  for (; written < 100; ++written) {
+    last = h.apply(put("k" + std::to_string(written), std::string(100, 'x')));
+    if (!last) break;
+  }
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().message(), "etcdserver: mvcc: database space exceeded");
+  EXPECT_EQ(grpc_code(last.error().code), GrpcCode::kResourceExhausted);
+  EXPECT_GT(written, 5);
+  EXPECT_LE(h.store().logical_size_bytes(), opts.quota_backend_bytes);
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kNoSpace}));
+
+  // Reads and deletes still work; writes (even small ones, even after the delete) do not.
+  ASSERT_TRUE(h.range(get("k0")));
+  ASSERT_TRUE(h.apply(del("k0", "k3")));
+  EXPECT_EQ(h.apply(put("tiny", "")).error().code, Errc::kNoSpace);
+  TxnRequest t;
+  t.success.push_back(RequestOp{put("x", "y")});
+  EXPECT_EQ(h.apply(t).error().code, Errc::kNoSpace);
+  EXPECT_EQ(h.apply(LeaseGrantRequest{10, 1}).error().code, Errc::kNoSpace);
+  TxnRequest read_only;
+  read_only.success.push_back(RequestOp{get("k5")});
+  EXPECT_TRUE(h.apply(read_only));
+
+  // The alarm survives a restart (it is persisted with the entry that raised it).
+  h.reopen();
+  EXPECT_EQ(h.store().alarms().size(), 1u);
+  EXPECT_EQ(h.apply(put("tiny", "")).error().code, Errc::kNoSpace);
+
+  // Compact away history, disarm: writes work again.
+  ASSERT_TRUE(h.apply(CompactionRequest{h.store().revision(), false}));
+  ASSERT_TRUE(h.apply(AlarmRequest{AlarmRequest::Action::kDeactivate, AlarmType::kNoSpace}));
+  EXPECT_TRUE(h.store().alarms().empty());
+  EXPECT_TRUE(h.apply(put("tiny", "")));
+}
+
+TEST_P(StoreTest, LeaseRevokeDeletesAllKeysInOneRevision) {
+  Harness h(GetParam());
+  ASSERT_TRUE(h.apply(LeaseGrantRequest{30, 77}));
+  for (const char* k : {"c", "a", "b"})
+    ASSERT_TRUE(h.apply(put(k, "v", 77)));
+  ASSERT_TRUE(h.apply(put("other", "v")));
+  const int64_t before = h.store().revision();
+  auto r = h.apply(LeaseRevokeRequest{77});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(std::get<LeaseRevokeResponse>(*r).header.revision, before + 1);
+  EXPECT_EQ(h.store().revision(), before + 1);
+  RangeRequest all = get("a", std::string(1, '\0'));
+  EXPECT_EQ(h.range(all)->count, 1);
+  all.revision = before;
+  EXPECT_EQ(h.range(all)->count, 4);
+  EXPECT_FALSE(h.store().lease(77));
+  // Keys are deleted in key order with increasing sub-revisions: a, b, c.
+  auto it = h.store().engine().scan(Space::kKeys, encode_revision_prefix(before + 1), "");
+  std::string order;
+  for (; it->valid(); it->next())
+    order += decode_kv_record(it->value())->key;
+  EXPECT_EQ(order, "abc");
+}
+
+TEST_P(StoreTest, SnapshotDuringWritesRestoresToAConsistentAppliedIndex) {
+  Harness h(GetParam());
+  const auto log = make_workload(5, 300);
+  // Reference fingerprints per applied index.
+  std::vector<std::string> ref;
+  {
+    auto s = MvccStore::open(std::make_unique<MemoryEngine>());
+    ref.push_back(fingerprint(**s));
+    for (size_t i = 0; i < log.size(); ++i) {
+      auto r = (*s)->apply(i + 1, 1, log[i]);
+      (void)r;
+      ref.push_back(fingerprint(**s));
+    }
+  }
+  TempDir snaps;
+  std::atomic<int> taken{0};
+  std::atomic<bool> stop{false};
+  std::thread snapshotter([&] {
+    while (!stop.load() && taken.load() < 3) {
+      if (h.store().snapshot(snaps.sub("s" + std::to_string(taken.load())))) ++taken;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  for (size_t i = 0; i < log.size(); ++i) {
+    auto r = h.store().apply(i + 1, 1, log[i]);
+    (void)r;
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  stop = true;
+  snapshotter.join();
+  ASSERT_GT(taken.load(), 0);
+  for (int s = 0; s < taken.load(); ++s) {
+    std::unique_ptr<KvEngine> engine;
+    const std::string snap = snaps.sub("s" + std::to_string(s));
+    if (GetParam() == EngineKind::kMemory) {
+      auto m = MemoryEngine::open_dir(snap);
+      ASSERT_TRUE(m);
+      engine = std::move(m).value();
+    } else {
+      const std::string data = snaps.sub("restored" + std::to_string(s));
+      ASSERT_TRUE(RocksEngine::restore(snap, data));
+      engine = make_engine(EngineKind::kRocks, data);
+    }
+    auto restored = MvccStore::open(std::move(engine));
+    ASSERT_TRUE(restored) << restored.error().message();
+    const uint64_t idx = (*restored)->applied().index;
+    ASSERT_LE(idx, log.size());
+    EXPECT_EQ(fingerprint(**restored), ref[idx]) << "snapshot " << s << " at applied index " << idx;
+  }
+}
+
+TEST_P(StoreTest, DefragmentKeepsData) {
+  Harness h(GetParam());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(h.apply(put("k" + std::to_string(i % 20), std::string(50, 'v'))));
+  ASSERT_TRUE(h.apply(CompactionRequest{h.store().revision(), true}));
+  const std::string before = fingerprint(h.store());
+  ASSERT_TRUE(h.store().defragment());
+  EXPECT_EQ(fingerprint(h.store()), before);
+  EXPECT_GT(h.store().db_size_bytes(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, ::testing::Values(EngineKind::kMemory, EngineKind::kRocks),
+                         [](const auto& info) { return std::string(engine_name(info.param)); });
+
+TEST(StoreHashTest, MembersWithTheSameHistoryAgreeAndDivergenceShows) {
+  Harness a(EngineKind::kMemory), b(EngineKind::kRocks), c(EngineKind::kMemory);
+  const auto log = make_workload(9, 120);
+  for (const auto& e : log) {
+    auto ra = a.apply(e), rb = b.apply(e), rc = c.apply(e);
+    (void)ra, (void)rb, (void)rc;
+  }
+  ASSERT_TRUE(c.apply(put("extra", "diverged")));
+  for (int64_t rev : {int64_t{0}, a.store().revision() - 1}) {
+    auto ha = a.store().hash_kv(rev), hb = b.store().hash_kv(rev);
+    if (!ha) continue;  // that revision may be compacted in this history
+    ASSERT_TRUE(hb);
+    EXPECT_EQ(ha->hash, hb->hash);
+    EXPECT_EQ(ha->compact_revision, hb->compact_revision);
+  }
+  EXPECT_EQ(a.store().hash()->hash, b.store().hash()->hash);
+  EXPECT_NE(a.store().hash_kv(0)->hash, c.store().hash_kv(0)->hash);
+  // HashKV at an older revision is unaffected by later writes.
+  const int64_t old_rev = a.store().revision();
+  auto old_hash = a.store().hash_kv(old_rev);
+  ASSERT_TRUE(old_hash);
+  ASSERT_TRUE(a.apply(put("later", "x")));
+  EXPECT_EQ(a.store().hash_kv(old_rev)->hash, old_hash->hash);
+  Harness fresh(EngineKind::kMemory);
+  EXPECT_EQ(fresh.store().hash_kv(0)->compact_revision, -1);
+}
+
+TEST(StoreValidateTest, TxnLimitsAndDuplicateRulesFollowEtcd) {
+  StoreOptions opts;
+  opts.txn_ops_max = 3;
+  auto ops = [](int n, const std::string& prefix) {
+    std::vector<RequestOp> v;
+    for (int i = 0; i < n; ++i)
+      v.push_back(RequestOp{put(prefix + std::to_string(i), "v")});
+    return v;
+  };
+  TxnRequest ok;
+  ok.success = ops(3, "s");
+  ok.failure = ops(3, "s");  // branches are independent
+  EXPECT_FALSE(MvccStore::validate(ok, opts));
+  TxnRequest too_many;
+  too_many.success = ops(4, "s");
+  EXPECT_EQ(MvccStore::validate(too_many, opts)->code, Errc::kTooManyOps);
+  // A nested txn only gets what its parent left: 3 - 2 = 1 op.
+  TxnRequest nested;
+  nested.success = ops(2, "s");
+  TxnRequest inner;
+  inner.success = ops(2, "i");
+  nested.success.push_back(RequestOp{Box<TxnRequest>(inner)});
+  EXPECT_EQ(MvccStore::validate(nested, opts)->code, Errc::kTooManyOps);
+  // Duplicates: a nested put under an outer delete range.
+  TxnRequest dup;
+  dup.success.push_back(RequestOp{del("a", "c")});
+  TxnRequest inner2;
+  inner2.success.push_back(RequestOp{put("b", "v")});
+  dup.success.push_back(RequestOp{Box<TxnRequest>(inner2)});
+  EXPECT_EQ(MvccStore::validate(dup, StoreOptions{})->code, Errc::kDuplicateKey);
+  // Put/ignore rules.
+  EXPECT_EQ(MvccStore::validate(PutRequest{"k", "v", 0, false, true, false}, opts)->code,
+            Errc::kValueProvided);
+  EXPECT_EQ(MvccStore::validate(PutRequest{"k", "", 3, false, false, true}, opts)->code,
+            Errc::kLeaseProvided);
+  EXPECT_EQ(MvccStore::validate(DeleteRangeRequest{}, opts)->code, Errc::kEmptyKey);
+  EXPECT_FALSE(MvccStore::validate(CompactionRequest{5, false}, opts));
+}
+
+TEST(StoreErrorsTest, MessagesAndGrpcCodesMatchEtcd) {
+  struct Row {
+    Errc code;
+    const char* message;
+    GrpcCode grpc;
+  };
+  const Row rows[] = {
+      {Errc::kEmptyKey, "etcdserver: key is not provided", GrpcCode::kInvalidArgument},
+      {Errc::kKeyNotFound, "etcdserver: key not found", GrpcCode::kInvalidArgument},
+      {Errc::kValueProvided, "etcdserver: value is provided", GrpcCode::kInvalidArgument},
+      {Errc::kLeaseProvided, "etcdserver: lease is provided", GrpcCode::kInvalidArgument},
+      {Errc::kTooManyOps, "etcdserver: too many operations in txn request", GrpcCode::kInvalidArgument},
+      {Errc::kDuplicateKey, "etcdserver: duplicate key given in txn request", GrpcCode::kInvalidArgument},
+      {Errc::kCompacted, "etcdserver: mvcc: required revision has been compacted", GrpcCode::kOutOfRange},
+      {Errc::kFutureRev, "etcdserver: mvcc: required revision is a future revision", GrpcCode::kOutOfRange},
+      {Errc::kNoSpace, "etcdserver: mvcc: database space exceeded", GrpcCode::kResourceExhausted},
+      {Errc::kLeaseNotFound, "etcdserver: requested lease not found", GrpcCode::kNotFound},
+      {Errc::kLeaseExist, "etcdserver: lease already exists", GrpcCode::kFailedPrecondition},
+      {Errc::kLeaseTtlTooLarge, "etcdserver: too large lease TTL", GrpcCode::kOutOfRange},
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(make_error(r.code).message(), r.message);
+    EXPECT_EQ(grpc_code(r.code), r.grpc) << r.message;
+  }
+  EXPECT_EQ(static_cast<int>(GrpcCode::kOutOfRange), 11);
+  EXPECT_EQ(static_cast<int>(GrpcCode::kResourceExhausted), 8);
+}
+
+TEST(StoreOpenTest, RejectsCorruptRecords) {
+  auto disk = std::make_shared<MemoryDisk>();
+  {
+    auto s = MvccStore::open(std::make_unique<MemoryEngine>(disk));
+    ASSERT_TRUE(s);
+    ASSERT_TRUE((*s)->apply(1, 1, put("a", "1")));
+  }
+  MemoryEngine e(disk);
+  WriteBatch b;
+  b.put(Space::kKeys, encode_revision_key({2, 0}, false), "garbage");
+  ASSERT_TRUE(e.write(b, WriteOptions{}));
+  auto s = MvccStore::open(std::make_unique<MemoryEngine>(disk));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::kCorruption);
+}
+
+}  // namespace
+}  // namespace cairn::storage::testing
