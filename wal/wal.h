@@ -44,12 +44,15 @@
 // never needs the term of an entry that release_to already deleted. A marker not newer than the current
 // one is ignored (carried copies are such markers). Entries before the first segment's first_index are
 // unknown and must be covered by a snapshot marker by the end of replay, else open refuses.
-
+// Before returning, open() fdatasyncs the last segment: what it read may have been only in the page cache
+// of a process that died before its sync, and the caller is about to act on it.
+//
 // ## Group commit
 // append(), save_snapshot() and set_metadata() only encode into an in-memory buffer (written to the file
 // once it holds write_buffer_bytes_max). sync() writes the buffer and issues one fdatasync for everything
 // appended since the previous sync, then reports what is durable. The owner batches: append every Ready
-// that arrived, then sync once. Not thread-safe: one owner thread drives a Wal.
+// that arrived, then sync once. Not thread-safe: one owner thread drives a Wal. Destroying a Wal without
+// close() drops what was not synced, exactly like a crash.
 //
 // ## Preallocation and rollover
 // preallocate_next() creates `segment.tmp`, fallocates it to segment_size_bytes_max and fsyncs it. The
@@ -64,11 +67,14 @@
 // ## Crash states recovery repairs
 // Only in the LAST segment, at the first record that fails to read, if the failure looks like a torn
 // unsynced write: the record runs past end of file; its first word is zero (preallocated space, or a
-// zeroed sector); its bytes, split at 512-byte file offsets, contain an all-zero piece; or every byte after
-// it is zero. If only zeros follow the last good record nothing is repaired (that is preallocated space).
-// Otherwise the original file is copied to `<name>.broken` (fsynced, directory fsynced), the segment is
-// truncated after its last good record and fsynced. A crash during repair leaves either the original
-// (repaired again on the next open) or the truncated segment. Stray `segment.tmp` files are removed.
+// zeroed sector); its header and payload bytes, split at 512-byte file offsets, contain an all-zero piece;
+// or every byte after its extent is zero (a torn prefix in preallocated space). If only zeros follow the last
+// good record nothing is repaired (that is preallocated space). Otherwise the original file is copied to
+// `<name>.broken` (fsynced, directory fsynced), the segment is truncated after its last good record and
+// fsynced. A crash during repair leaves either the original (repaired again on the next open) or the
+// truncated segment. Stray `segment.tmp` files are removed. Zeros after the last record of an earlier segment
+// are accepted as its end (rollover cuts them, but nothing depends on it): the next segment's prev_crc proves
+// that no record was lost there.
 //
 // ## Crash states recovery refuses (kCorruption naming file and byte offset)
 // Any bad record in a segment that is not the last; a bad record in the last segment followed by
