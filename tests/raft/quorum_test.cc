@@ -58,7 +58,7 @@ std::set<NodeId> random_voters(Rng& rng, size_t max) {
 
 TEST(Quorum, CommittedIndexMatchesNaiveReference) {
   Rng rng(42);
-  for (int iter = 0; iter < 20000; ++iter) {
+  for (int iter = 0; iter < 5000; ++iter) {
     std::set<NodeId> voters = random_voters(rng, 9);
     std::map<NodeId, Index> acked;
     // Acks from some voters and also from non-voters (learners), which must not count.
@@ -75,7 +75,7 @@ TEST(Quorum, CommittedIndexMatchesNaiveReference) {
 
 TEST(Quorum, VoteResultMatchesNaiveReference) {
   Rng rng(7);
-  for (int iter = 0; iter < 20000; ++iter) {
+  for (int iter = 0; iter < 5000; ++iter) {
     std::set<NodeId> voters = random_voters(rng, 9);
     std::map<NodeId, bool> votes;
     for (NodeId id = 1; id <= 20; ++id) {
@@ -89,7 +89,7 @@ TEST(Quorum, VoteResultMatchesNaiveReference) {
 
 TEST(Quorum, HasQuorumMatchesNaiveReference) {
   Rng rng(9);
-  for (int iter = 0; iter < 20000; ++iter) {
+  for (int iter = 0; iter < 5000; ++iter) {
     std::set<NodeId> voters = random_voters(rng, 9);
     if (voters.empty()) continue;  // no configuration has zero voters (the last one cannot be removed)
     std::set<NodeId> active;
