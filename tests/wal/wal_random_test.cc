@@ -250,14 +250,14 @@ uint64_t env_or(const char* name, uint64_t fallback) {
   return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
-// CAIRN_WAL_SEED=<n> replays one seed; CAIRN_WAL_SEEDS=<n> soaks with more seeds than the default.
+// CAIRN_WAL_SEED=<n> replays one seed; CAIRN_WAL_SEEDS=<n> and CAIRN_WAL_STEPS=<n> soak longer.
 TEST(WalRandom, RecoveredStateIsAlwaysADurablePrefix) {
   const uint64_t first = env_or("CAIRN_WAL_SEED", 1);
   const uint64_t count = std::getenv("CAIRN_WAL_SEED") != nullptr ? 1 : env_or("CAIRN_WAL_SEEDS", 100);
   int crashes = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     RandomRun run(seed);
-    run.run(120);
+    run.run(static_cast<int>(env_or("CAIRN_WAL_STEPS", 120)));
     crashes += run.crashes();
     if (::testing::Test::HasFailure()) {
       ADD_FAILURE() << "replay with CAIRN_WAL_SEED=" << seed;
