@@ -46,7 +46,7 @@ struct Fixture {
     if (!s) std::abort();
     store = std::move(s).value();
     const std::string value(kValueBytes, 'v');
-    // Preload 1000 keys per txn entry to keep setup short.
+    // Preload 100 keys per txn entry to keep setup short.
     for (int64_t i = 0; i < n; i += 100) {
       TxnRequest t;
       for (int64_t j = i; j < std::min(n, i + 100); ++j) {
@@ -67,13 +67,12 @@ struct Fixture {
 
 Fixture& fixture(int64_t n) {
   static std::map<int64_t, std::unique_ptr<Fixture>> cache;
-  auto& f = cache[n];
-  if (!f) {
+  auto it = cache.find(n);
+  if (it == cache.end()) {
     cache.clear();  // keep one preloaded store at a time
-    f = std::make_unique<Fixture>(n);
-    return *cache[n];
+    it = cache.emplace(n, std::make_unique<Fixture>(n)).first;
   }
-  return *f;
+  return *it->second;
 }
 
 void BM_Put(benchmark::State& state) {
