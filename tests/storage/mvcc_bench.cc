@@ -65,8 +65,11 @@ struct Fixture {
   }
 };
 
+// One preloaded store at a time; cleared before main() returns, because RocksDB must not be
+// closed during static destruction (its own statics may already be gone).
+std::map<int64_t, std::unique_ptr<Fixture>> cache;
+
 Fixture& fixture(int64_t n) {
-  static std::map<int64_t, std::unique_ptr<Fixture>> cache;
   auto it = cache.find(n);
   if (it == cache.end()) {
     cache.clear();  // keep one preloaded store at a time
@@ -122,4 +125,11 @@ BENCHMARK(BM_Range100Keys)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicro
 }  // namespace
 }  // namespace cairn::storage
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  cairn::storage::cache.clear();
+  return 0;
+}
