@@ -349,9 +349,13 @@ void SimFileSystem::crash(uint64_t seed, CrashMode mode) {
       case CrashMode::kRandom:
         keep = pick(ino.pending.size() + 1);
         break;
+      case CrashMode::kReorder:
+        keep = ino.pending.size();  // decided one by one below; nothing is left to tear
+        break;
     }
-    for (size_t i = 0; i < keep; ++i)
-      apply(bytes, ino.pending[i]);
+    for (size_t i = 0; i < keep; ++i) {
+      if (mode != CrashMode::kReorder || pick(2) == 0) apply(bytes, ino.pending[i]);
+    }
     if (mode == CrashMode::kRandom && keep < ino.pending.size() &&
         ino.pending[keep].kind == SimOp::Kind::kWrite && !ino.pending[keep].data.empty() && pick(2) == 0) {
       PendingWrite torn = ino.pending[keep];
@@ -388,6 +392,7 @@ void SimFileSystem::crash(uint64_t seed, CrashMode mode) {
         keep = dir.pending.size();
         break;
       case CrashMode::kRandom:
+      case CrashMode::kReorder:
         keep = pick(dir.pending.size() + 1);
         break;
     }

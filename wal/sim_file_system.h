@@ -13,7 +13,9 @@
 //     the unsynced operations and may tear the first write it drops: keep a random byte prefix of it, or
 //     apply it with one 512-byte sector of its range left as zeros. A tear never touches bytes outside the
 //     torn write's range: sectors are assumed to be written atomically, so synced bytes that share a sector
-//     with a later write survive (the assumption every WAL, and ours, makes).
+//     with a later write survive (the assumption every WAL, and ours, makes). kReorder models a disk that
+//     reorders writes: each unsynced file operation independently survives or not (directories still
+//     keep a random prefix), so later writes may land while earlier ones leave holes of old bytes.
 //   - Fault injection: a hook sees every mutating operation before it happens and may declare the machine
 //     dead at that point; that operation and every later one (reads included) fail with kIoError until
 //     crash() restarts the machine. Handles opened before a crash are stale afterwards.
@@ -44,7 +46,7 @@ struct SimOp {
 
 const char* to_string(SimOp::Kind k);
 
-enum class CrashMode : uint8_t { kRandom, kDropUnsynced, kKeepUnsynced };
+enum class CrashMode : uint8_t { kRandom, kDropUnsynced, kKeepUnsynced, kReorder };
 
 class SimFileSystem final : public FileSystem {
  public:

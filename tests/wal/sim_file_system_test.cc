@@ -117,6 +117,25 @@ TEST(SimFileSystem, RandomCrashKeepsDurablePrefixAndTearsOnlyTheUnsyncedWrite) {
             (std::set<std::string>{"dropped", "prefix", "zeroed-sector", "first-write", "both-writes"}));
 }
 
+TEST(SimFileSystem, ReorderCrashCanKeepALaterWriteWithoutAnEarlierOne) {
+  bool hole = false;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    SimFileSystem fs;
+    ASSERT_TRUE(fs.create_dir("/d").is_ok());
+    auto f = must_open(fs, "/d/f");
+    ASSERT_TRUE(fs.sync_dir("/d").is_ok());
+    ASSERT_TRUE(f->write_at(0, "synced").is_ok());
+    ASSERT_TRUE(f->sync().is_ok());
+    ASSERT_TRUE(f->write_at(6, "AAAA").is_ok());
+    ASSERT_TRUE(f->write_at(10, "BBBB").is_ok());
+    fs.crash(seed, CrashMode::kReorder);
+    const std::string got = contents(fs, "/d/f");
+    ASSERT_EQ(got.substr(0, 6), "synced") << seed;
+    if (got == std::string("synced\0\0\0\0BBBB", 14)) hole = true;
+  }
+  EXPECT_TRUE(hole);
+}
+
 TEST(SimFileSystem, CrashIsDeterministicPerSeed) {
   auto run = [](uint64_t seed) {
     SimFileSystem fs;

@@ -350,7 +350,8 @@ TEST(WalCrash, CrashAtEveryMutationOfRolloverPreallocationAndRelease) {
       wl.run(*opened.wal);
       EXPECT_EQ(wl.failed, k < total) << k;
     }
-    for (CrashMode mode : {CrashMode::kDropUnsynced, CrashMode::kRandom, CrashMode::kKeepUnsynced}) {
+    for (CrashMode mode :
+         {CrashMode::kDropUnsynced, CrashMode::kRandom, CrashMode::kKeepUnsynced, CrashMode::kReorder}) {
       SimFileSystem copy;  // replay the same history for each crash mode
       Workload again;
       {

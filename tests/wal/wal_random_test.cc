@@ -204,7 +204,7 @@ class RandomRun {
     wal_.reset();
     if (!mode)
       mode = std::vector<CrashMode>{CrashMode::kRandom, CrashMode::kRandom, CrashMode::kDropUnsynced,
-                                    CrashMode::kKeepUnsynced}[pick(4)];
+                                    CrashMode::kKeepUnsynced, CrashMode::kReorder}[pick(5)];
     fs_.crash(rng_(), *mode);
     fault_armed_ = false;
     ++crashes_;
