@@ -1,0 +1,538 @@
+#include "server/net/peer_transport.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "server/net/byte_stream.h"
+#include "server/net/wire.h"
+
+namespace cairn::server::net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+enum FrameType : std::uint8_t { kHello = 1, kMessage = 2, kChunkBegin = 3, kChunkData = 4, kChunkEnd = 5 };
+constexpr std::string_view kMagic = "CAIRNPT1";
+constexpr std::size_t kFrameHeaderBytes = 9;
+constexpr std::size_t kChunkOverheadBytes = 32;  // transfer id, totals: slack on top of chunk_bytes
+
+void put_u32(std::string& s, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i)
+    s.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_u64(std::string& s, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i)
+    s.push_back(static_cast<char>(v >> (8 * i)));
+}
+std::uint64_t get_be(std::string_view s, std::size_t off, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<unsigned char>(s[off + i]);
+  return v;
+}
+
+// Appends one frame; `parts` are concatenated into the payload.
+void append_frame(std::string& out, FrameType type, std::initializer_list<std::string_view> parts) {
+  std::size_t len = 0;
+  for (auto p : parts)
+    len += p.size();
+  put_u32(out, static_cast<std::uint32_t>(len));
+  std::string_view t(reinterpret_cast<const char*>(&type), 1);
+  std::uint32_t crc = crc32c(t);
+  for (auto p : parts)
+    crc = crc32c(p, crc);
+  put_u32(out, crc);
+  out.push_back(static_cast<char>(type));
+  for (auto p : parts)
+    out.append(p);
+}
+
+std::string u64_bytes(std::uint64_t v) {
+  std::string s;
+  put_u64(s, v);
+  return s;
+}
+
+struct Frame {
+  FrameType type;
+  std::string payload;
+};
+
+// Reads frames from a stream; nullopt on EOF, I/O error, oversize or CRC mismatch.
+class FrameReader {
+ public:
+  FrameReader(ByteStream& s, std::size_t payload_max) : s_(s), payload_max_(payload_max) {}
+
+  awaitable<std::optional<Frame>> next(bool& corrupt) {
+    if (!co_await fill(kFrameHeaderBytes)) co_return std::nullopt;
+    std::size_t len = get_be(buf_, 0, 4);
+    auto crc = static_cast<std::uint32_t>(get_be(buf_, 4, 4));
+    if (len > payload_max_) {
+      corrupt = true;
+      co_return std::nullopt;
+    }
+    if (!co_await fill(kFrameHeaderBytes + len)) co_return std::nullopt;
+    Frame f{static_cast<FrameType>(buf_[8]), buf_.substr(kFrameHeaderBytes, len)};
+    if (crc32c(f.payload, crc32c(std::string_view(buf_.data() + 8, 1))) != crc) {
+      corrupt = true;
+      co_return std::nullopt;
+    }
+    buf_.erase(0, kFrameHeaderBytes + len);
+    co_return f;
+  }
+
+ private:
+  awaitable<bool> fill(std::size_t n) {
+    while (buf_.size() < n) {
+      std::size_t want = std::max<std::size_t>(n - buf_.size(), 64 * 1024);
+      std::size_t old = buf_.size();
+      buf_.resize(old + want);
+      IoResult r = co_await s_.read_some(asio::buffer(buf_.data() + old, want));
+      buf_.resize(old + (r.ec ? 0 : r.bytes));
+      if (r.ec) co_return false;
+    }
+    co_return true;
+  }
+
+  ByteStream& s_;
+  std::size_t payload_max_;
+  std::string buf_;
+};
+
+}  // namespace
+
+struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
+  struct Peer {
+    explicit Peer(const asio::strand<asio::io_context::executor_type>& ex) : wake(ex), backoff_timer(ex) {}
+    PeerId id = 0;
+    Endpoint endpoint;
+    // Guarded by mu (touched by senders on any thread).
+    std::mutex mu;
+    std::deque<std::string> queue;
+    std::size_t queued_bytes = 0;
+    std::deque<std::string> large;
+    std::atomic<bool> kick_pending{false};
+    // Strand only.
+    bool removed = false;
+    asio::steady_timer wake, backoff_timer;
+    ByteStream* stream = nullptr;
+  };
+
+  Impl(asio::io_context& ioc, PeerId self, PeerTransportOptions o, PeerTransportCallbacks cb)
+      : ioc(ioc), strand(asio::make_strand(ioc)), self(self), options(o), callbacks(std::move(cb)) {}
+
+  asio::io_context& ioc;
+  asio::strand<asio::io_context::executor_type> strand;
+  const PeerId self;
+  const PeerTransportOptions options;
+  const PeerTransportCallbacks callbacks;
+  PeerTransportStats stats;
+  std::optional<asio::ip::tcp::acceptor> acceptor;
+  std::uint16_t port = 0;
+
+  std::mutex mu;  // guards peers and stopped
+  std::map<PeerId, std::shared_ptr<Peer>> peers;
+  bool stopped = false;
+
+  std::set<ByteStream*> inbound;  // strand only
+
+  void report_drop(PeerId to, std::size_t n) {
+    stats.messages_dropped.fetch_add(n);
+    if (callbacks.on_unreachable) callbacks.on_unreachable(to);
+  }
+
+  void kick(const std::shared_ptr<Peer>& p) {
+    if (!p->kick_pending.exchange(true)) {
+      asio::post(strand, [p] {
+        p->kick_pending = false;
+        p->wake.cancel();
+      });
+    }
+  }
+
+  bool enqueue(PeerId to, std::string payload, bool large) {
+    std::shared_ptr<Peer> p;
+    {
+      std::lock_guard lock(mu);
+      if (auto it = peers.find(to); it != peers.end() && !stopped) p = it->second;
+    }
+    if (!p) {
+      report_drop(to, 1);
+      return false;
+    }
+    {
+      std::lock_guard lock(p->mu);
+      bool fits = large ? p->large.size() < options.large_transfers_queued_max &&
+                              payload.size() <= options.large_payload_bytes_max
+                        : payload.size() <= options.frame_bytes_max &&
+                              p->queue.size() < options.send_queue_messages_max &&
+                              p->queued_bytes + payload.size() <= options.send_queue_bytes_max;
+      if (!fits) {
+        // Drop rather than queue without limit; raft retries through probing.
+        p.reset();
+      } else if (large) {
+        p->large.push_back(std::move(payload));
+      } else {
+        p->queued_bytes += payload.size();
+        p->queue.push_back(std::move(payload));
+      }
+    }
+    if (!p) {
+      report_drop(to, 1);
+      return false;
+    }
+    kick(p);
+    return true;
+  }
+
+  // --- outbound ---
+
+  awaitable<std::unique_ptr<ByteStream>> dial(const Endpoint& ep) {
+    asio::ip::tcp::resolver resolver(strand);
+    auto [rec, results] =
+        co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable));
+    if (rec) co_return nullptr;
+    for (const auto& entry : results) {
+      asio::ip::tcp::socket socket(strand);
+      auto done = std::make_shared<bool>(false);
+      asio::steady_timer timer(strand);
+      timer.expires_after(options.connect_timeout);
+      timer.async_wait([&socket, done](boost::system::error_code ec) {
+        if (ec || *done) return;
+        *done = true;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      });
+      auto [ec] = co_await socket.async_connect(entry.endpoint(), asio::as_tuple(use_awaitable));
+      bool expired = *done;
+      *done = true;
+      timer.cancel();
+      if (!ec && !expired) co_return make_tcp_byte_stream(std::move(socket));
+    }
+    co_return nullptr;
+  }
+
+  struct LargeSend {
+    std::uint64_t id = 0;
+    std::string payload;
+    std::size_t offset = 0;
+  };
+
+  // Moves queued messages (and the next chunk of a large transfer) into `out` as frames.
+  std::size_t build_batch(Peer& p, std::string& out, std::optional<LargeSend>& cur, std::uint64_t& next_id) {
+    std::size_t messages = 0;
+    std::lock_guard lock(p.mu);
+    while (!p.queue.empty() && out.size() < options.write_batch_bytes_max) {
+      std::string m = std::move(p.queue.front());
+      p.queue.pop_front();
+      p.queued_bytes -= m.size();
+      append_frame(out, kMessage, {m});
+      ++messages;
+    }
+    if (!cur && !p.large.empty()) {
+      cur = LargeSend{next_id++, std::move(p.large.front()), 0};
+      p.large.pop_front();
+      std::string head = u64_bytes(cur->id) + u64_bytes(cur->payload.size());
+      put_u32(head, crc32c(cur->payload));
+      append_frame(out, kChunkBegin, {head});
+    }
+    if (cur) {
+      // One chunk per batch so regular messages (heartbeats) keep flowing during a snapshot.
+      std::size_t n = std::min(options.chunk_bytes, cur->payload.size() - cur->offset);
+      std::string id = u64_bytes(cur->id);
+      append_frame(out, kChunkData, {id, std::string_view(cur->payload).substr(cur->offset, n)});
+      cur->offset += n;
+      if (cur->offset == cur->payload.size()) {
+        append_frame(out, kChunkEnd, {id});
+        ++messages;
+        cur.reset();
+      }
+    }
+    return messages;
+  }
+
+  static awaitable<void> drain_reader(std::shared_ptr<Impl> self, std::shared_ptr<Peer> p,
+                                      std::shared_ptr<ByteStream> s, std::shared_ptr<bool> broken) {
+    // The peer never writes on our outbound connection: any read completion means it is gone.
+    std::array<char, 256> buf{};
+    while (true) {
+      IoResult r = co_await s->read_some(asio::buffer(buf));
+      if (r.ec) break;
+    }
+    *broken = true;
+    p->wake.cancel();
+    (void)self;
+  }
+
+  static awaitable<void> run_peer(std::shared_ptr<Impl> self, std::shared_ptr<Peer> p) {
+    const auto& o = self->options;
+    auto backoff = o.backoff_initial;
+    bool reported = false;
+    std::uint64_t next_transfer_id = 1;
+    while (!p->removed && !self->is_stopped()) {
+      std::unique_ptr<ByteStream> stream = co_await self->dial(p->endpoint);
+      if (p->removed || self->is_stopped()) break;
+      if (!stream) {
+        self->stats.connect_failures.fetch_add(1);
+        if (!reported) {
+          reported = true;
+          if (self->callbacks.on_unreachable) self->callbacks.on_unreachable(p->id);
+        }
+        p->backoff_timer.expires_after(backoff);
+        co_await p->backoff_timer.async_wait(asio::as_tuple(use_awaitable));
+        backoff = std::min(o.backoff_max, backoff * 2);
+        continue;
+      }
+      self->stats.connects.fetch_add(1);
+      backoff = o.backoff_initial;
+      reported = false;
+      std::shared_ptr<ByteStream> sp = std::move(stream);  // shared with the drain reader
+      p->stream = sp.get();
+      auto broken = std::make_shared<bool>(false);
+      asio::co_spawn(self->strand, drain_reader(self, p, sp, broken), asio::detached);
+      std::string out;
+      append_frame(out, kHello, {kMagic, u64_bytes(self->self)});
+      std::optional<LargeSend> cur;
+      std::size_t in_flight = 0;
+      asio::steady_timer stall(self->strand);
+      auto stall_gen = std::make_shared<std::uint64_t>(0);
+      while (!*broken && !p->removed && !self->is_stopped()) {
+        if (out.empty()) in_flight = self->build_batch(*p, out, cur, next_transfer_id);
+        if (out.empty()) {
+          p->wake.expires_at(asio::steady_timer::time_point::max());
+          co_await p->wake.async_wait(asio::as_tuple(use_awaitable));
+          continue;
+        }
+        stall.expires_after(o.write_stall_timeout);
+        stall.async_wait([sp, stall_gen, gen = ++*stall_gen](boost::system::error_code ec) {
+          if (!ec && gen == *stall_gen) sp->close();  // the peer stopped reading
+        });
+        IoResult r = co_await sp->write_all(asio::buffer(out));
+        ++*stall_gen;
+        stall.cancel();
+        if (r.ec) {
+          if (in_flight > 0 || cur) self->report_drop(p->id, in_flight + (cur ? 1 : 0));
+          break;
+        }
+        self->stats.messages_sent.fetch_add(in_flight);
+        out.clear();
+        in_flight = 0;
+      }
+      if (cur) self->report_drop(p->id, 1);  // a half-sent transfer is lost with the connection
+      *broken = true;
+      sp->close();
+      p->stream = nullptr;
+    }
+    // Removed or stopped: whatever is still queued is dropped.
+    std::size_t left = 0;
+    {
+      std::lock_guard lock(p->mu);
+      left = p->queue.size() + p->large.size();
+      p->queue.clear();
+      p->large.clear();
+      p->queued_bytes = 0;
+    }
+    if (left > 0) self->stats.messages_dropped.fetch_add(left);
+  }
+
+  bool is_stopped() {
+    std::lock_guard lock(mu);
+    return stopped;
+  }
+
+  // --- inbound ---
+
+  static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s) {
+    const auto& o = self->options;
+    self->inbound.insert(s.get());
+    auto hello_done = std::make_shared<bool>(false);
+    asio::steady_timer timer(self->strand);
+    timer.expires_after(o.handshake_timeout);
+    timer.async_wait([s, hello_done](boost::system::error_code ec) {
+      if (!ec && !*hello_done) s->close();
+    });
+    FrameReader reader(*s,
+                       o.frame_bytes_max + std::max(o.chunk_bytes, std::size_t{64}) + kChunkOverheadBytes);
+    bool corrupt = false;
+    auto hello = co_await reader.next(corrupt);
+    *hello_done = true;
+    timer.cancel();
+    if (hello && hello->type == kHello && hello->payload.size() == kMagic.size() + 8 &&
+        hello->payload.compare(0, kMagic.size(), kMagic) == 0) {
+      PeerId from = get_be(hello->payload, kMagic.size(), 8);
+      struct Incoming {
+        std::uint64_t id = 0, total = 0;
+        std::uint32_t crc = 0;
+        std::string data;
+      };
+      std::optional<Incoming> in;
+      while (auto f = co_await reader.next(corrupt)) {
+        bool ok = true;
+        switch (f->type) {
+          case kMessage:
+            self->stats.messages_received.fetch_add(1);
+            if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(f->payload));
+            break;
+          case kChunkBegin:
+            if (f->payload.size() != 20 || in) {
+              ok = false;
+              break;
+            }
+            in = Incoming{get_be(f->payload, 0, 8),
+                          get_be(f->payload, 8, 8),
+                          static_cast<std::uint32_t>(get_be(f->payload, 16, 4)),
+                          {}};
+            ok = in->total <= o.large_payload_bytes_max;
+            break;
+          case kChunkData:
+            ok = in && f->payload.size() >= 8 && get_be(f->payload, 0, 8) == in->id &&
+                 in->data.size() + (f->payload.size() - 8) <= in->total;
+            if (ok) in->data.append(f->payload, 8);
+            break;
+          case kChunkEnd:
+            ok = in && f->payload.size() == 8 && get_be(f->payload, 0, 8) == in->id &&
+                 in->data.size() == in->total && crc32c(in->data) == in->crc;
+            if (ok) {
+              self->stats.large_payloads_received.fetch_add(1);
+              if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(in->data));
+              in.reset();
+            }
+            break;
+          default:
+            ok = false;
+        }
+        if (!ok) {
+          corrupt = true;
+          break;
+        }
+      }
+    } else if (hello) {
+      corrupt = true;
+    }
+    if (corrupt) self->stats.bad_frames.fetch_add(1);
+    s->close();
+    self->inbound.erase(s.get());
+  }
+
+  static awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    while (true) {
+      auto [ec, socket] = co_await self->acceptor->async_accept(self->strand, asio::as_tuple(use_awaitable));
+      if (ec) {
+        if (!self->acceptor->is_open() || self->is_stopped()) co_return;
+        asio::steady_timer t(self->strand, std::chrono::milliseconds(50));
+        co_await t.async_wait(asio::as_tuple(use_awaitable));
+        continue;
+      }
+      std::shared_ptr<ByteStream> s = make_tcp_byte_stream(std::move(socket));
+      asio::co_spawn(self->strand, serve_inbound(self, s), asio::detached);
+    }
+  }
+};
+
+PeerTransport::PeerTransport(asio::io_context& ioc, PeerId self, PeerTransportOptions options,
+                             PeerTransportCallbacks callbacks)
+    : impl_(std::make_shared<Impl>(ioc, self, options, std::move(callbacks))) {}
+
+PeerTransport::~PeerTransport() {
+  shutdown();
+}
+
+boost::system::error_code PeerTransport::listen(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) return ec;
+  asio::ip::tcp::endpoint ep(addr, port);
+  auto& acc = impl_->acceptor.emplace(impl_->strand);
+  if (acc.open(ep.protocol(), ec); ec) return ec;
+  if (acc.set_option(asio::socket_base::reuse_address(true), ec); ec) return ec;
+  if (acc.bind(ep, ec); ec) return ec;
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) return ec;
+  impl_->port = acc.local_endpoint(ec).port();
+  asio::co_spawn(impl_->strand, Impl::accept_loop(impl_), asio::detached);
+  return {};
+}
+
+std::uint16_t PeerTransport::port() const {
+  return impl_->port;
+}
+
+void PeerTransport::add_peer(PeerId id, Endpoint endpoint) {
+  remove_peer(id);
+  auto p = std::make_shared<Impl::Peer>(impl_->strand);
+  p->id = id;
+  p->endpoint = std::move(endpoint);
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->peers[id] = p;
+  }
+  asio::co_spawn(impl_->strand, Impl::run_peer(impl_, p), asio::detached);
+}
+
+void PeerTransport::remove_peer(PeerId id) {
+  std::shared_ptr<Impl::Peer> p;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->peers.find(id);
+    if (it == impl_->peers.end()) return;
+    p = it->second;
+    impl_->peers.erase(it);
+  }
+  asio::post(impl_->strand, [p] {
+    p->removed = true;
+    if (p->stream) p->stream->close();
+    p->wake.cancel();
+    p->backoff_timer.cancel();
+  });
+}
+
+bool PeerTransport::send(PeerId to, std::string payload) {
+  return impl_->enqueue(to, std::move(payload), false);
+}
+
+bool PeerTransport::send_large(PeerId to, std::string payload) {
+  return impl_->enqueue(to, std::move(payload), true);
+}
+
+void PeerTransport::shutdown() {
+  std::map<PeerId, std::shared_ptr<Impl::Peer>> peers;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    peers.swap(impl_->peers);
+  }
+  auto impl = impl_;
+  asio::post(impl_->strand, [impl, peers] {
+    boost::system::error_code ignored;
+    if (impl->acceptor) impl->acceptor->close(ignored);
+    for (auto& [id, p] : peers) {
+      p->removed = true;
+      if (p->stream) p->stream->close();
+      p->wake.cancel();
+      p->backoff_timer.cancel();
+    }
+    for (ByteStream* s : impl->inbound)
+      s->close();
+  });
+}
+
+const PeerTransportStats& PeerTransport::stats() const {
+  return impl_->stats;
+}
+
+}  // namespace cairn::server::net
