@@ -294,6 +294,76 @@ TEST(Wal, RejectsAppendsRecoveryCouldNotReplay) {
   EXPECT_EQ(d->last_index, 5u);
 }
 
+TEST(Wal, WriteBufferIsHandedToTheFileWhenFullButNotSynced) {
+  SimFileSystem fs;
+  WalOptions options = test_options();
+  options.write_buffer_bytes_max = 1000;
+  auto opened = open_ok(fs, kDir, options);
+  const std::string path = kDir + "/" + opened.wal->segments()[0].name;
+  auto used = [&] {
+    const std::string d = fs.read_file(path).value();
+    return d.find_last_not_of('\0') + 1;
+  };
+  const size_t empty = used();
+  ASSERT_TRUE(opened.wal->append(make_entries(1, 1, 1, 100), nullptr).is_ok());
+  EXPECT_EQ(used(), empty);  // still in memory
+  ASSERT_TRUE(opened.wal->append(make_entries(2, 10, 1, 100), nullptr).is_ok());
+  EXPECT_GT(used(), empty + 1000);  // past the limit: written...
+  fs.crash(1, CrashMode::kDropUnsynced);
+  auto after = open_ok(fs, kDir, options);
+  EXPECT_TRUE(after.state.entries.empty());  // ...but not durable
+}
+
+TEST(Wal, OpenMakesWhatItReadDurable) {
+  SimFileSystem fs;
+  {
+    auto opened = open_ok(fs, kDir, test_options());
+    ASSERT_TRUE(opened.wal->append(make_entries(1, 5, 1), nullptr).is_ok());
+    ASSERT_TRUE(opened.wal->sync().has_value());
+    ASSERT_TRUE(opened.wal->append(make_entries(6, 8, 1), nullptr).is_ok());
+    ASSERT_TRUE(opened.wal->close().is_ok());  // synced: to make the next point, undo it by hand
+  }
+  {
+    // The process dies after writing 9..10 but before syncing: the bytes sit in the page cache.
+    WalOptions unbuffered = test_options();
+    unbuffered.write_buffer_bytes_max = 0;
+    auto opened = open_ok(fs, kDir, unbuffered);
+    ASSERT_TRUE(opened.wal->append(make_entries(9, 10, 1), nullptr).is_ok());
+  }
+  {
+    // The restarted process reads 1..10; Raft will act on 9..10, so they must survive a power loss now.
+    auto opened = open_ok(fs, kDir, test_options());
+    EXPECT_EQ(opened.state.entries, make_entries(1, 10, 1));
+  }
+  fs.crash(2, CrashMode::kDropUnsynced);
+  EXPECT_EQ(open_ok(fs, kDir, test_options()).state.entries, make_entries(1, 10, 1));
+}
+
+TEST(Wal, OverwriteBelowTheFirstIndexOfTheOldestSurvivingSegment) {
+  SimFileSystem fs;
+  const auto options = small_segments(1024);
+  {
+    auto opened = open_ok(fs, kDir, options);
+    Wal& w = *opened.wal;
+    // 15 records of 64 bytes fill the first segment; 16..20 start the second (first_index 16).
+    ASSERT_TRUE(w.append(make_entries(1, 20, 1, 40), nullptr).is_ok());
+    ASSERT_EQ(w.segments().size(), 2u);
+    ASSERT_EQ(w.segments()[1].first_index, 16u);
+    // A new leader overwrites from 12: the records land in the segment that starts at 16.
+    ASSERT_TRUE(w.append(make_entries(12, 18, 2, 40), nullptr).is_ok());
+    ASSERT_TRUE(w.save_snapshot(raft::SnapshotMetadata{{}, 17, 2}).is_ok());
+    ASSERT_TRUE(w.sync().has_value());
+    ASSERT_TRUE(w.release_to(17).is_ok());
+    ASSERT_EQ(w.segments().size(), 1u);
+    ASSERT_EQ(w.segments().front().first_index, 16u);
+  }
+  // Replay starts at 16 knowing nothing before it, meets the overwrite at 12, then the marker at 17.
+  auto opened = open_ok(fs, kDir, options);
+  ASSERT_TRUE(opened.state.snapshot);
+  EXPECT_EQ(opened.state.snapshot->index, 17u);
+  EXPECT_EQ(opened.state.entries, make_entries(18, 18, 2, 40));
+}
+
 TEST(Wal, RejectsUnusableOptions) {
   SimFileSystem fs;
   WalOptions tiny = test_options();
