@@ -704,9 +704,9 @@ Expected<ApplyResponse, Error> MvccStore::apply_put(ApplyCtx& ctx, const PutRequ
 Expected<ApplyResponse, Error> MvccStore::apply_txn(ApplyCtx& ctx, const TxnRequest& r) {
   std::vector<bool> path;
   if (auto p = eval_txn_path(r, &path); !p) return unexpected(p.error());
-  const bool writes = txn_has_put(r);
-  if (writes) {
-    if (alarm_nospace_) return unexpected(make_error(Errc::kNoSpace));
+  // Like etcd's capped applier, any txn that can put is refused while NOSPACE is raised (here
+  // nested txns count too).
+  if (txn_has_put(r)) {
     if (auto e = check_quota(ctx, txn_cost(r))) return unexpected(*e);
   }
   size_t pos = 0;

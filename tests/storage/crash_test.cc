@@ -120,6 +120,83 @@ TEST(CrashTest, RocksReopenKeepsEverythingAndReapplyIsIdempotent) {
   EXPECT_EQ(fingerprint(**store), ref.fingerprints.back());
 }
 
+// An engine whose k-th read fails, to hit every read inside apply (index lookups for prev_kv,
+// ignore_value, compaction sizes, txn ranges) after the entry may already have changed the
+// in-memory index. The store must refuse further work, and a reopen must show exactly the
+// applied prefix.
+class FailingReadEngine final : public KvEngine {
+ public:
+  FailingReadEngine(std::shared_ptr<MemoryDisk> disk, int64_t fail_at)
+      : inner_(std::move(disk)), left_(fail_at) {}
+  Expected<std::optional<std::string>, Error> get(Space s, std::string_view k) override {
+    if (left_-- == 0) return unexpected(make_error(Errc::kIo, "injected read failure"));
+    return inner_.get(s, k);
+  }
+  std::unique_ptr<EngineIterator> scan(Space s, std::string_view a, std::string_view b) override {
+    return inner_.scan(s, a, b);
+  }
+  Expected<Unit, Error> write(const WriteBatch& b, WriteOptions o) override { return inner_.write(b, o); }
+  Expected<Unit, Error> checkpoint(const std::string& d) override { return inner_.checkpoint(d); }
+  uint64_t size_bytes() override { return inner_.size_bytes(); }
+  Expected<Unit, Error> compact_storage() override { return Unit{}; }
+  bool fired() const { return left_ < 0; }
+
+ private:
+  MemoryEngine inner_;
+  int64_t left_;
+};
+
+TEST(CrashTest, EngineReadFailureMidApplyLeavesNoPartialEntry) {
+  // A workload where reads happen during apply: prev_kv puts, ignore_value, compactions.
+  std::vector<ApplyRequest> log;
+  for (int i = 0; i < 30; ++i) {
+    PutRequest p = put("k" + std::to_string(i % 4), "v" + std::to_string(i));
+    p.prev_kv = true;
+    log.push_back(p);
+    if (i % 5 == 4) log.push_back(CompactionRequest{i, false});
+    if (i % 7 == 6) {
+      TxnRequest t;
+      t.success.push_back(RequestOp{put("k9", "t")});
+      t.success.push_back(RequestOp{PutRequest{"k1", "", 0, true, true, false}});
+      t.success.push_back(RequestOp{get("k0", "k9")});
+      log.push_back(t);
+    }
+  }
+  const Reference ref = reference(log);
+  int fired = 0;
+  for (int64_t k = 0;; ++k) {
+    auto disk = std::make_shared<MemoryDisk>();
+    auto engine = std::make_unique<FailingReadEngine>(disk, k);
+    FailingReadEngine* raw = engine.get();
+    auto opened = MvccStore::open(std::move(engine));
+    if (!opened) {  // the failure hit open()'s own reads: refusing to open is the right answer
+      EXPECT_EQ(opened.error().code, Errc::kIo);
+      continue;
+    }
+    auto store = std::move(opened).value();
+    uint64_t acknowledged = 0;
+    for (size_t i = 0; i < log.size(); ++i) {
+      auto r = store->apply(i + 1, kTerm, log[i]);
+      if (!r && r.error().code == Errc::kIo) break;
+      ASSERT_TRUE(same_outcome(r, ref.responses[i])) << "entry " << i + 1;
+      acknowledged = i + 1;
+    }
+    if (!raw->fired()) break;  // k is past the last read: every read position has been tried
+    ++fired;
+    EXPECT_EQ(store->apply(acknowledged + 1, kTerm, NoopRequest{}).error().code, Errc::kIo);
+    store.reset();
+    auto reopened = MvccStore::open(std::make_unique<MemoryEngine>(disk));
+    ASSERT_TRUE(reopened);
+    ASSERT_EQ((*reopened)->applied().index, acknowledged);
+    ASSERT_EQ(fingerprint(**reopened), ref.fingerprints[acknowledged]) << "read failure " << k;
+    for (size_t i = acknowledged; i < log.size(); ++i) {
+      ASSERT_TRUE(same_outcome((*reopened)->apply(i + 1, kTerm, log[i]), ref.responses[i]));
+    }
+    ASSERT_EQ(fingerprint(**reopened), ref.fingerprints.back());
+  }
+  EXPECT_GT(fired, 20);
+}
+
 // A real crash: a child process applies entries with synced writes and dies with _exit (no
 // destructors, no RocksDB shutdown) after acknowledging some; the parent reopens the directory.
 TEST(CrashTest, RocksProcessKilledMidLogRecoversAConsistentPrefix) {

@@ -236,7 +236,7 @@ TxnRequest parse_txn(const std::vector<std::string>& lines, size_t* i, size_t in
 
 class Runner {
  public:
-  explicit Runner(EngineKind kind) : h_(kind) {}
+  explicit Runner(EngineKind kind) : kind_(kind), h_(std::make_unique<Harness>(kind)) {}
 
   std::string run(const std::vector<std::string>& input) {
     std::ostringstream out;
@@ -263,7 +263,7 @@ class Runner {
       RequestOp op = parse_op(toks, 0);
       ApplyRequest req = cmd == "put" ? ApplyRequest(std::get<PutRequest>(op.request))
                                       : ApplyRequest(std::get<DeleteRangeRequest>(op.request));
-      auto r = h_.apply(req);
+      auto r = h_->apply(req);
       if (fail(out, r)) return;
       if (cmd == "put") {
         print_put(out, std::get<PutResponse>(*r), "", "");
@@ -271,39 +271,39 @@ class Runner {
         print_del(out, std::get<DeleteRangeResponse>(*r), "", "");
       }
     } else if (cmd == "get") {
-      auto r = h_.range(std::get<RangeRequest>(parse_op(toks, 0).request));
+      auto r = h_->range(std::get<RangeRequest>(parse_op(toks, 0).request));
       if (fail(out, r)) return;
       print_range(out, *r, "", "");
     } else if (cmd == "txn") {
       size_t i = 1;
       TxnRequest t = parse_txn(input, &i, 0);
-      auto r = h_.apply(t);
+      auto r = h_->apply(t);
       if (fail(out, r)) return;
       print_txn(out, std::get<TxnResponse>(*r), "", "");
     } else if (cmd == "compact") {
       CompactionRequest c;
       c.revision = std::stoll(toks.at(1));
-      auto r = h_.apply(c);
+      auto r = h_->apply(c);
       if (fail(out, r)) return;
       out << "rev=" << std::get<CompactionResponse>(*r).header.revision
-          << " compacted=" << h_.store().compact_revision() << "\n";
+          << " compacted=" << h_->store().compact_revision() << "\n";
     } else if (cmd == "lease-grant") {
-      auto r = h_.apply(LeaseGrantRequest{std::stoll(toks.at(2)), std::stoll(toks.at(1))});
+      auto r = h_->apply(LeaseGrantRequest{std::stoll(toks.at(2)), std::stoll(toks.at(1))});
       if (fail(out, r)) return;
       const auto& g = std::get<LeaseGrantResponse>(*r);
       out << "rev=" << g.header.revision << " id=" << g.id << " ttl=" << g.ttl << "\n";
     } else if (cmd == "lease-revoke") {
-      auto r = h_.apply(LeaseRevokeRequest{std::stoll(toks.at(1))});
+      auto r = h_->apply(LeaseRevokeRequest{std::stoll(toks.at(1))});
       if (fail(out, r)) return;
       out << "rev=" << std::get<LeaseRevokeResponse>(*r).header.revision << "\n";
     } else if (cmd == "lease-checkpoint") {
       LeaseCheckpointRequest c;
       c.checkpoints.push_back(LeaseCheckpoint{std::stoll(toks.at(1)), std::stoll(toks.at(2))});
-      auto r = h_.apply(c);
+      auto r = h_->apply(c);
       if (fail(out, r)) return;
       out << "rev=" << std::get<LeaseCheckpointResponse>(*r).header.revision << "\n";
     } else if (cmd == "lease") {
-      auto l = h_.store().lease(std::stoll(toks.at(1)));
+      auto l = h_->store().lease(std::stoll(toks.at(1)));
       if (!l) {
         out << "not found\n";
         return;
@@ -319,25 +319,36 @@ class Runner {
       a.action = act == "activate"     ? AlarmRequest::Action::kActivate
                  : act == "deactivate" ? AlarmRequest::Action::kDeactivate
                                        : AlarmRequest::Action::kGet;
-      auto r = h_.apply(a);
+      auto r = h_->apply(a);
       if (fail(out, r)) return;
       out << "alarms=" << std::get<AlarmResponse>(*r).alarms.size() << "\n";
     } else if (cmd == "hashkv") {
-      auto r = h_.store().hash_kv(toks.size() > 1 ? std::stoll(toks[1]) : 0);
+      auto r = h_->store().hash_kv(toks.size() > 1 ? std::stoll(toks[1]) : 0);
       if (fail(out, r)) return;
       out << "rev=" << r->header.revision << " compact_revision=" << r->compact_revision << "\n";
+    } else if (cmd == "options") {
+      // Starts over with a fresh, empty store using these options.
+      Args a = parse_args(toks, 1);
+      StoreOptions o;
+      o.quota_backend_bytes =
+          static_cast<uint64_t>(a.num("quota", static_cast<int64_t>(o.quota_backend_bytes)));
+      o.txn_ops_max = static_cast<size_t>(a.num("txn_ops_max", static_cast<int64_t>(o.txn_ops_max)));
+      h_.reset();
+      h_ = std::make_unique<Harness>(kind_, o);
+      out << "ok\n";
     } else if (cmd == "reopen") {
-      h_.reopen();
+      h_->reopen();
       out << "ok\n";
     } else if (cmd == "status") {
-      out << "rev=" << h_.store().revision() << " compact=" << h_.store().compact_revision()
-          << " applied=" << h_.store().applied().index << "\n";
+      out << "rev=" << h_->store().revision() << " compact=" << h_->store().compact_revision()
+          << " applied=" << h_->store().applied().index << "\n";
     } else {
       throw std::runtime_error("unknown command " + cmd);
     }
   }
 
-  Harness h_;
+  EngineKind kind_;
+  std::unique_ptr<Harness> h_;
 };
 
 struct Block {

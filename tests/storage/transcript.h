@@ -22,6 +22,7 @@
 //   lease-grant <id> <ttl> | lease-revoke <id> | lease-checkpoint <id> <remaining> | lease <id>
 //   alarm get|activate|deactivate
 //   hashkv [rev]    prints only whether the call succeeded and the compact revision
+//   options [quota=BYTES] [txn_ops_max=N]   replaces the store by a fresh one with these options
 //   reopen          closes and reopens the store over the same data (recovery check)
 //   status          current revision, compact revision, applied index
 //
