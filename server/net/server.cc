@@ -658,9 +658,10 @@ awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
   auto state = std::make_shared<SniffState>();
   asio::steady_timer timer(stream->get_executor());
   timer.expires_after(server->limits.handshake_timeout);
-  timer.async_wait([s = stream.get(), state](boost::system::error_code ec) {
+  timer.async_wait([s = stream.get(), state, server](boost::system::error_code ec) {
     if (ec || !state->sniffing) return;
     state->timed_out = true;
+    server->stats.handshake_timeouts.fetch_add(1);  // before the close, which the client can observe
     s->close();
   });
   std::string buf;
@@ -677,7 +678,6 @@ awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
     if (r.ec) {
       state->sniffing = false;
       timer.cancel();
-      if (state->timed_out) server->stats.handshake_timeouts.fetch_add(1);
       stream->close();
       co_return;
     }
