@@ -253,7 +253,7 @@ uint64_t env_or(const char* name, uint64_t fallback) {
 // CAIRN_WAL_SEED=<n> replays one seed; CAIRN_WAL_SEEDS=<n> and CAIRN_WAL_STEPS=<n> soak longer.
 TEST(WalRandom, RecoveredStateIsAlwaysADurablePrefix) {
   const uint64_t first = env_or("CAIRN_WAL_SEED", 1);
-  const uint64_t count = std::getenv("CAIRN_WAL_SEED") != nullptr ? 1 : env_or("CAIRN_WAL_SEEDS", 100);
+  const uint64_t count = std::getenv("CAIRN_WAL_SEED") != nullptr ? 1 : env_or("CAIRN_WAL_SEEDS", 60);
   int crashes = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     RandomRun run(seed);
