@@ -202,7 +202,7 @@ TEST(CrashTest, EngineReadFailureMidApplyLeavesNoPartialEntry) {
 TEST(CrashTest, RocksProcessKilledMidLogRecoversAConsistentPrefix) {
   const auto log = make_workload(31, kEntries);
   const Reference ref = reference(log);
-  for (int stop_after : {0, 17, 53}) {
+  for (int stop_after : {9, 53}) {
     TempDir dir;
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);

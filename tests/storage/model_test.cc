@@ -423,7 +423,7 @@ void run_seed(uint64_t seed, std::vector<Harness*> stores, int steps) {
 class ModelShardTest : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(ModelShardTest, MemoryEngineMatchesNaiveModel) {
-  constexpr uint64_t kSeedsPerShard = 20;
+  constexpr uint64_t kSeedsPerShard = 15;
   for (uint64_t seed = GetParam() * kSeedsPerShard + 1; seed <= (GetParam() + 1) * kSeedsPerShard; ++seed) {
     Harness a(EngineKind::kMemory);
     Harness b(EngineKind::kMemory);
