@@ -78,7 +78,10 @@ class TestNode {
   // produced by applying conf change entries are recorded in conf_states_applied.
   Ready handle_ready() {
     Ready rd = node->ready();
-    if (!rd.snapshot.empty()) storage.apply_snapshot(rd.snapshot);
+    if (!rd.snapshot.empty()) {
+      storage.apply_snapshot(rd.snapshot);
+      snapshots_installed.push_back(rd.snapshot.metadata.index);
+    }
     storage.append(rd.entries);
     if (rd.hard_state) storage.set_hard_state(*rd.hard_state);
     for (const Entry& e : rd.committed_entries) {
@@ -114,6 +117,7 @@ class TestNode {
   std::vector<Entry> applied;
   std::vector<ConfState> conf_states_applied;
   std::vector<ReadState> read_states;
+  std::vector<Index> snapshots_installed;
 
  private:
   Config cfg_;
@@ -150,11 +154,12 @@ class Cluster {
     return out;
   }
 
-  // Puts messages on the wire. Messages over a cut link, or to a node that does not exist, vanish.
+  // Puts messages on the wire. Messages over a cut link, or to a node that does not exist, vanish;
+  // like a real transport, the network tells the sender when a snapshot could not be delivered.
   void send(std::vector<Message> msgs) {
     for (auto& m : msgs) {
       if (!reachable(m.from, m.to) || !has(m.to)) {
-        ++dropped_;
+        lose(m);
         continue;
       }
       inbox_[m.to].push_back(std::move(m));
@@ -236,6 +241,12 @@ class Cluster {
   void heal() { cut_.clear(); }
   bool reachable(NodeId from, NodeId to) const { return cut_.count({from, to}) == 0; }
   size_t dropped() const { return dropped_; }
+
+  // A message lost in transit (tests that drop messages themselves call this too).
+  void lose(const Message& m) {
+    ++dropped_;
+    if (m.type == MessageType::kSnap && has(m.from)) (*this)[m.from].node->report_snapshot(m.to, false);
+  }
 
   // Called with every message just before it is delivered.
   std::function<void(const Message&)> observer;
