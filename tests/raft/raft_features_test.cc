@@ -1154,5 +1154,123 @@ TEST(RandomizedSafety, FigureThreePropertiesHoldUnderRandomFaults) {
   if (std::getenv("CAIRN_DEBUG")) fprintf(stderr, "snapshots %zu elections %zu\n", snapshots, elections);
 }
 
+// Like the test above, with membership changes thrown in: five processes, three of them voters at
+// the start; the leader randomly adds learners, promotes, and removes members (one change at a time,
+// as the core enforces). Pre-vote and check-quorum are on, as in production, so that members that
+// were removed without learning it cannot disrupt the rest forever.
+TEST(RandomizedSafety, MembershipChangesKeepFigureThreeProperties) {
+  const char* env = std::getenv("CAIRN_RAFT_SEEDS");
+  const uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 16;
+  size_t changes_applied = 0;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    Rng rng(seed * 7919);
+    auto c = std::make_unique<Cluster>();
+    for (NodeId id = 1; id <= 5; ++id) {
+      Config cfg = pv_cq_config(id);
+      cfg.rng_seed = seed;
+      c->add(cfg, ConfState{{1, 2, 3}, {}});
+    }
+    std::map<Term, NodeId> leader_of_term;
+    int proposals = 0;
+    for (int step = 0; step < 1500; ++step) {
+      uint64_t r = rng.uniform(100);
+      NodeId id = 1 + rng.uniform(5);
+      NodeId leader = kNone;
+      for (NodeId n : c->ids()) {
+        if ((*c)[n].raft().role() == StateRole::kLeader) leader = n;
+      }
+      if (r < 25) {
+        for (NodeId n : c->ids())
+          c->tick(n);
+      } else if (r < 60) {
+        for (auto& m : c->take(id)) {
+          if (rng.uniform(10) == 0) {
+            c->lose(m);
+            continue;
+          }
+          const NodeId from = m.from;
+          const bool snap = m.type == MessageType::kSnap;
+          (void)(*c)[id].node->step(std::move(m));
+          if (snap) (*c)[from].node->report_snapshot(id, true);
+        }
+      } else if (r < 84) {
+        c->flush(id);
+      } else if (r < 87) {
+        TestNode& t = (*c)[id];
+        Index applied = t.raft().log().applied();
+        if (applied > t.storage.first_index()) {
+          ConfState cs = t.raft().tracker().config().to_conf_state();
+          if (t.storage.create_snapshot(applied, &cs, "snap").has_value()) (void)t.storage.compact(applied);
+        }
+      } else if (r < 93) {
+        (void)(*c)[leader != kNone ? leader : id].node->propose("p" + std::to_string(proposals++));
+      } else if (r < 96) {
+        if (leader != kNone) {
+          static const ConfChangeType kTypes[] = {ConfChangeType::kAddNode, ConfChangeType::kAddLearnerNode,
+                                                  ConfChangeType::kRemoveNode};
+          (void)(*c)[leader].node->propose_conf_change(cc(kTypes[rng.uniform(3)], 1 + rng.uniform(5)));
+        }
+      } else if (r < 97) {
+        TestNode& t = (*c)[id];
+        if (t.node->has_ready()) c->send(t.node->ready().messages);
+        t.restart();
+      } else if (r < 99) {
+        c->heal();
+        c->isolate(id);
+      } else {
+        c->heal();
+      }
+      for (NodeId n : c->ids()) {
+        const Raft& rf = (*c)[n].raft();
+        rf.check_invariants();
+        if (rf.role() == StateRole::kLeader) {
+          auto [it, inserted] = leader_of_term.emplace(rf.term(), n);
+          ASSERT_EQ(it->second, n) << "two leaders in term " << rf.term() << " seed " << seed;
+        }
+      }
+    }
+    // Liveness: everyone in the leader's configuration follows it.
+    c->heal();
+    NodeId leader = kNone;
+    for (int i = 0; i < 500; ++i) {
+      for (NodeId id : c->ids())
+        c->tick(id);
+      c->stabilize();
+      leader = kNone;
+      for (NodeId id : c->ids()) {
+        if ((*c)[id].raft().role() == StateRole::kLeader) leader = id;
+      }
+      bool agreed = leader != kNone;
+      if (agreed) {
+        for (NodeId id : c->ids()) {
+          if (!(*c)[leader].raft().tracker().config().contains(id)) continue;
+          agreed = agreed && (*c)[id].raft().lead() == leader &&
+                   (*c)[id].raft().term() == (*c)[leader].raft().term();
+        }
+      }
+      if (agreed) break;
+    }
+    ASSERT_NE(leader, kNone) << "seed " << seed;
+    ASSERT_TRUE((*c)[leader].node->propose("final").has_value());
+    c->stabilize();
+    heartbeat(*c, leader);
+    std::map<Index, Entry> applied_at;
+    for (NodeId id : c->ids()) {
+      changes_applied += (*c)[id].conf_states_applied.size();
+      const auto& ap = (*c)[id].applied;
+      if ((*c)[leader].raft().tracker().config().contains(id)) {
+        ASSERT_FALSE(ap.empty()) << "seed " << seed << " node " << id;
+        EXPECT_EQ(ap.back().data, "final") << "seed " << seed << " node " << id;
+      }
+      for (const Entry& e : ap) {
+        auto [it, inserted] = applied_at.emplace(e.index, e);
+        ASSERT_EQ(it->second, e) << "members applied different entries at index " << e.index << ", seed "
+                                 << seed;
+      }
+    }
+  }
+  EXPECT_GT(changes_applied, seeds) << "the fault mix should apply membership changes";
+}
+
 }  // namespace
 }  // namespace cairn::raft::test
