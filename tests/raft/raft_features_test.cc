@@ -137,6 +137,24 @@ TEST(PreVote, DeniedWhenCandidateLogIsBehind) {
   EXPECT_EQ((*c)[2].raft().term(), 1u) << "a denied pre-vote leaves the voter's term alone";
 }
 
+// A member whose durable term is still 0 while its log holds entries (its first hard state write was
+// lost, say) must turn down a pre-vote from a candidate with a shorter log without tripping over the
+// "vote message without a term" assertion: a rejection at term 0 would be meaningless anyway.
+TEST(PreVote, MemberAtTermZeroDeniesPreVoteWithoutCrashing) {
+  auto n = std::make_unique<TestNode>(pv_cq_config(1), ConfState{{1, 2, 3}, {}});
+  set_log(*n, {1, 1}, 0);
+  Message m;
+  m.type = MessageType::kPreVote;
+  m.from = 2;
+  m.to = 1;
+  m.term = 1;
+  (void)n->node->step(m);
+  for (const Message& out : n->flush()) {
+    EXPECT_TRUE(out.type != MessageType::kPreVoteResp || out.reject) << describe(out);
+  }
+  EXPECT_EQ(n->raft().term(), 0u);
+}
+
 // ---- Check-quorum (thesis §6.2) and leader stickiness (§4.2.3) ----------------------------------
 
 TEST(CheckQuorum, LeaderWithoutMajorityStepsDownWithinTwoElectionTimeouts) {
