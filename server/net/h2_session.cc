@@ -90,7 +90,11 @@ asio::awaitable<void> H2Session::run(std::string initial) {
 bool H2Session::feed(const std::uint8_t* data, std::size_t n) {
   ssize_t rv = nghttp2_session_mem_recv(ng_, data, n);
   signal_write();
-  if (rv < 0) return false;  // nghttp2 queued a GOAWAY where the protocol asks for one; flush and end
+  if (rv < 0) {
+    // nghttp2 has queued a GOAWAY where the protocol asks for one: the writer flushes it and ends.
+    on_protocol_error(static_cast<int>(rv));
+    return false;
+  }
   on_bytes_received();
   return true;
 }

@@ -59,6 +59,7 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   // Hooks for the protocol side, all on the strand.
   virtual void on_bytes_received() {}
   virtual void on_session_end() {}
+  virtual void on_protocol_error(int /*nghttp2_error*/) {}
 
   nghttp2_session* ng_ = nullptr;
   std::unique_ptr<ByteStream> stream_;

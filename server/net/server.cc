@@ -145,7 +145,9 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       nghttp2_submit_response(ng_, call.stream_id, h.data(), h.size(), &prd);
       call.response_started = true;
     }
-    call.out.push(frame_message(message));
+    std::string framed = frame_message(message);
+    account_pending(static_cast<std::int64_t>(framed.size()));
+    call.out.push(std::move(framed));
     resume_data(call);
   }
 
@@ -192,6 +194,20 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   Server::Impl& server() { return *server_; }
+
+  void account_pending(std::int64_t delta) {
+    auto& st = server_->stats;
+    std::uint64_t now = st.pending_write_bytes.fetch_add(static_cast<std::uint64_t>(delta)) + delta;
+    std::uint64_t peak = st.pending_write_bytes_peak.load();
+    while (now > peak && !st.pending_write_bytes_peak.compare_exchange_weak(peak, now)) {
+    }
+  }
+
+  // A closed stream's unsent responses will never go out: free them now (the handler may live on).
+  void drop_outbound(ServerCall& call) {
+    account_pending(-static_cast<std::int64_t>(call.out.pending_bytes));
+    call.out = OutboundQueue{};
+  }
 
  private:
   static void add_status(HeaderList& h, const Status& s) {
@@ -248,12 +264,15 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     idle_timer_.cancel();
   }
 
+  void on_protocol_error(int) override { server_->stats.protocol_errors.fetch_add(1); }
+
   void on_session_end() override {
     disarm_idle_timer();
     grace_timer_.cancel();
     auto calls = std::move(calls_);
     calls_.clear();
     for (auto& [id, call] : calls) {
+      drop_outbound(*call);
       call->stream_closed = true;
       call->final_decided = true;
       call->deadline_timer.cancel();
@@ -506,6 +525,10 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
 
   static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     auto* self = self_of(ud);
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+        frame->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM) {
+      self->server_->stats.protocol_errors.fetch_add(1);  // nghttp2 rejected the client's input
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     // Sending response data resets keepalive strikes (grpc-go does the same).
     self->ping_strikes_ = 0;
@@ -527,6 +550,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     if (it == self->calls_.end()) return 0;
     auto call = it->second;
     self->calls_.erase(it);
+    self->drop_outbound(*call);
     call->stream_closed = true;
     call->deadline_timer.cancel();
     if (!call->end_stream_sent) {
@@ -551,6 +575,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     auto* self = self_of(ud);
     auto* call = static_cast<ServerCall*>(source->ptr);
     std::size_t n = call->out.take(buf, length);
+    self->account_pending(-static_cast<std::int64_t>(n));
     if (n > 0 && call->out.pending_bytes < self->limits_.stream_pending_write_bytes_max)
       call->write_wake.cancel();
     if (call->out.empty()) {
@@ -781,6 +806,38 @@ const ServerStats& Server::stats() const {
 }
 const ServerLimits& Server::limits() const {
   return impl_->limits;
+}
+
+}  // namespace cairn::server::net
+
+namespace cairn::server::net {
+
+std::string render_prometheus(const ServerStats& s) {
+  std::string out;
+  auto add = [&out](std::string_view name, std::string_view type, std::uint64_t v) {
+    out += "# TYPE cairn_net_";
+    out += name;
+    out += ' ';
+    out += type;
+    out += "\ncairn_net_";
+    out += name;
+    out += ' ';
+    out += std::to_string(v);
+    out += '\n';
+  };
+  add("connections_accepted_total", "counter", s.connections_accepted.load());
+  add("connections_rejected_total", "counter", s.connections_rejected.load());
+  add("connections_open", "gauge", s.connections_open.load());
+  add("h2_connections_total", "counter", s.h2_connections.load());
+  add("http1_connections_total", "counter", s.http1_connections.load());
+  add("handshake_timeouts_total", "counter", s.handshake_timeouts.load());
+  add("grpc_calls_started_total", "counter", s.calls_started.load());
+  add("grpc_calls_cancelled_total", "counter", s.calls_cancelled.load());
+  add("h2_streams_refused_total", "counter", s.streams_refused.load());
+  add("h2_protocol_errors_total", "counter", s.protocol_errors.load());
+  add("pending_write_bytes", "gauge", s.pending_write_bytes.load());
+  add("pending_write_bytes_peak", "gauge", s.pending_write_bytes_peak.load());
+  return out;
 }
 
 }  // namespace cairn::server::net

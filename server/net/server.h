@@ -111,8 +111,15 @@ struct ServerStats {
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> calls_cancelled{0};
   std::atomic<std::uint64_t> streams_refused{0};
-  std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> protocol_errors{0};  // HTTP/2 input nghttp2 rejected (GOAWAY sent)
+  // Response bytes queued in all streams and not yet handed to nghttp2, and the highest value seen: the
+  // bound on this is what keeps never-reading clients from growing server memory.
+  std::atomic<std::uint64_t> pending_write_bytes{0};
+  std::atomic<std::uint64_t> pending_write_bytes_peak{0};
 };
+
+// The counters above in Prometheus text format (for a /metrics route).
+std::string render_prometheus(const ServerStats& stats);
 
 class Server {
  public:

@@ -261,6 +261,7 @@ TEST(Robustness, GarbageAfterPrefaceGetsGoawayAndClose) {
   ASSERT_FALSE(frames.empty());
   EXPECT_EQ(frames[0].type, NGHTTP2_SETTINGS);  // the server speaks first with SETTINGS
   EXPECT_TRUE(goaway_code(frames).has_value());
+  EXPECT_EQ(server.stats().protocol_errors.load(), 1u);
   expect_server_still_serves(server.port());
 }
 
@@ -308,7 +309,22 @@ TEST(Robustness, NeverReadingClientIsDroppedAndOthersAreServed) {
   // connection, which cancels the handler.
   EXPECT_TRUE(eventually([&] { return server.service().flood_writes_blocked_or_done.load() == 1; }));
   EXPECT_TRUE(eventually([&] { return server.stats().connections_open.load() == 0; }));
+  // Memory stayed bounded: the queue never held more than its limit plus one 64 KiB message (+ prefix).
+  EXPECT_LE(server.stats().pending_write_bytes_peak.load(),
+            limits.stream_pending_write_bytes_max + 64 * 1024 + 5);
+  EXPECT_EQ(server.stats().pending_write_bytes.load(), 0u);
   expect_server_still_serves(server.port());
+}
+
+TEST(Robustness, IdleHttp2ConnectionGetsGoawayAndClose) {
+  ServerLimits limits;
+  limits.idle_timeout = 200ms;
+  TestServer server(limits);
+  RawConn c(server.port());
+  c.send(std::string(kPreface) + kEmptySettings);
+  std::string out;
+  ASSERT_TRUE(c.read_until_eof(out));
+  EXPECT_EQ(goaway_code(parse_frames(out)), std::optional<std::uint32_t>(NGHTTP2_NO_ERROR));
 }
 
 TEST(Robustness, StreamsAboveTheLimitAreRefused) {
@@ -378,6 +394,9 @@ TEST(Http1, HealthVersionKeepAliveAndErrorsOnTheGrpcPort) {
   c.send("GET /version HTTP/1.1\r\nHost: x\r\n\r\n");  // same connection (keep-alive)
   std::string r2 = c.read_http_response();
   EXPECT_NE(r2.find("etcdserver"), std::string::npos) << r2;
+  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string m = c.read_http_response();
+  EXPECT_NE(m.find("cairn_net_http1_connections_total 1"), std::string::npos) << m;
   c.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(c.read_http_response().rfind("HTTP/1.1 404", 0), 0u);
   c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");

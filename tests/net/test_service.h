@@ -118,6 +118,12 @@ class TestService {
       r.body = R"({"etcdserver":"3.4.23","etcdcluster":"3.4.0"})";
       co_return r;
     });
+    server.add_http("GET", "/metrics", [&server](const HttpRequest&) -> awaitable<HttpResponse> {
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = render_prometheus(server.stats());
+      co_return r;
+    });
     server.add_http("POST", "/echo", [](const HttpRequest& req) -> awaitable<HttpResponse> {
       HttpResponse r;
       r.body = req.body;
