@@ -838,6 +838,67 @@ TEST(Membership, LeaderRemovingItselfStepsDownAndOthersElectALeader) {
   EXPECT_NE((*c)[1].raft().role(), StateRole::kLeader);
 }
 
+// Removing a voter shrinks the quorum the moment the change is applied: an entry that was waiting for
+// the removed member's acknowledgement commits right away.
+TEST(Membership, RemovingAVoterCommitsEntriesWaitingForIt) {
+  auto n = std::make_unique<TestNode>(plain_config(1), ConfState{{1, 2}, {}});
+  win_election(*n);
+  ASSERT_EQ(n->raft().role(), StateRole::kLeader);
+  auto ack = [&](Index i) {
+    Message m;
+    m.type = MessageType::kAppResp;
+    m.from = 2;
+    m.to = 1;
+    m.term = n->raft().term();
+    m.index = i;
+    (void)n->node->step(m);
+    n->flush();
+  };
+  n->flush();
+  ack(1);  // the no-op
+  ASSERT_TRUE(n->node->propose_conf_change(cc(ConfChangeType::kRemoveNode, 2)).has_value());
+  Ready rd = n->handle_ready();  // persists the change; not committed yet
+  ASSERT_EQ(rd.entries.size(), 1u);
+  ASSERT_TRUE(n->node->propose("x").has_value());
+  ack(2);  // commits the change; flush() applies it, which commits x on the leader's vote alone
+  EXPECT_EQ(n->raft().tracker().config().voters, (std::set<NodeId>{1}));
+  EXPECT_EQ(n->raft().log().committed(), 3u);
+  ASSERT_FALSE(n->applied.empty());
+  EXPECT_EQ(n->applied.back().data, "x");
+}
+
+// Raft thesis §4.1 / etcd: a member that has a committed but not yet applied configuration change does
+// not campaign: the configuration it would campaign under may be about to change.
+TEST(Membership, NoCampaignWhileCommittedConfChangeIsUnapplied) {
+  auto n = std::make_unique<TestNode>(plain_config(2), ConfState{{1, 2, 3}, {}});
+  Message m;
+  m.type = MessageType::kApp;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.entries = {Entry{1, 1, EntryType::kConfChange, cc(ConfChangeType::kAddLearnerNode, 4).encode()}};
+  m.commit = 1;
+  (void)n->node->step(m);
+  // Persist the entry but do not apply it: take the Ready by hand and keep the next one (which
+  // carries the committed entry) outstanding.
+  Ready rd = n->node->ready();
+  n->storage.append(rd.entries);
+  n->storage.set_hard_state(*rd.hard_state);
+  n->node->advance(rd.number);
+  Ready pending = n->node->ready();
+  ASSERT_EQ(pending.committed_entries.size(), 1u);
+  for (int i = 0; i < 3 * n->config().election_timeout_ticks; ++i)
+    n->node->tick();
+  EXPECT_EQ(n->raft().role(), StateRole::kFollower);
+  EXPECT_EQ(n->raft().term(), 1u);
+  // Once applied, the member campaigns normally.
+  (void)n->node->apply_conf_change(*ConfChange::decode(pending.committed_entries[0].data));
+  n->node->advance(pending.number);
+  for (int i = 0; i < 2 * n->config().election_timeout_ticks; ++i)
+    n->node->tick();
+  EXPECT_EQ(n->raft().role(), StateRole::kCandidate);
+}
+
 TEST(Membership, OneChangeAtATime) {
   auto c = Cluster::plain(3);
   c->elect(1);
