@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CAIRN_ASSERT(cond)                                                                        \
-  do {                                                                                            \
-    if (!(cond)) {                                                                                \
-      std::fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);           \
-      std::abort();                                                                               \
-    }                                                                                             \
+#define CAIRN_ASSERT(cond)                                                              \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      std::fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                     \
+    }                                                                                   \
   } while (0)
 
 #define CAIRN_ASSERT_MSG(cond, msg)                                                               \

@@ -15,12 +15,20 @@ void limit_size(std::vector<Entry>& entries, uint64_t max_bytes) {
   entries.resize(keep);
 }
 
-MemoryStorage::MemoryStorage() { entries_.push_back(Entry{}); }
+MemoryStorage::MemoryStorage() {
+  entries_.push_back(Entry{});
+}
 
-InitialState MemoryStorage::initial_state() const { return {hard_state_, snapshot_.metadata.conf_state}; }
+InitialState MemoryStorage::initial_state() const {
+  return {hard_state_, snapshot_.metadata.conf_state};
+}
 
-Index MemoryStorage::first_index() const { return entries_[0].index + 1; }
-Index MemoryStorage::last_index() const { return entries_[0].index + entries_.size() - 1; }
+Index MemoryStorage::first_index() const {
+  return entries_[0].index + 1;
+}
+Index MemoryStorage::last_index() const {
+  return entries_[0].index + entries_.size() - 1;
+}
 
 Expected<std::vector<Entry>, Error> MemoryStorage::entries(Index lo, Index hi, uint64_t max_bytes) const {
   Index offset = entries_[0].index;
@@ -39,7 +47,9 @@ Expected<Term, Error> MemoryStorage::term(Index i) const {
   return entries_[i - offset].term;
 }
 
-Expected<Snapshot, Error> MemoryStorage::snapshot() const { return snapshot_; }
+Expected<Snapshot, Error> MemoryStorage::snapshot() const {
+  return snapshot_;
+}
 
 bool MemoryStorage::apply_snapshot(const Snapshot& snap) {
   if (snap.metadata.index <= snapshot_.metadata.index) return false;
@@ -67,7 +77,8 @@ Expected<bool, Error> MemoryStorage::compact(Index compact_index) {
   std::vector<Entry> rest;
   rest.reserve(entries_.size() - i);
   rest.push_back(Entry{entries_[i].term, entries_[i].index, EntryType::kNormal, {}});
-  for (size_t k = i + 1; k < entries_.size(); ++k) rest.push_back(std::move(entries_[k]));
+  for (size_t k = i + 1; k < entries_.size(); ++k)
+    rest.push_back(std::move(entries_[k]));
   entries_ = std::move(rest);
   return true;
 }

@@ -20,6 +20,12 @@ void Inflights::free_le(Index to) {
   }
 }
 
+void Inflights::free_first() {
+  if (items_.empty()) return;
+  bytes_ -= items_.front().bytes;
+  items_.pop_front();
+}
+
 void Inflights::reset() {
   items_.clear();
   bytes_ = 0;
@@ -27,9 +33,12 @@ void Inflights::reset() {
 
 const char* to_string(ProgressState s) {
   switch (s) {
-    case ProgressState::kProbe: return "StateProbe";
-    case ProgressState::kReplicate: return "StateReplicate";
-    case ProgressState::kSnapshot: return "StateSnapshot";
+    case ProgressState::kProbe:
+      return "StateProbe";
+    case ProgressState::kReplicate:
+      return "StateReplicate";
+    case ProgressState::kSnapshot:
+      return "StateSnapshot";
   }
   return "?";
 }
@@ -107,9 +116,12 @@ bool Progress::maybe_decr_to(Index rejected, Index match_hint) {
 
 bool Progress::is_paused() const {
   switch (state) {
-    case ProgressState::kProbe: return probe_sent;
-    case ProgressState::kReplicate: return inflights.full();
-    case ProgressState::kSnapshot: return true;
+    case ProgressState::kProbe:
+      return probe_sent;
+    case ProgressState::kReplicate:
+      return inflights.full();
+    case ProgressState::kSnapshot:
+      return true;
   }
   return true;
 }

@@ -25,6 +25,7 @@ class Inflights {
   void add(Index last_index, uint64_t bytes);
   // Frees every in-flight message whose last index is <= to.
   void free_le(Index to);
+  void free_first();
   void reset();
   bool full() const { return items_.size() >= msgs_max_ || (bytes_max_ != 0 && bytes_ >= bytes_max_); }
   size_t count() const { return items_.size(); }

@@ -8,9 +8,12 @@ namespace cairn::raft::quorum {
 
 const char* to_string(VoteResult r) {
   switch (r) {
-    case VoteResult::kPending: return "VotePending";
-    case VoteResult::kLost: return "VoteLost";
-    case VoteResult::kWon: return "VoteWon";
+    case VoteResult::kPending:
+      return "VotePending";
+    case VoteResult::kLost:
+      return "VoteLost";
+    case VoteResult::kWon:
+      return "VoteWon";
   }
   return "?";
 }
@@ -19,7 +22,8 @@ Index committed_index(const std::set<NodeId>& voters, const std::function<Index(
   if (voters.empty()) return UINT64_MAX;
   std::vector<Index> idx;
   idx.reserve(voters.size());
-  for (NodeId id : voters) idx.push_back(acked(id));
+  for (NodeId id : voters)
+    idx.push_back(acked(id));
   std::sort(idx.begin(), idx.end(), std::greater<Index>());
   return idx[voters.size() / 2];
 }
@@ -45,7 +49,8 @@ VoteResult vote_result(const std::set<NodeId>& voters, const std::map<NodeId, bo
 
 bool has_quorum(const std::set<NodeId>& voters, const std::function<bool(NodeId)>& active) {
   size_t n = 0;
-  for (NodeId id : voters) n += active(id) ? 1 : 0;
+  for (NodeId id : voters)
+    n += active(id) ? 1 : 0;
   return n >= voters.size() / 2 + 1;
 }
 

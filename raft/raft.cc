@@ -39,7 +39,9 @@ Raft::Raft(const Config& cfg, const LogStorage* storage)
   become_follower(term_, kNone);
 }
 
-bool Raft::promotable() const { return tracker_.is_voter(id_); }
+bool Raft::promotable() const {
+  return tracker_.is_voter(id_);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sending
@@ -96,7 +98,8 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   m.commit = log_.committed();
   if (!m.entries.empty()) {
     uint64_t bytes = 0;
-    for (const auto& e : m.entries) bytes += e.size_bytes();
+    for (const auto& e : m.entries)
+      bytes += e.size_bytes();
     pr->sent_entries(m.entries.back().index, bytes);
   } else {
     pr->sent_entries(prev, 0);
@@ -362,7 +365,12 @@ Expected<bool, Error> Raft::step(Message m) {
       // log is at least as up to date as ours.
       bool can_vote = vote_ == m.from || (vote_ == kNone && lead_ == kNone) ||
                       (m.type == MessageType::kPreVote && m.term > term_);
-      if (can_vote && log_.is_up_to_date(m.index, m.log_term)) {
+      bool up_to_date = log_.is_up_to_date(m.index, m.log_term);
+#if CAIRN_INVARIANTS
+      if (cfg_.testing_break == TestingBreak::kVoteIgnoringLog) up_to_date = true;
+      if (cfg_.testing_break == TestingBreak::kVoteTwice && role_ == StateRole::kFollower) can_vote = true;
+#endif
+      if (can_vote && up_to_date) {
         Message r;
         r.to = m.from;
         r.type = vote_resp_type(m.type);
@@ -373,6 +381,9 @@ Expected<bool, Error> Raft::step(Message m) {
           vote_ = m.from;
         }
       } else {
+        // A member still at term 0 (its first hard state was lost to a torn write, say) cannot say
+        // anything the candidate would not discard as stale: stay silent.
+        if (term_ == 0) return true;
         Message r;
         r.to = m.from;
         r.type = vote_resp_type(m.type);
@@ -386,10 +397,13 @@ Expected<bool, Error> Raft::step(Message m) {
       break;
   }
   switch (role_) {
-    case StateRole::kLeader: return step_leader(m);
+    case StateRole::kLeader:
+      return step_leader(m);
     case StateRole::kCandidate:
-    case StateRole::kPreCandidate: return step_candidate(m);
-    case StateRole::kFollower: return step_follower(m);
+    case StateRole::kPreCandidate:
+      return step_candidate(m);
+    case StateRole::kFollower:
+      return step_follower(m);
   }
   return true;
 }
@@ -418,7 +432,8 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
         if (pending_conf_index_ > log_.applied()) return unexpected(Error::kConfChangePending);
         auto cc = ConfChange::decode(m.entries[i].data);
         if (!cc) return unexpected(Error::kInvalidConfChange);
-        if (!cairn::raft::apply_conf_change(tracker_.config(), *cc)) return unexpected(Error::kInvalidConfChange);
+        if (!cairn::raft::apply_conf_change(tracker_.config(), *cc))
+          return unexpected(Error::kInvalidConfChange);
         pending_conf_index_ = log_.last_index() + i + 1;
       }
       if (!append_entries(std::move(m.entries))) return unexpected(Error::kProposalDropped);
@@ -490,6 +505,9 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
     case MessageType::kHeartbeatResp: {
       pr->recent_active = true;
       pr->probe_sent = false;
+      // The follower is alive but the window is full: appends were probably lost. Free one slot so
+      // the pipe restarts; a gap makes the follower reject, which sends us back to probing.
+      if (pr->state == ProgressState::kReplicate && pr->inflights.full()) pr->inflights.free_first();
       if (pr->match_index < log_.last_index()) send_append(m.from);
       if (cfg_.read_only_option != ReadOnlyOption::kSafe || m.context.empty()) return true;
       const auto* acks = read_only_.recv_ack(m.from, m.context);
@@ -497,7 +515,8 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
       if (!quorum::has_quorum(tracker_.config().voters, [acks](NodeId id) { return acks->count(id) != 0; })) {
         return true;
       }
-      for (auto& rs : read_only_.advance(m.context)) respond_read_index(rs.req, rs.index);
+      for (auto& rs : read_only_.advance(m.context))
+        respond_read_index(rs.req, rs.index);
       return true;
     }
     case MessageType::kSnapStatus: {
@@ -708,7 +727,7 @@ bool Raft::maybe_commit() {
   Index mci = tracker_.committed();
   if (mci == UINT64_MAX) return false;
 #if CAIRN_INVARIANTS
-  if (cfg_.testing_commit_previous_term) {
+  if (cfg_.testing_break == TestingBreak::kCommitPreviousTerm) {
     if (mci > log_.committed() && mci <= log_.last_index()) {
       log_.commit_to(mci);
       return true;
@@ -732,7 +751,8 @@ void Raft::after_commit() {
 void Raft::release_pending_read_index_messages() {
   if (pending_read_index_msgs_.empty() || !committed_entry_in_current_term()) return;
   auto msgs = std::exchange(pending_read_index_msgs_, {});
-  for (auto& m : msgs) (void)step_leader(m);
+  for (auto& m : msgs)
+    (void)step_leader(m);
 }
 
 void Raft::respond_read_index(const Message& req, Index index) {

@@ -23,6 +23,15 @@
 
 namespace cairn::raft {
 
+#if CAIRN_INVARIANTS
+enum class TestingBreak : uint8_t {
+  kNone,
+  kCommitPreviousTerm,  // §5.4.2: commit entries of earlier terms by counting replicas
+  kVoteIgnoringLog,     // §5.4.1: grant votes without the up-to-date log check
+  kVoteTwice,           // §5.2: grant every vote request, even after voting in the term
+};
+#endif
+
 struct Config {
   NodeId id = kNone;
   // A follower that hears nothing for a randomized [T, 2T) ticks starts an election.
@@ -30,9 +39,9 @@ struct Config {
   int heartbeat_interval_ticks = 1;
   // The application's applied index at start (entries up to it are not handed out again).
   Index applied = 0;
-  uint64_t append_bytes_max = 1 << 20;       // payload per MsgApp
-  size_t inflight_msgs_max = 256;             // appends in flight per follower
-  uint64_t inflight_bytes_max = 0;            // bytes in flight per follower; 0 = no byte bound
+  uint64_t append_bytes_max = 1 << 20;  // payload per MsgApp
+  size_t inflight_msgs_max = 256;       // appends in flight per follower
+  uint64_t inflight_bytes_max = 0;      // bytes in flight per follower; 0 = no byte bound
   uint64_t committed_bytes_per_ready_max = 64 << 20;
   bool check_quorum = true;
   bool pre_vote = true;
@@ -40,9 +49,9 @@ struct Config {
   bool disable_proposal_forwarding = false;
   uint64_t rng_seed = 1;
 #if CAIRN_INVARIANTS
-  // Breaks Raft on purpose (commits previous-term entries by counting replicas, Raft paper §5.4.2)
-  // so the simulator can prove it catches a violation. Exists only in invariant-checking builds.
-  bool testing_commit_previous_term = false;
+  // Breaks one Raft rule on purpose so tests can prove the simulator's checkers catch a violation.
+  // Exists only in invariant-checking builds.
+  TestingBreak testing_break = TestingBreak::kNone;
 #endif
 };
 

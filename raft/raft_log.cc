@@ -90,7 +90,9 @@ Index RaftLog::last_index() const {
   return storage_->last_index();
 }
 
-Index RaftLog::stable_last_index() const { return unstable_.offset - 1; }
+Index RaftLog::stable_last_index() const {
+  return unstable_.offset - 1;
+}
 
 Term RaftLog::last_term() const {
   auto t = term(last_index());

@@ -49,7 +49,8 @@ class RaftLog {
 
   // Handles an append from the leader. Returns the new last index if the log matched at (index,
   // log_term), nullopt if it did not.
-  std::optional<Index> maybe_append(Index index, Term log_term, Index committed, const std::vector<Entry>& ents);
+  std::optional<Index> maybe_append(Index index, Term log_term, Index committed,
+                                    const std::vector<Entry>& ents);
   Index append(const std::vector<Entry>& ents);
   Index find_conflict(const std::vector<Entry>& ents) const;
   // The largest index <= index whose term is <= term, with that term: used to skip a whole term of

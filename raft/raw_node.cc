@@ -45,7 +45,8 @@ Expected<bool, Error> RawNode::propose_conf_change(const ConfChange& cc) {
 
 Expected<bool, Error> RawNode::step(Message m) {
   if (is_local_msg(m.type)) return unexpected(Error::kStepLocalMsg);
-  if (is_response_msg(m.type) && !raft_.tracker().progress(m.from)) return unexpected(Error::kStepPeerNotFound);
+  if (is_response_msg(m.type) && !raft_.tracker().progress(m.from))
+    return unexpected(Error::kStepPeerNotFound);
   return raft_.step(std::move(m));
 }
 
@@ -105,7 +106,8 @@ Ready RawNode::ready() {
   rd.messages = raft_.take_msgs();
   rd.messages_after_persist = raft_.take_msgs_after_persist();
   rd.read_states = raft_.take_read_states();
-  rd.must_sync = !rd.entries.empty() || (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
+  rd.must_sync =
+      !rd.entries.empty() || (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
 
   InProgress ip;
   ip.number = rd.number;
@@ -147,7 +149,8 @@ Status RawNode::status() const {
   st.applied = raft_.log().applied();
   st.lead_transferee = raft_.lead_transferee();
   if (raft_.role() == StateRole::kLeader) {
-    for (const auto& [id, pr] : raft_.tracker().all()) st.progress[id] = pr.describe();
+    for (const auto& [id, pr] : raft_.tracker().all())
+      st.progress[id] = pr.describe();
   }
   return st;
 }

@@ -57,8 +57,10 @@ void ProgressTracker::set_config(const MembershipConfig& cfg, Index next_index) 
       it->second.is_learner = learner;
     }
   };
-  for (NodeId id : cfg.voters) ensure(id, false);
-  for (NodeId id : cfg.learners) ensure(id, true);
+  for (NodeId id : cfg.voters)
+    ensure(id, false);
+  for (NodeId id : cfg.learners)
+    ensure(id, true);
 }
 
 Progress* ProgressTracker::progress(NodeId id) {
@@ -85,7 +87,9 @@ bool ProgressTracker::quorum_active() const {
   });
 }
 
-void ProgressTracker::record_vote(NodeId id, bool granted) { votes_.emplace(id, granted); }
+void ProgressTracker::record_vote(NodeId id, bool granted) {
+  votes_.emplace(id, granted);
+}
 
 quorum::VoteResult ProgressTracker::tally_votes(size_t* granted, size_t* rejected) const {
   size_t g = 0, r = 0;

@@ -6,60 +6,93 @@ namespace cairn::raft {
 
 const char* to_string(MessageType t) {
   switch (t) {
-    case MessageType::kHup: return "MsgHup";
-    case MessageType::kBeat: return "MsgBeat";
-    case MessageType::kProp: return "MsgProp";
-    case MessageType::kApp: return "MsgApp";
-    case MessageType::kAppResp: return "MsgAppResp";
-    case MessageType::kVote: return "MsgVote";
-    case MessageType::kVoteResp: return "MsgVoteResp";
-    case MessageType::kSnap: return "MsgSnap";
-    case MessageType::kHeartbeat: return "MsgHeartbeat";
-    case MessageType::kHeartbeatResp: return "MsgHeartbeatResp";
-    case MessageType::kUnreachable: return "MsgUnreachable";
-    case MessageType::kSnapStatus: return "MsgSnapStatus";
-    case MessageType::kCheckQuorum: return "MsgCheckQuorum";
-    case MessageType::kTransferLeader: return "MsgTransferLeader";
-    case MessageType::kTimeoutNow: return "MsgTimeoutNow";
-    case MessageType::kReadIndex: return "MsgReadIndex";
-    case MessageType::kReadIndexResp: return "MsgReadIndexResp";
-    case MessageType::kPreVote: return "MsgPreVote";
-    case MessageType::kPreVoteResp: return "MsgPreVoteResp";
+    case MessageType::kHup:
+      return "MsgHup";
+    case MessageType::kBeat:
+      return "MsgBeat";
+    case MessageType::kProp:
+      return "MsgProp";
+    case MessageType::kApp:
+      return "MsgApp";
+    case MessageType::kAppResp:
+      return "MsgAppResp";
+    case MessageType::kVote:
+      return "MsgVote";
+    case MessageType::kVoteResp:
+      return "MsgVoteResp";
+    case MessageType::kSnap:
+      return "MsgSnap";
+    case MessageType::kHeartbeat:
+      return "MsgHeartbeat";
+    case MessageType::kHeartbeatResp:
+      return "MsgHeartbeatResp";
+    case MessageType::kUnreachable:
+      return "MsgUnreachable";
+    case MessageType::kSnapStatus:
+      return "MsgSnapStatus";
+    case MessageType::kCheckQuorum:
+      return "MsgCheckQuorum";
+    case MessageType::kTransferLeader:
+      return "MsgTransferLeader";
+    case MessageType::kTimeoutNow:
+      return "MsgTimeoutNow";
+    case MessageType::kReadIndex:
+      return "MsgReadIndex";
+    case MessageType::kReadIndexResp:
+      return "MsgReadIndexResp";
+    case MessageType::kPreVote:
+      return "MsgPreVote";
+    case MessageType::kPreVoteResp:
+      return "MsgPreVoteResp";
   }
   return "MsgUnknown";
 }
 
 const char* to_string(StateRole r) {
   switch (r) {
-    case StateRole::kFollower: return "Follower";
-    case StateRole::kPreCandidate: return "PreCandidate";
-    case StateRole::kCandidate: return "Candidate";
-    case StateRole::kLeader: return "Leader";
+    case StateRole::kFollower:
+      return "Follower";
+    case StateRole::kPreCandidate:
+      return "PreCandidate";
+    case StateRole::kCandidate:
+      return "Candidate";
+    case StateRole::kLeader:
+      return "Leader";
   }
   return "Unknown";
 }
 
 const char* to_string(Error e) {
   switch (e) {
-    case Error::kProposalDropped: return "raft proposal dropped";
-    case Error::kConfChangePending: return "raft: a configuration change is already pending";
-    case Error::kCompacted: return "requested index is unavailable due to compaction";
-    case Error::kUnavailable: return "requested entry at index is unavailable";
-    case Error::kSnapshotTemporarilyUnavailable: return "snapshot is temporarily unavailable";
-    case Error::kStepLocalMsg: return "raft: cannot step raft local message";
-    case Error::kStepPeerNotFound: return "raft: cannot step as peer not found";
-    case Error::kInvalidConfChange: return "raft: invalid configuration change";
+    case Error::kProposalDropped:
+      return "raft proposal dropped";
+    case Error::kConfChangePending:
+      return "raft: a configuration change is already pending";
+    case Error::kCompacted:
+      return "requested index is unavailable due to compaction";
+    case Error::kUnavailable:
+      return "requested entry at index is unavailable";
+    case Error::kSnapshotTemporarilyUnavailable:
+      return "snapshot is temporarily unavailable";
+    case Error::kStepLocalMsg:
+      return "raft: cannot step raft local message";
+    case Error::kStepPeerNotFound:
+      return "raft: cannot step as peer not found";
+    case Error::kInvalidConfChange:
+      return "raft: invalid configuration change";
   }
   return "raft: unknown error";
 }
 
 namespace {
 void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 uint64_t get_u64(std::string_view in, size_t at) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= uint64_t(static_cast<unsigned char>(in[at + i])) << (8 * i);
   return v;
 }
 }  // namespace

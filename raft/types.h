@@ -63,22 +63,22 @@ struct HardState {
 };
 
 enum class MessageType : uint8_t {
-  kHup = 0,             // local: start an election
-  kBeat = 1,            // local: leader sends heartbeats
-  kProp = 2,            // proposal (local, or forwarded by a follower)
-  kApp = 3,             // AppendEntries
-  kAppResp = 4,         // AppendEntries response
-  kVote = 5,            // RequestVote
+  kHup = 0,      // local: start an election
+  kBeat = 1,     // local: leader sends heartbeats
+  kProp = 2,     // proposal (local, or forwarded by a follower)
+  kApp = 3,      // AppendEntries
+  kAppResp = 4,  // AppendEntries response
+  kVote = 5,     // RequestVote
   kVoteResp = 6,
-  kSnap = 7,            // InstallSnapshot
+  kSnap = 7,  // InstallSnapshot
   kHeartbeat = 8,
   kHeartbeatResp = 9,
-  kUnreachable = 10,    // local: transport could not reach a peer
-  kSnapStatus = 11,     // local: result of sending a snapshot
-  kCheckQuorum = 12,    // local: leader checks it still hears from a quorum
-  kTransferLeader = 13, // local or forwarded: move leadership
-  kTimeoutNow = 14,     // leader tells the transferee to campaign now
-  kReadIndex = 15,      // linearizable read request
+  kUnreachable = 10,     // local: transport could not reach a peer
+  kSnapStatus = 11,      // local: result of sending a snapshot
+  kCheckQuorum = 12,     // local: leader checks it still hears from a quorum
+  kTransferLeader = 13,  // local or forwarded: move leadership
+  kTimeoutNow = 14,      // leader tells the transferee to campaign now
+  kReadIndex = 15,       // linearizable read request
   kReadIndexResp = 16,
   kPreVote = 17,
   kPreVoteResp = 18,
