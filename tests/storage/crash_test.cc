@@ -150,7 +150,7 @@ TEST(CrashTest, EngineReadFailureMidApplyLeavesNoPartialEntry) {
   // A workload where reads happen during apply: prev_kv puts, ignore_value, compactions.
   std::vector<ApplyRequest> log;
   for (int i = 0; i < 30; ++i) {
-    PutRequest p = put("k" + std::to_string(i % 4), "v" + std::to_string(i));
+    PutRequest p = put(numbered("k", i % 4), numbered("v", i));
     p.prev_kv = true;
     log.push_back(p);
     if (i % 5 == 4) log.push_back(CompactionRequest{i, false});

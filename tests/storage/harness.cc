@@ -15,8 +15,8 @@ const char* engine_name(EngineKind k) {
 TempDir::TempDir() {
   static std::atomic<uint64_t> counter{0};
   std::random_device rd;
-  path_ = (std::filesystem::temp_directory_path() / ("cairn-storage-" + std::to_string(::getpid()) + "-" +
-                                                     std::to_string(counter++) + "-" + std::to_string(rd())))
+  path_ = (std::filesystem::temp_directory_path() /
+           (numbered("cairn-storage-", ::getpid()) + "-" + std::to_string(counter++) + numbered("-", rd())))
               .string();
   std::filesystem::create_directories(path_);
 }
@@ -58,6 +58,12 @@ void Harness::reopen() {
   }
   store_ = std::move(s).value();
   index_ = store_->applied().index;
+}
+
+std::string numbered(std::string_view prefix, int64_t n) {
+  std::string s(prefix);
+  s.append(std::to_string(n));
+  return s;
 }
 
 PutRequest put(std::string key, std::string value, int64_t lease) {

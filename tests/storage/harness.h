@@ -54,6 +54,10 @@ class Harness {
   uint64_t index_ = 0;
 };
 
+// prefix + decimal n. (Spelled out because g++ 12 -O3 raises a false -Wrestrict on
+// `"literal" + std::to_string(n)`.)
+std::string numbered(std::string_view prefix, int64_t n);
+
 PutRequest put(std::string key, std::string value, int64_t lease = 0);
 RangeRequest get(std::string key, std::string end = {});
 DeleteRangeRequest del(std::string key, std::string end = {});

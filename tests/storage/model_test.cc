@@ -257,7 +257,7 @@ void run_seed(uint64_t seed, std::vector<Harness*> stores, int steps) {
     if (kind < 30) {  // put
       PutRequest p;
       p.key = pick_key(rng);
-      p.value = "v" + std::to_string(rng() % 5);
+      p.value = numbered("v", rng() % 5);
       p.prev_kv = rng() % 2;
       if (rng() % 4 == 0 && !m.leases_.empty()) {
         auto it = m.leases_.begin();
@@ -298,7 +298,7 @@ void run_seed(uint64_t seed, std::vector<Harness*> stores, int steps) {
       c.version = static_cast<int64_t>(rng() % 3);
       c.create_revision = m.rev() - static_cast<int64_t>(rng() % 4);
       c.mod_revision = m.rev() - static_cast<int64_t>(rng() % 4);
-      c.value = "v" + std::to_string(rng() % 5);
+      c.value = numbered("v", rng() % 5);
       t.compare.push_back(c);
       std::string k1 = pick_key(rng), k2 = pick_key(rng);
       while (k2 == k1)
@@ -306,7 +306,7 @@ void run_seed(uint64_t seed, std::vector<Harness*> stores, int steps) {
       RangeRequest all;
       all.key = "a";
       all.range_end = std::string(1, '\0');
-      t.success.push_back(RequestOp{PutRequest{k1, "t" + std::to_string(step), 0, true, false, false}});
+      t.success.push_back(RequestOp{PutRequest{k1, numbered("t", step), 0, true, false, false}});
       t.success.push_back(RequestOp{all});
       t.success.push_back(RequestOp{PutRequest{k2, "u", 0, false, false, false}});
       t.failure.push_back(RequestOp{DeleteRangeRequest{k1, {}, true}});

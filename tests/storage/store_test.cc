@@ -57,7 +57,7 @@ TEST_P(StoreTest, QuotaRaisesNoSpaceThenServesReadsAndDeletesOnly) {
   int written = 0;
   Expected<ApplyResponse, Error> last = ApplyResponse{};
   for (; written < 100; ++written) {
-    last = h.apply(put("k" + std::to_string(written), std::string(100, 'x')));
+    last = h.apply(put(numbered("k", written), std::string(100, 'x')));
     if (!last) break;
   }
   ASSERT_FALSE(last);
@@ -134,7 +134,7 @@ TEST_P(StoreTest, SnapshotDuringWritesRestoresToAConsistentAppliedIndex) {
   std::atomic<bool> stop{false};
   std::thread snapshotter([&] {
     while (!stop.load() && taken.load() < 3) {
-      if (h.store().snapshot(snaps.sub("s" + std::to_string(taken.load())))) ++taken;
+      if (h.store().snapshot(snaps.sub(numbered("s", taken.load())))) ++taken;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
@@ -148,13 +148,13 @@ TEST_P(StoreTest, SnapshotDuringWritesRestoresToAConsistentAppliedIndex) {
   ASSERT_GT(taken.load(), 0);
   for (int s = 0; s < taken.load(); ++s) {
     std::unique_ptr<KvEngine> engine;
-    const std::string snap = snaps.sub("s" + std::to_string(s));
+    const std::string snap = snaps.sub(numbered("s", s));
     if (GetParam() == EngineKind::kMemory) {
       auto m = MemoryEngine::open_dir(snap);
       ASSERT_TRUE(m);
       engine = std::move(m).value();
     } else {
-      const std::string data = snaps.sub("restored" + std::to_string(s));
+      const std::string data = snaps.sub(numbered("restored", s));
       ASSERT_TRUE(RocksEngine::restore(snap, data));
       engine = make_engine(EngineKind::kRocks, data);
     }
@@ -169,7 +169,7 @@ TEST_P(StoreTest, SnapshotDuringWritesRestoresToAConsistentAppliedIndex) {
 TEST_P(StoreTest, DefragmentKeepsData) {
   Harness h(GetParam());
   for (int i = 0; i < 200; ++i)
-    ASSERT_TRUE(h.apply(put("k" + std::to_string(i % 20), std::string(50, 'v'))));
+    ASSERT_TRUE(h.apply(put(numbered("k", i % 20), std::string(50, 'v'))));
   ASSERT_TRUE(h.apply(CompactionRequest{h.store().revision(), true}));
   const std::string before = fingerprint(h.store());
   ASSERT_TRUE(h.store().defragment());

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "tests/storage/harness.h"
+
 namespace cairn::storage::testing {
 
 std::vector<ApplyRequest> make_workload(uint64_t seed, int entries) {
@@ -16,7 +18,7 @@ std::vector<ApplyRequest> make_workload(uint64_t seed, int entries) {
     if (kind < 7) {
       PutRequest p;
       p.key = key();
-      p.value = "v" + std::to_string(i);
+      p.value = numbered("v", i);
       if (next_lease > 1 && rng() % 3 == 0)
         p.lease = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(next_lease));
       out.push_back(p);
@@ -37,9 +39,9 @@ std::vector<ApplyRequest> make_workload(uint64_t seed, int entries) {
       std::string a = key(), b = key();
       while (b == a)
         b = key();
-      t.success.push_back(RequestOp{PutRequest{a, "t" + std::to_string(i), 0, false, false, false}});
+      t.success.push_back(RequestOp{PutRequest{a, numbered("t", i), 0, false, false, false}});
       t.success.push_back(RequestOp{DeleteRangeRequest{b, {}, false}});
-      t.failure.push_back(RequestOp{PutRequest{b, "f" + std::to_string(i), 0, false, false, false}});
+      t.failure.push_back(RequestOp{PutRequest{b, numbered("f", i), 0, false, false, false}});
       if (rng() % 4 == 0) {
         // Fails as a whole (ignore_value on a key that may be missing) after an earlier put.
         t.failure.push_back(RequestOp{PutRequest{a, {}, 0, false, true, false}});
