@@ -283,6 +283,17 @@ TEST(RaftPaper, S5_2_AtMostOneVotePerTermFirstComeFirstServed) {
   msgs = n->flush();
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_TRUE(msgs[0].reject);
+#if CAIRN_INVARIANTS
+  // Negative control: the deliberately broken build grants the second candidate too.
+  Config broken = plain_config(1);
+  broken.testing_break = TestingBreak::kVoteTwice;
+  auto b = make_node(1, {1, 2, 3}, {}, 0, broken);
+  (void)b->node->step(vote_req(2, 1, 1, 0, 0));
+  (void)b->node->step(vote_req(3, 1, 1, 0, 0));
+  msgs = b->flush();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_FALSE(msgs[1].reject);
+#endif
 }
 
 // §5.2: "While waiting for votes, a candidate may receive an AppendEntries RPC from another server
@@ -640,6 +651,16 @@ TEST(RaftPaper, S5_4_1_VoterDeniesCandidateWithLessUpToDateLog) {
     EXPECT_EQ(n->raft().term(), 3u) << "the voter adopts the newer term either way";
     EXPECT_EQ(n->raft().vote(), c.granted ? 2u : kNone);
   }
+#if CAIRN_INVARIANTS
+  // Negative control: the deliberately broken build votes for a candidate with a stale log.
+  Config broken = plain_config(1);
+  broken.testing_break = TestingBreak::kVoteIgnoringLog;
+  auto b = make_node(1, {1, 2, 3}, {1, 2, 2}, 2, broken);
+  (void)b->node->step(vote_req(2, 1, 3, 1, 1));
+  auto msgs = of_type(b->flush(), MessageType::kVoteResp);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_FALSE(msgs[0].reject);
+#endif
 }
 
 // §5.4.2: "Raft never commits log entries from previous terms by counting replicas. Only log entries
@@ -666,7 +687,7 @@ TEST(RaftPaper, S5_4_2_LeaderNeverCommitsPreviousTermEntryByCountingReplicas) {
   // Negative control: the deliberately broken build commits index 2 right away, which is what makes
   // the Figure 8 scenario lose a committed entry.
   Config broken = plain_config(1);
-  broken.testing_commit_previous_term = true;
+  broken.testing_break = TestingBreak::kCommitPreviousTerm;
   auto b = run(broken);
   EXPECT_EQ(b->raft().log().committed(), 2u);
 #endif
