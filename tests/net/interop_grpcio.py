@@ -5,7 +5,7 @@ Usage: interop_grpcio.py <path to net_test_server>
 Starts the server (it prints "PORT <n>"), runs every check, closes the server's stdin so it shuts down
 gracefully, and fails if any check or the server's exit status fails. Raw-bytes messages: no protoc.
 """
-import concurrent.futures
+import os
 import subprocess
 import sys
 import time
@@ -41,6 +41,7 @@ def main():
         target = "127.0.0.1:%d" % port
         with grpc.insecure_channel(target) as ch:
             run_checks(ch, port)
+        run_etcdctl_checks(port)
     finally:
         server.stdin.close()
         try:
@@ -119,6 +120,30 @@ def run_checks(ch, port):
     # HTTP/1.1 on the same port.
     with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=10) as r:
         check("HTTP/1.1 /health on the gRPC port", r.status == 200 and b'"health":"true"' in r.read())
+
+
+def run_etcdctl_checks(port):
+    """grpc-go 1.33 (inside Debian's etcdctl 3.4) against stub etcd handlers, when etcdctl is installed."""
+    etcdctl = "/usr/bin/etcdctl"
+    if not os.path.exists(etcdctl):
+        print("skip etcdctl checks: %s not installed" % etcdctl)
+        return
+    env = dict(os.environ, ETCDCTL_API="3")
+
+    def run(*args):
+        p = subprocess.run([etcdctl, "--command-timeout=10s", "--dial-timeout=10s"] + list(args),
+                           env=env, capture_output=True, timeout=60)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    rc, out, err = run("--endpoints=127.0.0.1:%d" % port, "put", "foo", "bar")
+    check("etcdctl put (grpc-go unary)", rc == 0 and out.strip() == "OK", "rc=%d out=%r err=%r" % (rc, out, err))
+    # An endpoint with a scheme makes grpc-go send ":authority: http://127.0.0.1:PORT" (wire doc 1.2).
+    rc, out, err = run("--endpoints=http://127.0.0.1:%d" % port, "endpoint", "status")
+    check("etcdctl endpoint status with http:// endpoint", rc == 0 and ("127.0.0.1:%d" % port) in out,
+          "rc=%d out=%r err=%r" % (rc, out, err))
+    rc, out, err = run("--endpoints=127.0.0.1:%d" % port, "get", "foo")
+    check("etcdctl sees etcd error string", rc != 0 and "required revision is a future revision" in err,
+          "rc=%d out=%r err=%r" % (rc, out, err))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,22 @@ int main(int argc, char** argv) {
   testing::TestService service;
   Server server(ioc, limits);
   service.register_on(server);
+  // etcd-shaped stubs so a real grpc-go client (etcdctl 3.4, grpc-go 1.33) can be pointed at us. Empty
+  // bytes are a valid (all-default) PutResponse.
+  using boost::asio::awaitable;
+  server.add_unary("/etcdserverpb.KV/Put",
+                   [](ServerContext&, std::string_view) -> awaitable<Reply> { co_return std::string(); });
+  // StatusResponse{header: {}, version: "3.4.23"} hand-encoded: etcdctl dereferences the header.
+  server.add_unary("/etcdserverpb.Maintenance/Status",
+                   [](ServerContext&, std::string_view) -> awaitable<Reply> {
+                     co_return std::string(
+                         "\x0a\x00\x12\x06"
+                         "3.4.23",
+                         10);
+                   });
+  server.add_unary("/etcdserverpb.KV/Range", [](ServerContext&, std::string_view) -> awaitable<Reply> {
+    co_return Status{StatusCode::kOutOfRange, "etcdserver: mvcc: required revision is a future revision"};
+  });
   if (auto ec = server.listen("127.0.0.1", 0)) {
     std::fprintf(stderr, "listen: %s\n", ec.message().c_str());
     return 1;
