@@ -314,6 +314,11 @@ Expected<Unit, Error> MvccStore::rebuild() {
       key_lease_.erase(kv->key);
     } else {
       ki.restore_put(rk->rev, kv->create_revision, kv->version);
+      // The index derives versions from the generation; the record states them. They must agree.
+      const auto hit = ki.get(rk->rev.main);
+      if (!hit || hit->version != kv->version || hit->create_revision != kv->create_revision) {
+        return unexpected(corrupt("kv record version/create_revision disagree with history"));
+      }
       if (kv->lease != 0) {
         key_lease_[kv->key] = kv->lease;
       } else {
