@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "raft/bootstrap.h"
 #include "raft/rng.h"
 #include "tests/raft/harness.h"
 
@@ -939,6 +940,48 @@ TEST(Membership, RemovingTheLastVoterIsRefused) {
   r = (*c3)[1].node->propose_conf_change(cc(ConfChangeType::kAddLearnerNode, 2));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error(), Error::kInvalidConfChange);
+}
+
+// ---- Bootstrap (raft/bootstrap.h) ----------------------------------------------------------------
+
+TEST(Bootstrap, InitialMembershipIsWrittenAsCommittedConfChangeEntries) {
+  BootstrapState st = bootstrap_state({3, 1, 2});
+  ASSERT_EQ(st.entries.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(st.entries[i].term, 1u);
+    EXPECT_EQ(st.entries[i].index, i + 1);
+    ASSERT_EQ(st.entries[i].type, EntryType::kConfChange);
+    auto c = ConfChange::decode(st.entries[i].data);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->type, ConfChangeType::kAddNode);
+    EXPECT_EQ(c->node_id, i + 1) << "in id order";
+  }
+  EXPECT_EQ(st.hard_state, (HardState{1, kNone, 3}));
+  EXPECT_EQ(st.conf_state, (ConfState{{1, 2, 3}, {}}));
+}
+
+// A member added later starts empty, replays the log from index 1 and so learns the whole membership
+// history (no snapshot needed, nothing configured by hand on the new member).
+TEST(Bootstrap, LateJoinerLearnsMembershipFromTheLog) {
+  Cluster c;
+  BootstrapState st = bootstrap_state({1, 2, 3});
+  for (NodeId id = 1; id <= 3; ++id) {
+    TestNode& n = c.add(plain_config(id), st.conf_state);
+    n.storage.append(st.entries);
+    n.storage.set_hard_state(st.hard_state);
+    n.restart();
+  }
+  c.stabilize();  // apply the bootstrap entries (a member with unapplied conf changes won't campaign)
+  c.elect(1);
+  ASSERT_EQ(c[1].raft().role(), StateRole::kLeader);
+  TestNode& joiner = c.add(plain_config(4), ConfState{});
+  ASSERT_TRUE(c[1].node->propose_conf_change(cc(ConfChangeType::kAddNode, 4)).has_value());
+  c.stabilize();
+  EXPECT_TRUE(joiner.snapshots_installed.empty());
+  ASSERT_FALSE(joiner.conf_states_applied.empty());
+  EXPECT_EQ(joiner.conf_states_applied.back(), (ConfState{{1, 2, 3, 4}, {}}));
+  EXPECT_EQ(log_terms(joiner), log_terms(c[1]));
+  EXPECT_EQ(joiner.raft().log().committed(), c[1].raft().log().committed());
 }
 
 // ---- RawNode contract ---------------------------------------------------------------------------
