@@ -79,6 +79,18 @@ class KvEngine {
   virtual ~KvEngine() = default;
 
   virtual Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) = 0;
+  // Point reads of many keys at once (same results as get() on each; engines may batch them).
+  virtual Expected<std::vector<std::optional<std::string>>, Error> multi_get(
+      Space space, const std::vector<std::string>& keys) {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(keys.size());
+    for (const std::string& k : keys) {
+      auto v = get(space, k);
+      if (!v) return unexpected(v.error());
+      out.push_back(*std::move(v));
+    }
+    return out;
+  }
   virtual std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) = 0;
   virtual Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) = 0;
 

@@ -410,10 +410,35 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
   resp.count = count;
   if (r.count_only) return resp;
 
+  // Records written by this entry come from ctx; the rest in one batched engine read.
+  std::vector<std::string> engine_keys;
+  std::vector<std::optional<std::string>> records(hits.size());
+  std::vector<size_t> from_engine;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    std::string rk = encode_revision_key(hits[i].second.modified, false);
+    if (ctx != nullptr) {
+      if (auto p = ctx->pending.find(rk); p != ctx->pending.end()) {
+        records[i] = p->second;
+        continue;
+      }
+    }
+    engine_keys.push_back(std::move(rk));
+    from_engine.push_back(i);
+  }
+  if (!engine_keys.empty()) {
+    auto got = engine_->multi_get(Space::kKeys, engine_keys);
+    if (!got) return unexpected(got.error());
+    for (size_t j = 0; j < from_engine.size(); ++j)
+      records[from_engine[j]] = std::move((*got)[j]);
+  }
   resp.kvs.reserve(hits.size());
-  for (const auto& [k, hit] : hits) {
-    auto kv = load(*k, hit, ctx);
-    if (!kv) return unexpected(kv.error());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const auto& [k, hit] = hits[i];
+    if (!records[i]) return unexpected(corrupt("indexed revision missing for key"));
+    auto kv = decode_kv_record(*records[i]);
+    if (!kv || kv->key != *k || kv->mod_revision != hit.modified.main) {
+      return unexpected(corrupt("kv record does not match the index"));
+    }
     kv->version = hit.version;
     kv->create_revision = hit.create_revision;
     resp.kvs.push_back(*std::move(kv));

@@ -115,6 +115,25 @@ Expected<std::optional<std::string>, Error> RocksEngine::get(Space space, std::s
   return std::optional<std::string>{std::move(value)};
 }
 
+Expected<std::vector<std::optional<std::string>>, Error> RocksEngine::multi_get(
+    Space space, const std::vector<std::string>& keys) {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& k : keys)
+    slices.emplace_back(k);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(space), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return unexpected(from_status(statuses[i], "multi get"));
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
 std::unique_ptr<EngineIterator> RocksEngine::scan(Space space, std::string_view start, std::string_view end) {
   return std::make_unique<RocksIterator>(db_.get(), cf(space), start, end);
 }

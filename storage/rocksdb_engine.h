@@ -37,6 +37,8 @@ class RocksEngine final : public KvEngine {
   ~RocksEngine() override;
 
   Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) override;
+  Expected<std::vector<std::optional<std::string>>, Error> multi_get(
+      Space space, const std::vector<std::string>& keys) override;
   std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) override;
   Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) override;
   Expected<Unit, Error> checkpoint(const std::string& dir) override;
