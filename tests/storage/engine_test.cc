@@ -40,6 +40,21 @@ TEST_P(EngineTest, GetReturnsWhatTheBatchWrote) {
   EXPECT_EQ(**engine_->get(Space::kKeys, std::string("b\0c", 3)), std::string("\0\xff", 2));
 }
 
+TEST_P(EngineTest, MultiGetMatchesGet) {
+  WriteBatch b;
+  b.put(Space::kKeys, "a", "1");
+  b.put(Space::kKeys, "c", "3");
+  ASSERT_TRUE(engine_->write(b, WriteOptions{}));
+  auto got = engine_->multi_get(Space::kKeys, {"c", "b", "a", "c"});
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 4u);
+  EXPECT_EQ((*got)[0], std::optional<std::string>("3"));
+  EXPECT_EQ((*got)[1], std::nullopt);
+  EXPECT_EQ((*got)[2], std::optional<std::string>("1"));
+  EXPECT_EQ((*got)[3], std::optional<std::string>("3"));
+  EXPECT_TRUE(engine_->multi_get(Space::kKeys, {})->empty());
+}
+
 TEST_P(EngineTest, BatchAppliesPutsAndErasesInOrder) {
   WriteBatch b1;
   for (const char* k : {"a", "b", "c", "d"})
