@@ -1,0 +1,263 @@
+// The only translation unit of the tool that sees Asio: a Channel on a private io thread, driven through
+// futures from the command thread.
+#include "ctl/rpc.h"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "proto/etcd/rpc.pb.h"
+#include "server/net/client.h"
+
+namespace cairn::ctl {
+
+namespace asio = boost::asio;
+namespace net = cairn::server::net;
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+
+bool split_endpoint(const std::string& endpoint, std::string& host, std::uint16_t& port) {
+  std::string ep = endpoint;
+  for (const char* scheme : {"http://", "https://", "unix://", "unixs://"}) {
+    if (ep.rfind(scheme, 0) == 0) ep = ep.substr(std::string(scheme).size());
+  }
+  while (!ep.empty() && ep.back() == '/')
+    ep.pop_back();
+  auto colon = ep.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= ep.size()) return false;
+  host = ep.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long p = 0;
+  for (char c : ep.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    p = p * 10 + static_cast<unsigned long>(c - '0');
+    if (p > 65535) return false;
+  }
+  if (p == 0) return false;
+  port = static_cast<std::uint16_t>(p);
+  return true;
+}
+
+struct Connection::Impl {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
+  std::unique_ptr<net::Channel> channel;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+
+  template <typename F>
+  auto run(F&& f) {
+    return asio::co_spawn(ioc, std::forward<F>(f), asio::use_future).get();
+  }
+};
+
+Connection::Connection(ConnectionOptions options) : options_(std::move(options)), impl_(new Impl) {
+  std::vector<net::Endpoint> eps;
+  for (const auto& e : options_.endpoints) {
+    net::Endpoint ep;
+    if (split_endpoint(e, ep.host, ep.port)) eps.push_back(ep);
+  }
+  net::ChannelOptions co;
+  co.connect_timeout = options_.dial_timeout;
+  co.keepalive_time = options_.keepalive_time;
+  co.keepalive_timeout = options_.keepalive_timeout;
+  co.backoff_initial = std::chrono::milliseconds(50);
+  co.backoff_max = std::chrono::milliseconds(1'000);
+  co.user_agent = "cairnctl/0.1 grpc-go/1.33";
+  impl_->channel = std::make_unique<net::Channel>(impl_->ioc.get_executor(), std::move(eps), co);
+  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+}
+
+Connection::~Connection() {
+  Impl* impl = impl_.get();
+  impl->stopping = true;
+  asio::post(impl->ioc, [impl] {
+    impl->channel->close();
+    impl->guard.reset();
+  });
+  // Open calls fail with UNAVAILABLE once the channel is closed, so the io thread normally runs dry.
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (!impl->ioc.stopped() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  bool clean = impl->ioc.stopped();
+  impl->ioc.stop();
+  impl->thread.join();
+  // A coroutine still suspended would outlive the channel it refers to: keep everything (the process
+  // is about to end anyway).
+  if (!clean) static_cast<void>(impl_.release());
+}
+
+RpcResult Connection::unary(const std::string& method, const std::string& request, bool idempotent,
+                            std::optional<std::chrono::milliseconds> timeout) {
+  auto limit = timeout.value_or(options_.command_timeout);
+  Impl* impl = impl_.get();
+  auto deadline = Clock::now() + limit;
+  return impl->run([impl, method, request, idempotent, deadline]() -> awaitable<RpcResult> {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0)
+        co_return RpcResult{{StatusCode::kDeadlineExceeded, "context deadline exceeded"}, {}};
+      net::CallOptions co;
+      co.timeout = left;
+      co.wait_for_ready = true;
+      auto r = co_await impl->channel->unary(method, request, co);
+      if (r.status.code == StatusCode::kUnavailable && idempotent && Clock::now() < deadline) {
+        asio::steady_timer t(impl->ioc, std::chrono::milliseconds(25));
+        co_await t.async_wait(asio::use_awaitable);
+        continue;
+      }
+      co_return RpcResult{r.status, std::move(r.response)};
+    }
+  });
+}
+
+// Stream state shared by the command thread and a reader coroutine on the io thread.
+struct Stream::State {
+  static constexpr std::size_t kQueuedMessagesMax = 4096;
+  std::optional<net::ClientCall> call;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> queue;
+  bool ended = false;
+  std::optional<net_status> status;
+};
+
+std::unique_ptr<Stream> Connection::stream(const std::string& method, bool metadata_hasleader) {
+  Impl* impl = impl_.get();
+  auto st = std::make_shared<Stream::State>();
+  impl->run([impl, st, method, metadata_hasleader]() -> awaitable<void> {
+    net::CallOptions co;
+    co.wait_for_ready = true;
+    if (metadata_hasleader) co.metadata.emplace_back("hasleader", "true");
+    st->call.emplace(co_await impl->channel->start_call(method, co));
+    co_return;
+  });
+  // The reader: moves responses into the queue, waiting while the queue is full.
+  asio::co_spawn(
+      impl->ioc,
+      [impl, st]() -> awaitable<void> {
+        for (;;) {
+          for (;;) {
+            {
+              std::lock_guard lk(st->mu);
+              if (st->queue.size() < Stream::State::kQueuedMessagesMax) break;
+            }
+            asio::steady_timer t(impl->ioc, std::chrono::milliseconds(5));
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          auto m = co_await st->call->read();
+          if (!m) break;
+          std::lock_guard lk(st->mu);
+          st->queue.push_back(std::move(*m));
+          st->cv.notify_all();
+        }
+        auto s = co_await st->call->finish();
+        std::lock_guard lk(st->mu);
+        st->status = s;
+        st->ended = true;
+        st->cv.notify_all();
+      },
+      asio::detached);
+  return std::make_unique<Stream>(impl, st);
+}
+
+Stream::Stream(Connection::Impl* impl, std::shared_ptr<State> state)
+    : impl_(impl), state_(std::move(state)) {}
+Stream::~Stream() {
+  bool ended;
+  {
+    std::lock_guard lk(state_->mu);
+    ended = state_->ended;
+  }
+  if (!ended && !impl_->stopping) cancel();
+}
+
+bool Stream::write(std::string message) {
+  auto st = state_;
+  return impl_->run([st, message]() -> awaitable<bool> { co_return co_await st->call->write(message); });
+}
+
+void Stream::writes_done() {
+  auto st = state_;
+  impl_->run([st]() -> awaitable<void> {
+    st->call->writes_done();
+    co_return;
+  });
+}
+
+std::optional<std::string> Stream::read(std::optional<std::chrono::milliseconds> timeout) {
+  timed_out_ = false;
+  std::unique_lock lk(state_->mu);
+  auto ready = [this] { return !state_->queue.empty() || state_->ended; };
+  if (timeout) {
+    if (!state_->cv.wait_for(lk, *timeout, ready)) {
+      timed_out_ = true;
+      return std::nullopt;
+    }
+  } else {
+    state_->cv.wait(lk, ready);
+  }
+  if (state_->queue.empty()) return std::nullopt;
+  std::string m = std::move(state_->queue.front());
+  state_->queue.pop_front();
+  return m;
+}
+
+net_status Stream::finish() {
+  std::unique_lock lk(state_->mu);
+  state_->cv.wait(lk, [this] { return state_->ended; });
+  return *state_->status;
+}
+
+void Stream::cancel() {
+  auto st = state_;
+  impl_->run([st]() -> awaitable<void> {
+    st->call->cancel();
+    co_return;
+  });
+}
+
+void Connection::keep_alive_in_background(std::int64_t lease_id, std::int64_t ttl_seconds) {
+  Impl* impl = impl_.get();
+  auto period = std::chrono::milliseconds(std::max<std::int64_t>(ttl_seconds * 1000 / 3, 500));
+  asio::co_spawn(
+      impl->ioc,
+      [impl, lease_id, period]() -> awaitable<void> {
+        while (!impl->stopping) {
+          net::CallOptions co;
+          co.wait_for_ready = true;
+          co.metadata.emplace_back("hasleader", "true");
+          auto call = co_await impl->channel->start_call("/etcdserverpb.Lease/LeaseKeepAlive", co);
+          etcdserverpb::LeaseKeepAliveRequest req;
+          req.set_id(lease_id);
+          for (;;) {
+            if (impl->stopping || !co_await call.write(req.SerializeAsString())) break;
+            auto m = co_await call.read();
+            if (!m) break;
+            // Short steps so that shutdown never waits a whole period.
+            for (auto waited = std::chrono::milliseconds(0); waited < period && !impl->stopping;
+                 waited += std::chrono::milliseconds(100)) {
+              asio::steady_timer t(impl->ioc, std::chrono::milliseconds(100));
+              co_await t.async_wait(asio::use_awaitable);
+            }
+          }
+          call.cancel();
+          if (impl->stopping) break;
+          asio::steady_timer t(impl->ioc, std::chrono::milliseconds(200));
+          co_await t.async_wait(asio::use_awaitable);
+        }
+      },
+      asio::detached);
+}
+
+}  // namespace cairn::ctl
