@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -24,6 +25,10 @@ class [[nodiscard]] Expected {
  public:
   Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   Expected(Unexpected<E> u) : v_(std::in_place_index<1>, std::move(u.error)) {}
+  // Accepts an error of a convertible type (e.g. unexpected("text") for a std::string error).
+  template <typename G>
+  requires(!std::is_same_v<G, E> && std::is_constructible_v<E, G>) Expected(Unexpected<G> u)
+      : v_(std::in_place_index<1>, E(std::move(u.error))) {}
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }

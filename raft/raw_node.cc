@@ -106,8 +106,10 @@ Ready RawNode::ready() {
   rd.messages = raft_.take_msgs();
   rd.messages_after_persist = raft_.take_msgs_after_persist();
   rd.read_states = raft_.take_read_states();
-  rd.must_sync =
-      !rd.entries.empty() || (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
+  // A snapshot or new entries must be fsynced before anything acknowledges them; so must a new term
+  // or vote (a vote is a promise). A commit-index change alone need not be.
+  rd.must_sync = !rd.entries.empty() || !rd.snapshot.empty() ||
+                 (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
 
   InProgress ip;
   ip.number = rd.number;

@@ -1073,10 +1073,7 @@ TEST(RawNodeContract, CommittedEntriesOnlyHandedOutOnceDurableLocally) {
 // entries are. An application that skips the fsync when must_sync is false could acknowledge a
 // snapshot, crash, and restart with a durable HardState.commit beyond its durable log (or lose the
 // snapshot the leader counts as replicated).
-// DISABLED: raft/raw_node.cc RawNode::ready() computes must_sync from entries and term/vote only and
-// leaves it false for a Ready that carries just a snapshot. Fix: also set it when
-// !rd.snapshot.empty(). Re-enable once fixed.
-TEST(RawNodeContract, DISABLED_ReadyWithSnapshotMustSync) {
+TEST(RawNodeContract, ReadyWithSnapshotMustSync) {
   auto n = std::make_unique<TestNode>(plain_config(2), ConfState{{1, 2, 3}, {}});
   Message m;
   m.type = MessageType::kSnap;
