@@ -45,6 +45,7 @@ struct ClientCallState {
   bool data_deferred = false;
 
   std::optional<Status> status;  // final
+  bool unprocessed = false;      // refused by the server: safe to retry
   asio::steady_timer read_wake, write_wake, deadline_timer;
 
   void wake() {
@@ -320,7 +321,8 @@ class GrpcClientConnection final : public H2Session {
     if (!call->status) {
       Status s;
       switch (error_code) {
-        case NGHTTP2_REFUSED_STREAM:
+        case NGHTTP2_REFUSED_STREAM:  // also streams above a GOAWAY's last-stream-id
+          call->unprocessed = call->http_status.empty();
           s = {StatusCode::kUnavailable, "stream refused by the server"};
           break;
         case NGHTTP2_CANCEL:
@@ -409,6 +411,10 @@ awaitable<Status> ClientCall::finish() {
     co_await c.read_wake.async_wait(asio::as_tuple(use_awaitable));
   }
   co_return *c.status;
+}
+
+bool ClientCall::unprocessed() const {
+  return state_->unprocessed;
 }
 
 void ClientCall::cancel() {
@@ -547,17 +553,30 @@ awaitable<ClientCall> Channel::start_call(std::string method, CallOptions option
 }
 
 awaitable<UnaryResult> Channel::unary(std::string method, std::string request, CallOptions options) {
-  ClientCall call = co_await start_call(std::move(method), std::move(options));
+  std::optional<Clock::time_point> deadline;
+  if (options.timeout) deadline = Clock::now() + *options.timeout;
   UnaryResult result;
-  if (co_await call.write(std::move(request))) call.writes_done();
-  std::optional<std::string> response = co_await call.read();
-  result.status = co_await call.finish();
-  if (result.status.is_ok()) {
-    if (!response) {
-      result.status = {StatusCode::kInternal, "server sent no response message"};
-    } else {
-      result.response = std::move(*response);
+  for (int attempt = 0; attempt <= kTransparentRetriesMax; ++attempt) {
+    CallOptions o = options;
+    if (deadline) {
+      o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (*o.timeout <= std::chrono::milliseconds(0)) {
+        result.status = {StatusCode::kDeadlineExceeded, "deadline exceeded"};
+        break;
+      }
     }
+    ClientCall call = co_await start_call(method, std::move(o));
+    if (co_await call.write(request)) call.writes_done();
+    std::optional<std::string> response = co_await call.read();
+    result.status = co_await call.finish();
+    if (result.status.is_ok()) {
+      if (!response) {
+        result.status = {StatusCode::kInternal, "server sent no response message"};
+      } else {
+        result.response = std::move(*response);
+      }
+    }
+    if (!call.unprocessed()) break;
   }
   co_return result;
 }

@@ -79,6 +79,9 @@ class ClientCall {
   boost::asio::awaitable<Status> finish();
   // Ends the call at once with CANCELLED and resets the stream.
   void cancel();
+  // The server never processed the call (RST_STREAM(REFUSED_STREAM), or the stream was above the
+  // last-stream-id of a GOAWAY): it is safe to send it again.
+  bool unprocessed() const;
 
  private:
   std::shared_ptr<detail::ClientCallState> state_;
@@ -96,7 +99,9 @@ class Channel {
 
   // Starts a call (any kind). Never fails: a call that could not start is already finished with its status.
   boost::asio::awaitable<ClientCall> start_call(std::string method, CallOptions options = {});
-  // One request, one response.
+  // One request, one response. A call the server never processed (refused stream, GOAWAY) is retried
+  // transparently, up to kTransparentRetriesMax times, as grpc-go does.
+  static constexpr int kTransparentRetriesMax = 3;
   boost::asio::awaitable<UnaryResult> unary(std::string method, std::string request,
                                             CallOptions options = {});
 

@@ -310,5 +310,39 @@ TEST(Grpc, ManyConcurrentCallsOnOneConnection) {
   EXPECT_EQ(server.stats().h2_connections.load(), 1u);
 }
 
+TEST(Grpc, RefusedStreamsAreRetriedTransparently) {
+  // Before our client has read the server's SETTINGS it does not know the stream limit: the calls above it
+  // are refused (never processed) and sent again.
+  ServerLimits limits;
+  limits.concurrent_streams_max = 2;
+  TestServer server(limits);
+  ClientThread client;
+  int good = client.run<int>([&]() -> awaitable<int> {
+    Channel ch(client.executor(), {local(server.port())});
+    int done = 0, ok = 0;
+    constexpr int kCalls = 20;
+    for (int i = 0; i < kCalls; ++i) {
+      asio::co_spawn(
+          client.executor(),
+          [&]() -> awaitable<void> {
+            auto r = co_await ch.unary("/cairn.test.Echo/Sleep", "20", with_timeout(20s));
+            if (r.status.is_ok())
+              ++ok;
+            else
+              ADD_FAILURE() << static_cast<int>(r.status.code) << " " << r.status.message;
+            ++done;
+          },
+          asio::detached);
+    }
+    asio::steady_timer t(client.executor());
+    while (done < kCalls) {
+      t.expires_after(2ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return ok;
+  });
+  EXPECT_EQ(good, 20);
+}
+
 }  // namespace
 }  // namespace cairn::server::net::testing

@@ -1,0 +1,90 @@
+// The client port's HTTP/1.1 endpoints: /health, /version, /metrics (etcd's shapes).
+#include <sstream>
+
+#include "server/api/services.h"
+#include "server/net/completion.h"
+
+namespace cairn::server::api {
+
+using boost::asio::awaitable;
+using net::HttpRequest;
+using net::HttpResponse;
+using node::EtcdError;
+using node::Node;
+
+namespace {
+
+net::HttpResponse json(unsigned status, std::string body) {
+  net::HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+// etcd's /health: healthy when a leader is known and a linearizable read goes through.
+awaitable<HttpResponse> health(Node* n) {
+  auto pc = net::make_completion<bool>();
+  auto p = std::make_shared<net::CompletionPromise<bool>>(std::move(pc.first));
+  n->linearize([p](std::optional<EtcdError> e) { p->set(!e); });
+  auto w = pc.second.wait();
+  std::optional<bool> ok = co_await std::move(w);
+  if (ok && *ok) co_return json(200, "{\"health\":\"true\"}");
+  co_return json(503, "{\"health\":\"false\"}");
+}
+
+awaitable<HttpResponse> version() {
+  co_return json(200, std::string("{\"etcdserver\":\"") + kServerVersion + "\",\"etcdcluster\":\"" +
+                          kClusterVersion + "\"}");
+}
+
+awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
+  const auto& st = n->stats();
+  std::ostringstream o;
+  auto gauge = [&](const char* name, const char* help, const char* type, double v) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+      << name << " " << v << "\n";
+  };
+  gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.", "gauge",
+        static_cast<double>(st.has_leader.load()));
+  gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.", "gauge",
+        static_cast<double>(st.is_leader.load()));
+  gauge("etcd_server_leader_changes_seen_total", "The number of leader changes seen.", "counter",
+        static_cast<double>(st.leader_changes.load()));
+  gauge("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
+        "gauge", static_cast<double>(st.proposals_committed.load()));
+  gauge("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.", "gauge",
+        static_cast<double>(st.proposals_applied.load()));
+  gauge("etcd_server_proposals_pending", "The current number of pending proposals to commit.", "gauge",
+        static_cast<double>(st.proposals_pending.load()));
+  gauge("etcd_server_proposals_failed_total", "The total number of failed proposals seen.", "counter",
+        static_cast<double>(st.proposals_failed.load()));
+  gauge("etcd_mvcc_db_total_size_in_bytes",
+        "Total size of the underlying database physically allocated in bytes.", "gauge",
+        static_cast<double>(st.db_size_bytes.load()));
+  gauge("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database in bytes.",
+        "gauge", static_cast<double>(st.db_size_bytes.load()));
+  // A summary rather than etcd's histogram: count and sum of WAL fsyncs.
+  o << "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n"
+    << "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n"
+    << "etcd_disk_wal_fsync_duration_seconds_sum "
+    << static_cast<double>(st.wal_fsync_micros_total.load()) / 1e6
+    << "\netcd_disk_wal_fsync_duration_seconds_count " << st.wal_fsyncs.load() << "\n";
+  o << net::render_prometheus(s->stats());
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = o.str();
+  co_return r;
+}
+
+}  // namespace
+
+void register_http(net::Server& s, Node& n) {
+  Node* np = &n;
+  net::Server* sp = &s;
+  s.add_http("GET", "/health", [np](const HttpRequest&) { return health(np); });
+  s.add_http("GET", "/version", [](const HttpRequest&) { return version(); });
+  s.add_http("GET", "/metrics", [np, sp](const HttpRequest&) { return metrics(np, sp); });
+}
+
+}  // namespace cairn::server::api

@@ -1,0 +1,560 @@
+#include "server/api/services.h"
+
+#include <openssl/sha.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "server/net/completion.h"
+#include "server/node/url.h"
+
+namespace cairn::server::api {
+
+using boost::asio::awaitable;
+using net::Reply;
+using net::ServerContext;
+using node::EntryKind;
+using node::EtcdError;
+using node::Node;
+
+net::Status to_status(const EtcdError& e) {
+  return net::Status{e.code, e.message};
+}
+
+namespace {
+
+using Promise = net::CompletionPromise<Reply>;
+using PromisePtr = std::shared_ptr<Promise>;
+
+void fill(Node& n, etcdserverpb::ResponseHeader* h, bool with_revision = true) {
+  auto hi = n.header();
+  h->set_cluster_id(hi.cluster_id);
+  h->set_member_id(hi.member_id);
+  h->set_raft_term(hi.raft_term);
+  if (with_revision && h->revision() == 0) h->set_revision(n.store().revision());
+}
+
+EtcdError invalid(const std::string& what) {
+  return {net::StatusCode::kInvalidArgument, what};
+}
+
+template <class Msg>
+bool parse(Msg& m, const std::string& bytes) {
+  return m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+// Waits for the node thread to fulfil the promise made by `start`.
+template <class Start>
+awaitable<Reply> await_node(Start start) {
+  auto pc = net::make_completion<Reply>();
+  auto promise = std::make_shared<Promise>(std::move(pc.first));
+  start(promise);
+  std::optional<Reply> r = co_await pc.second.wait();
+  if (!r) co_return to_status(node::err_stopped());
+  co_return std::move(*r);
+}
+
+// Runs fn(node) -> Reply on the node thread.
+template <class Fn>
+awaitable<Reply> on_node(Node* n, Fn fn) {
+  return await_node([n, fn = std::move(fn)](PromisePtr p) mutable {
+    if (!n->run([n, p, fn = std::move(fn)]() mutable { p->set(fn(*n)); }))
+      p->set(to_status(node::err_too_many_requests()));
+  });
+}
+
+// Proposes through raft; render(node, response) -> Reply runs on the node thread once applied.
+template <class Render>
+awaitable<Reply> propose(Node* n, EntryKind kind, std::string body, Render render) {
+  if (body.size() > n->config().max_request_bytes)
+    return await_node([](PromisePtr p) { p->set(to_status(node::err_request_too_large())); });
+  return await_node([n, kind, body = std::move(body), render = std::move(render)](PromisePtr p) mutable {
+    n->propose(kind, std::move(body), [n, p, render](node::Result<storage::ApplyResponse> r) mutable {
+      if (!r) {
+        p->set(to_status(r.error()));
+        return;
+      }
+      p->set(render(*n, *r));
+    });
+  });
+}
+
+Reply do_range(Node& n, const storage::RangeRequest& req) {
+  auto r = n.store().range(req);
+  if (!r) return to_status(node::from_store(r.error()));
+  etcdserverpb::RangeResponse out;
+  node::to_pb(*r, &out);
+  fill(n, out.mutable_header());
+  return out.SerializeAsString();
+}
+
+awaitable<Reply> kv_range(Node* n, std::string bytes) {
+  etcdserverpb::RangeRequest pb;
+  if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  storage::RangeRequest req = node::from_pb(pb);
+  if (auto e = storage::MvccStore::validate_range(req)) co_return to_status(node::from_store(*e));
+  if (req.serializable) {
+    auto aw_ = on_node(n, [req](Node& nd) { return do_range(nd, req); });
+    co_return co_await std::move(aw_);
+  }
+  {
+    auto aw_ = await_node([n, req](PromisePtr p) {
+      n->linearize([n, p, req](std::optional<EtcdError> e) {
+        if (e) {
+          p->set(to_status(*e));
+          return;
+        }
+        p->set(do_range(*n, req));
+      });
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> kv_put(Node* n, std::string bytes) {
+  etcdserverpb::PutRequest pb;
+  if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (auto e =
+          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+    co_return to_status(node::from_store(*e));
+  {
+    auto aw_ =
+        propose(n, EntryKind::kPut, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
+          etcdserverpb::PutResponse out;
+          if (auto* v = std::get_if<storage::PutResponse>(&r)) node::to_pb(*v, &out);
+          fill(nd, out.mutable_header());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> kv_delete(Node* n, std::string bytes) {
+  etcdserverpb::DeleteRangeRequest pb;
+  if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (auto e =
+          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+    co_return to_status(node::from_store(*e));
+  {
+    auto aw_ = propose(n, EntryKind::kDeleteRange, std::move(bytes),
+                       [](Node& nd, storage::ApplyResponse& r) -> Reply {
+                         etcdserverpb::DeleteRangeResponse out;
+                         if (auto* v = std::get_if<storage::DeleteRangeResponse>(&r)) node::to_pb(*v, &out);
+                         fill(nd, out.mutable_header());
+                         return out.SerializeAsString();
+                       });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> kv_txn(Node* n, std::string bytes) {
+  etcdserverpb::TxnRequest pb;
+  if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (auto e =
+          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+    co_return to_status(node::from_store(*e));
+  {
+    auto aw_ =
+        propose(n, EntryKind::kTxn, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
+          etcdserverpb::TxnResponse out;
+          if (auto* v = std::get_if<storage::TxnResponse>(&r)) node::to_pb(*v, &out);
+          fill(nd, out.mutable_header());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> kv_compact(Node* n, std::string bytes) {
+  etcdserverpb::CompactionRequest pb;
+  if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  {
+    auto aw_ =
+        propose(n, EntryKind::kCompaction, std::move(bytes), [](Node& nd, storage::ApplyResponse&) -> Reply {
+          etcdserverpb::CompactionResponse out;
+          fill(nd, out.mutable_header());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+void add_members(Node& n, google::protobuf::RepeatedPtrField<etcdserverpb::Member>* out) {
+  for (const auto& [id, m] : n.members()) {
+    auto* pb = out->Add();
+    pb->set_id(id);
+    pb->set_name(m.name);
+    for (const auto& u : m.peer_urls)
+      pb->add_peerurls(u);
+    for (const auto& u : m.client_urls)
+      pb->add_clienturls(u);
+    pb->set_islearner(m.learner);
+  }
+}
+
+awaitable<Reply> member_list(Node* n, std::string) {
+  {
+    auto aw_ = on_node(n, [](Node& nd) -> Reply {
+      etcdserverpb::MemberListResponse out;
+      fill(nd, out.mutable_header(), false);
+      add_members(nd, out.mutable_members());
+      return out.SerializeAsString();
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+// Validates on the node thread, then proposes the conf change; render runs once it is applied.
+template <class Check, class Render>
+awaitable<Reply> member_change(Node* n, Check check, Render render) {
+  return await_node([n, check = std::move(check), render = std::move(render)](PromisePtr p) mutable {
+    if (!n->run([n, p, check = std::move(check), render = std::move(render)]() mutable {
+          raft::ConfChange cc;
+          if (auto e = check(*n, cc)) {
+            p->set(to_status(*e));
+            return;
+          }
+          n->conf_change(cc, [n, p, render](std::optional<EtcdError> e) mutable {
+            if (e) {
+              p->set(to_status(*e));
+              return;
+            }
+            p->set(render(*n));
+          });
+        }))
+      p->set(to_status(node::err_too_many_requests()));
+  });
+}
+
+awaitable<Reply> member_add(Node* n, std::string bytes) {
+  etcdserverpb::MemberAddRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  std::vector<std::string> urls(req.peerurls().begin(), req.peerurls().end());
+  if (urls.empty()) co_return to_status(node::err_member_bad_urls());
+  for (const auto& u : urls)
+    if (!node::parse_url(u)) co_return to_status(node::err_member_bad_urls());
+  uint64_t id = node::derive_member_id(urls, n->config().cluster_token);
+  bool learner = req.islearner();
+  {
+    auto aw_ = member_change(
+        n,
+        [id, urls, learner](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
+          if (nd.members().count(id)) return node::err_member_exist();
+          for (const auto& [mid, m] : nd.members())
+            for (const auto& u : m.peer_urls)
+              for (const auto& v : urls)
+                if (u == v) return node::err_peer_url_exist();
+          etcdserverpb::Member m;
+          m.set_id(id);
+          for (const auto& u : urls)
+            m.add_peerurls(u);
+          m.set_islearner(learner);
+          cc.type = learner ? raft::ConfChangeType::kAddLearnerNode : raft::ConfChangeType::kAddNode;
+          cc.node_id = id;
+          cc.context = m.SerializeAsString();
+          return std::nullopt;
+        },
+        [id, urls, learner](Node& nd) -> Reply {
+          etcdserverpb::MemberAddResponse out;
+          fill(nd, out.mutable_header(), false);
+          auto* m = out.mutable_member();
+          m->set_id(id);
+          for (const auto& u : urls)
+            m->add_peerurls(u);
+          m->set_islearner(learner);
+          add_members(nd, out.mutable_members());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> member_remove(Node* n, std::string bytes) {
+  etcdserverpb::MemberRemoveRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  uint64_t id = req.id();
+  {
+    auto aw_ = member_change(
+        n,
+        [id](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
+          if (!nd.members().count(id)) return node::err_member_not_found();
+          cc.type = raft::ConfChangeType::kRemoveNode;
+          cc.node_id = id;
+          return std::nullopt;
+        },
+        [](Node& nd) -> Reply {
+          etcdserverpb::MemberRemoveResponse out;
+          fill(nd, out.mutable_header(), false);
+          add_members(nd, out.mutable_members());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> member_update(Node* n, std::string bytes) {
+  etcdserverpb::MemberUpdateRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  uint64_t id = req.id();
+  std::vector<std::string> urls(req.peerurls().begin(), req.peerurls().end());
+  for (const auto& u : urls)
+    if (!node::parse_url(u)) co_return to_status(node::err_member_bad_urls());
+  {
+    auto aw_ = member_change(
+        n,
+        [id, urls](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
+          if (!nd.members().count(id)) return node::err_member_not_found();
+          etcdserverpb::Member m;
+          m.set_id(id);
+          for (const auto& u : urls)
+            m.add_peerurls(u);
+          cc.type = raft::ConfChangeType::kUpdateNode;
+          cc.node_id = id;
+          cc.context = m.SerializeAsString();
+          return std::nullopt;
+        },
+        [](Node& nd) -> Reply {
+          etcdserverpb::MemberUpdateResponse out;
+          fill(nd, out.mutable_header(), false);
+          add_members(nd, out.mutable_members());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> member_promote(Node* n, std::string bytes) {
+  etcdserverpb::MemberPromoteRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  uint64_t id = req.id();
+  {
+    auto aw_ = member_change(
+        n,
+        [id](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
+          auto it = nd.members().find(id);
+          if (it == nd.members().end()) return node::err_member_not_found();
+          if (!it->second.learner) return node::err_member_not_learner();
+          cc.type = raft::ConfChangeType::kAddNode;
+          cc.node_id = id;
+          return std::nullopt;
+        },
+        [](Node& nd) -> Reply {
+          etcdserverpb::MemberPromoteResponse out;
+          fill(nd, out.mutable_header(), false);
+          add_members(nd, out.mutable_members());
+          return out.SerializeAsString();
+        });
+    co_return co_await std::move(aw_);
+  }
+}
+
+Reply status_reply(Node& nd) {
+  etcdserverpb::StatusResponse out;
+  fill(nd, out.mutable_header());
+  out.set_version(kServerVersion);
+  out.set_dbsize(static_cast<int64_t>(nd.store().db_size_bytes()));
+  out.set_dbsizeinuse(static_cast<int64_t>(nd.store().logical_size_bytes()));
+  out.set_leader(nd.leader());
+  out.set_raftindex(nd.committed_index());
+  out.set_raftterm(nd.header().raft_term);
+  out.set_raftappliedindex(nd.applied_index());
+  out.set_islearner(nd.is_learner());
+  if (nd.leader() == 0) out.add_errors("etcdserver: no leader");
+  return out.SerializeAsString();
+}
+
+awaitable<Reply> m_status(Node* n, std::string) {
+  {
+    auto aw_ = on_node(n, status_reply);
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> m_hash(Node* n, std::string) {
+  {
+    auto aw_ = on_node(n, [](Node& nd) -> Reply {
+      auto r = nd.store().hash();
+      if (!r) return to_status(node::from_store(r.error()));
+      etcdserverpb::HashResponse out;
+      fill(nd, out.mutable_header());
+      out.set_hash(r->hash);
+      return out.SerializeAsString();
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> m_hashkv(Node* n, std::string bytes) {
+  etcdserverpb::HashKVRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  int64_t rev = req.revision();
+  {
+    auto aw_ = on_node(n, [rev](Node& nd) -> Reply {
+      auto r = nd.store().hash_kv(rev);
+      if (!r) return to_status(node::from_store(r.error()));
+      etcdserverpb::HashKVResponse out;
+      fill(nd, out.mutable_header());
+      out.set_hash(r->hash);
+      out.set_compact_revision(r->compact_revision);
+      return out.SerializeAsString();
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> m_defrag(Node* n, std::string) {
+  {
+    auto aw_ = on_node(n, [](Node& nd) -> Reply {
+      auto r = nd.store().defragment();
+      if (!r) return to_status(node::from_store(r.error()));
+      etcdserverpb::DefragmentResponse out;
+      fill(nd, out.mutable_header());
+      return out.SerializeAsString();
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+Reply alarm_reply(Node& nd) {
+  etcdserverpb::AlarmResponse out;
+  fill(nd, out.mutable_header());
+  for (auto a : nd.store().alarms()) {
+    auto* m = out.add_alarms();
+    m->set_memberid(nd.member_id());
+    m->set_alarm(static_cast<etcdserverpb::AlarmType>(a));
+  }
+  return out.SerializeAsString();
+}
+
+awaitable<Reply> m_alarm(Node* n, std::string bytes) {
+  etcdserverpb::AlarmRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (req.action() == etcdserverpb::AlarmRequest::GET) {
+    auto aw_ = on_node(n, alarm_reply);
+    co_return co_await std::move(aw_);
+  }
+  {
+    auto aw_ = propose(n, EntryKind::kAlarm, std::move(bytes),
+                       [](Node& nd, storage::ApplyResponse&) { return alarm_reply(nd); });
+    co_return co_await std::move(aw_);
+  }
+}
+
+awaitable<Reply> m_move_leader(Node* n, std::string bytes) {
+  etcdserverpb::MoveLeaderRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  uint64_t target = req.targetid();
+  {
+    auto aw_ = await_node([n, target](PromisePtr p) {
+      n->move_leader(target, [n, p](std::optional<EtcdError> e) {
+        if (e) {
+          p->set(to_status(*e));
+          return;
+        }
+        etcdserverpb::MoveLeaderResponse out;
+        fill(*n, out.mutable_header());
+        p->set(out.SerializeAsString());
+      });
+    });
+    co_return co_await std::move(aw_);
+  }
+}
+
+// Snapshot: a checkpoint of the store, packed as (u32 name length, name, u64 size, bytes) per file,
+// zero-padded to a multiple of 512 bytes and followed by its SHA-256 (what etcdctl checks). It is not
+// a bbolt file, so etcdctl's offline `snapshot status/restore` cannot read it.
+awaitable<net::Status> m_snapshot(Node* n, ServerContext&, net::ServerStream& stream) {
+  auto rd = stream.read();
+  (void)co_await std::move(rd);
+  auto pack = [](Node& nd) -> Reply {
+    namespace fs = std::filesystem;
+    std::string dir = nd.config().data_dir + "/member/snapshot.tmp";
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    auto r = nd.store().snapshot(dir);
+    if (!r) return to_status(node::from_store(r.error()));
+    std::string out;
+    auto put = [&](uint64_t v, int bytes) {
+      for (int i = bytes - 1; i >= 0; --i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    };
+    for (const auto& ent : fs::directory_iterator(dir, ec)) {
+      if (!ent.is_regular_file()) continue;
+      std::ifstream f(ent.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      std::string name = ent.path().filename().string();
+      std::string data = ss.str();
+      put(name.size(), 4);
+      out += name;
+      put(data.size(), 8);
+      out += data;
+    }
+    fs::remove_all(dir, ec);
+    out.resize((out.size() + 511) / 512 * 512, '\0');
+    return out;
+  };
+  auto pack_aw = on_node(n, pack);
+  Reply packed = co_await std::move(pack_aw);
+  if (!packed.has_message()) co_return packed.status();
+  std::string data = std::move(packed.message());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  constexpr size_t kChunkBytes = 32 * 1024;
+  size_t sent = 0;
+  while (sent < data.size()) {
+    size_t len = std::min(kChunkBytes, data.size() - sent);
+    etcdserverpb::SnapshotResponse msg;
+    msg.mutable_header()->set_member_id(n->member_id());
+    msg.set_remaining_bytes(data.size() - sent);
+    msg.set_blob(data.substr(sent, len));
+    sent += len;
+    auto w = stream.write(msg.SerializeAsString());
+    if (!co_await std::move(w)) co_return net::Status{net::StatusCode::kCancelled, "canceled"};
+  }
+  etcdserverpb::SnapshotResponse last;
+  last.mutable_header()->set_member_id(n->member_id());
+  last.set_blob(std::string(reinterpret_cast<const char*>(digest), sizeof digest));
+  auto lw = stream.write(last.SerializeAsString());
+  if (!co_await std::move(lw)) co_return net::Status{net::StatusCode::kCancelled, "canceled"};
+  co_return net::Status::ok();
+}
+
+template <class H>
+void unary(net::Server& s, const char* path, Node& n, H h) {
+  Node* np = &n;
+  s.add_unary(path, [np, h](ServerContext&, std::string_view req) { return h(np, std::string(req)); });
+}
+
+}  // namespace
+
+void register_kv(net::Server& s, Node& n) {
+  unary(s, "/etcdserverpb.KV/Range", n, kv_range);
+  unary(s, "/etcdserverpb.KV/Put", n, kv_put);
+  unary(s, "/etcdserverpb.KV/DeleteRange", n, kv_delete);
+  unary(s, "/etcdserverpb.KV/Txn", n, kv_txn);
+  unary(s, "/etcdserverpb.KV/Compact", n, kv_compact);
+}
+
+void register_cluster(net::Server& s, Node& n) {
+  unary(s, "/etcdserverpb.Cluster/MemberList", n, member_list);
+  unary(s, "/etcdserverpb.Cluster/MemberAdd", n, member_add);
+  unary(s, "/etcdserverpb.Cluster/MemberRemove", n, member_remove);
+  unary(s, "/etcdserverpb.Cluster/MemberUpdate", n, member_update);
+  unary(s, "/etcdserverpb.Cluster/MemberPromote", n, member_promote);
+}
+
+void register_maintenance(net::Server& s, Node& n) {
+  unary(s, "/etcdserverpb.Maintenance/Status", n, m_status);
+  unary(s, "/etcdserverpb.Maintenance/Hash", n, m_hash);
+  unary(s, "/etcdserverpb.Maintenance/HashKV", n, m_hashkv);
+  unary(s, "/etcdserverpb.Maintenance/Defragment", n, m_defrag);
+  unary(s, "/etcdserverpb.Maintenance/Alarm", n, m_alarm);
+  unary(s, "/etcdserverpb.Maintenance/MoveLeader", n, m_move_leader);
+  Node* np = &n;
+  s.add_stream("/etcdserverpb.Maintenance/Snapshot",
+               [np](ServerContext& ctx, net::ServerStream& st) { return m_snapshot(np, ctx, st); });
+}
+
+}  // namespace cairn::server::api

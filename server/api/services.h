@@ -1,0 +1,33 @@
+// etcd's v3 gRPC services (KV, Cluster, Maintenance) and the HTTP endpoints of the client port
+// (/health, /version, /metrics, the JSON gateway), on top of a node::Node.
+//
+// Handlers run on the connection's strand and never block it: each one parses the request, hands the
+// work to the node thread (Node::propose / linearize / run) and co_awaits a net::Completion that the
+// node thread fulfils. Responses carry cluster_id, member_id, raft_term and revision (etcd's rules:
+// docs/compatibility.md); errors are etcd's gRPC code and exact message.
+#pragma once
+
+#include "server/net/server.h"
+#include "server/node/node.h"
+
+namespace cairn::server::api {
+
+inline constexpr const char* kServerVersion = "3.4.23";
+inline constexpr const char* kClusterVersion = "3.4.0";
+
+void register_kv(net::Server& server, node::Node& node);
+void register_cluster(net::Server& server, node::Node& node);
+void register_maintenance(net::Server& server, node::Node& node);
+void register_http(net::Server& server, node::Node& node);
+
+inline void register_all(net::Server& server, node::Node& node) {
+  register_kv(server, node);
+  register_cluster(server, node);
+  register_maintenance(server, node);
+  register_http(server, node);
+}
+
+// The gRPC status for a server error (exposed for tests).
+net::Status to_status(const node::EtcdError& e);
+
+}  // namespace cairn::server::api

@@ -1,0 +1,161 @@
+#include "server/app/flags.h"
+
+#include <CLI/CLI.hpp>
+#include <map>
+
+#include "server/node/url.h"
+
+namespace cairn::server::app {
+
+namespace {
+std::string listen_host(const std::string& host) {
+  return host == "localhost" ? "127.0.0.1" : host;
+}
+}  // namespace
+
+Expected<ServerConfig, std::string> make_config(const Flags& f) {
+  ServerConfig sc;
+  sc.flags = f;
+  Flags& g = sc.flags;
+  if (g.name.empty()) return unexpected(std::string("--name must not be empty"));
+  if (g.data_dir.empty()) g.data_dir = g.name + ".etcd";
+  if (g.initial_cluster.empty()) {
+    for (const auto& u : node::split_list(g.initial_advertise_peer_urls))
+      g.initial_cluster += (g.initial_cluster.empty() ? "" : ",") + g.name + "=" + u;
+  }
+  if (g.initial_cluster_state != "new" && g.initial_cluster_state != "existing")
+    return unexpected("invalid value \"" + g.initial_cluster_state +
+                      "\" for flag -initial-cluster-state: must be one of new, existing");
+  if (g.heartbeat_interval_ms == 0) return unexpected(std::string("--heartbeat-interval must be > 0"));
+  if (g.election_timeout_ms < 5 * g.heartbeat_interval_ms)
+    return unexpected("--election-timeout[" + std::to_string(g.election_timeout_ms) +
+                      "ms] should be at least as 5 times as --heartbeat-interval[" +
+                      std::to_string(g.heartbeat_interval_ms) + "ms]");
+  if (g.election_timeout_ms > 50000)
+    return unexpected("--election-timeout[" + std::to_string(g.election_timeout_ms) +
+                      "ms] is too long, and should be set less than 50000ms");
+
+  auto urls = [](const std::string& flag,
+                 const std::string& v) -> Expected<std::vector<std::string>, std::string> {
+    auto list = node::split_list(v);
+    if (list.empty()) return unexpected("--" + flag + " must not be empty");
+    for (const auto& u : list)
+      if (!node::parse_url(u))
+        return unexpected("invalid URL \"" + u + "\" for --" + flag + " (want http://host:port)");
+    return list;
+  };
+  auto lc = urls("listen-client-urls", g.listen_client_urls);
+  if (!lc) return unexpected(lc.error());
+  auto ac = urls("advertise-client-urls", g.advertise_client_urls);
+  if (!ac) return unexpected(ac.error());
+  auto lp = urls("listen-peer-urls", g.listen_peer_urls);
+  if (!lp) return unexpected(lp.error());
+  auto ap = urls("initial-advertise-peer-urls", g.initial_advertise_peer_urls);
+  if (!ap) return unexpected(ap.error());
+  if (lp->size() != 1) return unexpected(std::string("--listen-peer-urls: exactly one URL is supported"));
+
+  // --initial-cluster: name=url,name=url (a name may repeat for several URLs).
+  std::map<std::string, std::vector<std::string>> by_name;
+  std::vector<std::string> order;
+  for (const auto& item : node::split_list(g.initial_cluster)) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return unexpected("--initial-cluster: \"" + item + "\" is not name=url");
+    std::string n = item.substr(0, eq), u = item.substr(eq + 1);
+    if (!node::parse_url(u)) return unexpected("--initial-cluster: invalid URL \"" + u + "\"");
+    if (!by_name.count(n)) order.push_back(n);
+    by_name[n].push_back(u);
+  }
+  if (!by_name.count(g.name))
+    return unexpected("couldn't find local name \"" + g.name + "\" in the initial cluster configuration");
+  {
+    auto a = by_name[g.name], b = *ap;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    if (a != b)
+      return unexpected("--initial-cluster has " + g.name + "=" + by_name[g.name].front() +
+                        " but missing from --initial-advertise-peer-urls=" + g.initial_advertise_peer_urls);
+  }
+
+  node::NodeConfig& nc = sc.node;
+  nc.name = g.name;
+  nc.data_dir = g.data_dir;
+  nc.wal_dir = g.wal_dir;
+  nc.cluster_token = g.initial_cluster_token;
+  nc.new_cluster = g.initial_cluster_state == "new";
+  nc.advertise_client_urls = *ac;
+  for (const auto& n : order) {
+    node::MemberInfo m;
+    m.name = n;
+    m.peer_urls = by_name[n];
+    m.id = node::derive_member_id(m.peer_urls, g.initial_cluster_token);
+    nc.initial_members.push_back(m);
+  }
+  nc.member_id = node::derive_member_id(*ap, g.initial_cluster_token);
+  auto pe = *node::parse_url(lp->front());
+  nc.listen_peer_host = listen_host(pe.host);
+  nc.listen_peer_port = pe.port;
+  nc.heartbeat = std::chrono::milliseconds(g.heartbeat_interval_ms);
+  nc.election = std::chrono::milliseconds(g.election_timeout_ms);
+  nc.snapshot_count = g.snapshot_count;
+  nc.quota_backend_bytes = g.quota_backend_bytes == 0 ? (2ull << 30) : g.quota_backend_bytes;
+  nc.max_request_bytes = g.max_request_bytes;
+  for (const auto& u : *lc) {
+    auto e = *node::parse_url(u);
+    e.host = listen_host(e.host);
+    sc.client_listen.push_back(e);
+  }
+  return sc;
+}
+
+Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv) {
+  CLI::App app{"cairn: a distributed key-value store that speaks etcd's v3 API", "cairn"};
+  Flags f;
+  auto opt = [&](const char* name, auto& var, const char* env, const char* help) {
+    app.add_option(name, var, help)->envname(env)->capture_default_str();
+  };
+  opt("--name", f.name, "ETCD_NAME", "Human-readable name for this member.");
+  opt("--data-dir", f.data_dir, "ETCD_DATA_DIR", "Path to the data directory (default: <name>.etcd).");
+  opt("--wal-dir", f.wal_dir, "ETCD_WAL_DIR", "Path to a dedicated WAL directory.");
+  opt("--listen-client-urls", f.listen_client_urls, "ETCD_LISTEN_CLIENT_URLS",
+      "URLs to listen on for client traffic.");
+  opt("--advertise-client-urls", f.advertise_client_urls, "ETCD_ADVERTISE_CLIENT_URLS",
+      "This member's client URLs to advertise to the rest of the cluster.");
+  opt("--listen-peer-urls", f.listen_peer_urls, "ETCD_LISTEN_PEER_URLS",
+      "URL to listen on for peer traffic.");
+  opt("--initial-advertise-peer-urls", f.initial_advertise_peer_urls, "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+      "This member's peer URLs to advertise to the rest of the cluster.");
+  opt("--initial-cluster", f.initial_cluster, "ETCD_INITIAL_CLUSTER",
+      "Initial cluster configuration (name=url,...).");
+  opt("--initial-cluster-state", f.initial_cluster_state, "ETCD_INITIAL_CLUSTER_STATE",
+      "Initial cluster state ('new' or 'existing').");
+  opt("--initial-cluster-token", f.initial_cluster_token, "ETCD_INITIAL_CLUSTER_TOKEN",
+      "Initial cluster token for the cluster during bootstrap.");
+  opt("--heartbeat-interval", f.heartbeat_interval_ms, "ETCD_HEARTBEAT_INTERVAL",
+      "Time (in milliseconds) of a heartbeat interval.");
+  opt("--election-timeout", f.election_timeout_ms, "ETCD_ELECTION_TIMEOUT",
+      "Time (in milliseconds) for an election to timeout.");
+  opt("--snapshot-count", f.snapshot_count, "ETCD_SNAPSHOT_COUNT",
+      "Number of committed transactions to trigger a snapshot to disk (accepted; not yet used).");
+  opt("--quota-backend-bytes", f.quota_backend_bytes, "ETCD_QUOTA_BACKEND_BYTES",
+      "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB).");
+  opt("--max-request-bytes", f.max_request_bytes, "ETCD_MAX_REQUEST_BYTES",
+      "Maximum client request size in bytes the server will accept.");
+  opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version and exit.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return unexpected(ParseExit{0, app.help()});
+  } catch (const CLI::ParseError& e) {
+    return unexpected(ParseExit{2, std::string(e.what()) + "\nRun 'cairn --help' for the list of flags."});
+  }
+  if (show_version)
+    return unexpected(ParseExit{0, "cairn Version: 0.1.0 (etcd API 3.4)\netcd Version: 3.4.23\n"});
+  auto sc = make_config(f);
+  if (!sc) return unexpected(ParseExit{2, sc.error()});
+  return std::move(*sc);
+}
+
+}  // namespace cairn::server::app

@@ -1,0 +1,74 @@
+// cairn: the server binary. Threads: the network io_context (client server and peer transport) runs
+// on kNetThreads threads; the node (raft, WAL, store) runs on its own thread (server/node/node.h).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "server/api/services.h"
+#include "server/app/flags.h"
+
+namespace {
+constexpr int kNetThreads = 2;
+}
+
+int main(int argc, char** argv) {
+  using namespace cairn::server;
+  auto parsed = app::parse_flags(argc, argv);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    std::fprintf(e.code == 0 ? stdout : stderr, "%s%s", e.message.c_str(),
+                 e.message.empty() || e.message.back() == '\n' ? "" : "\n");
+    return e.code;
+  }
+  app::ServerConfig cfg = std::move(*parsed);
+  boost::asio::io_context ioc;
+  auto guard = boost::asio::make_work_guard(ioc);
+  node::Node node(cfg.node);
+
+  net::ServerLimits limits;
+  limits.message_bytes_max = cfg.node.max_request_bytes + net::kGrpcOverheadBytes;
+  limits.http_body_bytes_max = limits.message_bytes_max;
+  limits.shutdown_grace = std::chrono::milliseconds(2000);
+  std::vector<std::unique_ptr<net::Server>> servers;
+  for (const auto& ep : cfg.client_listen) {
+    auto s = std::make_unique<net::Server>(ioc, limits);
+    api::register_all(*s, node);
+    if (auto ec = s->listen(ep.host, ep.port)) {
+      std::fprintf(stderr, "cairn: listen on client URL %s:%u: %s\n", ep.host.c_str(), ep.port,
+                   ec.message().c_str());
+      return 1;
+    }
+    servers.push_back(std::move(s));
+  }
+  auto started = node.start(ioc);
+  if (!started) {
+    std::fprintf(stderr, "cairn: %s\n", started.error().c_str());
+    for (auto& s : servers)
+      s->shutdown();
+    return 1;
+  }
+  std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s:%u, cluster state %s\n",
+               static_cast<unsigned long long>(cfg.node.member_id), cfg.node.name.c_str(),
+               cfg.flags.listen_client_urls.c_str(), cfg.node.listen_peer_host.c_str(),
+               cfg.node.listen_peer_port, cfg.flags.initial_cluster_state.c_str());
+
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    std::fprintf(stderr, "cairn: shutting down\n");
+    for (auto& s : servers)
+      s->shutdown();
+    node.stop();
+    guard.reset();
+    ioc.stop();
+  });
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNetThreads; ++i)
+    threads.emplace_back([&] { ioc.run(); });
+  for (auto& t : threads)
+    t.join();
+  node.stop();
+  return 0;
+}

@@ -1,0 +1,720 @@
+#include "server/node/node.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "proto/raft_codec.h"
+#include "raft/bootstrap.h"
+#include "server/node/url.h"
+#include "storage/rocksdb_engine.h"
+
+namespace cairn::server::node {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+uint64_t be64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+void log_line(const char* fmt, const std::string& a = {}, const std::string& b = {}) {
+  std::fprintf(stderr, "cairn: ");
+  std::fprintf(stderr, fmt, a.c_str(), b.c_str());
+  std::fprintf(stderr, "\n");
+}
+
+etcdserverpb::Member to_member_pb(const MemberInfo& m) {
+  etcdserverpb::Member pb;
+  pb.set_id(m.id);
+  pb.set_name(m.name);
+  for (const auto& u : m.peer_urls)
+    pb.add_peerurls(u);
+  for (const auto& u : m.client_urls)
+    pb.add_clienturls(u);
+  pb.set_islearner(m.learner);
+  return pb;
+}
+
+MemberInfo from_member_pb(const etcdserverpb::Member& pb) {
+  MemberInfo m;
+  m.id = pb.id();
+  m.name = pb.name();
+  m.peer_urls.assign(pb.peerurls().begin(), pb.peerurls().end());
+  m.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
+  m.learner = pb.islearner();
+  return m;
+}
+}  // namespace
+
+uint64_t derive_member_id(std::vector<std::string> peer_urls, const std::string& token) {
+  std::sort(peer_urls.begin(), peer_urls.end());
+  std::string b;
+  for (const auto& u : peer_urls)
+    b += u;
+  b += token;
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(b.data()), b.size(), digest);
+  return be64(digest);
+}
+
+uint64_t derive_cluster_id(std::vector<uint64_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  std::string b;
+  for (uint64_t id : ids)
+    for (int i = 7; i >= 0; --i)
+      b.push_back(static_cast<char>((id >> (8 * i)) & 0xff));
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(b.data()), b.size(), digest);
+  return be64(digest);
+}
+
+Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)) {
+  // etcd: 5 s plus two election timeouts.
+  request_timeout_ = std::chrono::milliseconds(5000) + 2 * cfg_.election;
+}
+
+Node::~Node() {
+  stop();
+}
+
+HeaderInfo Node::header() const {
+  return {cluster_id_, cfg_.member_id, raw_ ? raw_->raft().term() : 0};
+}
+
+bool Node::is_learner() const {
+  auto it = members_.find(cfg_.member_id);
+  return it != members_.end() && it->second.learner;
+}
+
+Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string member_dir = cfg_.data_dir + "/member";
+  std::string wal_dir = cfg_.wal_dir.empty() ? member_dir + "/wal" : cfg_.wal_dir;
+  std::string db_dir = member_dir + "/db";
+  fs::create_directories(wal_dir, ec);
+  if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
+  fs::create_directories(db_dir, ec);
+  if (ec) return unexpected("cannot create " + db_dir + ": " + ec.message());
+
+  auto opened = wal::Wal::open(fs_, wal_dir);
+  if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().message());
+  wal_ = std::move(opened->wal);
+  wal::RecoveredState st = std::move(opened->state);
+
+  auto engine = storage::RocksEngine::open(db_dir);
+  if (!engine) return unexpected("open store " + db_dir + ": " + engine.error().message());
+  storage::StoreOptions so;
+  so.quota_backend_bytes = cfg_.quota_backend_bytes;
+  auto store = storage::MvccStore::open(std::move(*engine), so);
+  if (!store) return unexpected("open store " + db_dir + ": " + store.error().message());
+  store_ = std::move(*store);
+
+  bool fresh = st.entries.empty() && st.hard_state.empty() && !st.snapshot && !st.metadata;
+  for (const auto& m : cfg_.initial_members)
+    members_[m.id] = m;
+  if (fresh && cfg_.new_cluster) {
+    std::vector<raft::NodeId> voters;
+    for (const auto& m : cfg_.initial_members)
+      voters.push_back(m.id);
+    raft::BootstrapState bs = raft::bootstrap_state(voters);
+    conf_state_ = bs.conf_state;
+    cluster_id_ = derive_cluster_id(voters);
+    if (auto s = wal_->append(bs.entries, &bs.hard_state); !s.is_ok()) return unexpected(s.message());
+    st.entries = bs.entries;
+    st.hard_state = bs.hard_state;
+    save_metadata();
+    auto d = wal_->sync();
+    if (!d) return unexpected("WAL sync: " + d.error().message());
+  } else if (fresh) {
+    // Joining an existing cluster: membership comes from the log.
+    members_.clear();
+    save_metadata();
+    auto d = wal_->sync();
+    if (!d) return unexpected("WAL sync: " + d.error().message());
+  } else if (st.metadata) {
+    if (!load_metadata(*st.metadata)) return unexpected("WAL metadata does not decode");
+  }
+  if (!members_.count(cfg_.member_id) && cfg_.new_cluster && fresh)
+    return unexpected("this member is not in --initial-cluster");
+
+  if (st.snapshot) {
+    raft::Snapshot snap;
+    snap.metadata = *st.snapshot;
+    mem_.apply_snapshot(snap);
+  }
+  mem_.set_conf_state(conf_state_);
+  mem_.append(st.entries);
+  mem_.set_hard_state(st.hard_state);
+
+  raft::Config rc;
+  rc.id = cfg_.member_id;
+  rc.heartbeat_interval_ticks = 1;
+  rc.election_timeout_ticks = std::max<int>(
+      2, static_cast<int>(cfg_.election.count() / std::max<int64_t>(1, cfg_.heartbeat.count())));
+  uint64_t applied = store_->applied().index;
+  if (applied > st.hard_state.commit) applied = st.hard_state.commit;  // the store is never ahead of the log
+  rc.applied = applied;
+  rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
+  request_seq_ = (cfg_.member_id & 0xffffffff00000000ull) ^
+                 (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
+
+  net::PeerTransportCallbacks cb;
+  cb.on_message = [this](net::PeerId, std::string payload) {
+    auto m = proto::decode_message(payload);
+    if (!m) return;
+    std::lock_guard lk(inbox_mu_);
+    if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
+    inbox_msgs_.push_back(std::move(*m));
+    schedule_drain_locked();
+  };
+  cb.on_unreachable = [this](net::PeerId to) {
+    std::lock_guard lk(inbox_mu_);
+    if (inbox_closed_ || inbox_unreachable_.size() >= kInboxPeerMessagesMax) return;
+    inbox_unreachable_.push_back(to);
+    schedule_drain_locked();
+  };
+  transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, net::PeerTransportOptions{}, cb);
+  if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port))
+    return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
+  update_peers();
+
+  tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
+  tick_timer_->expires_after(cfg_.heartbeat);
+  tick_timer_->async_wait([this](boost::system::error_code e) {
+    if (!e) on_tick();
+  });
+  thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(ioc_);
+    ioc_.run();
+  });
+  boost::asio::post(ioc_, [this] { process_ready(); });
+  return true;
+}
+
+void Node::stop() {
+  {
+    std::lock_guard lk(inbox_mu_);
+    if (inbox_closed_) return;
+    inbox_closed_ = true;
+  }
+  if (thread_.joinable()) {
+    boost::asio::post(ioc_, [this] {
+      stopped_ = true;
+      fail_all(err_stopped());
+      if (tick_timer_) tick_timer_->cancel();
+      if (wal_) (void)wal_->close();
+      ioc_.stop();
+    });
+    thread_.join();
+  }
+  if (transport_) transport_->shutdown();
+}
+
+void Node::schedule_drain_locked() {
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  boost::asio::post(ioc_, [this] { drain(); });
+}
+
+void Node::propose(EntryKind kind, std::string body, ApplyDone done) {
+  std::unique_lock lk(inbox_mu_);
+  if (inbox_closed_) {
+    lk.unlock();
+    done(unexpected(err_stopped()));
+    return;
+  }
+  if (inbox_props_.size() >= kInboxProposalsMax) {
+    lk.unlock();
+    done(unexpected(err_too_many_requests()));
+    return;
+  }
+  inbox_props_.push_back(PendingProposal{kind, std::move(body), std::move(done)});
+  schedule_drain_locked();
+}
+
+bool Node::run(std::function<void()> task) {
+  std::lock_guard lk(inbox_mu_);
+  if (inbox_closed_ || inbox_tasks_.size() >= kInboxTasksMax) return false;
+  inbox_tasks_.push_back(std::move(task));
+  schedule_drain_locked();
+  return true;
+}
+
+void Node::linearize(ErrorDone done) {
+  auto shared = std::make_shared<ErrorDone>(std::move(done));
+  if (!run([this, shared] {
+        if (lead_ == raft::kNone) {
+          (*shared)(err_no_leader());
+          return;
+        }
+        if (reads_waiting_.size() + reads_confirmed_.size() >= kPendingRequestsMax) {
+          (*shared)(err_too_many_requests());
+          return;
+        }
+        reads_waiting_.push_back(PendingRead{std::move(*shared), Clock::now() + request_timeout_});
+      })) {
+    (*shared)(err_too_many_requests());
+  }
+}
+
+void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
+  auto shared = std::make_shared<ErrorDone>(std::move(done));
+  if (!run([this, cc, shared]() mutable {
+        if (lead_ == raft::kNone) {
+          (*shared)(err_no_leader());
+          return;
+        }
+        cc.id = next_request_id();
+        auto r = raw_->propose_conf_change(cc);
+        if (!r) {
+          if (r.error() == raft::Error::kProposalDropped) {
+            (*shared)(err_no_leader());
+          } else {
+            (*shared)(EtcdError{net::StatusCode::kFailedPrecondition,
+                                "etcdserver: re-configuration failed due to not enough started members"});
+          }
+          return;
+        }
+        waiters_[cc.id] = Waiter{nullptr, std::move(*shared), Clock::now() + request_timeout_};
+      })) {
+    (*shared)(err_too_many_requests());
+  }
+}
+
+void Node::move_leader(uint64_t target, ErrorDone done) {
+  auto shared = std::make_shared<ErrorDone>(std::move(done));
+  if (!run([this, target, shared] {
+        if (lead_ != cfg_.member_id) {
+          (*shared)(err_not_leader());
+          return;
+        }
+        auto it = members_.find(target);
+        if (it == members_.end() || it->second.learner) {
+          (*shared)(err_bad_leader_transferee());
+          return;
+        }
+        if (target == cfg_.member_id) {
+          (*shared)(std::nullopt);
+          return;
+        }
+        raw_->transfer_leader(target);
+        transfers_.push_back(Transfer{target, std::move(*shared), Clock::now() + request_timeout_});
+      })) {
+    (*shared)(err_too_many_requests());
+  }
+}
+
+void Node::drain() {
+  std::vector<raft::Message> msgs;
+  std::vector<PendingProposal> props;
+  std::vector<std::function<void()>> tasks;
+  std::vector<uint64_t> unreachable;
+  {
+    std::lock_guard lk(inbox_mu_);
+    drain_scheduled_ = false;
+    msgs.swap(inbox_msgs_);
+    props.swap(inbox_props_);
+    tasks.swap(inbox_tasks_);
+    unreachable.swap(inbox_unreachable_);
+  }
+  if (stopped_) return;
+  for (auto& m : msgs)
+    (void)raw_->step(std::move(m));
+  for (uint64_t id : unreachable)
+    raw_->report_unreachable(id);
+  for (auto& p : props) {
+    if (lead_ == raft::kNone) {
+      stats_.proposals_failed++;
+      p.done(unexpected(err_no_leader()));
+      continue;
+    }
+    if (p.body.size() > cfg_.max_request_bytes) {
+      p.done(unexpected(err_request_too_large()));
+      continue;
+    }
+    if (waiters_.size() >= kPendingRequestsMax) {
+      p.done(unexpected(err_too_many_requests()));
+      continue;
+    }
+    uint64_t id = next_request_id();
+    std::string data = encode_entry_payload(EntryPayload{p.kind, id, cfg_.member_id, std::move(p.body)});
+    auto r = raw_->propose(std::move(data));
+    if (!r) {
+      stats_.proposals_failed++;
+      p.done(unexpected(err_no_leader()));
+      continue;
+    }
+    waiters_[id] = Waiter{std::move(p.done), nullptr, Clock::now() + request_timeout_};
+    stats_.proposals_pending = waiters_.size();
+  }
+  for (auto& t : tasks)
+    t();
+  start_read_round();
+  process_ready();
+}
+
+void Node::start_read_round() {
+  if (reads_waiting_.empty()) return;
+  if (lead_ == raft::kNone) {
+    for (auto& r : reads_waiting_)
+      r.done(err_no_leader());
+    reads_waiting_.clear();
+    return;
+  }
+  std::string ctx = std::to_string(cfg_.member_id) + "/" + std::to_string(++read_seq_);
+  reads_in_flight_[ctx] = std::move(reads_waiting_);
+  reads_waiting_.clear();
+  raw_->read_index(ctx);
+}
+
+void Node::serve_reads() {
+  uint64_t applied = store_->applied().index;
+  while (!reads_confirmed_.empty() && reads_confirmed_.begin()->first <= applied) {
+    auto done = std::move(reads_confirmed_.begin()->second.done);
+    reads_confirmed_.erase(reads_confirmed_.begin());
+    done(std::nullopt);
+  }
+}
+
+void Node::on_tick() {
+  if (stopped_) return;
+  raw_->tick();
+  expire_requests();
+  maybe_publish();
+  start_read_round();
+  process_ready();
+  stats_.db_size_bytes = store_->db_size_bytes();
+  tick_timer_->expires_after(cfg_.heartbeat);
+  tick_timer_->async_wait([this](boost::system::error_code e) {
+    if (!e) on_tick();
+  });
+}
+
+void Node::expire_requests() {
+  auto now = Clock::now();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.deadline <= now) {
+      auto w = std::move(it->second);
+      it = waiters_.erase(it);
+      stats_.proposals_failed++;
+      if (w.apply_done) w.apply_done(unexpected(err_timeout()));
+      if (w.error_done) w.error_done(err_timeout());
+    } else {
+      ++it;
+    }
+  }
+  stats_.proposals_pending = waiters_.size();
+  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
+    bool expired = !it->second.empty() && it->second.front().deadline <= now;
+    if (expired) {
+      for (auto& r : it->second)
+        r.done(err_timeout());
+      it = reads_in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_confirmed_.begin(); it != reads_confirmed_.end();) {
+    if (it->second.deadline <= now) {
+      it->second.done(err_timeout());
+      it = reads_confirmed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = transfers_.begin(); it != transfers_.end();) {
+    if (it->deadline <= now) {
+      it->done(err_timeout());
+      it = transfers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Node::maybe_publish() {
+  if (published_ || lead_ == raft::kNone) return;
+  auto it = members_.find(cfg_.member_id);
+  if (it == members_.end()) return;
+  if (it->second.name == cfg_.name && it->second.client_urls == cfg_.advertise_client_urls) {
+    published_ = true;
+    return;
+  }
+  auto now = Clock::now();
+  if (now - last_publish_attempt_ < std::chrono::seconds(2)) return;
+  last_publish_attempt_ = now;
+  MemberInfo me = it->second;
+  me.name = cfg_.name;
+  me.client_urls = cfg_.advertise_client_urls;
+  uint64_t id = next_request_id();
+  std::string data = encode_entry_payload(
+      EntryPayload{EntryKind::kPublish, id, cfg_.member_id, to_member_pb(me).SerializeAsString()});
+  (void)raw_->propose(std::move(data));
+}
+
+void Node::send(std::vector<raft::Message>& msgs) {
+  for (auto& m : msgs) {
+    std::string bytes = proto::encode(m);
+    if (m.type == raft::MessageType::kSnap) {
+      transport_->send_large(m.to, std::move(bytes));
+    } else {
+      transport_->send(m.to, std::move(bytes));
+    }
+  }
+}
+
+void Node::process_ready() {
+  if (stopped_) return;
+  while (raw_->has_ready()) {
+    raft::Ready rd = raw_->ready();
+    if (rd.soft_state) {
+      if (rd.soft_state->lead != lead_) {
+        if (rd.soft_state->lead != raft::kNone) stats_.leader_changes++;
+        lead_ = rd.soft_state->lead;
+        for (auto it = transfers_.begin(); it != transfers_.end();) {
+          if (it->target == lead_) {
+            it->done(std::nullopt);
+            it = transfers_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      stats_.has_leader = lead_ != raft::kNone;
+      stats_.is_leader = rd.soft_state->role == raft::StateRole::kLeader;
+    }
+    send(rd.messages);
+    if (!rd.snapshot.empty()) {
+      // Logs are never compacted yet, so no member is sent a snapshot; keep the marker consistent.
+      (void)wal_->save_snapshot(rd.snapshot.metadata);
+      mem_.apply_snapshot(rd.snapshot);
+    }
+    if (!rd.entries.empty() || rd.hard_state) {
+      auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
+      if (!s.is_ok()) {
+        log_line("fatal: WAL append failed: %s", s.message());
+        std::abort();
+      }
+      if (rd.must_sync || !rd.snapshot.empty()) {
+        auto t0 = Clock::now();
+        auto d = wal_->sync();
+        if (!d) {
+          log_line("fatal: WAL sync failed: %s", d.error().message());
+          std::abort();
+        }
+        stats_.wal_fsyncs++;
+        stats_.wal_fsync_micros_total +=
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+      }
+      if (!rd.entries.empty()) mem_.append(rd.entries);
+      if (rd.hard_state) mem_.set_hard_state(*rd.hard_state);
+    }
+    send(rd.messages_after_persist);
+    for (const auto& e : rd.committed_entries) {
+      if (e.type == raft::EntryType::kConfChange) {
+        apply_conf_entry(e);
+      } else {
+        apply_entry(e);
+      }
+    }
+    for (auto& rs : rd.read_states) {
+      auto it = reads_in_flight_.find(rs.request_ctx);
+      if (it == reads_in_flight_.end()) continue;
+      for (auto& r : it->second)
+        reads_confirmed_.emplace(rs.index, std::move(r));
+      reads_in_flight_.erase(it);
+    }
+    raw_->advance(rd.number);
+    stats_.term = raw_->raft().term();
+    serve_reads();
+  }
+}
+
+void Node::apply_entry(const raft::Entry& e) {
+  if (e.index <= store_->applied().index) return;
+  stats_.proposals_committed++;
+  std::optional<EntryPayload> p;
+  if (!e.data.empty()) p = decode_entry_payload(e.data);
+  std::optional<storage::ApplyRequest> req;
+  if (p) req = to_apply_request(p->kind, p->body);
+  if (p && p->kind == EntryKind::kPublish) {
+    etcdserverpb::Member pb;
+    if (pb.ParseFromString(p->body)) {
+      auto it = members_.find(pb.id());
+      if (it != members_.end()) {
+        it->second.name = pb.name();
+        it->second.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
+        save_metadata();
+        (void)wal_->sync();
+      }
+    }
+  }
+  auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}});
+  if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
+    log_line("fatal: store apply failed: %s", r.error().message());
+    std::abort();
+  }
+  stats_.proposals_applied++;
+  if (!p || p->origin != cfg_.member_id) return;
+  auto it = waiters_.find(p->request_id);
+  if (it == waiters_.end()) return;
+  Waiter w = std::move(it->second);
+  waiters_.erase(it);
+  stats_.proposals_pending = waiters_.size();
+  if (w.apply_done) {
+    if (r) {
+      w.apply_done(std::move(*r));
+    } else {
+      w.apply_done(unexpected(from_store(r.error())));
+    }
+  }
+}
+
+void Node::apply_conf_entry(const raft::Entry& e) {
+  auto cc = raft::ConfChange::decode(e.data);
+  if (!cc) return;
+  if (e.index <= store_->applied().index) return;
+  std::optional<MemberInfo> ctx;
+  if (!cc->context.empty()) {
+    etcdserverpb::Member pb;
+    if (pb.ParseFromString(cc->context)) ctx = from_member_pb(pb);
+  }
+  auto directory = [&](uint64_t id) -> MemberInfo {
+    for (const auto& m : cfg_.initial_members)
+      if (m.id == id) return m;
+    MemberInfo m;
+    m.id = id;
+    return m;
+  };
+  switch (cc->type) {
+    case raft::ConfChangeType::kAddNode: {
+      auto it = members_.find(cc->node_id);
+      if (it != members_.end()) {
+        it->second.learner = false;
+      } else {
+        MemberInfo m = ctx ? *ctx : directory(cc->node_id);
+        m.id = cc->node_id;
+        m.learner = false;
+        members_[m.id] = m;
+      }
+      break;
+    }
+    case raft::ConfChangeType::kAddLearnerNode: {
+      MemberInfo m = ctx ? *ctx : directory(cc->node_id);
+      m.id = cc->node_id;
+      m.learner = true;
+      if (!members_.count(m.id)) members_[m.id] = m;
+      break;
+    }
+    case raft::ConfChangeType::kRemoveNode:
+      members_.erase(cc->node_id);
+      break;
+    case raft::ConfChangeType::kUpdateNode:
+      if (ctx && members_.count(cc->node_id)) members_[cc->node_id].peer_urls = ctx->peer_urls;
+      break;
+  }
+  conf_state_ = raw_->apply_conf_change(*cc);
+  if (e.term == 1) {
+    // The bootstrap entries (term 1) name the initial members: the cluster id derives from them.
+    std::vector<uint64_t> ids = conf_state_.voters;
+    cluster_id_ = derive_cluster_id(ids);
+  }
+  update_peers();
+  save_metadata();
+  (void)wal_->sync();
+  (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+  auto it = waiters_.find(cc->id);
+  if (it != waiters_.end()) {
+    Waiter w = std::move(it->second);
+    waiters_.erase(it);
+    if (w.error_done) w.error_done(std::nullopt);
+  }
+}
+
+void Node::update_peers() {
+  if (!transport_) return;
+  for (const auto& [id, m] : members_) {
+    if (id == cfg_.member_id || m.peer_urls.empty()) continue;
+    if (auto ep = parse_url(m.peer_urls.front())) transport_->add_peer(id, *ep);
+  }
+  // Members of --initial-cluster are dialable before the log names them (a joining member needs them).
+  for (const auto& m : cfg_.initial_members) {
+    if (m.id == cfg_.member_id || members_.count(m.id) || m.peer_urls.empty()) continue;
+    if (auto ep = parse_url(m.peer_urls.front())) transport_->add_peer(m.id, *ep);
+  }
+}
+
+void Node::save_metadata() {
+  std::string cs = proto::to_pb(conf_state_).SerializeAsString();
+  etcdserverpb::MemberListResponse ml;
+  ml.mutable_header()->set_cluster_id(cluster_id_);
+  ml.mutable_header()->set_member_id(cfg_.member_id);
+  for (const auto& [id, m] : members_)
+    *ml.add_members() = to_member_pb(m);
+  std::string blob;
+  uint32_t n = static_cast<uint32_t>(cs.size());
+  for (int i = 3; i >= 0; --i)
+    blob.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  blob += cs;
+  blob += ml.SerializeAsString();
+  (void)wal_->set_metadata(blob);
+}
+
+bool Node::load_metadata(const std::string& blob) {
+  if (blob.size() < 4) return false;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n = (n << 8) | static_cast<uint8_t>(blob[i]);
+  if (blob.size() < 4 + n) return false;
+  raftpb::ConfState cs;
+  if (!cs.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return false;
+  conf_state_ = proto::from_pb(cs);
+  etcdserverpb::MemberListResponse ml;
+  if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return false;
+  if (ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id) return false;
+  cluster_id_ = ml.header().cluster_id();
+  members_.clear();
+  for (const auto& m : ml.members())
+    members_[m.id()] = from_member_pb(m);
+  return true;
+}
+
+void Node::fail_all(const EtcdError& err) {
+  for (auto& [id, w] : waiters_) {
+    if (w.apply_done) w.apply_done(unexpected(err));
+    if (w.error_done) w.error_done(err);
+  }
+  waiters_.clear();
+  for (auto& r : reads_waiting_)
+    r.done(err);
+  reads_waiting_.clear();
+  for (auto& [ctx, v] : reads_in_flight_)
+    for (auto& r : v)
+      r.done(err);
+  reads_in_flight_.clear();
+  for (auto& [i, r] : reads_confirmed_)
+    r.done(err);
+  reads_confirmed_.clear();
+  for (auto& t : transfers_)
+    t.done(err);
+  transfers_.clear();
+  std::vector<PendingProposal> props;
+  {
+    std::lock_guard lk(inbox_mu_);
+    props.swap(inbox_props_);
+  }
+  for (auto& p : props)
+    p.done(unexpected(err));
+}
+
+}  // namespace cairn::server::node

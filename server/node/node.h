@@ -1,0 +1,237 @@
+// Node: one cairn member's replicated state machine. It owns the Raft RawNode, the in-memory log cache
+// (raft::MemoryStorage), the WAL and the MVCC store, and drives raft/raw_node.h's loop.
+//
+// Threads and ownership:
+//   * The node thread (one std::thread running a private io_context) owns RawNode, MemoryStorage, Wal,
+//     MvccStore, the member table and every pending request. Nothing else touches them.
+//   * Network threads (the client server's and the peer transport's io_context) never touch that state.
+//     They hand work over through the inbox: a mutex-protected set of bounded queues (peer messages,
+//     proposals, tasks). The first item that lands in an empty inbox posts one drain to the node thread;
+//     the drain takes everything queued, feeds it to raft and then runs Ready loops until raft is idle.
+//     Whatever arrives while a Ready is being persisted (fsync) waits in the inbox and goes into the
+//     next Ready together: proposals and peer messages batch naturally.
+//   * Results go back as callbacks run on the node thread; the API layer's callbacks only fulfil a
+//     net::CompletionPromise, which resumes the waiting coroutine on its own strand.
+//
+// Ready handling (raft/raw_node.h): rd.messages go to the peer transport first (the leader sends while
+// it writes its WAL, thesis 10.2.1); then entries and hard state go to the WAL with one fsync; then
+// rd.messages_after_persist leave, committed entries are applied to the MVCC store (one atomic batch
+// per entry, carrying the applied index) and waiting requests (matched by request id) are woken.
+// Recovery: WAL entries are loaded into MemoryStorage; raft starts from the store's applied index, so
+// entries at or below it are not applied again. The membership and conf state live in the WAL's metadata
+// blob, rewritten and synced whenever a conf change or a member's published attributes are applied.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/etcd/rpc.pb.h"
+#include "raft/expected.h"
+#include "raft/log_storage.h"
+#include "raft/raw_node.h"
+#include "server/net/peer_transport.h"
+#include "server/node/errors.h"
+#include "server/node/request_codec.h"
+#include "storage/mvcc_store.h"
+#include "wal/posix_file_system.h"
+#include "wal/wal.h"
+
+namespace cairn::server::node {
+
+// Bounds of the inbox (items waiting for the node thread).
+inline constexpr size_t kInboxProposalsMax = 16'384;
+inline constexpr size_t kInboxPeerMessagesMax = 65'536;
+inline constexpr size_t kInboxTasksMax = 16'384;
+// Requests waiting for their entry to apply or their read to be confirmed.
+inline constexpr size_t kPendingRequestsMax = 65'536;
+
+struct MemberInfo {
+  uint64_t id = 0;
+  std::string name;
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  bool learner = false;
+};
+
+struct NodeConfig {
+  uint64_t member_id = 0;
+  std::string name;
+  std::string data_dir;
+  std::string wal_dir;                      // empty: <data_dir>/member/wal
+  std::vector<MemberInfo> initial_members;  // from --initial-cluster
+  bool new_cluster = true;
+  std::string cluster_token;
+  std::vector<std::string> advertise_client_urls;
+  std::string listen_peer_host = "127.0.0.1";
+  uint16_t listen_peer_port = 2380;
+  std::chrono::milliseconds heartbeat{100};
+  std::chrono::milliseconds election{1000};
+  uint64_t snapshot_count = 100'000;
+  uint64_t quota_backend_bytes = 2ull << 30;
+  uint64_t max_request_bytes = 1536 * 1024;
+};
+
+template <class T>
+using Result = Expected<T, EtcdError>;
+using ApplyDone = std::function<void(Result<storage::ApplyResponse>)>;
+using ErrorDone = std::function<void(std::optional<EtcdError>)>;
+
+// Header fields the server owns.
+struct HeaderInfo {
+  uint64_t cluster_id = 0;
+  uint64_t member_id = 0;
+  uint64_t raft_term = 0;
+};
+
+// Counters for /metrics (any thread).
+struct NodeStats {
+  std::atomic<uint64_t> proposals_committed{0};
+  std::atomic<uint64_t> proposals_applied{0};
+  std::atomic<uint64_t> proposals_pending{0};
+  std::atomic<uint64_t> proposals_failed{0};
+  std::atomic<uint64_t> leader_changes{0};
+  std::atomic<uint64_t> has_leader{0};
+  std::atomic<uint64_t> is_leader{0};
+  std::atomic<uint64_t> wal_fsyncs{0};
+  std::atomic<uint64_t> wal_fsync_micros_total{0};
+  std::atomic<uint64_t> db_size_bytes{0};
+  std::atomic<uint64_t> term{0};
+};
+
+class Node {
+ public:
+  explicit Node(NodeConfig cfg);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Opens WAL and store (bootstrapping a new member), listens on the peer port and starts the node
+  // thread. The peer transport runs on net_ioc. Errors as text for the operator.
+  Expected<bool, std::string> start(boost::asio::io_context& net_ioc);
+  // Stops the node thread and the transport; pending requests get "server stopped".
+  void stop();
+
+  // ---- thread-safe entry points (callbacks run on the node thread) ----
+  // Proposes a store request (or a publish); done gets the store's response once applied here.
+  void propose(EntryKind kind, std::string body, ApplyDone done);
+  // Calls done once a linearizable read may be served locally (ReadIndex, batched).
+  void linearize(ErrorDone done);
+  // Proposes a membership change; done once it is applied here.
+  void conf_change(raft::ConfChange cc, ErrorDone done);
+  // Transfers leadership (leader only); done once the target leads.
+  void move_leader(uint64_t target, ErrorDone done);
+  // Runs task on the node thread. False if the inbox is full (the task is dropped).
+  bool run(std::function<void()> task);
+
+  // ---- node thread only ----
+  storage::MvccStore& store() { return *store_; }
+  HeaderInfo header() const;
+  const std::map<uint64_t, MemberInfo>& members() const { return members_; }
+  uint64_t leader() const { return lead_; }
+  bool is_learner() const;
+  raft::Status raft_status() const { return raw_->status(); }
+  uint64_t committed_index() const { return mem_.hard_state().commit; }
+  uint64_t applied_index() const { return store_->applied().index; }
+  uint64_t next_request_id() { return ++request_seq_; }
+
+  // ---- any thread ----
+  const NodeConfig& config() const { return cfg_; }
+  uint64_t member_id() const { return cfg_.member_id; }
+  const NodeStats& stats() const { return stats_; }
+  std::chrono::milliseconds request_timeout() const { return request_timeout_; }
+
+ private:
+  struct PendingProposal {
+    EntryKind kind;
+    std::string body;
+    ApplyDone done;
+  };
+  struct Waiter {
+    ApplyDone apply_done;  // store requests
+    ErrorDone error_done;  // conf changes, publish
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingRead {
+    ErrorDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct Transfer {
+    uint64_t target;
+    ErrorDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void schedule_drain_locked();
+  void drain();
+  void on_tick();
+  void process_ready();
+  void send(std::vector<raft::Message>& msgs);
+  void apply_entry(const raft::Entry& e);
+  void apply_conf_entry(const raft::Entry& e);
+  void save_metadata();
+  bool load_metadata(const std::string& blob);
+  void update_peers();
+  void maybe_publish();
+  void expire_requests();
+  void start_read_round();
+  void serve_reads();
+  void fail_all(const EtcdError& err);
+
+  NodeConfig cfg_;
+  std::chrono::milliseconds request_timeout_;
+  NodeStats stats_;
+
+  // node thread state
+  boost::asio::io_context ioc_;
+  std::unique_ptr<boost::asio::steady_timer> tick_timer_;
+  std::thread thread_;
+  wal::PosixFileSystem fs_;
+  std::unique_ptr<wal::Wal> wal_;
+  raft::MemoryStorage mem_;
+  std::unique_ptr<raft::RawNode> raw_;
+  std::unique_ptr<storage::MvccStore> store_;
+  std::unique_ptr<net::PeerTransport> transport_;
+  std::map<uint64_t, MemberInfo> members_;
+  raft::ConfState conf_state_;
+  uint64_t cluster_id_ = 0;
+  uint64_t lead_ = 0;
+  uint64_t request_seq_ = 0;
+  std::map<uint64_t, Waiter> waiters_;
+  // ReadIndex: reads waiting for the next round, the rounds in flight (by ctx), confirmed reads.
+  std::vector<PendingRead> reads_waiting_;
+  std::map<std::string, std::vector<PendingRead>> reads_in_flight_;
+  std::multimap<uint64_t, PendingRead> reads_confirmed_;  // by read index
+  uint64_t read_seq_ = 0;
+  std::vector<Transfer> transfers_;
+  std::chrono::steady_clock::time_point last_publish_attempt_{};
+  bool published_ = false;
+  bool stopped_ = false;
+
+  // inbox (any thread)
+  std::mutex inbox_mu_;
+  bool drain_scheduled_ = false;
+  bool inbox_closed_ = false;
+  std::vector<raft::Message> inbox_msgs_;
+  std::vector<PendingProposal> inbox_props_;
+  std::vector<std::function<void()>> inbox_tasks_;
+  std::vector<uint64_t> inbox_unreachable_;
+};
+
+// etcd's member id: the first 8 bytes (big-endian) of sha1(sorted peer URLs joined + cluster token).
+uint64_t derive_member_id(std::vector<std::string> peer_urls, const std::string& token);
+// etcd's cluster id: the first 8 bytes of sha1(sorted member ids, 8 bytes big-endian each).
+uint64_t derive_cluster_id(std::vector<uint64_t> member_ids);
+
+}  // namespace cairn::server::node

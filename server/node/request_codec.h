@@ -1,0 +1,56 @@
+// Conversions between etcd's wire messages (etcdserverpb::, mvccpb::) and the MVCC store's plain
+// request/response structs (storage/requests.h), and the layout of cairn's raft entry payloads.
+//
+// Entry payload (kNormal entries; an empty payload is raft's own empty entry and applies as a no-op):
+//   u8 kind | u64 BE request id | u64 BE origin member id | body (a serialized etcd message)
+// The origin member is the one holding a waiter for the request id; other members only apply.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proto/etcd/rpc.pb.h"
+#include "storage/requests.h"
+
+namespace cairn::server::node {
+
+enum class EntryKind : uint8_t {
+  kPut = 1,          // body: etcdserverpb::PutRequest
+  kDeleteRange = 2,  // body: etcdserverpb::DeleteRangeRequest
+  kTxn = 3,          // body: etcdserverpb::TxnRequest
+  kCompaction = 4,   // body: etcdserverpb::CompactionRequest
+  kPublish = 5,      // body: etcdserverpb::Member (name and client URLs of the origin member)
+  kAlarm = 6,        // body: etcdserverpb::AlarmRequest
+};
+
+struct EntryPayload {
+  EntryKind kind = EntryKind::kPut;
+  uint64_t request_id = 0;
+  uint64_t origin = 0;
+  std::string body;
+};
+
+std::string encode_entry_payload(const EntryPayload& p);
+std::optional<EntryPayload> decode_entry_payload(std::string_view data);
+
+// etcd -> store
+storage::RangeRequest from_pb(const etcdserverpb::RangeRequest& r);
+storage::PutRequest from_pb(const etcdserverpb::PutRequest& r);
+storage::DeleteRangeRequest from_pb(const etcdserverpb::DeleteRangeRequest& r);
+storage::TxnRequest from_pb(const etcdserverpb::TxnRequest& r);
+storage::CompactionRequest from_pb(const etcdserverpb::CompactionRequest& r);
+
+// store -> etcd (header.revision only; the server fills cluster_id, member_id and raft_term)
+void to_pb(const storage::KeyValue& kv, mvccpb::KeyValue* out);
+void to_pb(const storage::RangeResponse& r, etcdserverpb::RangeResponse* out);
+void to_pb(const storage::PutResponse& r, etcdserverpb::PutResponse* out);
+void to_pb(const storage::DeleteRangeResponse& r, etcdserverpb::DeleteRangeResponse* out);
+void to_pb(const storage::TxnResponse& r, etcdserverpb::TxnResponse* out);
+
+// Decodes an entry body of the given kind into the store request it carries (nullopt: not a store
+// request, e.g. kPublish, or an undecodable body).
+std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::string_view body);
+
+}  // namespace cairn::server::node

@@ -1,0 +1,39 @@
+#include "server/node/url.h"
+
+#include <charconv>
+
+namespace cairn::server::node {
+
+std::optional<net::Endpoint> parse_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.compare(0, scheme.size(), scheme) != 0) return std::nullopt;
+  std::string rest = url.substr(scheme.size());
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    if (slash + 1 != rest.size()) return std::nullopt;
+    rest.resize(slash);
+  }
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return std::nullopt;
+  std::string host = rest.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const char* b = rest.data() + colon + 1;
+  const char* e = rest.data() + rest.size();
+  auto [p, ec] = std::from_chars(b, e, port);
+  if (ec != std::errc() || p != e || port == 0 || port > 65535) return std::nullopt;
+  return net::Endpoint{host, static_cast<uint16_t>(port)};
+}
+
+std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace cairn::server::node
