@@ -74,6 +74,8 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
 
   CLI::App app{"cairnctl: a command-line client for etcd-compatible servers (cairn, etcd)", "cairnctl"};
   app.fallthrough();
+  // As with cobra, a flag given twice takes its last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.allow_windows_style_options(false);
   auto& g = inv.g;
   app.add_option("--endpoints", g.endpoints, "gRPC endpoints")->envname("ETCDCTL_ENDPOINTS");

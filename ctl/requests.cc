@@ -115,7 +115,10 @@ std::string build_put(std::string key, std::string value, const PutOptions& o, p
   std::int64_t lease = 0;
   if (!o.lease.empty()) {
     auto id = parse_hex_i64(o.lease);
-    if (!id) return "bad lease ID (" + o.lease + "), expecting ID in Hex";
+    if (!id) {
+      return "bad lease ID (strconv.ParseInt: parsing \"" + o.lease +
+             "\": invalid syntax), expecting ID in Hex";
+    }
     lease = *id;
   }
   out.set_key(std::move(key));
