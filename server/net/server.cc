@@ -224,6 +224,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   void submit_goaway() {
+    final_goaway_submitted_ = true;
     nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_),
                           NGHTTP2_NO_ERROR, nullptr, 0);
     signal_write();
@@ -232,12 +233,18 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void shutdown_on_strand() {
     if (ended_ || shutting_down_) return;
     shutting_down_ = true;
-    submit_goaway();
+    // Two-phase GOAWAY: the notice (last-stream-id 2^31-1) stops the client from opening streams; when the
+    // PING sent right after it comes back, every stream the client opened before seeing the notice has
+    // reached us, and the final GOAWAY names the last one. Nothing in flight is refused.
+    nghttp2_submit_shutdown_notice(ng_);
+    nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, kShutdownPingData);
+    signal_write();
     // In-flight calls may finish within the grace period; then they are failed and cancelled.
     grace_timer_.expires_after(limits_.shutdown_grace);
     auto self = std::static_pointer_cast<GrpcServerConnection>(shared_from_this());
     grace_timer_.async_wait([self](boost::system::error_code ec) {
       if (ec || self->ended_) return;
+      if (!self->final_goaway_submitted_) self->submit_goaway();  // the client never answered the PING
       auto calls = self->calls_;
       for (auto& [id, call] : calls) {
         self->finish_call(*call, {StatusCode::kUnavailable, "server shutting down"});
@@ -485,7 +492,13 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
         return 0;
       }
       case NGHTTP2_PING:
-        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) self->on_ping();
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+          self->on_ping();
+        } else if (self->shutting_down_ && !self->final_goaway_submitted_ &&
+                   std::equal(std::begin(kShutdownPingData), std::end(kShutdownPingData),
+                              frame->ping.opaque_data)) {
+          self->submit_goaway();
+        }
         return 0;
       default:
         return 0;
@@ -603,6 +616,8 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   asio::steady_timer grace_timer_;
   std::uint64_t idle_generation_ = 0;
   bool shutting_down_ = false;
+  bool final_goaway_submitted_ = false;
+  static constexpr std::uint8_t kShutdownPingData[8] = {'c', 'a', 'i', 'r', 'n', 's', 'd', '1'};
   bool close_after_idle_ = false;
   std::optional<Clock::time_point> last_ping_;
   int ping_strikes_ = 0;

@@ -316,6 +316,37 @@ TEST(Robustness, NeverReadingClientIsDroppedAndOthersAreServed) {
   expect_server_still_serves(server.port());
 }
 
+TEST(Robustness, ShutdownIsATwoPhaseGoaway) {
+  auto server = std::make_unique<TestServer>();
+  RawConn c(server->port());
+  c.send(std::string(kPreface) + kEmptySettings);
+  std::string out;
+  while (parse_frames(out).empty())
+    ASSERT_TRUE(c.read_some(out));  // server SETTINGS arrived
+  std::thread stopper([&] { server->stop(); });
+  // Read until the shutdown PING, answer it, then read to the end.
+  std::optional<Frame> ping;
+  auto end = std::chrono::steady_clock::now() + kHangGuard;
+  while (!ping && std::chrono::steady_clock::now() < end) {
+    ASSERT_TRUE(c.read_some(out));
+    for (auto& f : parse_frames(out))
+      if (f.type == NGHTTP2_PING && !(f.flags & NGHTTP2_FLAG_ACK)) ping = f;
+  }
+  ASSERT_TRUE(ping);
+  c.send(std::string("\x00\x00\x08\x06\x01\x00\x00\x00\x00", 9) + ping->payload);
+  ASSERT_TRUE(c.read_until_eof(out));
+  stopper.join();
+  std::vector<std::uint32_t> goaway_last_ids;
+  for (auto& f : parse_frames(out)) {
+    if (f.type != NGHTTP2_GOAWAY) continue;
+    const auto* p = reinterpret_cast<const unsigned char*>(f.payload.data());
+    goaway_last_ids.push_back(
+        ((std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3]) &
+        0x7fffffffu);
+  }
+  EXPECT_EQ(goaway_last_ids, (std::vector<std::uint32_t>{0x7fffffffu, 0u}));
+}
+
 TEST(Robustness, IdleHttp2ConnectionGetsGoawayAndClose) {
   ServerLimits limits;
   limits.idle_timeout = 200ms;
