@@ -53,9 +53,13 @@ void start_signal_thread() {
       std::lock_guard lk(g_cleanup_mu);
       f = g_cleanup;
     }
-    if (f) f();
     std::fflush(stdout);
     std::fflush(stderr);
+    if (f) {
+      // lock/elect: unlock or resign, then exit as etcdctl does after an interrupt (status 0).
+      f();
+      std::_Exit(0);
+    }
     std::_Exit(128 + sig);
   }).detach();
 }
@@ -986,6 +990,61 @@ int cmd_elect(Ctx& ctx) {
     std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
+// cairn's own: one table of every member, gathered from the member list and each member's Status.
+int cmd_cluster_status(Ctx& ctx) {
+  pb::MemberListResponse ml;
+  int code = 0;
+  if (!ctx.call("/etcdserverpb.Cluster/MemberList", pb::MemberListRequest{}, true, ml, code)) return code;
+  struct Row {
+    const pb::Member* m;
+    std::optional<pb::StatusResponse> st;
+    std::string err;
+  };
+  std::vector<Row> rows;
+  std::uint64_t leader_index = 0;
+  for (const auto& m : ml.members()) {
+    Row r{&m, std::nullopt, {}};
+    if (m.clienturls_size() == 0) {
+      r.err = "unstarted";
+    } else {
+      auto c = ctx.conn_for(m.clienturls(0));
+      auto res = c->unary("/etcdserverpb.Maintenance/Status", pb::StatusRequest{}.SerializeAsString(), true);
+      pb::StatusResponse st;
+      if (res.status.is_ok() && st.ParseFromString(res.response)) {
+        r.st = st;
+        if (st.leader() == st.header().member_id()) leader_index = st.raftindex();
+      } else {
+        r.err = error_text(res.status);
+      }
+    }
+    rows.push_back(std::move(r));
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& r : rows) {
+    if (!r.st) {
+      table.push_back({hex_id(r.m->id()), r.m->name(), r.m->islearner() ? "learner" : "?", "", "", "", "", "",
+                       "", r.err});
+      continue;
+    }
+    const auto& st = *r.st;
+    std::string role = st.islearner()                           ? "learner"
+                       : st.leader() == st.header().member_id() ? "leader"
+                                                                : "follower";
+    std::string lag =
+        leader_index >= st.raftappliedindex() ? std::to_string(leader_index - st.raftappliedindex()) : "0";
+    table.push_back({hex_id(r.m->id()), r.m->name(), role, std::to_string(st.raftterm()),
+                     std::to_string(st.raftindex()), std::to_string(st.raftappliedindex()),
+                     humanize_bytes(std::uint64_t(st.dbsize())), hex_id(st.leader()), lag, ""});
+  }
+  write_out(render_table(
+      {"ID", "NAME", "ROLE", "TERM", "RAFT INDEX", "APPLIED INDEX", "DB SIZE", "LEADER", "LAG", "ERROR"},
+      table));
+  for (const auto& r : rows) {
+    if (!r.st && r.m->clienturls_size() > 0) return kExitError;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string error_text(const net_status& s) {
@@ -1059,6 +1118,7 @@ int execute(const Invocation& inv) {
   if (c == "move-leader") return cmd_move_leader(ctx);
   if (c == "lock") return cmd_lock(ctx);
   if (c == "elect") return cmd_elect(ctx);
+  if (c == "cluster status") return cmd_cluster_status(ctx);
   return fail(kExitBadFeature, "\"" + c + "\" is not implemented in cairnctl yet");
 }
 
