@@ -358,7 +358,6 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 
   static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s) {
     const auto& o = self->options;
-    self->inbound.insert(s.get());
     auto hello_done = std::make_shared<bool>(false);
     asio::steady_timer timer(self->strand);
     timer.expires_after(o.handshake_timeout);
@@ -438,6 +437,12 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         continue;
       }
       std::shared_ptr<ByteStream> s = make_tcp_byte_stream(std::move(socket));
+      if (self->is_stopped()) {
+        s->close();
+        continue;
+      }
+      // Registered before the coroutine starts so a concurrent shutdown() always finds (and closes) it.
+      self->inbound.insert(s.get());
       asio::co_spawn(self->strand, serve_inbound(self, s), asio::detached);
     }
   }

@@ -172,6 +172,7 @@ TEST(Grpc, FailoverToNextEndpointAndReconnectAfterServerGoesAway) {
   TestServer b;
   std::uint16_t dead = dead_port();
   ClientThread client;
+  std::thread stopper;
   client.run<int>([&]() -> awaitable<int> {
     ChannelOptions opts;
     opts.backoff_initial = 10ms;
@@ -179,10 +180,10 @@ TEST(Grpc, FailoverToNextEndpointAndReconnectAfterServerGoesAway) {
     auto r1 = co_await ch.unary("/cairn.test.Echo/Unary", "one");
     EXPECT_TRUE(r1.status.is_ok()) << r1.status.message;
     EXPECT_EQ(ch.current_endpoint(), 1u);
-    // Server A shuts down (GOAWAY, then close): the next call fails over to B.
-    a->stop();  // blocks this client thread until A has closed every connection
+    // Server A shuts down (two-phase GOAWAY; the client thread must stay free to answer its PING).
+    stopper = std::thread([&] { a->stop(); });
     asio::steady_timer t(client.executor());
-    while (ch.connected()) {  // let the client notice the GOAWAY / close
+    while (ch.connected()) {  // the client notices the GOAWAY
       t.expires_after(2ms);
       co_await t.async_wait(asio::use_awaitable);
     }
@@ -193,9 +194,10 @@ TEST(Grpc, FailoverToNextEndpointAndReconnectAfterServerGoesAway) {
     EXPECT_TRUE(r2.status.is_ok()) << r2.status.message;
     EXPECT_EQ(r2.response, "two");
     EXPECT_EQ(ch.current_endpoint(), 2u);
-    EXPECT_EQ(ch.connects(), 2u);
+    EXPECT_GE(ch.connects(), 2u);
     co_return 0;
   });
+  stopper.join();
 }
 
 TEST(Grpc, AllEndpointsDownFailsFastOrAtDeadline) {
