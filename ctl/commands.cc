@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ctl/bench.h"
 #include "proto/etcd/rpc.pb.h"
 
 namespace cairn::ctl {
@@ -1119,6 +1120,7 @@ int execute(const Invocation& inv) {
   if (c == "lock") return cmd_lock(ctx);
   if (c == "elect") return cmd_elect(ctx);
   if (c == "cluster status") return cmd_cluster_status(ctx);
+  if (auto s = sub("bench")) return run_bench(*s, inv, ctx.copts);
   return fail(kExitBadFeature, "\"" + c + "\" is not implemented in cairnctl yet");
 }
 

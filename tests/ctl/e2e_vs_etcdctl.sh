@@ -93,5 +93,12 @@ same "lock no args" lock
 same "elect no args" elect
 same "defrag" defrag
 EPS=127.0.0.1:1 same "unreachable" --dial-timeout=1s --command-timeout=1s get foo
+# cairnctl's own commands (no etcdctl counterpart): smoke checks.
+check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then PASS=$((PASS + 1)); echo "ok   $name"; else
+  FAIL=$((FAIL + 1)); echo "FAIL $name"; fi; }
+check "bench put" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' bench put --clients=4 --total=100 | grep -q Requests/sec"
+check "bench range" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' bench range foo --total=100 | grep -q Requests/sec"
+check "cluster status" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' cluster status | grep -q ' leader |'"
+check "snapshot save" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' snapshot save $WORK/s.db | grep -q 'Snapshot saved at' && [ -s $WORK/s.db ]"
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]
