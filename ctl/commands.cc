@@ -592,7 +592,27 @@ int cmd_endpoint(Ctx& ctx, const std::string& sub) {
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
                 .count();
         hs[i].health = r.status.is_ok() || r.status.message == "etcdserver: permission denied";
-        if (!hs[i].health) hs[i].error = error_text(r.status);
+        if (!hs[i].health) {
+          hs[i].error = error_text(r.status);
+          return;
+        }
+        // As etcdctl 3.4: a member with an active alarm is not healthy.
+        pb::AlarmRequest areq;
+        areq.set_action(pb::AlarmRequest::GET);
+        auto ar = c->unary("/etcdserverpb.Maintenance/Alarm", areq.SerializeAsString(), true);
+        pb::AlarmResponse alarms;
+        if (!ar.status.is_ok() || !alarms.ParseFromString(ar.response)) {
+          hs[i].health = false;
+          hs[i].error = "Unable to fetch the alarm list";
+        } else if (alarms.alarms_size() > 0) {
+          hs[i].health = false;
+          hs[i].error = "Active Alarm(s): ";
+          for (const auto& a : alarms.alarms()) {
+            hs[i].error += a.alarm() == pb::AlarmType::NOSPACE   ? "NOSPACE "
+                           : a.alarm() == pb::AlarmType::CORRUPT ? "CORRUPT "
+                                                                 : "UNKNOWN ";
+          }
+        }
       });
     }
     for (auto& t : ts)
