@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end: three real cairn processes on loopback, driven by etcdctl 3.4 (Debian etcd-client).
+#   usage: e2e_etcdctl.sh path/to/cairn      env: E2E_BASE_PORT (default 44379)
+# Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
+set -uo pipefail
+CAIRN=${1:?usage: e2e_etcdctl.sh path/to/cairn}
+command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
+BASE=${E2E_BASE_PORT:-44379}
+WORK=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
+declare -A PIDS
+cport() { echo $((BASE + 10 * ($1 - 1))); }
+pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
+CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
+ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
+start() {
+  "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
+    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
+    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
+    --initial-cluster "$CLUSTER" --initial-cluster-token e2e --heartbeat-interval 50 --election-timeout 500 \
+    >>"$WORK/m$1.log" 2>&1 &
+  PIDS[$1]=$!; disown $!
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  [[ $FAILED = 0 ]] && rm -rf "$WORK" || echo "logs kept in $WORK"
+}
+FAILED=0
+trap cleanup EXIT
+ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
+check() { # check NAME ACTUAL EXPECTED
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
+}
+check_match() {
+  if [[ "$2" =~ $3 ]]; then echo "ok   $1"; else echo "FAIL $1: expected /$3/ got [$2]"; FAILED=1; fi
+}
+
+"$CAIRN" --initial-cluster-state maybe >/dev/null 2>&1; check "bad flag exits 2" "$?" "2"
+
+start 1; start 2; start 3
+for _ in $(seq 100); do ctl endpoint health >/dev/null && break; sleep 0.2; done
+check_match "cluster healthy" "$(ctl endpoint health)" "is healthy"
+check "/health" "$(curl -s http://127.0.0.1:$(cport 1)/health)" '{"health":"true"}'
+check "/version" "$(curl -s http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
+check_match "/metrics" "$(curl -s http://127.0.0.1:$(cport 3)/metrics)" "etcd_server_has_leader 1"
+
+check "put" "$(ctl put foo bar)" "OK"
+check "get" "$(ctl get foo)" $'foo\nbar'
+check "get on a follower endpoint" "$(EPS=127.0.0.1:$(cport 3) ctl get foo --print-value-only)" "bar"
+for k in a1 a2 a3 b1; do ctl put $k v$k >/dev/null; done
+check "get --prefix" "$(ctl get a --prefix --keys-only | grep -v '^$' | tr '\n' ' ')" "a1 a2 a3 "
+check "get --limit --order" "$(ctl get a --prefix --limit=2 --order=DESCEND --keys-only | grep -v '^$' | tr '\n' ' ')" "a3 a2 "
+check "get --consistency=s" "$(ctl get a2 --consistency=s --print-value-only)" "va2"
+check "del --prefix" "$(ctl del a --prefix)" "3"
+check "txn" "$(printf 'value("foo") = "bar"\n\nput foo baz\n\n\n' | ctl txn)" $'SUCCESS\n\nOK'
+check "txn result" "$(ctl get foo --print-value-only)" "baz"
+check_match "empty key error" "$(ctl put '' v)" "etcdserver: key is not provided"
+rev=$(ctl get foo -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "compaction" "$(ctl compaction $((rev - 1)))" "compacted revision $((rev - 1))"
+check_match "compacted error" "$(ctl get foo --rev=1)" "required revision has been compacted"
+check "member list" "$(ctl member list | grep -c ', started, m[123], ')" "3"
+check "one leader" "$(ctl endpoint status | awk -F', ' '{print $5}' | grep -c true)" "1"
+
+# Kill the leader: the other two elect a new one and keep serving; the restarted member catches up.
+leader_ep=$(ctl endpoint status | awk -F', ' '$5 == "true" {print $1}')
+victim=$(( ( $(echo "$leader_ep" | cut -d: -f2) - BASE ) / 10 + 1 ))
+kill -9 "${PIDS[$victim]}"
+rest=""
+for i in 1 2 3; do [[ $i != "$victim" ]] && rest+="${rest:+,}127.0.0.1:$(cport $i)"; done
+ok=0
+for _ in $(seq 40); do [[ "$(EPS=$rest ctl put during down)" == OK ]] && { ok=1; break; }; sleep 0.25; done
+check "two members accept writes" "$ok" "1"
+check "two members serve reads" "$(EPS=$rest ctl get during --print-value-only)" "down"
+start "$victim"
+ok=0
+for _ in $(seq 60); do
+  [[ "$(EPS=127.0.0.1:$(cport $victim) ctl get during --consistency=s --print-value-only)" == down ]] && { ok=1; break; }
+  sleep 0.25
+done
+check "restarted member catches up" "$ok" "1"
+check "restarted member keeps old data" "$(EPS=127.0.0.1:$(cport $victim) ctl get foo --print-value-only)" "baz"
+sums=$(ctl endpoint hashkv -w json | python3 -c 'import json,sys; print(len(set(s["HashKV"]["hash"] for s in json.load(sys.stdin))))')
+check "hashkv agrees" "$sums" "1"
+exit $FAILED
