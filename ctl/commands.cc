@@ -1088,9 +1088,6 @@ int execute(const Invocation& inv) {
       !inv.g.insecure_transport) {
     return fail(kExitBadFeature, "TLS is not supported by cairnctl yet (use plain-text endpoints)");
   }
-  if (!inv.g.user.empty() || !inv.g.password.empty()) {
-    return fail(kExitBadFeature, "authentication (--user/--password) is not supported by cairnctl yet");
-  }
   if (!inv.g.discovery_srv.empty())
     return fail(kExitBadFeature, "DNS discovery is not supported by cairnctl yet");
   auto dur = [&](const std::string& name, const std::string& v, milliseconds& out) {
@@ -1118,6 +1115,33 @@ int execute(const Invocation& inv) {
     ctx.copts.endpoints.push_back(e);
   }
   if (ctx.copts.endpoints.empty()) return fail(kExitBadConnection, "no endpoints given");
+  if (!inv.g.user.empty()) {
+    // As clientv3: Authenticate on a connection of its own, then send the token with every call.
+    std::string name = inv.g.user, password = inv.g.password;
+    auto colon = name.find(':');
+    if (colon != std::string::npos) {
+      if (!password.empty())
+        return fail(kExitBadArgs, "Password should be given by either --user or --password");
+      password = name.substr(colon + 1);
+      name = name.substr(0, colon);
+    } else if (password.empty()) {
+      return fail(kExitBadArgs,
+                  "password is required: give --user=name:password or --password (no prompt yet)");
+    }
+    pb::AuthenticateRequest areq;
+    areq.set_name(name);
+    areq.set_password(password);
+    Connection auth(ctx.copts);
+    auto r = auth.unary("/etcdserverpb.Auth/Authenticate", areq.SerializeAsString(), false);
+    pb::AuthenticateResponse aresp;
+    if (r.status.is_ok() && aresp.ParseFromString(r.response)) {
+      ctx.copts.token = aresp.token();
+    } else if (r.status.message != "etcdserver: authentication is not enabled") {
+      return fail(kExitBadConnection, error_text(r.status));
+    }
+  } else if (!inv.g.password.empty()) {
+    return fail(kExitBadArgs, "No user given: --password needs --user");
+  }
 
   auto sub = [&](const char* group) -> std::optional<std::string> {
     std::string g = std::string(group) + " ";

@@ -102,7 +102,8 @@ RpcResult Connection::unary(const std::string& method, const std::string& reques
   auto limit = timeout.value_or(options_.command_timeout);
   Impl* impl = impl_.get();
   auto deadline = Clock::now() + limit;
-  return impl->run([impl, method, request, idempotent, deadline]() -> awaitable<RpcResult> {
+  std::string token = options_.token;
+  return impl->run([impl, method, request, idempotent, deadline, token]() -> awaitable<RpcResult> {
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0)
@@ -110,6 +111,7 @@ RpcResult Connection::unary(const std::string& method, const std::string& reques
       net::CallOptions co;
       co.timeout = left;
       co.wait_for_ready = true;
+      if (!token.empty()) co.metadata.emplace_back("token", token);
       auto r = co_await impl->channel->unary(method, request, co);
       if (r.status.code == StatusCode::kUnavailable && idempotent && Clock::now() < deadline) {
         asio::steady_timer t(impl->ioc, std::chrono::milliseconds(25));
@@ -135,9 +137,11 @@ struct Stream::State {
 std::unique_ptr<Stream> Connection::stream(const std::string& method, bool metadata_hasleader) {
   Impl* impl = impl_.get();
   auto st = std::make_shared<Stream::State>();
-  impl->run([impl, st, method, metadata_hasleader]() -> awaitable<void> {
+  std::string token = options_.token;
+  impl->run([impl, st, method, metadata_hasleader, token]() -> awaitable<void> {
     net::CallOptions co;
     co.wait_for_ready = true;
+    if (!token.empty()) co.metadata.emplace_back("token", token);
     if (metadata_hasleader) co.metadata.emplace_back("hasleader", "true");
     st->call.emplace(co_await impl->channel->start_call(method, co));
     co_return;
@@ -232,10 +236,11 @@ void Connection::keep_alive_in_background(std::int64_t lease_id, std::int64_t tt
   auto period = std::chrono::milliseconds(std::max<std::int64_t>(ttl_seconds * 1000 / 3, 500));
   asio::co_spawn(
       impl->ioc,
-      [impl, lease_id, period]() -> awaitable<void> {
+      [impl, lease_id, period, token = options_.token]() -> awaitable<void> {
         while (!impl->stopping) {
           net::CallOptions co;
           co.wait_for_ready = true;
+          if (!token.empty()) co.metadata.emplace_back("token", token);
           co.metadata.emplace_back("hasleader", "true");
           auto call = co_await impl->channel->start_call("/etcdserverpb.Lease/LeaseKeepAlive", co);
           etcdserverpb::LeaseKeepAliveRequest req;

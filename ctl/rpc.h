@@ -24,6 +24,7 @@ struct ConnectionOptions {
   std::chrono::milliseconds command_timeout{5'000};
   std::chrono::milliseconds keepalive_time{2'000};
   std::chrono::milliseconds keepalive_timeout{6'000};
+  std::string token;  // etcd auth token, sent as metadata "token" on every call when not empty
 };
 
 struct RpcResult {
