@@ -19,12 +19,16 @@ void register_kv(net::Server& server, node::Node& node);
 void register_cluster(net::Server& server, node::Node& node);
 void register_maintenance(net::Server& server, node::Node& node);
 void register_http(net::Server& server, node::Node& node);
+// etcd's JSON gateway: POST /v3/kv/{range,put,deleterange,txn,compaction}, /v3/maintenance/status,
+// /v3/cluster/member/list (proto3 JSON, base64 bytes, int64 as strings).
+void register_gateway(net::Server& server, node::Node& node);
 
 inline void register_all(net::Server& server, node::Node& node) {
   register_kv(server, node);
   register_cluster(server, node);
   register_maintenance(server, node);
   register_http(server, node);
+  register_gateway(server, node);
 }
 
 // The gRPC status for a server error (exposed for tests).

@@ -59,6 +59,8 @@ check_match "empty key error" "$(ctl put '' v)" "etcdserver: key is not provided
 rev=$(ctl get foo -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 check "compaction" "$(ctl compaction $((rev - 1)))" "compacted revision $((rev - 1))"
 check_match "compacted error" "$(ctl get foo --rev=1)" "required revision has been compacted"
+check_match "JSON gateway range" "$(curl -s -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{"key":"Zm9v"}')" '"kvs":\[\{"key":"Zm9v".*"value":"YmF6"'
+check_match "JSON gateway error" "$(curl -s -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{}')" '"code":3'
 check "member list" "$(ctl member list | grep -c ', started, m[123], ')" "3"
 check "one leader" "$(ctl endpoint status | awk -F', ' '{print $5}' | grep -c true)" "1"
 

@@ -11,17 +11,36 @@ namespace {
 
 Expected<app::ServerConfig, app::ParseExit> parse(std::vector<std::string> args) {
   std::vector<const char*> argv{"cairn"};
-  for (auto& a : args) argv.push_back(a.c_str());
+  for (auto& a : args)
+    argv.push_back(a.c_str());
   return app::parse_flags(static_cast<int>(argv.size()), argv.data());
 }
 
 TEST(Flags, ThreeMemberCluster) {
-  auto r = parse({"--name", "m2", "--data-dir", "/tmp/x", "--listen-client-urls", "http://127.0.0.1:22379",
-                  "--advertise-client-urls", "http://127.0.0.1:22379", "--listen-peer-urls", "http://127.0.0.1:22380",
-                  "--initial-advertise-peer-urls", "http://127.0.0.1:22380", "--initial-cluster",
+  auto r = parse({"--name",
+                  "m2",
+                  "--data-dir",
+                  "/tmp/x",
+                  "--listen-client-urls",
+                  "http://127.0.0.1:22379",
+                  "--advertise-client-urls",
+                  "http://127.0.0.1:22379",
+                  "--listen-peer-urls",
+                  "http://127.0.0.1:22380",
+                  "--initial-advertise-peer-urls",
+                  "http://127.0.0.1:22380",
+                  "--initial-cluster",
                   "m1=http://127.0.0.1:2380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380",
-                  "--initial-cluster-state", "existing", "--initial-cluster-token", "tok", "--heartbeat-interval",
-                  "50", "--election-timeout", "500", "--max-request-bytes", "1000"});
+                  "--initial-cluster-state",
+                  "existing",
+                  "--initial-cluster-token",
+                  "tok",
+                  "--heartbeat-interval",
+                  "50",
+                  "--election-timeout",
+                  "500",
+                  "--max-request-bytes",
+                  "1000"});
   ASSERT_TRUE(r.has_value()) << r.error().message;
   const auto& n = r->node;
   EXPECT_EQ(n.name, "m2");
@@ -79,8 +98,10 @@ TEST(MemberId, DerivedFromSortedPeerUrlsAndToken) {
   uint64_t a = node::derive_member_id({"http://127.0.0.1:2380"}, "tok");
   EXPECT_EQ(a, node::derive_member_id({"http://127.0.0.1:2380"}, "tok"));
   EXPECT_NE(a, node::derive_member_id({"http://127.0.0.1:2380"}, "other"));
-  EXPECT_EQ(node::derive_member_id({"http://b:1", "http://a:1"}, "t"), node::derive_member_id({"http://a:1", "http://b:1"}, "t"));
-  // Known value: sha1("http://localhost:2380etcd-cluster") = 8e9e05c5 2164694d ... (etcd's default member id).
+  EXPECT_EQ(node::derive_member_id({"http://b:1", "http://a:1"}, "t"),
+            node::derive_member_id({"http://a:1", "http://b:1"}, "t"));
+  // Known value: sha1("http://localhost:2380etcd-cluster") = 8e9e05c5 2164694d ... (etcd's default member
+  // id).
   EXPECT_EQ(node::derive_member_id({"http://localhost:2380"}, "etcd-cluster"), 0x8e9e05c52164694dull);
   EXPECT_EQ(node::derive_cluster_id({3, 1, 2}), node::derive_cluster_id({1, 2, 3}));
   // etcd's default single-member cluster id.
