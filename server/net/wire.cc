@@ -1,5 +1,7 @@
 #include "server/net/wire.h"
 
+#include "wal/crc32c.h"
+
 #include <array>
 #include <cstdio>
 
@@ -204,25 +206,8 @@ Status deframer_error_status(MessageDeframer::Error error, std::uint32_t declare
   return {StatusCode::kInternal, "grpc: deframing failed"};
 }
 
-namespace {
-constexpr std::array<std::uint32_t, 256> make_crc32c_table() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k)
-      c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr auto kCrc32cTable = make_crc32c_table();
-}  // namespace
-
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
-  crc = ~crc;
-  for (unsigned char b : data)
-    crc = kCrc32cTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-  return ~crc;
+  return wal::crc32c_extend(crc, data.data(), data.size());
 }
 
 }  // namespace cairn::server::net
