@@ -13,6 +13,8 @@ namespace cairn::storage {
 inline uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
   return wal::crc32c_extend(crc, data.data(), data.size());
 }
-inline uint32_t crc32c(std::string_view data) { return crc32c_extend(0, data); }
+inline uint32_t crc32c(std::string_view data) {
+  return crc32c_extend(0, data);
+}
 
 }  // namespace cairn::storage
