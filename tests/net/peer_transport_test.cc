@@ -2,14 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "server/net/wire.h"
 
@@ -80,6 +89,15 @@ class Node {
   std::vector<std::pair<PeerId, std::string>> received_;
   std::atomic<int> unreachable_{0};
 };
+
+bool eventually_true(const std::function<bool()>& pred) {
+  auto end = std::chrono::steady_clock::now() + kHangGuard;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
 
 Endpoint local(std::uint16_t port) {
   return {"127.0.0.1", port};
@@ -210,6 +228,135 @@ TEST(PeerTransport, CorruptFrameClosesTheConnectionOnly) {
   a.transport().add_peer(2, local(b.port()));
   ASSERT_TRUE(a.transport().send(2, "fine"));
   EXPECT_EQ(b.wait_for(1).at(0).second, "fine");
+}
+
+// A TCP relay between two members that forwards the sender's bytes to the receiver and, on its first
+// connection only, closes both sides once `cut_after` bytes have passed: to both members this is the
+// receiving side hanging up in the middle of a chunked transfer. Later connections are relayed whole.
+class CuttingRelay {
+ public:
+  CuttingRelay(std::uint16_t target, std::size_t cut_after)
+      : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}), target_(target), cut_after_(cut_after) {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~CuttingRelay() {
+    ioc_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  bool cut() const { return cut_.load(); }
+  int connections() const { return connections_.load(); }
+
+ private:
+  using Socket = asio::ip::tcp::socket;
+
+  asio::awaitable<void> accept_loop() {
+    while (true) {
+      auto [ec, s] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      auto in = std::make_shared<Socket>(std::move(s));
+      auto out = std::make_shared<Socket>(ioc_);
+      auto [cec] = co_await out->async_connect({asio::ip::make_address("127.0.0.1"), target_},
+                                               asio::as_tuple(asio::use_awaitable));
+      if (cec) continue;
+      bool first = connections_.fetch_add(1) == 0;
+      asio::co_spawn(ioc_, pump(in, out, first ? cut_after_ : SIZE_MAX), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> pump(std::shared_ptr<Socket> in, std::shared_ptr<Socket> out, std::size_t cut_after) {
+    std::vector<char> buf(64 * 1024);
+    std::size_t passed = 0;
+    while (true) {
+      // Never read past the cut point, so the receiver gets exactly cut_after bytes.
+      std::size_t want = std::min(buf.size(), cut_after - passed);
+      auto [ec, n] =
+          co_await in->async_read_some(asio::buffer(buf.data(), want), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      auto [wec, w] =
+          co_await asio::async_write(*out, asio::buffer(buf.data(), n), asio::as_tuple(asio::use_awaitable));
+      if (wec) break;
+      passed += w;
+      if (passed >= cut_after) {
+        cut_.store(true);
+        break;
+      }
+    }
+    boost::system::error_code ignored;
+    in->close(ignored);
+    out->close(ignored);
+  }
+
+  asio::io_context ioc_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t target_;
+  std::size_t cut_after_;
+  std::thread thread_;
+  std::atomic<bool> cut_{false};
+  std::atomic<int> connections_{0};
+};
+
+std::string random_payload(std::size_t size, std::uint64_t seed) {
+  std::string s(size, '\0');
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i + 8 <= s.size(); i += 8) {
+    std::uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, 8);
+  }
+  return s;
+}
+
+TEST(PeerTransport, PeerDisconnectingMidSnapshotGetsNoPartialPayloadAndTheNextOneIntact) {
+  PeerTransportOptions opts;
+  opts.chunk_bytes = 256 * 1024;
+  opts.backoff_initial = 5ms;
+  opts.backoff_max = 50ms;
+  Node b(2, 0, opts);
+  // 32 MiB: the half left unsent when the connection drops is larger than what loopback socket buffers
+  // can hold, so the sender is still writing the transfer when it notices the drop.
+  constexpr std::size_t kSize = 32 * 1024 * 1024;
+  CuttingRelay relay(b.port(), kSize / 2 + 12345);  // cut in the middle of a CHUNK_DATA frame
+  Node a(1, 0, opts);
+  a.transport().add_peer(2, local(relay.port()));
+  const std::string first = random_payload(kSize, 1);
+  ASSERT_TRUE(a.transport().send(2, "before"));
+  ASSERT_TRUE(a.transport().send_large(2, first));
+
+  // The sender reports the lost transfer through on_unreachable.
+  ASSERT_TRUE(eventually_true([&] { return relay.cut() && a.unreachable() >= 1; }));
+  EXPECT_GE(a.transport().stats().messages_dropped.load(), 1u);
+  // The receiver delivered the message sent before the transfer and nothing of the transfer.
+  auto got = b.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].second, "before");
+  EXPECT_EQ(b.transport().stats().large_payloads_received.load(), 0u);
+
+  // After the sender reconnects (through the relay, which now passes everything), a new payload lands whole.
+  const std::string second = random_payload(kSize - 777, 2);
+  ASSERT_TRUE(a.transport().send_large(2, second));
+  ASSERT_TRUE(a.transport().send(2, "after"));
+  // "after" may overtake the transfer (regular messages keep flowing between chunks).
+  got = b.wait_for(3);
+  ASSERT_EQ(got.size(), 3u);
+  std::vector<std::string> small;
+  int large = 0;
+  for (auto& [from, m] : got) {
+    EXPECT_EQ(from, 1u);
+    if (m.size() == second.size()) {
+      ++large;
+      EXPECT_TRUE(m == second);
+      EXPECT_EQ(crc32c(m), crc32c(second));
+    } else {
+      EXPECT_LT(m.size(), 16u) << "a piece of the interrupted transfer was delivered";
+      small.push_back(m);
+    }
+  }
+  EXPECT_EQ(large, 1);
+  EXPECT_EQ(small, (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(b.transport().stats().large_payloads_received.load(), 1u);
+  EXPECT_GE(relay.connections(), 2);
+  EXPECT_GE(a.transport().stats().connects.load(), 2u);
 }
 
 }  // namespace
