@@ -916,22 +916,42 @@ int run_child(const std::vector<std::string>& cmd, const std::string& key, std::
   return kExitError;
 }
 
+// concurrency.Mutex.Lock / Election.Campaign: a session, our own key under `prefix` holding `value`, then
+// waits until every older key under `prefix` is gone. Registers a cleanup that closes the session; on
+// failure closes it itself and returns false with `code` set.
+bool acquire(Ctx& ctx, const std::string& prefix, std::int64_t ttl, const std::string& value, Session& s,
+             std::string& key, std::int64_t& my_rev, int& code) {
+  if (!open_session(ctx, ttl, s, code)) return false;
+  key = prefix + hex_id(std::uint64_t(s.lease));
+  Connection* conn = &ctx.conn();
+  set_cleanup([conn, s, key] { close_session(*conn, s, key); });
+  if (!create_own_key(ctx, s, key, value, my_rev, code) || !wait_deletes(ctx, prefix, my_rev - 1, code)) {
+    close_session(ctx.conn(), s, key);
+    return false;
+  }
+  return true;
+}
+
+// Prints our key as `get` would, then holds it until the signal thread ends the process.
+[[noreturn]] void print_and_hold(Ctx& ctx, const std::string& key) {
+  pb::RangeRequest g;
+  g.set_key(key);
+  pb::RangeResponse gr;
+  int code = 0;
+  if (ctx.call("/etcdserverpb.KV/Range", g, true, gr, code)) emit(print_get(gr, ctx.print, false, false));
+  for (;;)
+    std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
 int cmd_lock(Ctx& ctx) {
   const auto& a = ctx.inv.args;
   if (a.size() != 1)
     return fail(kExitBadArgs, "lock takes a lock name argument and an optional command to execute");
-  std::string prefix = a[0] + "/";
   Session s;
-  int code = 0;
-  if (!open_session(ctx, ctx.inv.lock_ttl, s, code)) return code;
-  std::string key = prefix + hex_id(std::uint64_t(s.lease));
-  Connection* conn = &ctx.conn();
-  set_cleanup([conn, s, key] { close_session(*conn, s, key); });
+  std::string key;
   std::int64_t my_rev = 0;
-  if (!create_own_key(ctx, s, key, "", my_rev, code) || !wait_deletes(ctx, prefix, my_rev - 1, code)) {
-    close_session(ctx.conn(), s, key);
-    return code;
-  }
+  int code = 0;
+  if (!acquire(ctx, a[0] + "/", ctx.inv.lock_ttl, "", s, key, my_rev, code)) return code;
   if (!ctx.inv.exec_args.empty()) {
     int rc = run_child(ctx.inv.exec_args, key, my_rev);
     set_cleanup(nullptr);
@@ -939,12 +959,7 @@ int cmd_lock(Ctx& ctx) {
     return rc;
   }
   // Holds the lock until interrupted; the signal thread unlocks.
-  pb::RangeRequest g;
-  g.set_key(key);
-  pb::RangeResponse gr;
-  if (ctx.call("/etcdserverpb.KV/Range", g, true, gr, code)) emit(print_get(gr, ctx.print, false, false));
-  for (;;)
-    std::this_thread::sleep_for(std::chrono::hours(1));
+  print_and_hold(ctx, key);
 }
 
 int cmd_elect(Ctx& ctx) {
@@ -992,23 +1007,11 @@ int cmd_elect(Ctx& ctx) {
   }
   if (a.size() != 2)
     return fail(kExitBadArgs, "elect takes one election name argument and an optional proposal argument");
-  std::string prefix = a[0] + "/";
   Session s;
-  if (!open_session(ctx, 60, s, code)) return code;
-  std::string key = prefix + hex_id(std::uint64_t(s.lease));
-  Connection* conn = &ctx.conn();
-  set_cleanup([conn, s, key] { close_session(*conn, s, key); });
+  std::string key;
   std::int64_t my_rev = 0;
-  if (!create_own_key(ctx, s, key, a[1], my_rev, code) || !wait_deletes(ctx, prefix, my_rev - 1, code)) {
-    close_session(ctx.conn(), s, key);
-    return code;
-  }
-  pb::RangeRequest g;
-  g.set_key(key);
-  pb::RangeResponse gr;
-  if (ctx.call("/etcdserverpb.KV/Range", g, true, gr, code)) emit(print_get(gr, ctx.print, false, false));
-  for (;;)
-    std::this_thread::sleep_for(std::chrono::hours(1));
+  if (!acquire(ctx, a[0] + "/", 60, a[1], s, key, my_rev, code)) return code;
+  print_and_hold(ctx, key);
 }
 
 // cairn's own: one table of every member, gathered from the member list and each member's Status.

@@ -513,68 +513,46 @@ std::string render_table(const std::vector<std::string>& header,
 
 // ---------------------------------------------------------------- KV
 
-Printed print_get(const pb::RangeResponse& r, const PrintOptions& o, bool keys_only, bool value_only) {
+namespace {
+// Most responses print in simple, json and fields text or as the raw protobuf, and have no table form.
+// `simple`, `json` and `fields` return each format's text; json gets its trailing newline here.
+template <typename R, typename Simple, typename Json, typename Fields>
+Printed print_formats(const R& r, const PrintOptions& o, Simple simple, Json json, Fields fields) {
   switch (o.format) {
     case OutputFormat::kSimple:
-      return text(simple_get(r, o, keys_only, value_only));
+      return text(simple());
     case OutputFormat::kJson:
-      return text(json_range(r) + "\n");
+      return text(json() + "\n");
     case OutputFormat::kFields:
-      return text(fields_range(r));
+      return text(fields());
     case OutputFormat::kProtobuf:
       return text(r.SerializeAsString());
     case OutputFormat::kTable:
       break;
   }
   return not_supported("table");
+}
+}  // namespace
+
+Printed print_get(const pb::RangeResponse& r, const PrintOptions& o, bool keys_only, bool value_only) {
+  return print_formats(
+      r, o, [&] { return simple_get(r, o, keys_only, value_only); }, [&] { return json_range(r); },
+      [&] { return fields_range(r); });
 }
 
 Printed print_put(const pb::PutResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text(simple_put(r, o));
-    case OutputFormat::kJson:
-      return text(json_put(r) + "\n");
-    case OutputFormat::kFields:
-      return text(fields_put(r));
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o, [&] { return simple_put(r, o); }, [&] { return json_put(r); }, [&] { return fields_put(r); });
 }
 
 Printed print_del(const pb::DeleteRangeResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text(simple_del(r, o));
-    case OutputFormat::kJson:
-      return text(json_del(r) + "\n");
-    case OutputFormat::kFields:
-      return text(fields_del(r));
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o, [&] { return simple_del(r, o); }, [&] { return json_del(r); }, [&] { return fields_del(r); });
 }
 
 Printed print_txn(const pb::TxnResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text(simple_txn(r, o));
-    case OutputFormat::kJson:
-      return text(json_txn(r) + "\n");
-    case OutputFormat::kFields:
-      return text(fields_txn(r));
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o, [&] { return simple_txn(r, o); }, [&] { return json_txn(r); }, [&] { return fields_txn(r); });
 }
 
 Printed print_compaction(const pb::CompactionResponse&, std::int64_t rev, const PrintOptions&) {
@@ -583,195 +561,163 @@ Printed print_compaction(const pb::CompactionResponse&, std::int64_t rev, const 
 }
 
 Printed print_watch(const pb::WatchResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple: {
-      std::string s;
-      for (const auto& ev : r.events()) {
-        s += ev.type() == mvccpb::Event::DELETE ? "DELETE\n" : "PUT\n";
-        if (ev.has_prev_kv()) s += simple_kv(ev.prev_kv(), o);
-        s += simple_kv(ev.kv(), o);
-      }
-      return text(s);
-    }
-    case OutputFormat::kJson: {
-      JsonObject top;
-      top.raw("Header", json_header(r.header()));
-      std::string evs = "[";
-      for (int i = 0; i < r.events_size(); ++i) {
-        const auto& ev = r.events(i);
-        JsonObject e;
-        if (ev.type() != mvccpb::Event::PUT) e.raw("type", num(ev.type()));
-        if (ev.has_kv()) e.raw("kv", json_kv(ev.kv()));
-        if (ev.has_prev_kv()) e.raw("prev_kv", json_kv(ev.prev_kv()));
-        if (i) evs += ',';
-        evs += e.done();
-      }
-      top.raw("Events", evs + "]");
-      top.raw("CompactRevision", num(r.compact_revision()));
-      top.raw("Canceled", boolstr(r.canceled()));
-      top.raw("Created", boolstr(r.created()));
-      return text(top.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header());
-      for (const auto& ev : r.events()) {
-        s += ev.type() == mvccpb::Event::DELETE ? "\"Type\" : DELETE\n" : "\"Type\" : PUT\n";
-        if (ev.has_prev_kv()) s += fields_kv(ev.prev_kv(), "Prev");
-        s += fields_kv(ev.kv());
-      }
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        std::string s;
+        for (const auto& ev : r.events()) {
+          s += ev.type() == mvccpb::Event::DELETE ? "DELETE\n" : "PUT\n";
+          if (ev.has_prev_kv()) s += simple_kv(ev.prev_kv(), o);
+          s += simple_kv(ev.kv(), o);
+        }
+        return s;
+      },
+      [&] {
+        JsonObject top;
+        top.raw("Header", json_header(r.header()));
+        std::string evs = "[";
+        for (int i = 0; i < r.events_size(); ++i) {
+          const auto& ev = r.events(i);
+          JsonObject e;
+          if (ev.type() != mvccpb::Event::PUT) e.raw("type", num(ev.type()));
+          if (ev.has_kv()) e.raw("kv", json_kv(ev.kv()));
+          if (ev.has_prev_kv()) e.raw("prev_kv", json_kv(ev.prev_kv()));
+          if (i) evs += ',';
+          evs += e.done();
+        }
+        top.raw("Events", evs + "]");
+        top.raw("CompactRevision", num(r.compact_revision()));
+        top.raw("Canceled", boolstr(r.canceled()));
+        top.raw("Created", boolstr(r.created()));
+        return top.done();
+      },
+      [&] {
+        std::string s = fields_header(r.header());
+        for (const auto& ev : r.events()) {
+          s += ev.type() == mvccpb::Event::DELETE ? "\"Type\" : DELETE\n" : "\"Type\" : PUT\n";
+          if (ev.has_prev_kv()) s += fields_kv(ev.prev_kv(), "Prev");
+          s += fields_kv(ev.kv());
+        }
+        return s;
+      });
 }
 
 // ---------------------------------------------------------------- leases
 
 Printed print_lease_grant(const pb::LeaseGrantResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text("lease " + hex_id16(std::uint64_t(r.id())) + " granted with TTL(" + num(r.ttl()) + "s)\n");
-    case OutputFormat::kJson: {
-      JsonObject j;
-      header_members(j, r.header());
-      j.i64("ID", r.id(), false);
-      j.i64("TTL", r.ttl(), false);
-      j.str("Error", r.error(), false);
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields:
-      return text(fields_header(r.header()) + "\"ID\" : " + num(r.id()) + "\n\"TTL\" : " + num(r.ttl()) +
-                  "\n");
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        return "lease " + hex_id16(std::uint64_t(r.id())) + " granted with TTL(" + num(r.ttl()) + "s)\n";
+      },
+      [&] {
+        JsonObject j;
+        header_members(j, r.header());
+        j.i64("ID", r.id(), false);
+        j.i64("TTL", r.ttl(), false);
+        j.str("Error", r.error(), false);
+        return j.done();
+      },
+      [&] {
+        return fields_header(r.header()) + "\"ID\" : " + num(r.id()) + "\n\"TTL\" : " + num(r.ttl()) + "\n";
+      });
 }
 
 Printed print_lease_revoke(std::int64_t id, const pb::LeaseRevokeResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text("lease " + hex_id16(std::uint64_t(id)) + " revoked\n");
-    case OutputFormat::kJson: {
-      JsonObject j;
-      if (r.has_header()) j.raw("header", json_header(r.header()));
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields:
-      return text(fields_header(r.header()));
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o, [&] { return "lease " + hex_id16(std::uint64_t(id)) + " revoked\n"; },
+      [&] {
+        JsonObject j;
+        if (r.has_header()) j.raw("header", json_header(r.header()));
+        return j.done();
+      },
+      [&] { return fields_header(r.header()); });
 }
 
 Printed print_lease_ttl(const pb::LeaseTimeToLiveResponse& r, bool keys, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple: {
-      if (r.grantedttl() == 0 && r.ttl() == -1) {
-        return text("lease " + hex_id16(std::uint64_t(r.id())) + " already expired\n");
-      }
-      std::string s = "lease " + hex_id16(std::uint64_t(r.id())) + " granted with TTL(" +
-                      num(r.grantedttl()) + "s), remaining(" + num(r.ttl()) + "s)";
-      if (keys) {
-        s += ", attached keys([";
-        for (int i = 0; i < r.keys_size(); ++i)
-          s += (i ? " " : "") + r.keys(i);
-        s += "])";
-      }
-      return text(s + "\n");
-    }
-    case OutputFormat::kJson: {
-      JsonObject j;
-      header_members(j, r.header());
-      j.i64("id", r.id(), false);
-      j.i64("ttl", r.ttl(), false);
-      j.i64("granted-ttl", r.grantedttl(), false);
-      if (r.keys_size() == 0) {
-        j.raw("keys", "null");
-      } else {
-        std::string k = "[";
-        for (int i = 0; i < r.keys_size(); ++i)
-          k += (i ? ",\"" : "\"") + base64(r.keys(i)) + "\"";
-        j.raw("keys", k + "]");
-      }
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header()) + "\"ID\" : " + num(r.id()) + "\n\"TTL\" : " + num(r.ttl()) +
-                      "\n\"GrantedTTL\" : " + num(r.grantedttl()) + "\n";
-      for (const auto& k : r.keys())
-        s += "\"Key\" : " + go_quote(k) + "\n";
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        if (r.grantedttl() == 0 && r.ttl() == -1) {
+          return "lease " + hex_id16(std::uint64_t(r.id())) + " already expired\n";
+        }
+        std::string s = "lease " + hex_id16(std::uint64_t(r.id())) + " granted with TTL(" +
+                        num(r.grantedttl()) + "s), remaining(" + num(r.ttl()) + "s)";
+        if (keys) {
+          s += ", attached keys([";
+          for (int i = 0; i < r.keys_size(); ++i)
+            s += (i ? " " : "") + r.keys(i);
+          s += "])";
+        }
+        return s + "\n";
+      },
+      [&] {
+        JsonObject j;
+        header_members(j, r.header());
+        j.i64("id", r.id(), false);
+        j.i64("ttl", r.ttl(), false);
+        j.i64("granted-ttl", r.grantedttl(), false);
+        if (r.keys_size() == 0) {
+          j.raw("keys", "null");
+        } else {
+          std::string k = "[";
+          for (int i = 0; i < r.keys_size(); ++i)
+            k += (i ? ",\"" : "\"") + base64(r.keys(i)) + "\"";
+          j.raw("keys", k + "]");
+        }
+        return j.done();
+      },
+      [&] {
+        std::string s = fields_header(r.header()) + "\"ID\" : " + num(r.id()) +
+                        "\n\"TTL\" : " + num(r.ttl()) + "\n\"GrantedTTL\" : " + num(r.grantedttl()) + "\n";
+        for (const auto& k : r.keys())
+          s += "\"Key\" : " + go_quote(k) + "\n";
+        return s;
+      });
 }
 
 Printed print_lease_list(const pb::LeaseLeasesResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple: {
-      std::string s = "found " + num(r.leases_size()) + " leases\n";
-      for (const auto& l : r.leases())
-        s += hex_id16(std::uint64_t(l.id())) + "\n";
-      return text(s);
-    }
-    case OutputFormat::kJson: {
-      JsonObject j;
-      header_members(j, r.header());
-      std::string l = "[";
-      for (int i = 0; i < r.leases_size(); ++i)
-        l += (i ? ",{\"id\":" : "{\"id\":") + num(r.leases(i).id()) + "}";
-      j.raw("leases", l + "]");
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header());
-      for (const auto& l : r.leases())
-        s += "\"ID\" : " + num(l.id()) + "\n";
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        std::string s = "found " + num(r.leases_size()) + " leases\n";
+        for (const auto& l : r.leases())
+          s += hex_id16(std::uint64_t(l.id())) + "\n";
+        return s;
+      },
+      [&] {
+        JsonObject j;
+        header_members(j, r.header());
+        std::string l = "[";
+        for (int i = 0; i < r.leases_size(); ++i)
+          l += (i ? ",{\"id\":" : "{\"id\":") + num(r.leases(i).id()) + "}";
+        j.raw("leases", l + "]");
+        return j.done();
+      },
+      [&] {
+        std::string s = fields_header(r.header());
+        for (const auto& l : r.leases())
+          s += "\"ID\" : " + num(l.id()) + "\n";
+        return s;
+      });
 }
 
 Printed print_lease_keepalive(const pb::LeaseKeepAliveResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text("lease " + hex_id16(std::uint64_t(r.id())) + " keepalived with TTL(" + num(r.ttl()) +
-                  ")\n");
-    case OutputFormat::kJson: {
-      JsonObject j;
-      header_members(j, r.header());
-      j.i64("ID", r.id(), false);
-      j.i64("TTL", r.ttl(), false);
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields:
-      return text(fields_header(r.header()) + "\"ID\" : " + num(r.id()) + "\n\"TTL\" : " + num(r.ttl()) +
-                  "\n");
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        return "lease " + hex_id16(std::uint64_t(r.id())) + " keepalived with TTL(" + num(r.ttl()) + ")\n";
+      },
+      [&] {
+        JsonObject j;
+        header_members(j, r.header());
+        j.i64("ID", r.id(), false);
+        j.i64("TTL", r.ttl(), false);
+        return j.done();
+      },
+      [&] {
+        return fields_header(r.header()) + "\"ID\" : " + num(r.id()) + "\n\"TTL\" : " + num(r.ttl()) + "\n";
+      });
 }
 
 // ---------------------------------------------------------------- members
@@ -814,6 +760,21 @@ std::string fields_member(const pb::Member& m) {
   s += std::string("\"IsLearner\" : ") + boolstr(m.islearner()) + "\n\n";
   return s;
 }
+// The json and fields text of a response that holds a header and the member list.
+template <typename R>
+std::string json_header_and_members(const R& r) {
+  JsonObject j;
+  if (r.has_header()) j.raw("header", json_header(r.header()));
+  if (r.members_size()) j.raw("members", json_members(r.members()));
+  return j.done();
+}
+template <typename R>
+std::string fields_header_and_members(const R& r) {
+  std::string s = fields_header(r.header());
+  for (const auto& m : r.members())
+    s += fields_member(m);
+  return s;
+}
 std::vector<std::string> member_row(const pb::Member& m) {
   return {hex_id(m.id()),
           m.name().empty() ? "unstarted" : "started",
@@ -836,18 +797,10 @@ Printed print_member_list(const pb::MemberListResponse& r, const PrintOptions& o
       }
       return text(s);
     }
-    case OutputFormat::kJson: {
-      JsonObject j;
-      if (r.has_header()) j.raw("header", json_header(r.header()));
-      if (r.members_size()) j.raw("members", json_members(r.members()));
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header());
-      for (const auto& m : r.members())
-        s += fields_member(m);
-      return text(s);
-    }
+    case OutputFormat::kJson:
+      return text(json_header_and_members(r) + "\n");
+    case OutputFormat::kFields:
+      return text(fields_header_and_members(r));
     case OutputFormat::kTable: {
       std::vector<std::vector<std::string>> rows;
       for (const auto& m : r.members())
@@ -861,69 +814,49 @@ Printed print_member_list(const pb::MemberListResponse& r, const PrintOptions& o
 }
 
 Printed print_member_add(const pb::MemberAddResponse& r, const std::string& name, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple: {
-      std::string s = fmt("Member %16" PRIx64 " added to cluster %16" PRIx64 "\n", r.member().id(),
-                          r.header().cluster_id());
-      std::string cluster;
-      for (const auto& m : r.members()) {
-        for (const auto& u : m.peerurls()) {
-          std::string n = m.id() == r.member().id() ? name : m.name();
-          if (!cluster.empty()) cluster += ",";
-          cluster += n + "=" + u;
+  return print_formats(
+      r, o,
+      [&] {
+        std::string s = fmt("Member %16" PRIx64 " added to cluster %16" PRIx64 "\n", r.member().id(),
+                            r.header().cluster_id());
+        std::string cluster;
+        for (const auto& m : r.members()) {
+          for (const auto& u : m.peerurls()) {
+            std::string n = m.id() == r.member().id() ? name : m.name();
+            if (!cluster.empty()) cluster += ",";
+            cluster += n + "=" + u;
+          }
         }
-      }
-      s += "\nETCD_NAME=\"" + name + "\"\nETCD_INITIAL_CLUSTER=\"" + cluster +
-           "\"\nETCD_INITIAL_ADVERTISE_PEER_URLS=\"" + join(r.member().peerurls(), ",") +
-           "\"\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n";
-      return text(s);
-    }
-    case OutputFormat::kJson: {
-      JsonObject j;
-      if (r.has_header()) j.raw("header", json_header(r.header()));
-      if (r.has_member()) j.raw("member", json_member(r.member()));
-      if (r.members_size()) j.raw("members", json_members(r.members()));
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s =
-          fields_header(r.header()) + "\"Member\" :\n" + fields_member(r.member()) + "\"Members\" :\n";
-      for (const auto& m : r.members())
-        s += fields_member(m);
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+        s += "\nETCD_NAME=\"" + name + "\"\nETCD_INITIAL_CLUSTER=\"" + cluster +
+             "\"\nETCD_INITIAL_ADVERTISE_PEER_URLS=\"" + join(r.member().peerurls(), ",") +
+             "\"\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n";
+        return s;
+      },
+      [&] {
+        JsonObject j;
+        if (r.has_header()) j.raw("header", json_header(r.header()));
+        if (r.has_member()) j.raw("member", json_member(r.member()));
+        if (r.members_size()) j.raw("members", json_members(r.members()));
+        return j.done();
+      },
+      [&] {
+        std::string s =
+            fields_header(r.header()) + "\"Member\" :\n" + fields_member(r.member()) + "\"Members\" :\n";
+        for (const auto& m : r.members())
+          s += fields_member(m);
+        return s;
+      });
 }
 
 namespace {
 template <typename R>
 Printed member_change(const char* verb, std::uint64_t id, const R& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple:
-      return text(fmt("Member %16" PRIx64 " %s cluster %16" PRIx64 "\n", id, verb, r.header().cluster_id()));
-    case OutputFormat::kJson: {
-      JsonObject j;
-      if (r.has_header()) j.raw("header", json_header(r.header()));
-      if (r.members_size()) j.raw("members", json_members(r.members()));
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header());
-      for (const auto& m : r.members())
-        s += fields_member(m);
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+  return print_formats(
+      r, o,
+      [&] {
+        return fmt("Member %16" PRIx64 " %s cluster %16" PRIx64 "\n", id, verb, r.header().cluster_id());
+      },
+      [&] { return json_header_and_members(r); }, [&] { return fields_header_and_members(r); });
 }
 }  // namespace
 
@@ -1102,43 +1035,38 @@ Printed print_endpoint_health(const std::vector<EndpointHealth>& v, const PrintO
 }
 
 Printed print_alarm(const pb::AlarmResponse& r, const PrintOptions& o) {
-  switch (o.format) {
-    case OutputFormat::kSimple: {
-      std::string s;
-      for (const auto& a : r.alarms()) {
-        s += "memberID:" + unum(a.memberid()) + " alarm:" + pb::AlarmType_Name(a.alarm()) + " \n";
-      }
-      return text(s);
-    }
-    case OutputFormat::kJson: {
-      // etcdctl marshals the list of alarms only (clientv3 AlarmResponse keeps the header nil).
-      JsonObject j;
-      if (r.alarms_size()) {
-        std::string s = "[";
-        for (int i = 0; i < r.alarms_size(); ++i) {
-          JsonObject a;
-          a.u64("memberID", r.alarms(i).memberid());
-          a.i64("alarm", r.alarms(i).alarm());
-          s += (i ? "," : "") + a.done();
+  return print_formats(
+      r, o,
+      [&] {
+        std::string s;
+        for (const auto& a : r.alarms()) {
+          s += "memberID:" + unum(a.memberid()) + " alarm:" + pb::AlarmType_Name(a.alarm()) + " \n";
         }
-        j.raw("alarms", s + "]");
-      }
-      return text(j.done() + "\n");
-    }
-    case OutputFormat::kFields: {
-      std::string s = fields_header(r.header());
-      for (const auto& a : r.alarms()) {
-        s += "\"MemberID\" : " + unum(a.memberid()) + "\n\"AlarmType\" : " + pb::AlarmType_Name(a.alarm()) +
-             "\n";
-      }
-      return text(s);
-    }
-    case OutputFormat::kProtobuf:
-      return text(r.SerializeAsString());
-    case OutputFormat::kTable:
-      break;
-  }
-  return not_supported("table");
+        return s;
+      },
+      [&] {
+        // etcdctl marshals the list of alarms only (clientv3 AlarmResponse keeps the header nil).
+        JsonObject j;
+        if (r.alarms_size()) {
+          std::string s = "[";
+          for (int i = 0; i < r.alarms_size(); ++i) {
+            JsonObject a;
+            a.u64("memberID", r.alarms(i).memberid());
+            a.i64("alarm", r.alarms(i).alarm());
+            s += (i ? "," : "") + a.done();
+          }
+          j.raw("alarms", s + "]");
+        }
+        return j.done();
+      },
+      [&] {
+        std::string s = fields_header(r.header());
+        for (const auto& a : r.alarms()) {
+          s += "\"MemberID\" : " + unum(a.memberid()) + "\n\"AlarmType\" : " + pb::AlarmType_Name(a.alarm()) +
+               "\n";
+        }
+        return s;
+      });
 }
 
 }  // namespace cairn::ctl

@@ -58,25 +58,29 @@ std::string upper(std::string s) {
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
+
+// etcdctl's `--prefix` / `--from-key` / [range_end]: checks they are not combined, then turns the first two
+// into a range end (an empty key becomes "\0", the whole keyspace). Returns an error message or "".
+std::string resolve_range(bool prefix, bool from_key, std::string& key, std::optional<std::string>& end) {
+  if (prefix && from_key) return "`--prefix` and `--from-key` cannot be set at the same time, choose one";
+  if ((prefix || from_key) && end)
+    return "too many arguments, only accept one argument when `--prefix` or `--from-key` is set";
+  const std::string nul(1, '\0');
+  if (prefix || from_key) {
+    if (key.empty()) key = nul;
+    end = (from_key || key == nul) ? nul : prefix_range_end(key);
+  }
+  return {};
+}
 }  // namespace
 
 std::string build_range(std::string key, std::optional<std::string> end, const GetOptions& o,
                         pb::RangeRequest& out) {
-  if (o.prefix && o.from_key) return "`--prefix` and `--from-key` cannot be set at the same time, choose one";
-  if ((o.prefix || o.from_key) && end)
-    return "too many arguments, only accept one argument when `--prefix` or `--from-key` is set";
+  if (auto err = resolve_range(o.prefix, o.from_key, key, end); !err.empty()) return err;
   if (o.consistency != "l" && o.consistency != "s")
     return "unknown consistency flag \"" + o.consistency + "\"";
   out.set_serializable(o.consistency == "s");
-  if (o.prefix) {
-    if (key.empty()) key = std::string(1, '\0');
-    out.set_range_end(key == std::string(1, '\0') ? std::string(1, '\0') : prefix_range_end(key));
-  } else if (o.from_key) {
-    if (key.empty()) key = std::string(1, '\0');
-    out.set_range_end(std::string(1, '\0'));
-  } else if (end) {
-    out.set_range_end(*end);
-  }
+  if (end) out.set_range_end(*end);
   out.set_key(key);
   out.set_revision(o.rev);
   out.set_limit(o.limit);
@@ -132,18 +136,8 @@ std::string build_put(std::string key, std::string value, const PutOptions& o, p
 
 std::string build_delete(std::string key, std::optional<std::string> end, const DelOptions& o,
                          pb::DeleteRangeRequest& out) {
-  if (o.prefix && o.from_key) return "`--prefix` and `--from-key` cannot be set at the same time, choose one";
-  if ((o.prefix || o.from_key) && end)
-    return "too many arguments, only accept one argument when `--prefix` or `--from-key` is set";
-  if (o.prefix) {
-    if (key.empty()) key = std::string(1, '\0');
-    out.set_range_end(key == std::string(1, '\0') ? std::string(1, '\0') : prefix_range_end(key));
-  } else if (o.from_key) {
-    if (key.empty()) key = std::string(1, '\0');
-    out.set_range_end(std::string(1, '\0'));
-  } else if (end) {
-    out.set_range_end(*end);
-  }
+  if (auto err = resolve_range(o.prefix, o.from_key, key, end); !err.empty()) return err;
+  if (end) out.set_range_end(*end);
   out.set_key(std::move(key));
   out.set_prev_kv(o.prev_kv);
   return {};
