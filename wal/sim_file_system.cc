@@ -82,31 +82,25 @@ class SimFile final : public File {
     return Status::ok();
   }
 
-  Status truncate(uint64_t size_bytes) override {
-    std::lock_guard lock(fs_->mu_);
-    SimFileSystem::Inode* ino = nullptr;
-    if (Status s = get(&ino, SimOp{SimOp::Kind::kTruncate, path_, 0, size_bytes}); !s.is_ok()) return s;
-    SimFileSystem::PendingWrite w{SimOp::Kind::kTruncate, 0, {}, size_bytes};
-    SimFileSystem::apply(ino->data, w);
-    ino->pending.push_back(std::move(w));
-    return Status::ok();
-  }
-
-  Status allocate(uint64_t size_bytes) override {
-    std::lock_guard lock(fs_->mu_);
-    SimFileSystem::Inode* ino = nullptr;
-    if (Status s = get(&ino, SimOp{SimOp::Kind::kAllocate, path_, 0, size_bytes}); !s.is_ok()) return s;
-    SimFileSystem::PendingWrite w{SimOp::Kind::kAllocate, 0, {}, size_bytes};
-    SimFileSystem::apply(ino->data, w);
-    ino->pending.push_back(std::move(w));
-    return Status::ok();
-  }
+  Status truncate(uint64_t size_bytes) override { return resize(SimOp::Kind::kTruncate, size_bytes); }
+  Status allocate(uint64_t size_bytes) override { return resize(SimOp::Kind::kAllocate, size_bytes); }
 
   Expected<uint64_t, Status> size() override {
     std::lock_guard lock(fs_->mu_);
     SimFileSystem::Inode* ino = nullptr;
     if (Status s = get(&ino, std::nullopt); !s.is_ok()) return unexpected(s);
     return static_cast<uint64_t>(ino->data.size());
+  }
+
+  // Truncate and allocate both change the size and stay pending (lost on a crash) until a sync.
+  Status resize(SimOp::Kind kind, uint64_t size_bytes) {
+    std::lock_guard lock(fs_->mu_);
+    SimFileSystem::Inode* ino = nullptr;
+    if (Status s = get(&ino, SimOp{kind, path_, 0, size_bytes}); !s.is_ok()) return s;
+    SimFileSystem::PendingWrite w{kind, 0, {}, size_bytes};
+    SimFileSystem::apply(ino->data, w);
+    ino->pending.push_back(std::move(w));
+    return Status::ok();
   }
 
  private:
