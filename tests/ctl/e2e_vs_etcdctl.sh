@@ -5,7 +5,7 @@
 #   usage: e2e_vs_etcdctl.sh path/to/cairnctl
 set -uo pipefail
 CAIRNCTL=${1:?usage: e2e_vs_etcdctl.sh path/to/cairnctl}
-PORT=${PORT:-40579}
+PORT=${PORT:-26579}
 WORK=$(mktemp -d /tmp/cairnctl-e2e.XXXXXX)
 etcd --name e2e --data-dir "$WORK/d" --listen-client-urls http://127.0.0.1:$PORT \
   --advertise-client-urls http://127.0.0.1:$PORT --listen-peer-urls http://127.0.0.1:$((PORT + 1)) \

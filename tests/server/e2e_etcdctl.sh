@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end: three real cairn processes on loopback, driven by etcdctl 3.4 (Debian etcd-client).
-#   usage: e2e_etcdctl.sh path/to/cairn      env: E2E_BASE_PORT (default 44379)
+#   usage: e2e_etcdctl.sh path/to/cairn      env: E2E_BASE_PORT (default 24379)
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
 CAIRN=${1:?usage: e2e_etcdctl.sh path/to/cairn}
 command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
-BASE=${E2E_BASE_PORT:-44379}
+BASE=${E2E_BASE_PORT:-24379}
 WORK=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
 declare -A PIDS
 cport() { echo $((BASE + 10 * ($1 - 1))); }
@@ -24,7 +24,10 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [[ $FAILED = 0 ]] && rm -rf "$WORK" || echo "logs kept in $WORK"
+  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
+    for f in "$WORK"/m*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
+    echo "logs kept in $WORK"
+  fi
 }
 FAILED=0
 trap cleanup EXIT
@@ -39,11 +42,16 @@ check_match() {
 "$CAIRN" --initial-cluster-state maybe >/dev/null 2>&1; check "bad flag exits 2" "$?" "2"
 
 start 1; start 2; start 3
-for _ in $(seq 100); do ctl endpoint health >/dev/null && break; sleep 0.2; done
+# Wait at most 30 s in all (each try is bounded too), then give up with the members' logs.
+deadline=$((SECONDS + 30))
+until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$ALL" --command-timeout=2s endpoint health >/dev/null 2>&1; do
+  (( SECONDS < deadline )) || { echo "FAIL cluster did not become healthy in 30 s"; FAILED=1; exit 1; }
+  sleep 0.2
+done
 check_match "cluster healthy" "$(ctl endpoint health)" "is healthy"
-check "/health" "$(curl -s http://127.0.0.1:$(cport 1)/health)" '{"health":"true"}'
-check "/version" "$(curl -s http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
-check_match "/metrics" "$(curl -s http://127.0.0.1:$(cport 3)/metrics)" "etcd_server_has_leader 1"
+check "/health" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 1)/health)" '{"health":"true"}'
+check "/version" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
+check_match "/metrics" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 3)/metrics)" "etcd_server_has_leader 1"
 
 check "put" "$(ctl put foo bar)" "OK"
 check "get" "$(ctl get foo)" $'foo\nbar'
@@ -59,8 +67,8 @@ check_match "empty key error" "$(ctl put '' v)" "etcdserver: key is not provided
 rev=$(ctl get foo -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 check "compaction" "$(ctl compaction $((rev - 1)))" "compacted revision $((rev - 1))"
 check_match "compacted error" "$(ctl get foo --rev=1)" "required revision has been compacted"
-check_match "JSON gateway range" "$(curl -s -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{"key":"Zm9v"}')" '"kvs":\[\{"key":"Zm9v".*"value":"YmF6"'
-check_match "JSON gateway error" "$(curl -s -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{}')" '"code":3'
+check_match "JSON gateway range" "$(curl -s --max-time 10 -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{"key":"Zm9v"}')" '"kvs":\[\{"key":"Zm9v".*"value":"YmF6"'
+check_match "JSON gateway error" "$(curl -s --max-time 10 -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{}')" '"code":3'
 check "member list" "$(ctl member list | grep -c ', started, m[123], ')" "3"
 check "one leader" "$(ctl endpoint status | awk -F', ' '{print $5}' | grep -c true)" "1"
 
