@@ -8,6 +8,21 @@
 
 #include "server/api/services.h"
 #include "server/app/flags.h"
+// Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
+// std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
+// and the returned handle keeps it alive. Called before Node::start().
+#if __has_include("server/lease/install.h")
+#include "server/lease/install.h"
+#define CAIRN_HAVE_LEASE 1
+#endif
+#if __has_include("server/watch/install.h")
+#include "server/watch/install.h"
+#define CAIRN_HAVE_WATCH 1
+#endif
+#if __has_include("server/lock/install.h")
+#include "server/lock/install.h"
+#define CAIRN_HAVE_LOCK 1
+#endif
 
 namespace {
 constexpr int kNetThreads = 2;
@@ -32,15 +47,29 @@ int main(int argc, char** argv) {
   limits.http_body_bytes_max = limits.message_bytes_max;
   limits.shutdown_grace = std::chrono::milliseconds(2000);
   std::vector<std::unique_ptr<net::Server>> servers;
-  for (const auto& ep : cfg.client_listen) {
-    auto s = std::make_unique<net::Server>(ioc, limits);
-    api::register_all(*s, node);
-    if (auto ec = s->listen(ep.host, ep.port)) {
+  std::vector<net::Server*> server_ptrs;
+  for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
+    servers.push_back(std::make_unique<net::Server>(ioc, limits));
+    api::register_all(*servers.back(), node);
+    server_ptrs.push_back(servers.back().get());
+  }
+  std::vector<std::shared_ptr<void>> components;
+#ifdef CAIRN_HAVE_LEASE
+  components.push_back(lease::install(node, server_ptrs));
+#endif
+#ifdef CAIRN_HAVE_WATCH
+  components.push_back(watch::install(node, server_ptrs));
+#endif
+#ifdef CAIRN_HAVE_LOCK
+  components.push_back(lock::install(node, server_ptrs));
+#endif
+  for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
+    const auto& ep = cfg.client_listen[i];
+    if (auto ec = servers[i]->listen(ep.host, ep.port)) {
       std::fprintf(stderr, "cairn: listen on client URL %s:%u: %s\n", ep.host.c_str(), ep.port,
                    ec.message().c_str());
       return 1;
     }
-    servers.push_back(std::move(s));
   }
   auto started = node.start(ioc);
   if (!started) {

@@ -210,6 +210,8 @@ void Node::stop() {
   if (thread_.joinable()) {
     boost::asio::post(ioc_, [this] {
       stopped_ = true;
+      for (auto& o : observers_)
+        if (o.on_stop) o.on_stop();
       fail_all(err_stopped());
       if (tick_timer_) tick_timer_->cancel();
       if (wal_) (void)wal_->close();
@@ -389,6 +391,8 @@ void Node::serve_reads() {
 void Node::on_tick() {
   if (stopped_) return;
   raw_->tick();
+  for (auto& o : observers_)
+    if (o.on_tick) o.on_tick();
   expire_requests();
   maybe_publish();
   start_read_round();
@@ -491,7 +495,10 @@ void Node::process_ready() {
         }
       }
       stats_.has_leader = lead_ != raft::kNone;
-      stats_.is_leader = rd.soft_state->role == raft::StateRole::kLeader;
+      bool is_leader = rd.soft_state->role == raft::StateRole::kLeader;
+      stats_.is_leader = is_leader;
+      for (auto& o : observers_)
+        if (o.on_leader_change) o.on_leader_change(lead_, is_leader, raw_->raft().term());
     }
     send(rd.messages);
     if (!rd.snapshot.empty()) {
@@ -565,6 +572,8 @@ void Node::apply_entry(const raft::Entry& e) {
     std::abort();
   }
   stats_.proposals_applied++;
+  for (auto& o : observers_)
+    if (o.on_applied) o.on_applied(e.index);
   if (!p || p->origin != cfg_.member_id) return;
   auto it = waiters_.find(p->request_id);
   if (it == waiters_.end()) return;

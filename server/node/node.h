@@ -110,6 +110,23 @@ struct NodeStats {
   std::atomic<uint64_t> term{0};
 };
 
+// Observers of the node's state machine, for the services that live beside it (watch hub, lessor).
+// Every callback runs on the node thread, must not block and may call the node-thread-only accessors.
+// Register with Node::add_observer before start().
+struct NodeObserver {
+  // After each committed entry has been applied to the store (store entries and no-ops alike; the
+  // store's applied() index says which). Not called for entries skipped because already applied.
+  std::function<void(uint64_t index)> on_applied;
+  // When raft's view of the leader or this member's role changes (leader = 0: none known).
+  std::function<void(uint64_t leader, bool is_leader, uint64_t term)> on_leader_change;
+  // Every heartbeat interval, after raft has ticked.
+  std::function<void()> on_tick;
+  // After the store was replaced by a snapshot from the leader: derived state must be rebuilt.
+  std::function<void()> on_store_restored;
+  // Once, when the node stops (before the node thread ends).
+  std::function<void()> on_stop;
+};
+
 class Node {
  public:
   explicit Node(NodeConfig cfg);
@@ -134,6 +151,8 @@ class Node {
   void move_leader(uint64_t target, ErrorDone done);
   // Runs task on the node thread. False if the inbox is full (the task is dropped).
   bool run(std::function<void()> task);
+  // Before start() only.
+  void add_observer(NodeObserver o) { observers_.push_back(std::move(o)); }
 
   // ---- node thread only ----
   storage::MvccStore& store() { return *store_; }
@@ -190,6 +209,7 @@ class Node {
   void fail_all(const EtcdError& err);
 
   NodeConfig cfg_;
+  std::vector<NodeObserver> observers_;
   std::chrono::milliseconds request_timeout_;
   NodeStats stats_;
 
