@@ -30,7 +30,7 @@ std::optional<EntryPayload> decode_entry_payload(std::string_view data) {
   if (data.size() < kPayloadHeaderBytes) return std::nullopt;
   EntryPayload p;
   auto k = static_cast<uint8_t>(data[0]);
-  if (k < 1 || k > 6) return std::nullopt;
+  if (k < 1 || k > kEntryKindMax) return std::nullopt;
   p.kind = static_cast<EntryKind>(k);
   p.request_id = get_u64(data.substr(1));
   p.origin = get_u64(data.substr(9));
@@ -193,6 +193,37 @@ void to_pb(const storage::TxnResponse& r, etcdserverpb::TxnResponse* out) {
   }
 }
 
+storage::LeaseGrantRequest from_pb(const etcdserverpb::LeaseGrantRequest& r) {
+  storage::LeaseGrantRequest o;
+  o.ttl = r.ttl();
+  o.id = r.id();
+  return o;
+}
+
+storage::LeaseRevokeRequest from_pb(const etcdserverpb::LeaseRevokeRequest& r) {
+  storage::LeaseRevokeRequest o;
+  o.id = r.id();
+  return o;
+}
+
+storage::LeaseCheckpointRequest from_pb(const etcdserverpb::LeaseCheckpointRequest& r) {
+  storage::LeaseCheckpointRequest o;
+  o.checkpoints.reserve(static_cast<size_t>(r.checkpoints_size()));
+  for (const auto& c : r.checkpoints())
+    o.checkpoints.push_back(storage::LeaseCheckpoint{c.id(), c.remaining_ttl()});
+  return o;
+}
+
+etcdserverpb::LeaseCheckpointRequest to_pb(const storage::LeaseCheckpointRequest& r) {
+  etcdserverpb::LeaseCheckpointRequest o;
+  for (const auto& c : r.checkpoints) {
+    auto* pb = o.add_checkpoints();
+    pb->set_id(c.id);
+    pb->set_remaining_ttl(c.remaining_ttl);
+  }
+  return o;
+}
+
 std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::string_view body) {
   switch (kind) {
     case EntryKind::kPut: {
@@ -222,6 +253,21 @@ std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::strin
       a.action = static_cast<storage::AlarmRequest::Action>(r.action());
       a.alarm = static_cast<storage::AlarmType>(r.alarm());
       return storage::ApplyRequest{a};
+    }
+    case EntryKind::kLeaseGrant: {
+      etcdserverpb::LeaseGrantRequest r;
+      if (!r.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
+      return storage::ApplyRequest{from_pb(r)};
+    }
+    case EntryKind::kLeaseRevoke: {
+      etcdserverpb::LeaseRevokeRequest r;
+      if (!r.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
+      return storage::ApplyRequest{from_pb(r)};
+    }
+    case EntryKind::kLeaseCheckpoint: {
+      etcdserverpb::LeaseCheckpointRequest r;
+      if (!r.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
+      return storage::ApplyRequest{from_pb(r)};
     }
     case EntryKind::kPublish:
       return std::nullopt;

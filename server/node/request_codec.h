@@ -23,7 +23,14 @@ enum class EntryKind : uint8_t {
   kCompaction = 4,   // body: etcdserverpb::CompactionRequest
   kPublish = 5,      // body: etcdserverpb::Member (name and client URLs of the origin member)
   kAlarm = 6,        // body: etcdserverpb::AlarmRequest
+  // Leases (server/lease/). ID and TTL are final when proposed: the proposer picks a server-chosen ID and
+  // raises a TTL below the minimum, so apply stays deterministic.
+  kLeaseGrant = 7,       // body: etcdserverpb::LeaseGrantRequest
+  kLeaseRevoke = 8,      // body: etcdserverpb::LeaseRevokeRequest (client revoke or leader expiry)
+  kLeaseCheckpoint = 9,  // body: etcdserverpb::LeaseCheckpointRequest (remaining TTLs, from the leader)
 };
+// The highest EntryKind value; payloads with a larger kind byte do not decode.
+inline constexpr uint8_t kEntryKindMax = 9;
 
 struct EntryPayload {
   EntryKind kind = EntryKind::kPut;
@@ -41,6 +48,11 @@ storage::PutRequest from_pb(const etcdserverpb::PutRequest& r);
 storage::DeleteRangeRequest from_pb(const etcdserverpb::DeleteRangeRequest& r);
 storage::TxnRequest from_pb(const etcdserverpb::TxnRequest& r);
 storage::CompactionRequest from_pb(const etcdserverpb::CompactionRequest& r);
+storage::LeaseGrantRequest from_pb(const etcdserverpb::LeaseGrantRequest& r);
+storage::LeaseRevokeRequest from_pb(const etcdserverpb::LeaseRevokeRequest& r);
+storage::LeaseCheckpointRequest from_pb(const etcdserverpb::LeaseCheckpointRequest& r);
+// store -> etcd for the lease requests the lessor proposes
+etcdserverpb::LeaseCheckpointRequest to_pb(const storage::LeaseCheckpointRequest& r);
 
 // store -> etcd (header.revision only; the server fills cluster_id, member_id and raft_term)
 void to_pb(const storage::KeyValue& kv, mvccpb::KeyValue* out);

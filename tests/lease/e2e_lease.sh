@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# End-to-end leases: three real cairn processes on loopback, driven by etcdctl 3.4 and curl.
+#   usage: e2e_lease.sh path/to/cairn      env: E2E_LEASE_BASE_PORT (default 27379; below 32768)
+# Covers grant/list/timetolive --keys/keep-alive --once/revoke, the minimum TTL, expiry deleting attached
+# keys, keep-alive through a follower, the JSON gateway routes, and a leader kill: a kept-alive lease
+# survives, an abandoned one expires (not before its TTL), keep-alive continues across the failure.
+# Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
+set -uo pipefail
+CAIRN=${1:?usage: e2e_lease.sh path/to/cairn}
+command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
+BASE=${E2E_LEASE_BASE_PORT:-27379}
+WORK=$(mktemp -d /tmp/cairn-e2e-lease.XXXXXX)
+declare -A PIDS
+BG=()
+cport() { echo $((BASE + 10 * ($1 - 1))); }
+pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
+CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
+ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
+start() {
+  "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
+    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
+    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
+    --initial-cluster "$CLUSTER" --initial-cluster-token e2e-lease --heartbeat-interval 50 --election-timeout 500 \
+    >>"$WORK/m$1.log" 2>&1 &
+  PIDS[$1]=$!; disown $!
+}
+cleanup() {
+  for p in "${BG[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${BG[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
+    for f in "$WORK"/m*.log "$WORK"/ka*.out; do [[ -f $f ]] && { echo "--- $f (last 20 lines)"; tail -n 20 "$f"; }; done
+    echo "logs kept in $WORK"
+  fi
+}
+FAILED=0
+trap cleanup EXIT
+ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
+check() { # check NAME ACTUAL EXPECTED
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
+}
+check_match() {
+  if [[ "$2" =~ $3 ]]; then echo "ok   $1"; else echo "FAIL $1: expected /$3/ got [$2]"; FAILED=1; fi
+}
+now_ms() { date +%s%3N; }
+# Member number of the current leader (asked through the given endpoints).
+leader_num() {
+  local ep
+  ep=$(EPS=${1:-$ALL} ctl endpoint status | awk -F', ' '$5 == "true" {print $1}' | head -1)
+  [[ -n $ep ]] && echo $(( ( $(echo "$ep" | cut -d: -f2) - BASE ) / 10 + 1 ))
+}
+ep_of() { echo 127.0.0.1:$(cport $1); }
+
+start 1; start 2; start 3
+deadline=$((SECONDS + 30))
+until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$ALL" --command-timeout=2s endpoint health >/dev/null 2>&1; do
+  (( SECONDS < deadline )) || { echo "FAIL cluster did not become healthy in 30 s"; FAILED=1; exit 1; }
+  sleep 0.2
+done
+
+# ---- lifecycle
+out=$(ctl lease grant 60)
+check_match "grant" "$out" "^lease [0-9a-f]+ granted with TTL\(60s\)$"
+id=$(echo "$out" | awk '{print $2}')
+ctl put lk1 v --lease="$id" >/dev/null; ctl put lk2 v --lease="$id" >/dev/null
+check_match "timetolive --keys" "$(ctl lease timetolive "$id" --keys)" \
+  "^lease $id granted with TTL\(60s\), remaining\((59|60)s\), attached keys\(\[lk1 lk2\]\)$"
+check_match "list" "$(ctl lease list)" "found 1 leases"$'\n'"$id"
+check "keep-alive --once" "$(ctl lease keep-alive --once "$id")" "lease $id keepalived with TTL(60)"
+rev_before=$(ctl get x -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "revoke" "$(ctl lease revoke "$id")" "lease $id revoked"
+rev_after=$(ctl get x -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "revoke deletes both keys in one revision" "$((rev_after - rev_before))" "1"
+check "revoked keys gone" "$(ctl get lk --prefix)" ""
+check "timetolive after revoke" "$(ctl lease timetolive "$id")" "lease $id already expired"
+check_match "revoke unknown" "$(ctl lease revoke "$id")" "etcdserver: requested lease not found"
+check_match "keep-alive unknown" "$(ctl lease keep-alive --once "$id")" "requested lease not found"
+check_match "minimum TTL (1.5 x 500 ms election timeout)" "$(ctl lease grant 0)" "granted with TTL\(1s\)$"
+check_match "too large TTL" "$(ctl lease grant 9000000001)" "etcdserver: too large lease TTL"
+check_match "put with unknown lease" "$(ctl put x y --lease=1234abcd)" "etcdserver: requested lease not found"
+
+# ---- client-chosen ids and the JSON gateway
+gw() { curl -s --max-time 10 -X POST "http://$(ep_of ${3:-2})$1" -d "$2"; }
+check_match "gateway grant with id" "$(gw /v3/lease/grant '{"TTL":"30","ID":"4660"}')" '"ID":"4660","TTL":"30"'
+check_match "gateway grant existing id" "$(gw /v3/lease/grant '{"TTL":30,"ID":4660}')" \
+  '"error":"etcdserver: lease already exists".*"code":9'
+check_match "gateway timetolive" "$(gw /v3/lease/timetolive '{"ID":4660}')" '"ID":"4660","TTL":"(29|30)","grantedTTL":"30"'
+check_match "gateway kv/lease/timetolive" "$(gw /v3/kv/lease/timetolive '{"ID":4660,"keys":true}' 3)" '"grantedTTL":"30"'
+check_match "gateway leases" "$(gw /v3/lease/leases '{}' 1)" '"leases":\[\{"ID":"4660"\}\]'
+check_match "gateway keepalive" "$(gw /v3/lease/keepalive '{"ID":4660}{"ID":77}' 3)" \
+  '^\{"result":\{"header":\{.*\},"ID":"4660","TTL":"30"\}\}'$'\n''\{"result":\{"header":\{.*\},"ID":"77"\}\}$'
+check_match "gateway revoke" "$(gw /v3/lease/revoke '{"ID":4660}')" '^\{"header":\{"cluster_id"'
+check_match "gateway kv/lease/revoke unknown" "$(curl -s -w ' %{http_code}' --max-time 10 -X POST \
+  http://$(ep_of 1)/v3/kv/lease/revoke -d '{"ID":4660}')" '"code":5\} 404$'
+check "timetolive unknown" "$(ctl lease timetolive 1234)" "lease 1234 already expired"
+
+# ---- expiry deletes attached keys (never before the TTL)
+id=$(ctl lease grant 3 | awk '{print $2}'); t0=$(now_ms)
+ctl put ek1 v --lease="$id" >/dev/null; ctl put ek2 v --lease="$id" >/dev/null
+sleep 2
+alive=$(ctl get ek --prefix --keys-only | grep -c ek); t=$(now_ms)
+(( t - t0 < 3000 )) && check "keys alive before the TTL" "$alive" "2"
+gone=0
+for _ in $(seq 40); do [[ -z "$(ctl get ek --prefix)" ]] && { gone=1; break; }; sleep 0.2; done
+t=$(now_ms)
+check "expired lease deleted its keys" "$gone" "1"
+(( t - t0 >= 3000 )) && echo "ok   expiry not before the TTL ($((t - t0)) ms)" || { echo "FAIL expired after $((t - t0)) ms < 3000"; FAILED=1; }
+check "expired lease gone from the list" "$(ctl lease list | grep -c "$id")" "0"
+
+# ---- keep-alive through a follower endpoint
+L=$(leader_num); F=$(( L % 3 + 1 ))
+check_match "leader found" "$L" "^[123]$"
+id=$(EPS=$(ep_of $F) ctl lease grant 2 | awk '{print $2}')
+EPS=$(ep_of $F) ctl put fk v --lease="$id" >/dev/null
+ETCDCTL_API=3 etcdctl --endpoints="$(ep_of $F)" lease keep-alive "$id" >"$WORK/ka1.out" 2>&1 &
+BG+=($!); kpid=$!
+sleep 5
+check "kept alive through a follower" "$(EPS=$(ep_of $F) ctl get fk --print-value-only)" "v"
+check_match "keep-alive responses via the follower" "$(head -1 "$WORK/ka1.out")" "^lease $id keepalived with TTL\(2\)$"
+check_match "timetolive via a follower" "$(EPS=$(ep_of $F) ctl lease timetolive "$id")" "granted with TTL\(2s\), remaining\([012]s\)"
+kill "$kpid" 2>/dev/null
+gone=0
+for _ in $(seq 30); do [[ -z "$(ctl get fk)" ]] && { gone=1; break; }; sleep 0.2; done
+check "lease expires once keep-alive stops" "$gone" "1"
+
+# ---- leader failure: a kept-alive lease survives, an abandoned one expires (not before its TTL)
+keep=$(ctl lease grant 4 | awk '{print $2}')
+ctl put keepk v --lease="$keep" >/dev/null
+ETCDCTL_API=3 etcdctl --endpoints="$ALL" lease keep-alive "$keep" >"$WORK/ka2.out" 2>&1 &
+BG+=($!); kpid=$!
+sleep 1
+drop=$(ctl lease grant 5 | awk '{print $2}'); t0=$(now_ms)
+ctl put dropk v --lease="$drop" >/dev/null
+L=$(leader_num)
+kill -9 "${PIDS[$L]}"; t_kill=$(now_ms)
+rest=""; for i in 1 2 3; do [[ $i != "$L" ]] && rest+="${rest:+,}$(ep_of $i)"; done
+# The abandoned lease: still there just before its TTL, gone within TTL + grace + slack.
+sleep 3.5
+v=$(EPS=$rest ctl get dropk --print-value-only); t=$(now_ms)
+(( t - t0 < 5000 )) && check "abandoned lease not expired before its TTL" "$v" "v"
+gone=0
+for _ in $(seq 60); do [[ -z "$(EPS=$rest ctl get dropk)" ]] && { gone=1; break; }; sleep 0.25; done
+t=$(now_ms)
+check "abandoned lease expired after the leader change" "$gone" "1"
+(( t - t0 >= 5000 )) && echo "ok   abandoned lease lived its TTL ($((t - t0)) ms)" || { echo "FAIL abandoned lease gone after $((t - t0)) ms"; FAILED=1; }
+sleep 4   # well past 4 s TTL + grace since the kill
+check "kept-alive lease survived the leader change" "$(EPS=$rest ctl get keepk --print-value-only)" "v"
+check "keep-alive client still running" "$(kill -0 "$kpid" 2>/dev/null && echo yes)" "yes"
+check_match "keep-alive kept answering after the kill" "$(tail -1 "$WORK/ka2.out")" "^lease $keep keepalived with TTL\(4\)$"
+
+# ---- the old leader comes back; keep-alive keeps working through every member, also after it
+start "$L"
+ok=0
+for _ in $(seq 60); do
+  [[ "$(EPS=$(ep_of $L) ctl get keepk --consistency=s --print-value-only)" == v ]] && { ok=1; break; }; sleep 0.25
+done
+check "restarted member caught up" "$ok" "1"
+check_match "restarted member lists the lease" "$(EPS=$(ep_of $L) ctl lease list)" "$keep"
+for i in 1 2 3; do
+  check "keep-alive --once via member $i" "$(EPS=$(ep_of $i) ctl lease keep-alive --once "$keep")" "lease $keep keepalived with TTL(4)"
+done
+# Another leader change (kill the new leader), with the keep-alive loop still running.
+L2=$(leader_num)
+kill -9 "${PIDS[$L2]}"
+sleep 6
+rest=""; for i in 1 2 3; do [[ $i != "$L2" ]] && rest+="${rest:+,}$(ep_of $i)"; done
+check "kept-alive lease survived a second leader change" "$(EPS=$rest ctl get keepk --print-value-only)" "v"
+check "keep-alive client still running after the second kill" "$(kill -0 "$kpid" 2>/dev/null && echo yes)" "yes"
+kill "$kpid" 2>/dev/null
+check "revoke after failures" "$(EPS=$rest ctl lease revoke "$keep")" "lease $keep revoked"
+check "revoked key gone" "$(EPS=$rest ctl get keepk)" ""
+exit $FAILED
