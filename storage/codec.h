@@ -78,6 +78,14 @@ class Reader {
     in_.remove_prefix(n);
     return true;
   }
+  // Like bytes(), without copying: the view points into the input.
+  bool bytes_view(std::string_view* v) {
+    uint32_t n = 0;
+    if (!u32(&n) || !need(n)) return false;
+    *v = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
   bool ok() const { return ok_; }
   bool done() const { return ok_ && in_.empty(); }
 

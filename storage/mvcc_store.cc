@@ -621,6 +621,7 @@ Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& 
   detach(r.key);
   attach(r.key, kv.lease);
   ++ctx.next_sub;
+  events_.push_back(Event{Event::Type::kPut, std::move(kv)});
 
   if (r.prev_kv) resp.prev_kv = std::move(prev);
   resp.header.revision = ctx.write_rev();
@@ -639,6 +640,7 @@ Expected<Unit, Error> MvccStore::tombstone(ApplyCtx& ctx, const std::string& key
   index_.at(key).tombstone(rev);
   detach(key);
   ++ctx.next_sub;
+  events_.push_back(Event{Event::Type::kDelete, std::move(kv)});
   return Unit{};
 }
 
@@ -829,6 +831,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
   if (index <= applied_.index) return unexpected(make_error(Errc::kAlreadyApplied));
 
+  events_.clear();
   ApplyCtx ctx;
   ctx.begin_rev = rev_;
   Expected<ApplyResponse, Error> result = [&]() -> Expected<ApplyResponse, Error> {
@@ -865,6 +868,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
 
   if (!result && is_engine_error(result.error())) {
     failed_ = true;
+    events_.clear();
     return result;
   }
   if (!result) {
@@ -888,6 +892,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   }
   if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes}); !w) {
     failed_ = true;
+    events_.clear();
     return unexpected(w.error());
   }
   applied_ = AppliedIndex{index, term};
@@ -897,6 +902,61 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   logical_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(logical_bytes_) + ctx.logical_delta);
   check_invariants();
   return result;
+}
+
+// ---- History ----
+
+Expected<MvccStore::EventBatch, Error> MvccStore::events(std::string_view key, std::string_view range_end,
+                                                         int64_t from_rev, int64_t to_rev, size_t events_max,
+                                                         uint64_t bytes_max, size_t records_scanned_max) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (to_rev <= 0 || to_rev > rev_) to_rev = rev_;
+  if (from_rev < 1) from_rev = 1;
+  if (from_rev < compact_rev_) return unexpected(make_error(Errc::kCompacted));
+  EventBatch out;
+  out.next_revision = to_rev + 1;
+  if (from_rev > to_rev) {
+    out.next_revision = from_rev;
+    return out;
+  }
+  const bool single = range_end.empty();
+  const bool to_end = range_end.size() == 1 && range_end[0] == '\0';
+  auto selected = [&](std::string_view k) {
+    if (single) return k == key;
+    if (k < key) return false;
+    return to_end || k < range_end;
+  };
+  size_t scanned = 0;
+  int64_t last_main = 0;
+  auto it = engine_->scan(Space::kKeys, encode_revision_prefix(from_rev), encode_revision_prefix(to_rev + 1));
+  for (; it->valid(); it->next()) {
+    auto rk = decode_revision_key(it->key());
+    if (!rk) return unexpected(corrupt("bad revision key"));
+    const bool full = (events_max > 0 && out.events.size() >= events_max) ||
+                      (bytes_max > 0 && out.bytes >= bytes_max) ||
+                      (records_scanned_max > 0 && scanned >= records_scanned_max);
+    // Stop only between two revisions, so a reader never sees half of an entry's changes.
+    if (full && rk->rev.main != last_main) {
+      out.next_revision = rk->rev.main;
+      out.records_scanned = scanned;
+      return out;
+    }
+    ++scanned;
+    last_main = rk->rev.main;
+    // The record value starts with format and the length-prefixed key: test the key before decoding.
+    codec::Reader peek(it->value());
+    uint8_t format = 0;
+    std::string_view k;
+    if (!peek.u8(&format) || !peek.bytes_view(&k)) return unexpected(corrupt("bad kv record"));
+    if (!selected(k)) continue;
+    auto kv = decode_kv_record(it->value());
+    if (!kv || kv->mod_revision != rk->rev.main) return unexpected(corrupt("bad kv record in history"));
+    out.bytes += kv->key.size() + kv->value.size();
+    out.events.push_back(Event{rk->tombstone ? Event::Type::kDelete : Event::Type::kPut, *std::move(kv)});
+  }
+  if (auto st = it->status(); !st) return unexpected(st.error());
+  out.records_scanned = scanned;
+  return out;
 }
 
 // ---- Maintenance ----

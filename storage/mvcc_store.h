@@ -30,6 +30,18 @@
 // exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
 // differs between members) is only reported (db_size_bytes()).
 //
+// Events (for the watch hub): apply() also records the changes of the entry it applied, readable
+// with last_applied_events() until the next apply() starts (which clears them). They are exactly the
+// kKeys records the entry wrote, in sub-revision order, i.e. the order etcd emits them: a Txn's
+// changes in op order (nested txns depth-first), a DeleteRange's deletions by key, a LeaseRevoke's
+// deletions sorted by key; all carry the entry's main revision. A refused entry and an entry that
+// changes no key leave the list empty. Recording moves the record the apply path builds anyway into
+// a vector whose capacity is reused, so it costs nothing measurable when nobody reads it.
+// History: events(key, range_end, from, to, ...) is a forward scan of kKeys over [from, to], which is
+// history in revision order because record keys are revision keys; below the compaction point the
+// records are gone, so from < compact_revision() is kCompacted (from == compact_revision() is
+// allowed, like etcd's watch: what compaction keeps at that revision is still there).
+//
 // Threading: one thread calls apply() and the read functions; snapshot() and db_size_bytes() may
 // be called concurrently from another thread (they only touch the engine, see kv_engine.h).
 #pragma once
@@ -41,6 +53,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "raft/expected.h"
@@ -90,6 +103,28 @@ class MvccStore {
   // or kIo/kCorruption from the engine, after which the store refuses all work and must be
   // reopened from the engine.
   Expected<ApplyResponse, Error> apply(uint64_t index, uint64_t term, const ApplyRequest& request);
+
+  // The changes of the entry applied by the last apply() call (see the file comment). Empty after a
+  // refused entry, an engine failure, or an entry that changed no key.
+  const std::vector<Event>& last_applied_events() const { return events_; }
+
+  // History between two revisions. Key selection like a Range: empty range_end = the single key
+  // `key`; range_end "\0" = every key >= key; otherwise [key, range_end).
+  struct EventBatch {
+    std::vector<Event> events;  // revision order; within a revision, sub-revision order
+    // The first revision this read did not cover: to_rev + 1 when it read everything, else the
+    // revision to continue from. A revision is never split between two reads.
+    int64_t next_revision = 0;
+    uint64_t bytes = 0;            // key + value bytes of the returned events
+    size_t records_scanned = 0;    // records examined (matching or not): the read's cost
+  };
+  // Reads the events of [from_rev, to_rev] (to_rev <= 0: current revision). Stops early, at a
+  // revision boundary, once at least `events_max` events or `bytes_max` key+value bytes were
+  // collected or `records_scanned_max` records were examined (0 = no bound on that). Errors:
+  // from_rev < compact_revision() -> kCompacted; engine failures.
+  Expected<EventBatch, Error> events(std::string_view key, std::string_view range_end, int64_t from_rev,
+                                     int64_t to_rev, size_t events_max = 0, uint64_t bytes_max = 0,
+                                     size_t records_scanned_max = 0);
 
   AppliedIndex applied() const { return applied_; }
   int64_t revision() const { return rev_; }
@@ -164,6 +199,7 @@ class MvccStore {
   bool alarm_nospace_ = false;
   uint64_t logical_bytes_ = 0;
   bool failed_ = false;
+  std::vector<Event> events_;  // of the last applied entry
 };
 
 // Encodings of the records described in the file comment (exposed for tests and tools).

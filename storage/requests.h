@@ -46,6 +46,16 @@ struct KeyValue {
   bool operator==(const KeyValue&) const = default;
 };
 
+// One change of one key, as a watcher sees it (etcd's mvccpb.Event). A PUT carries the key-value
+// after the change; a DELETE carries only key and mod_revision (the deleting revision), every other
+// field zero, exactly as the tombstone record stores it.
+struct Event {
+  enum class Type : uint8_t { kPut = 0, kDelete = 1 };
+  Type type = Type::kPut;
+  KeyValue kv;
+  bool operator==(const Event&) const = default;
+};
+
 struct ResponseHeader {
   int64_t revision = 0;
   bool operator==(const ResponseHeader&) const = default;
