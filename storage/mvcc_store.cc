@@ -828,10 +828,10 @@ Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const Alarm
 }
 
 Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request) {
+  events_.clear();
   if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
   if (index <= applied_.index) return unexpected(make_error(Errc::kAlreadyApplied));
 
-  events_.clear();
   ApplyCtx ctx;
   ctx.begin_rev = rev_;
   Expected<ApplyResponse, Error> result = [&]() -> Expected<ApplyResponse, Error> {

@@ -75,7 +75,7 @@ check "watch --prefix --prev-kv" "$(cat "$WORK/prefix")" $'PUT\nwp1\na\nPUT\nwp1
 
 # A transaction's puts arrive together, in op order.
 watch_bg "$WORK/txn" t --prefix
-sleep 1; printf '\n\nput t2 x\nput t1 y\n\n' | ctl txn >/dev/null
+sleep 1; printf '\nput t2 x\nput t1 y\n\n\n' | ctl txn >/dev/null
 wait_lines "$WORK/txn" 6; stop_bg
 check "watch txn events" "$(cat "$WORK/txn")" $'PUT\nt2\nx\nPUT\nt1\ny'
 
