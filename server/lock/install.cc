@@ -1,0 +1,229 @@
+#include "server/lock/install.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <cstdio>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "server/lock/recipes.h"
+#include "server/net/completion.h"
+#include "server/node/url.h"
+
+namespace cairn::server::lock {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+// What one client server's routes need to reach this member: the server (its port is known once it
+// listens) and the advertised client URLs as fallbacks (a listener bound to one non-loopback address).
+struct Target {
+  net::Server* server = nullptr;
+  std::vector<net::Endpoint> advertised;
+  std::chrono::milliseconds unary_timeout{};
+
+  std::vector<net::Endpoint> endpoints() const {
+    std::vector<net::Endpoint> eps{{"127.0.0.1", server->port()}};
+    eps.insert(eps.end(), advertised.begin(), advertised.end());
+    return eps;
+  }
+};
+
+// Metadata of the incoming call that the inner calls carry on (the caller's auth token).
+constexpr const char* kForwardedMetadata[] = {"token", "authorization"};
+
+template <class Req, class Resp>
+using Recipe = awaitable<Result<Resp>> (*)(LocalClient&, CancelSignal&, Req);
+
+template <class Req, class Resp>
+awaitable<void> drive(std::shared_ptr<LocalClient> client, std::shared_ptr<CancelSignal> cancel,
+                      Recipe<Req, Resp> recipe, Req req, net::CompletionPromise<Result<Resp>> done) {
+  auto r = co_await recipe(*client, *cancel, std::move(req));
+  done.set(std::move(r));
+}
+
+// Runs a recipe in a coroutine of its own on the caller's strand while the handler waits for it. When
+// the caller goes away the handler's wait ends and the recipe is told to stop: it still gets to delete
+// its key (a cancelled handler coroutine could not: its next co_await would throw).
+template <class Req, class Resp>
+awaitable<Result<Resp>> run(const Target& t, net::Metadata md, Recipe<Req, Resp> recipe, Req req) {
+  auto ex = co_await asio::this_coro::executor;
+  auto client = std::make_shared<LocalClient>(ex, t.endpoints(), std::move(md), t.unary_timeout);
+  auto cancel = std::make_shared<CancelSignal>();
+  auto pc = net::make_completion<Result<Resp>>();
+  asio::co_spawn(ex, drive<Req, Resp>(client, cancel, recipe, std::move(req), std::move(pc.first)),
+                 asio::detached);
+  std::optional<Result<Resp>> r = co_await pc.second.wait();
+  if (!r) {
+    cancel->cancel();
+    co_return unexpected(err_cancelled());
+  }
+  co_return std::move(*r);
+}
+
+net::Metadata forwarded(const net::ServerContext& ctx) {
+  net::Metadata md;
+  for (const char* name : kForwardedMetadata)
+    if (auto v = ctx.metadata_value(name)) md.emplace_back(name, std::string(*v));
+  return md;
+}
+
+template <class Req, class Resp>
+awaitable<net::Reply> grpc_unary(std::shared_ptr<const Target> t, net::Metadata md, Recipe<Req, Resp> recipe,
+                                 std::string bytes) {
+  Req req;
+  if (!req.ParseFromString(bytes))
+    co_return net::Status{net::StatusCode::kInternal, "grpc: error unmarshalling request"};
+  auto r = co_await run<Req, Resp>(*t, std::move(md), recipe, std::move(req));
+  if (!r) co_return r.error();
+  co_return r->SerializeAsString();
+}
+
+awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metadata md, net::ServerStream& stream) {
+  std::optional<std::string> first = co_await stream.read();
+  v3electionpb::LeaderRequest req;
+  if (!first || !req.ParseFromString(*first))
+    co_return net::Status{net::StatusCode::kInternal, "grpc: error unmarshalling request"};
+  // Observe has nothing to clean up: it runs in the handler, and a cancelled call simply unwinds (the
+  // LocalClient's connection closes with it).
+  auto ex = co_await asio::this_coro::executor;
+  LocalClient client(ex, t->endpoints(), std::move(md), t->unary_timeout);
+  co_return co_await observe(client, std::move(req), stream);
+}
+
+// ---- JSON gateway (grpc-gateway's mapping: proto3 JSON, original field names, etcd's error body) ----
+
+unsigned http_status(net::StatusCode c) {
+  switch (c) {
+    case net::StatusCode::kOk:
+      return 200;
+    case net::StatusCode::kCancelled:
+      return 408;
+    case net::StatusCode::kInvalidArgument:
+    case net::StatusCode::kOutOfRange:
+      return 400;
+    case net::StatusCode::kDeadlineExceeded:
+      return 504;
+    case net::StatusCode::kNotFound:
+      return 404;
+    case net::StatusCode::kAlreadyExists:
+    case net::StatusCode::kAborted:
+      return 409;
+    case net::StatusCode::kPermissionDenied:
+      return 403;
+    case net::StatusCode::kUnauthenticated:
+      return 401;
+    case net::StatusCode::kResourceExhausted:
+      return 429;
+    case net::StatusCode::kFailedPrecondition:
+      return 412;
+    case net::StatusCode::kUnimplemented:
+      return 501;
+    case net::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      o += buf;
+    } else {
+      o += c;
+    }
+  }
+  return o + "\"";
+}
+
+net::HttpResponse gateway_error(const net::Status& st) {
+  net::HttpResponse r;
+  r.status = http_status(st.code);
+  r.content_type = "application/json";
+  r.body = "{\"error\":" + json_string(st.message) + ",\"message\":" + json_string(st.message) +
+           ",\"code\":" + std::to_string(static_cast<int>(st.code)) + "}";
+  return r;
+}
+
+template <class Req, class Resp>
+awaitable<net::HttpResponse> gateway_unary(std::shared_ptr<const Target> t, Recipe<Req, Resp> recipe,
+                                           net::HttpRequest http) {
+  Req req;
+  if (!http.body.empty()) {
+    google::protobuf::util::JsonParseOptions po;
+    po.ignore_unknown_fields = true;
+    auto st = google::protobuf::util::JsonStringToMessage(http.body, &req, po);
+    if (!st.ok()) co_return gateway_error({net::StatusCode::kInvalidArgument, std::string(st.message())});
+  }
+  net::Metadata md;
+  for (const auto& [k, v] : http.headers)
+    if (k == "authorization") md.emplace_back(k, v);
+  auto r = co_await run<Req, Resp>(*t, std::move(md), recipe, std::move(req));
+  if (!r) co_return gateway_error(r.error());
+  google::protobuf::util::JsonPrintOptions jo;
+  jo.preserve_proto_field_names = true;
+  net::HttpResponse resp;
+  resp.content_type = "application/json";
+  (void)google::protobuf::util::MessageToJsonString(*r, &resp.body, jo);
+  resp.headers.emplace_back("grpc-metadata-content-type", "application/grpc");
+  co_return resp;
+}
+
+template <class Req, class Resp>
+void add_route(net::Server& s, const std::shared_ptr<const Target>& t, const char* grpc_path,
+               const char* gateway_path, Recipe<Req, Resp> recipe) {
+  s.add_unary(grpc_path, [t, recipe](net::ServerContext& ctx, std::string_view req) {
+    return grpc_unary<Req, Resp>(t, forwarded(ctx), recipe, std::string(req));
+  });
+  s.add_http("POST", gateway_path, [t, recipe](const net::HttpRequest& req) {
+    return gateway_unary<Req, Resp>(t, recipe, req);
+  });
+}
+
+struct Installed {
+  std::vector<std::shared_ptr<const Target>> targets;
+};
+
+}  // namespace
+
+std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>& servers) {
+  auto installed = std::make_shared<Installed>();
+  std::vector<net::Endpoint> advertised;
+  for (const auto& url : node.config().advertise_client_urls)
+    if (auto ep = node::parse_url(url)) advertised.push_back(*ep);
+  // Each inner unary call is answered (or failed with etcd's timeout) by the member within its
+  // request timeout; the margin covers the local round trip.
+  const auto unary_timeout = node.request_timeout() + std::chrono::seconds(2);
+  for (net::Server* s : servers) {
+    auto t = std::make_shared<Target>(Target{s, advertised, unary_timeout});
+    installed->targets.push_back(t);
+    add_route<v3lockpb::LockRequest, v3lockpb::LockResponse>(*s, t, "/v3lockpb.Lock/Lock", "/v3/lock/lock", lock);
+    add_route<v3lockpb::UnlockRequest, v3lockpb::UnlockResponse>(*s, t, "/v3lockpb.Lock/Unlock",
+                                                                 "/v3/lock/unlock", unlock);
+    add_route<v3electionpb::CampaignRequest, v3electionpb::CampaignResponse>(
+        *s, t, "/v3electionpb.Election/Campaign", "/v3/election/campaign", campaign);
+    add_route<v3electionpb::ProclaimRequest, v3electionpb::ProclaimResponse>(
+        *s, t, "/v3electionpb.Election/Proclaim", "/v3/election/proclaim", proclaim);
+    add_route<v3electionpb::LeaderRequest, v3electionpb::LeaderResponse>(
+        *s, t, "/v3electionpb.Election/Leader", "/v3/election/leader", leader);
+    add_route<v3electionpb::ResignRequest, v3electionpb::ResignResponse>(
+        *s, t, "/v3electionpb.Election/Resign", "/v3/election/resign", resign);
+    std::shared_ptr<const Target> ct = t;
+    s->add_stream("/v3electionpb.Election/Observe", [ct](net::ServerContext& ctx, net::ServerStream& st) {
+      return grpc_observe(ct, forwarded(ctx), st);
+    });
+  }
+  return installed;
+}
+
+}  // namespace cairn::server::lock
