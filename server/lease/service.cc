@@ -148,6 +148,10 @@ class LeaseService : public std::enable_shared_from_this<LeaseService> {
   void reconcile();
   void propose_revoke(int64_t id);
   Answer leader_or_forward(bool forwarded);
+  // The leader has committed entries it has not applied yet: a lease granted moments ago (answered by
+  // another member, which applied it) may still be missing here, so "not found" must wait (etcd's
+  // waitAppliedIndex before a renew).
+  bool catching_up() { return node_.applied_index() < node_.committed_index(); }
   Answer serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest& req, bool forwarded);
   Answer serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded);
 
@@ -236,6 +240,7 @@ Answer LeaseService::serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest&
   fill(node_, out.mutable_header());  // before the renew, as etcd does
   out.set_id(req.id());
   auto rec = record(req.id());
+  if (!rec && catching_up()) return Answer::error(node::err_timeout());  // retried shortly
   if (rec && lessor_.renew(*rec) == Lessor::RenewOutcome::kRenewed) out.set_ttl(rec->ttl);
   return Answer::reply(out.SerializeAsString());
 }
@@ -246,6 +251,7 @@ Answer LeaseService::serve_time_to_live(const etcdserverpb::LeaseTimeToLiveReque
   fill(node_, out.mutable_header());
   out.set_id(req.id());
   auto info = node_.store().lease(req.id());
+  if (!info && catching_up()) return Answer::error(node::err_timeout());  // retried shortly
   if (!info) {
     out.set_ttl(-1);
     return Answer::reply(out.SerializeAsString());
