@@ -20,6 +20,17 @@ bool Outbox::push(std::string message) {
   return true;
 }
 
+void Outbox::want_resume() {
+  std::optional<net::CompletionPromise<bool>> waiter;
+  {
+    std::lock_guard lock(mu_);
+    resume_wanted_ = true;
+    waiter = std::move(waiter_);
+    waiter_.reset();
+  }
+  if (waiter) waiter->set(true);
+}
+
 void Outbox::close(net::Status status) {
   std::optional<net::CompletionPromise<bool>> waiter;
   {
@@ -40,7 +51,7 @@ Outbox::Batch Outbox::take() {
     b.messages.push_back(std::move(m));
   queue_.clear();
   bytes_.store(0, std::memory_order_relaxed);
-  b.resume = resume_wanted_.exchange(false, std::memory_order_relaxed);
+  b.resume = std::exchange(resume_wanted_, false);
   b.closed = closed_;
   return b;
 }
@@ -50,7 +61,7 @@ boost::asio::awaitable<bool> Outbox::wait() {
     std::optional<net::Completion<bool>> completion;
     {
       std::lock_guard lock(mu_);
-      if (!queue_.empty() || closed_) co_return true;
+      if (!queue_.empty() || closed_ || resume_wanted_) co_return true;
       auto pc = net::make_completion<bool>();
       waiter_.emplace(std::move(pc.first));
       completion.emplace(std::move(pc.second));

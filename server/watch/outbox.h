@@ -41,7 +41,9 @@ class Outbox {
   bool push(std::string message);
   // The hub held back events because the outbox was full: ask the writer to request a resume once it
   // has drained the outbox.
-  void want_resume() { resume_wanted_.store(true, std::memory_order_relaxed); }
+  // Wakes the writer even with nothing queued, so a resume is never missed when the writer took the
+  // last bytes between the hub's has_room() check and this call.
+  void want_resume();
   // Ends the stream: the writer sends what is queued, then finishes the call with `status`.
   void close(net::Status status);
 
@@ -53,7 +55,8 @@ class Outbox {
   };
   // Takes everything queued (non-blocking).
   Batch take();
-  // Waits until something can be taken (messages or close). False if the wait was cancelled.
+  // Waits until something can be taken (messages, a resume request or close). False if the wait was
+  // cancelled.
   boost::asio::awaitable<bool> wait();
   // The stream's handler is finishing: the hub may forget this outbox (also swept on tick).
   void mark_gone() { gone_.store(true, std::memory_order_release); }
@@ -65,7 +68,7 @@ class Outbox {
   const size_t soft_max_;
   const size_t hard_max_;
   std::atomic<size_t> bytes_{0};
-  std::atomic<bool> resume_wanted_{false};
+  bool resume_wanted_ = false;  // under mu_
   std::atomic<bool> gone_{false};
   std::mutex mu_;
   std::deque<std::string> queue_;
