@@ -93,6 +93,9 @@ class KvEngine {
   }
   virtual std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) = 0;
   virtual Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) = 0;
+  // Makes every write that returned so far durable (for writes made with sync = false). An engine
+  // without a separate durability step (the in-memory one) has nothing to do.
+  virtual Expected<Unit, Error> sync() { return Unit{}; }
 
   // Writes a consistent, self-contained copy of the engine into `dir`, which must not exist yet.
   // The copy opens with the same engine type (RocksEngine::open / MemoryEngine::open_dir).

@@ -64,6 +64,14 @@ awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
         static_cast<double>(st.db_size_bytes.load()));
   gauge("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database in bytes.",
         "gauge", static_cast<double>(st.db_size_bytes.load()));
+  gauge("cairn_snapshot_index", "Raft index of this member's latest snapshot (WAL released behind it).",
+        "gauge", static_cast<double>(st.snapshot_index.load()));
+  gauge("cairn_snapshots_saved_total", "Local snapshots taken (every --snapshot-count entries).", "counter",
+        static_cast<double>(st.snapshots_saved.load()));
+  gauge("cairn_snapshots_sent_total", "Store snapshots streamed to lagging members.", "counter",
+        static_cast<double>(st.snapshots_sent.load()));
+  gauge("cairn_snapshots_installed_total", "Store snapshots received from the leader and installed.",
+        "counter", static_cast<double>(st.snapshots_installed.load()));
   // A summary rather than etcd's histogram: count and sum of WAL fsyncs.
   o << "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n"
     << "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n"

@@ -97,7 +97,9 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
   nc.listen_peer_port = pe.port;
   nc.heartbeat = std::chrono::milliseconds(g.heartbeat_interval_ms);
   nc.election = std::chrono::milliseconds(g.election_timeout_ms);
+  if (g.snapshot_count == 0) return unexpected(std::string("--snapshot-count must be at least 1"));
   nc.snapshot_count = g.snapshot_count;
+  nc.snapshot_catchup_entries = g.snapshot_catchup_entries;
   nc.quota_backend_bytes = g.quota_backend_bytes == 0 ? (2ull << 30) : g.quota_backend_bytes;
   nc.max_request_bytes = g.max_request_bytes;
   for (const auto& u : *lc) {
@@ -136,7 +138,10 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
   opt("--election-timeout", f.election_timeout_ms, "ETCD_ELECTION_TIMEOUT",
       "Time (in milliseconds) for an election to timeout.");
   opt("--snapshot-count", f.snapshot_count, "ETCD_SNAPSHOT_COUNT",
-      "Number of committed transactions to trigger a snapshot to disk (accepted; not yet used).");
+      "Number of committed transactions to trigger a snapshot to disk.");
+  opt("--experimental-snapshot-catchup-entries", f.snapshot_catchup_entries,
+      "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
+      "Number of entries for a slow follower to catch up after compacting the raft log.");
   opt("--quota-backend-bytes", f.quota_backend_bytes, "ETCD_QUOTA_BACKEND_BYTES",
       "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB).");
   opt("--max-request-bytes", f.max_request_bytes, "ETCD_MAX_REQUEST_BYTES",

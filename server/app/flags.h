@@ -23,6 +23,7 @@ struct Flags {
   uint64_t heartbeat_interval_ms = 100;
   uint64_t election_timeout_ms = 1000;
   uint64_t snapshot_count = 100'000;
+  uint64_t snapshot_catchup_entries = 5'000;
   uint64_t quota_backend_bytes = 0;  // 0: 2 GiB
   uint64_t max_request_bytes = 1536 * 1024;
   std::string log_level = "info";

@@ -1,6 +1,8 @@
 #include "server/node/node.h"
 
+#include <fcntl.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -10,6 +12,7 @@
 
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
+#include "server/node/snapshot_files.h"
 #include "server/node/url.h"
 #include "storage/rocksdb_engine.h"
 
@@ -94,29 +97,84 @@ bool Node::is_learner() const {
   return it != members_.end() && it->second.learner;
 }
 
+// A store snapshot received from the leader is installed in three durable steps (install_snapshot):
+//   1. unpacked into member/db.incoming, then member/db.incoming.index names its raft index (fsynced);
+//   2. the WAL records the snapshot marker (and the membership it carries) and syncs;
+//   3. member/db is renamed to db.old, db.incoming to db, and db.old is deleted.
+// A crash before 2 leaves an incoming store the WAL never adopted: it is deleted here and the leader sends
+// a new snapshot. A crash after 2 leaves the WAL pointing at the incoming store: the swap is finished here.
+Expected<bool, std::string> Node::recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string incoming = member_dir_ + "/db.incoming";
+  std::string index_file = member_dir_ + "/db.incoming.index";
+  std::string old = member_dir_ + "/db.old";
+  if (fs::exists(incoming)) {
+    uint64_t idx = 0;
+    if (FILE* f = std::fopen(index_file.c_str(), "r")) {
+      unsigned long long v = 0;
+      if (std::fscanf(f, "%llu", &v) == 1) idx = v;
+      std::fclose(f);
+    }
+    if (idx != 0 && wal_snap && wal_snap->index == idx) {
+      if (fs::exists(db_dir_)) {
+        fs::remove_all(old, ec);
+        fs::rename(db_dir_, old, ec);
+        if (ec) return unexpected("finish snapshot install: rename " + db_dir_ + ": " + ec.message());
+      }
+      fs::rename(incoming, db_dir_, ec);
+      if (ec) return unexpected("finish snapshot install: rename " + incoming + ": " + ec.message());
+      log_line("finished installing the store snapshot at index %s", std::to_string(idx));
+    } else {
+      fs::remove_all(incoming, ec);
+    }
+  }
+  fs::remove(index_file, ec);
+  fs::remove_all(old, ec);
+  return true;
+}
+
+Expected<bool, std::string> Node::open_store() {
+  store_.reset();
+  auto engine = storage::RocksEngine::open(db_dir_);
+  if (!engine) return unexpected("open store " + db_dir_ + ": " + engine.error().message());
+  storage::StoreOptions so;
+  so.quota_backend_bytes = cfg_.quota_backend_bytes;
+  // The raft WAL is the durable record: the store's writes reach disk lazily and are synced before the
+  // WAL is released behind a snapshot (maybe_snapshot), so a crash only makes the store replay entries.
+  so.sync_writes = false;
+  auto store = storage::MvccStore::open(std::move(*engine), so);
+  if (!store) return unexpected("open store " + db_dir_ + ": " + store.error().message());
+  store_ = std::move(*store);
+  return true;
+}
+
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  std::string member_dir = cfg_.data_dir + "/member";
-  std::string wal_dir = cfg_.wal_dir.empty() ? member_dir + "/wal" : cfg_.wal_dir;
-  std::string db_dir = member_dir + "/db";
+  member_dir_ = cfg_.data_dir + "/member";
+  std::string wal_dir = cfg_.wal_dir.empty() ? member_dir_ + "/wal" : cfg_.wal_dir;
+  db_dir_ = member_dir_ + "/db";
   fs::create_directories(wal_dir, ec);
   if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
-  fs::create_directories(db_dir, ec);
-  if (ec) return unexpected("cannot create " + db_dir + ": " + ec.message());
 
   auto opened = wal::Wal::open(fs_, wal_dir);
   if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().message());
   wal_ = std::move(opened->wal);
   wal::RecoveredState st = std::move(opened->state);
 
-  auto engine = storage::RocksEngine::open(db_dir);
-  if (!engine) return unexpected("open store " + db_dir + ": " + engine.error().message());
-  storage::StoreOptions so;
-  so.quota_backend_bytes = cfg_.quota_backend_bytes;
-  auto store = storage::MvccStore::open(std::move(*engine), so);
-  if (!store) return unexpected("open store " + db_dir + ": " + store.error().message());
-  store_ = std::move(*store);
+  if (auto r = recover_incoming_store(st.snapshot); !r) return unexpected(r.error());
+  fs::create_directories(db_dir_, ec);
+  if (ec) return unexpected("cannot create " + db_dir_ + ": " + ec.message());
+  if (auto r = open_store(); !r) return unexpected(r.error());
+  if (st.snapshot && store_->applied().index < st.snapshot->index)
+    return unexpected("store " + db_dir_ + " (applied index " + std::to_string(store_->applied().index) +
+                      ") is behind the WAL's snapshot at index " + std::to_string(st.snapshot->index) +
+                      ": the entries in between are gone; restore this member from a snapshot");
+  if (st.snapshot) {
+    snapshot_index_ = st.snapshot->index;
+    stats_.snapshot_index = snapshot_index_;
+  }
 
   bool fresh = st.entries.empty() && st.hard_state.empty() && !st.snapshot && !st.metadata;
   for (const auto& m : cfg_.initial_members)
@@ -219,6 +277,7 @@ void Node::stop() {
     });
     thread_.join();
   }
+  if (snap_thread_.joinable()) snap_thread_.join();
   if (transport_) transport_->shutdown();
 }
 
@@ -468,12 +527,11 @@ void Node::maybe_publish() {
 
 void Node::send(std::vector<raft::Message>& msgs) {
   for (auto& m : msgs) {
-    std::string bytes = proto::encode(m);
     if (m.type == raft::MessageType::kSnap) {
-      transport_->send_large(m.to, std::move(bytes));
-    } else {
-      transport_->send(m.to, std::move(bytes));
+      send_snapshot(std::move(m));
+      continue;
     }
+    transport_->send(m.to, proto::encode(m));
   }
 }
 
@@ -501,12 +559,8 @@ void Node::process_ready() {
         if (o.on_leader_change) o.on_leader_change(lead_, is_leader, raw_->raft().term());
     }
     send(rd.messages);
-    if (!rd.snapshot.empty()) {
-      // Logs are never compacted yet, so no member is sent a snapshot; keep the marker consistent.
-      (void)wal_->save_snapshot(rd.snapshot.metadata);
-      mem_.apply_snapshot(rd.snapshot);
-    }
-    if (!rd.entries.empty() || rd.hard_state) {
+    if (!rd.snapshot.empty()) prepare_snapshot_install(rd.snapshot);
+    if (!rd.entries.empty() || rd.hard_state || !rd.snapshot.empty()) {
       auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
       if (!s.is_ok()) {
         log_line("fatal: WAL append failed: %s", s.message());
@@ -523,6 +577,7 @@ void Node::process_ready() {
         stats_.wal_fsync_micros_total +=
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
       }
+      if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
       if (!rd.entries.empty()) mem_.append(rd.entries);
       if (rd.hard_state) mem_.set_hard_state(*rd.hard_state);
     }
@@ -544,6 +599,7 @@ void Node::process_ready() {
     raw_->advance(rd.number);
     stats_.term = raw_->raft().term();
     serve_reads();
+    maybe_snapshot();
   }
 }
 
@@ -663,7 +719,7 @@ void Node::update_peers() {
   }
 }
 
-void Node::save_metadata() {
+std::string Node::metadata_blob() const {
   std::string cs = proto::to_pb(conf_state_).SerializeAsString();
   etcdserverpb::MemberListResponse ml;
   ml.mutable_header()->set_cluster_id(cluster_id_);
@@ -676,10 +732,14 @@ void Node::save_metadata() {
     blob.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   blob += cs;
   blob += ml.SerializeAsString();
-  (void)wal_->set_metadata(blob);
+  return blob;
 }
 
-bool Node::load_metadata(const std::string& blob) {
+void Node::save_metadata() {
+  (void)wal_->set_metadata(metadata_blob());
+}
+
+bool Node::load_metadata(const std::string& blob, bool from_snapshot) {
   if (blob.size() < 4) return false;
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i)
@@ -690,12 +750,161 @@ bool Node::load_metadata(const std::string& blob) {
   conf_state_ = proto::from_pb(cs);
   etcdserverpb::MemberListResponse ml;
   if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return false;
-  if (ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id) return false;
+  if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id) return false;
   cluster_id_ = ml.header().cluster_id();
   members_.clear();
   for (const auto& m : ml.members())
     members_[m.id()] = from_member_pb(m);
   return true;
+}
+
+// Local snapshot: every snapshot_count applied entries. The store is synced first (its writes are lazy,
+// open_store), then the WAL records the marker and releases the segments behind it, and the in-memory
+// log keeps snapshot_catchup_entries entries behind it so a briefly lagging follower still gets entries.
+void Node::maybe_snapshot() {
+  uint64_t applied = store_->applied().index;
+  if (applied <= snapshot_index_ || applied - snapshot_index_ < cfg_.snapshot_count) return;
+  if (applied > mem_.last_index()) return;
+  if (auto r = store_->engine().sync(); !r) {
+    log_line("fatal: store sync failed: %s", r.error().message());
+    std::abort();
+  }
+  auto snap = mem_.create_snapshot(applied, &conf_state_, std::string());
+  if (!snap) return;
+  if (auto s = wal_->save_snapshot(snap->metadata); !s.is_ok()) {
+    log_line("fatal: WAL snapshot failed: %s", s.message());
+    std::abort();
+  }
+  save_metadata();
+  if (auto d = wal_->sync(); !d) {
+    log_line("fatal: WAL sync failed: %s", d.error().message());
+    std::abort();
+  }
+  if (auto s = wal_->release_to(applied); !s.is_ok()) log_line("WAL release failed: %s", s.message());
+  snapshot_index_ = applied;
+  stats_.snapshot_index = applied;
+  stats_.snapshots_saved++;
+  if (applied > cfg_.snapshot_catchup_entries) {
+    uint64_t compact = applied - cfg_.snapshot_catchup_entries;
+    if (compact > mem_.first_index()) (void)mem_.compact(compact);
+  }
+}
+
+// Raft asks for a snapshot (its log no longer holds what the follower needs). Like etcd, the message
+// sent is rewritten to the state applied right now: the store is checkpointed here, on the node thread,
+// so the checkpoint, the applied index and term, the conf state and the membership all agree. Packing
+// and queueing the files happen on snap_thread_; raft learns the outcome through report_snapshot.
+void Node::send_snapshot(raft::Message m) {
+  uint64_t to = m.to;
+  auto fail = [this, to] {
+    boost::asio::post(ioc_, [this, to] {
+      if (stopped_) return;
+      raw_->report_snapshot(to, false);
+      process_ready();
+    });
+  };
+  if (snap_busy_.exchange(true)) {
+    fail();
+    return;
+  }
+  std::string tmp = member_dir_ + "/snap.out." + std::to_string(++snap_seq_);
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  if (auto r = store_->snapshot(tmp); !r) {
+    log_line("snapshot for a follower: checkpoint failed: %s", r.error().message());
+    snap_busy_ = false;
+    fail();
+    return;
+  }
+  auto applied = store_->applied();
+  m.snapshot.metadata.index = applied.index;
+  m.snapshot.metadata.term = applied.term;
+  m.snapshot.metadata.conf_state = conf_state_;
+  std::string meta = metadata_blob();
+  if (snap_thread_.joinable()) snap_thread_.join();
+  snap_thread_ = std::thread([this, m = std::move(m), tmp, meta = std::move(meta)]() mutable {
+    auto packed = pack_dir(tmp);
+    std::error_code ec2;
+    std::filesystem::remove_all(tmp, ec2);
+    bool ok = false;
+    if (packed) {
+      m.snapshot.data = encode_snapshot_data(meta, *packed);
+      packed->clear();
+      ok = transport_->send_large(m.to, proto::encode(m));
+    } else {
+      log_line("snapshot for a follower: %s", packed.error());
+    }
+    if (ok) stats_.snapshots_sent++;
+    uint64_t target = m.to;
+    snap_busy_ = false;
+    (void)run([this, target, ok] { raw_->report_snapshot(target, ok); });
+  });
+}
+
+// Step 1 of installing a received store snapshot (see recover_incoming_store): unpack it next to the
+// current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
+void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
+  namespace fs = std::filesystem;
+  std::string_view meta, packed;
+  if (!decode_snapshot_data(snap.data, &meta, &packed)) {
+    log_line("fatal: a snapshot from the leader does not decode (%s bytes)", std::to_string(snap.data.size()));
+    std::abort();
+  }
+  std::string incoming = member_dir_ + "/db.incoming";
+  std::string index_file = member_dir_ + "/db.incoming.index";
+  std::error_code ec;
+  fs::remove_all(incoming, ec);
+  if (auto r = unpack_dir(packed, incoming); !r) {
+    log_line("fatal: cannot write the snapshot from the leader: %s", r.error());
+    std::abort();
+  }
+  if (FILE* f = std::fopen(index_file.c_str(), "w")) {
+    std::fprintf(f, "%llu\n", static_cast<unsigned long long>(snap.metadata.index));
+    bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    if (!ok) {
+      log_line("fatal: cannot write %s", index_file);
+      std::abort();
+    }
+  }
+  if (int fd = ::open(member_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+  if (!load_metadata(std::string(meta), /*from_snapshot=*/true)) {
+    log_line("fatal: the snapshot's membership does not decode");
+    std::abort();
+  }
+  conf_state_ = snap.metadata.conf_state;
+  if (auto s = wal_->save_snapshot(snap.metadata); !s.is_ok()) {
+    log_line("fatal: WAL snapshot failed: %s", s.message());
+    std::abort();
+  }
+  save_metadata();
+}
+
+// Step 3: swap the store directories, reopen, and let the log and the observers catch up.
+void Node::finish_snapshot_install(raft::Snapshot snap) {
+  namespace fs = std::filesystem;
+  store_.reset();
+  if (auto r = recover_incoming_store(snap.metadata); !r) {
+    log_line("fatal: %s", r.error());
+    std::abort();
+  }
+  if (auto r = open_store(); !r) {
+    log_line("fatal: %s", r.error());
+    std::abort();
+  }
+  snap.data.clear();
+  mem_.apply_snapshot(snap);
+  mem_.set_conf_state(conf_state_);
+  snapshot_index_ = snap.metadata.index;
+  stats_.snapshot_index = snapshot_index_;
+  stats_.snapshots_installed++;
+  update_peers();
+  log_line("installed the store snapshot at index %s from the leader", std::to_string(snap.metadata.index));
+  for (auto& o : observers_)
+    if (o.on_store_restored) o.on_store_restored();
 }
 
 void Node::fail_all(const EtcdError& err) {

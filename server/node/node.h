@@ -78,7 +78,8 @@ struct NodeConfig {
   uint16_t listen_peer_port = 2380;
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election{1000};
-  uint64_t snapshot_count = 100'000;
+  uint64_t snapshot_count = 100'000;       // applied entries between local snapshots (etcd's default)
+  uint64_t snapshot_catchup_entries = 5'000;  // entries kept in memory behind a snapshot for slow followers
   uint64_t quota_backend_bytes = 2ull << 30;
   uint64_t max_request_bytes = 1536 * 1024;
 };
@@ -108,6 +109,10 @@ struct NodeStats {
   std::atomic<uint64_t> wal_fsync_micros_total{0};
   std::atomic<uint64_t> db_size_bytes{0};
   std::atomic<uint64_t> term{0};
+  std::atomic<uint64_t> snapshots_saved{0};      // local snapshots (WAL released behind them)
+  std::atomic<uint64_t> snapshots_sent{0};       // store snapshots streamed to a lagging member
+  std::atomic<uint64_t> snapshots_installed{0};  // store snapshots received and installed
+  std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
 };
 
 // Observers of the node's state machine, for the services that live beside it (watch hub, lessor).
@@ -199,8 +204,16 @@ class Node {
   void send(std::vector<raft::Message>& msgs);
   void apply_entry(const raft::Entry& e);
   void apply_conf_entry(const raft::Entry& e);
+  std::string metadata_blob() const;
   void save_metadata();
-  bool load_metadata(const std::string& blob);
+  Expected<bool, std::string> open_store();
+  Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
+  void maybe_snapshot();
+  void send_snapshot(raft::Message m);
+  void prepare_snapshot_install(const raft::Snapshot& snap);
+  void finish_snapshot_install(raft::Snapshot snap);
+  // from_snapshot: the blob came from the leader (its header names the leader, not this member).
+  bool load_metadata(const std::string& blob, bool from_snapshot = false);
   void update_peers();
   void maybe_publish();
   void expire_requests();
@@ -223,6 +236,14 @@ class Node {
   std::unique_ptr<raft::RawNode> raw_;
   std::unique_ptr<storage::MvccStore> store_;
   std::unique_ptr<net::PeerTransport> transport_;
+  std::string member_dir_;
+  std::string db_dir_;
+  // One outgoing store snapshot at a time: packed and queued on snap_thread_ (node thread starts it,
+  // stop() joins it).
+  std::thread snap_thread_;
+  std::atomic<bool> snap_busy_{false};
+  uint64_t snap_seq_ = 0;
+  uint64_t snapshot_index_ = 0;  // latest local (or installed) snapshot
   std::map<uint64_t, MemberInfo> members_;
   raft::ConfState conf_state_;
   uint64_t cluster_id_ = 0;
