@@ -6,7 +6,9 @@ Usage: e2e_lock.py <cairn> <protoc> <suite> <base port>
                     from our proto/etcd/*.proto compiled with protoc --python_out into a temp dir) and
                     their JSON gateway routes;
   suite "etcdctl":  etcdctl's client-side recipes (`etcdctl lock`, `etcdctl elect`: KV + Lease + Watch)
-                    against cairn, and their interplay with the Lock service (same keys, same algorithm).
+                    against cairn, and their interplay with the Lock service (same keys, same algorithm);
+  suite "clientv3": etcd 3.4's Go client (v3lockpb/v3electionpb stubs and concurrency recipes, built from
+                    Debian's golang-etcd-server-dev in GOPATH mode) against the services.
 Members listen on 127.0.0.1:<base>, <base+10>, <base+20> (peers on +1). Exits 77 (skipped) when a
 needed tool is missing. Every process it starts is killed by pid; its temp dir is removed on success.
 
@@ -666,6 +668,34 @@ def suite_etcdctl(c, pb_dir):
     return 0
 
 
+# ---- suite "clientv3": etcd's Go client (Debian's golang-etcd-server-dev) against the services ----
+
+GOPATH_ETCD = "/usr/share/gocode"
+
+
+def suite_clientv3(c, pb_dir):
+    go = shutil.which("go")
+    if go is None or not os.path.isdir(os.path.join(GOPATH_ETCD, "src/go.etcd.io/etcd/clientv3")):
+        print("go or golang-etcd-server-dev not installed: skipped")
+        return 77
+    work = os.path.dirname(pb_dir)
+    src = os.path.join(work, "go/src/clientv3check")
+    os.makedirs(src)
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "clientv3_check.go"),
+                os.path.join(src, "main.go"))
+    env = dict(os.environ, GOPATH=os.path.join(work, "go") + ":" + GOPATH_ETCD, GO111MODULE="off",
+               GOFLAGS="", GOCACHE=os.environ.get("CAIRN_GOCACHE", os.path.join(work, "gocache")))
+    binary = os.path.join(work, "clientv3_check")
+    b = subprocess.run([go, "build", "-o", binary, "clientv3check"], env=env, capture_output=True, text=True,
+                       timeout=600)
+    if not check("clientv3_check builds", b.returncode == 0, b.stdout + b.stderr):
+        return 1
+    r = subprocess.run([binary] + [c.ep(i) for i in (1, 2, 3)], capture_output=True, text=True, timeout=120)
+    sys.stdout.write(r.stdout)
+    check("clientv3_check passes", r.returncode == 0, r.stderr[-2000:])
+    return 0
+
+
 # ---- helper mode: hold a lock until killed ----
 
 def hold(pb_dir, endpoint, name, ttl):
@@ -705,7 +735,7 @@ def main():
         if not check("cluster healthy", c.wait_healthy()):
             return 1
         try:
-            rc = {"services": suite_services, "etcdctl": suite_etcdctl}[suite](c, pb_dir) or 0
+            rc = {"services": suite_services, "etcdctl": suite_etcdctl, "clientv3": suite_clientv3}[suite](c, pb_dir) or 0
         except Exception as e:  # an unexpected error (e.g. an RPC that should not fail) fails the test
             import traceback
             traceback.print_exc()
