@@ -1,7 +1,13 @@
 #include "server/app/flags.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
 #include <map>
+#include <optional>
+#include <set>
+#include <sstream>
 
 #include "server/node/url.h"
 
@@ -11,7 +17,124 @@ namespace {
 std::string listen_host(const std::string& host) {
   return host == "localhost" ? "127.0.0.1" : host;
 }
+
+// Go's time.ParseDuration subset: a sequence of <number><unit> with units h, m, s, ms. nullopt: malformed.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  double total_ms = 0;
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t j = i;
+    while (j < v.size() && (std::isdigit(static_cast<unsigned char>(v[j])) || v[j] == '.'))
+      ++j;
+    if (j == i) return std::nullopt;
+    double num = 0;
+    try {
+      num = std::stod(v.substr(i, j - i));
+    } catch (...) {
+      return std::nullopt;
+    }
+    size_t k = j;
+    while (k < v.size() && std::isalpha(static_cast<unsigned char>(v[k])))
+      ++k;
+    std::string unit = v.substr(j, k - j);
+    double scale = unit == "h" ? 3'600'000.0 : unit == "m" ? 60'000.0 : unit == "s" ? 1000.0 : unit == "ms" ? 1.0 : -1;
+    if (scale < 0) return std::nullopt;
+    total_ms += num * scale;
+    i = k;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(total_ms));
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+// A YAML scalar: quoted ('..' with '' for a quote, ".." with backslash escapes) or plain up to a comment.
+std::optional<std::string> yaml_scalar(const std::string& raw) {
+  std::string v = trim(raw);
+  if (v.empty()) return std::string();
+  if (v[0] == '\'' || v[0] == '"') {
+    char q = v[0];
+    std::string out;
+    size_t i = 1;
+    for (; i < v.size(); ++i) {
+      if (q == '\'' && v[i] == '\'') {
+        if (i + 1 < v.size() && v[i + 1] == '\'') {
+          out.push_back('\'');
+          ++i;
+          continue;
+        }
+        break;
+      }
+      if (q == '"' && v[i] == '\\' && i + 1 < v.size()) {
+        out.push_back(v[++i]);
+        continue;
+      }
+      if (q == '"' && v[i] == '"') break;
+      out.push_back(v[i]);
+    }
+    if (i >= v.size()) return std::nullopt;
+    std::string rest = trim(v.substr(i + 1));
+    if (!rest.empty() && rest[0] != '#') return std::nullopt;
+    return out;
+  }
+  size_t hash = v.find(" #");
+  if (hash != std::string::npos) v = trim(v.substr(0, hash));
+  if (v == "~" || v == "null") return std::string();
+  return v;
+}
 }  // namespace
+
+Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text) {
+  // Keys cairn knows; anything else in an etcd config file is skipped with a note on stderr.
+  static const std::set<std::string> known = {
+      "name", "data-dir", "wal-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
+      "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
+      "heartbeat-interval", "election-timeout", "snapshot-count", "experimental-snapshot-catchup-entries",
+      "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
+      "log-level"};
+  std::vector<std::string> args;
+  std::string section;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
+    ++line_no;
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t == "---") continue;
+    bool indented = line[0] == ' ' || line[0] == '\t';
+    size_t colon = t.find(':');
+    if (colon == std::string::npos)
+      return unexpected("config file line " + std::to_string(line_no) + ": expected 'key: value'");
+    std::string key = trim(t.substr(0, colon));
+    auto value = yaml_scalar(t.substr(colon + 1));
+    if (!value) return unexpected("config file line " + std::to_string(line_no) + ": bad value for " + key);
+    if (indented) {
+      if (section.empty())
+        return unexpected("config file line " + std::to_string(line_no) + ": unexpected indentation");
+      if (!value->empty() && *value != "false" && *value != "0")
+        return unexpected("config file: " + section + "." + key + " is not supported by cairn yet");
+      continue;
+    }
+    section.clear();
+    if (trim(t.substr(colon + 1)).empty()) {  // "key:" alone starts a section (or an empty value)
+      section = key;
+      continue;
+    }
+    if (!known.count(key)) {
+      std::fprintf(stderr, "cairn: config file: '%s' is not used by cairn, skipped\n", key.c_str());
+      continue;
+    }
+    args.push_back("--" + key + "=" + *value);
+  }
+  return args;
+}
 
 Expected<ServerConfig, std::string> make_config(const Flags& f) {
   ServerConfig sc;
@@ -102,6 +225,30 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
   nc.snapshot_catchup_entries = g.snapshot_catchup_entries;
   nc.quota_backend_bytes = g.quota_backend_bytes == 0 ? (2ull << 30) : g.quota_backend_bytes;
   nc.max_request_bytes = g.max_request_bytes;
+  if (g.auto_compaction_mode != "periodic" && g.auto_compaction_mode != "revision")
+    return unexpected("invalid auto-compaction-mode \"" + g.auto_compaction_mode +
+                      "\" (must be \"periodic\" or \"revision\")");
+  if (g.auto_compaction_mode == "revision") {
+    char* end = nullptr;
+    long long n = std::strtoll(g.auto_compaction_retention.c_str(), &end, 10);
+    if (g.auto_compaction_retention.empty() || *end != '\0' || n < 0)
+      return unexpected("invalid auto-compaction-retention \"" + g.auto_compaction_retention +
+                        "\" for revision mode (a revision count)");
+    nc.auto_compaction_revisions = n;
+  } else {
+    // etcd: a bare number is hours; otherwise a Go duration.
+    std::optional<std::chrono::milliseconds> d;
+    char* end = nullptr;
+    double hours = std::strtod(g.auto_compaction_retention.c_str(), &end);
+    if (!g.auto_compaction_retention.empty() && *end == '\0' && hours >= 0)
+      d = std::chrono::milliseconds(static_cast<int64_t>(hours * 3'600'000.0));
+    else
+      d = parse_duration(g.auto_compaction_retention);
+    if (!d || d->count() < 0)
+      return unexpected("invalid auto-compaction-retention \"" + g.auto_compaction_retention +
+                        "\" (hours, or a duration such as 30m or 1h30m)");
+    nc.auto_compaction_period = *d;
+  }
   for (const auto& u : *lc) {
     auto e = *node::parse_url(u);
     e.host = listen_host(e.host);
@@ -110,11 +257,12 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
   return sc;
 }
 
-Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv) {
-  CLI::App app{"cairn: a distributed key-value store that speaks etcd's v3 API", "cairn"};
-  Flags f;
+namespace {
+// Every server option, on `app`, stored in `f`; with_env also binds each one's ETCD_* variable.
+void add_server_options(CLI::App& app, Flags& f, bool with_env) {
   auto opt = [&](const char* name, auto& var, const char* env, const char* help) {
-    app.add_option(name, var, help)->envname(env)->capture_default_str();
+    auto* o = app.add_option(name, var, help)->capture_default_str();
+    if (with_env) o->envname(env);
   };
   opt("--name", f.name, "ETCD_NAME", "Human-readable name for this member.");
   opt("--data-dir", f.data_dir, "ETCD_DATA_DIR", "Path to the data directory (default: <name>.etcd).");
@@ -146,7 +294,22 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
       "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB).");
   opt("--max-request-bytes", f.max_request_bytes, "ETCD_MAX_REQUEST_BYTES",
       "Maximum client request size in bytes the server will accept.");
+  opt("--auto-compaction-mode", f.auto_compaction_mode, "ETCD_AUTO_COMPACTION_MODE",
+      "Interpret 'auto-compaction-retention' one of: periodic|revision.");
+  opt("--auto-compaction-retention", f.auto_compaction_retention, "ETCD_AUTO_COMPACTION_RETENTION",
+      "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.");
   opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
+}
+}  // namespace
+
+Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv) {
+  CLI::App app{"cairn: a distributed key-value store that speaks etcd's v3 API", "cairn"};
+  Flags f;
+  add_server_options(app, f, /*with_env=*/true);
+  std::string config_file;
+  app.add_option("--config-file", config_file,
+                 "Path to the server configuration file (YAML). Other flags and variables are then ignored.")
+      ->envname("ETCD_CONFIG_FILE");
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version and exit.");
   try {
@@ -155,6 +318,26 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
     return unexpected(ParseExit{0, app.help()});
   } catch (const CLI::ParseError& e) {
     return unexpected(ParseExit{2, std::string(e.what()) + "\nRun 'cairn --help' for the list of flags."});
+  }
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) return unexpected(ParseExit{2, "cannot read config file " + config_file});
+    std::stringstream text;
+    text << in.rdbuf();
+    auto args = config_file_args(text.str());
+    if (!args) return unexpected(ParseExit{2, args.error()});
+    // Re-parse from the file alone: defaults, then the file's values (etcd ignores flags and env then).
+    f = Flags{};
+    CLI::App file_app{"cairn", "cairn"};
+    add_server_options(file_app, f, /*with_env=*/false);
+    std::vector<std::string> fargs;
+    for (auto it = args->rbegin(); it != args->rend(); ++it)
+      fargs.push_back(*it);  // CLI11 takes the vector form in reverse order
+    try {
+      file_app.parse(fargs);
+    } catch (const CLI::ParseError& e) {
+      return unexpected(ParseExit{2, "config file " + config_file + ": " + e.what()});
+    }
   }
   if (show_version)
     return unexpected(ParseExit{0, "cairn Version: 0.1.0 (etcd API 3.4)\netcd Version: 3.4.23\n"});

@@ -26,8 +26,17 @@ struct Flags {
   uint64_t snapshot_catchup_entries = 5'000;
   uint64_t quota_backend_bytes = 0;  // 0: 2 GiB
   uint64_t max_request_bytes = 1536 * 1024;
+  std::string auto_compaction_mode = "periodic";  // periodic | revision
+  std::string auto_compaction_retention = "0";    // 0: off; periodic: hours or a duration (30m, 1h30m)
   std::string log_level = "info";
 };
+
+// etcd's --config-file: a YAML file whose top-level keys are the flag names without dashes
+// ("name: m1", "initial-cluster: ..."), values plain or quoted scalars. As in etcd, when it is given,
+// other flags and ETCD_* variables are ignored. Nested sections (e.g. client-transport-security) are
+// accepted only when every value in them is empty or false (cairn has no TLS yet); unknown keys are
+// reported on stderr and skipped. Returns the equivalent command-line arguments.
+Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text);
 
 // The outcome of parsing: either a runnable configuration, or an exit (help/version: code 0 with
 // text for stdout; a bad flag: code 2 with a message for stderr).

@@ -19,6 +19,10 @@
 #include "server/watch/install.h"
 #define CAIRN_HAVE_WATCH 1
 #endif
+#if __has_include("server/compactor/install.h")
+#include "server/compactor/install.h"
+#define CAIRN_HAVE_COMPACTOR 1
+#endif
 #if __has_include("server/lock/install.h")
 #include "server/lock/install.h"
 #define CAIRN_HAVE_LOCK 1
@@ -62,6 +66,9 @@ int main(int argc, char** argv) {
 #endif
 #ifdef CAIRN_HAVE_LOCK
   components.push_back(lock::install(node, server_ptrs));
+#endif
+#ifdef CAIRN_HAVE_COMPACTOR
+  components.push_back(compactor::install(node, server_ptrs));
 #endif
   for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
     const auto& ep = cfg.client_listen[i];

@@ -82,6 +82,9 @@ struct NodeConfig {
   uint64_t snapshot_catchup_entries = 5'000;  // entries kept in memory behind a snapshot for slow followers
   uint64_t quota_backend_bytes = 2ull << 30;
   uint64_t max_request_bytes = 1536 * 1024;
+  // --auto-compaction-mode/-retention (server/compactor): off when both are zero.
+  std::chrono::milliseconds auto_compaction_period{0};  // periodic: keep this much history
+  int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
 };
 
 template <class T>

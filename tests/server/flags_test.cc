@@ -1,6 +1,8 @@
 // Flag parsing, member/cluster id derivation, URL parsing, entry payloads and error mapping.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "server/api/services.h"
 #include "server/app/flags.h"
 #include "server/node/request_codec.h"
@@ -167,6 +169,65 @@ TEST(Errors, EtcdCodesAndMessages) {
   EXPECT_EQ(s.message, "etcdserver: request timed out");
   EXPECT_EQ(node::err_request_too_large().message, "etcdserver: request is too large");
   EXPECT_EQ(node::err_member_not_found().code, net::StatusCode::kNotFound);
+}
+
+TEST(Flags, ConfigFileReplacesFlagsAndEnvironment) {
+  std::string path = ::testing::TempDir() + "/cairn-config-test.yml";
+  {
+    std::ofstream out(path);
+    out << "# etcd-style configuration\n"
+           "name: 'cfg1'\n"
+           "data-dir: \"/tmp/cfg data\"   # quoted, with a space\n"
+           "listen-client-urls: http://127.0.0.1:23001\n"
+           "advertise-client-urls: http://127.0.0.1:23001\n"
+           "listen-peer-urls: http://127.0.0.1:23002\n"
+           "initial-advertise-peer-urls: http://127.0.0.1:23002\n"
+           "initial-cluster: cfg1=http://127.0.0.1:23002\n"
+           "heartbeat-interval: 50\n"
+           "election-timeout: 500\n"
+           "snapshot-count: 1234\n"
+           "auto-compaction-retention: '1h30m'\n"
+           "enable-v2: false\n"
+           "client-transport-security:\n"
+           "  cert-file:\n"
+           "  client-cert-auth: false\n";
+  }
+  auto r = parse({"--name", "ignored", "--config-file", path});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->flags.name, "cfg1");
+  EXPECT_EQ(r->node.data_dir, "/tmp/cfg data");
+  EXPECT_EQ(r->node.heartbeat, std::chrono::milliseconds(50));
+  EXPECT_EQ(r->node.snapshot_count, 1234u);
+  EXPECT_EQ(r->node.auto_compaction_period, std::chrono::minutes(90));
+  ASSERT_EQ(r->client_listen.size(), 1u);
+  EXPECT_EQ(r->client_listen[0].port, 23001);
+}
+
+TEST(Flags, ConfigFileErrors) {
+  EXPECT_FALSE(app::config_file_args("name m1\n"));  // no colon
+  EXPECT_FALSE(app::config_file_args("name: 'unterminated\n"));
+  auto tls = app::config_file_args("client-transport-security:\n  cert-file: /etc/cert.pem\n");
+  ASSERT_FALSE(tls);
+  EXPECT_NE(tls.error().find("client-transport-security.cert-file"), std::string::npos);
+  auto r = parse({"--config-file", "/nonexistent/cairn.yml"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, 2);
+}
+
+TEST(Flags, AutoCompaction) {
+  auto r = parse({"--auto-compaction-retention", "2"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->node.auto_compaction_period, std::chrono::hours(2));
+  r = parse({"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->node.auto_compaction_revisions, 1000);
+  EXPECT_EQ(r->node.auto_compaction_period.count(), 0);
+  r = parse({"--auto-compaction-retention", "10m"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->node.auto_compaction_period, std::chrono::minutes(10));
+  EXPECT_FALSE(parse({"--auto-compaction-mode", "sometimes"}));
+  EXPECT_FALSE(parse({"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1h"}));
+  EXPECT_FALSE(parse({"--auto-compaction-retention", "5 parsecs"}));
 }
 
 }  // namespace
