@@ -138,6 +138,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   asio::io_context& ioc;
   asio::strand<asio::io_context::executor_type> strand;
   const PeerId self;
+  std::atomic<std::uint64_t> cluster_id{0};
   const PeerTransportOptions options;
   const PeerTransportCallbacks callbacks;
   PeerTransportStats stats;
@@ -305,7 +306,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       auto broken = std::make_shared<bool>(false);
       asio::co_spawn(self->strand, drain_reader(self, p, sp, broken), asio::detached);
       std::string out;
-      append_frame(out, kHello, {kMagic, u64_bytes(self->self)});
+      append_frame(out, kHello, {kMagic, u64_bytes(self->self), u64_bytes(self->cluster_id.load())});
       std::optional<LargeSend> cur;
       std::size_t in_flight = 0;
       asio::steady_timer stall(self->strand);
@@ -370,8 +371,20 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     auto hello = co_await reader.next(corrupt);
     *hello_done = true;
     timer.cancel();
-    if (hello && hello->type == kHello && hello->payload.size() == kMagic.size() + 8 &&
-        hello->payload.compare(0, kMagic.size(), kMagic) == 0) {
+    bool hello_ok = hello && hello->type == kHello &&
+                    (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
+                    hello->payload.compare(0, kMagic.size(), kMagic) == 0;
+    if (hello_ok && hello->payload.size() == kMagic.size() + 16) {
+      std::uint64_t theirs = get_be(hello->payload, kMagic.size() + 8, 8);
+      std::uint64_t ours = self->cluster_id.load();
+      if (theirs != 0 && ours != 0 && theirs != ours) {
+        self->stats.cluster_mismatches.fetch_add(1);
+        s->close();
+        self->inbound.erase(s.get());
+        co_return;
+      }
+    }
+    if (hello_ok) {
       PeerId from = get_be(hello->payload, kMagic.size(), 8);
       struct Incoming {
         std::uint64_t id = 0, total = 0;
@@ -473,6 +486,10 @@ boost::system::error_code PeerTransport::listen(const std::string& address, std:
 
 std::uint16_t PeerTransport::port() const {
   return impl_->port;
+}
+
+void PeerTransport::set_cluster_id(std::uint64_t id) {
+  impl_->cluster_id.store(id);
 }
 
 void PeerTransport::add_peer(PeerId id, Endpoint endpoint) {

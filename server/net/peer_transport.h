@@ -4,7 +4,10 @@
 //
 // Frame layout (all integers big-endian):
 //   u32 payload_length | u32 crc32c(type byte + payload) | u8 type | payload
-//   type 1 HELLO        payload = "CAIRNPT1" + u64 sender id          (first frame on every connection)
+//   type 1 HELLO        payload = "CAIRNPT1" + u64 sender id + u64 cluster id (0: not known yet)
+//                       (first frame on every connection). A receiver that knows its cluster id closes
+//                       a connection whose HELLO names another (non-zero) cluster: a member of a
+//                       different cluster never gets to deliver a message (counted in cluster_mismatches).
 //   type 2 MESSAGE      payload = one message
 //   type 3 CHUNK_BEGIN  payload = u64 transfer id + u64 total bytes + u32 crc32c of the whole payload
 //   type 4 CHUNK_DATA   payload = u64 transfer id + bytes               (in order, at most chunk_bytes)
@@ -61,6 +64,7 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bad_frames{0};
+  std::atomic<std::uint64_t> cluster_mismatches{0};
 };
 
 class PeerTransport {
@@ -76,6 +80,8 @@ class PeerTransport {
 
   // Thread-safe. Adding a known peer replaces its address (the connection is re-dialed).
   void add_peer(PeerId id, Endpoint endpoint);
+  // Thread-safe. The cluster id sent in HELLO and checked on inbound connections (0: unknown, accept any).
+  void set_cluster_id(std::uint64_t id);
   void remove_peer(PeerId id);
 
   // Thread-safe, non-blocking. False when the message was dropped (unknown peer, queue full, too large);

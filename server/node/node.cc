@@ -708,6 +708,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
 
 void Node::update_peers() {
   if (!transport_) return;
+  transport_->set_cluster_id(cluster_id_);
   for (const auto& [id, m] : members_) {
     if (id == cfg_.member_id || m.peer_urls.empty()) continue;
     if (auto ep = parse_url(m.peer_urls.front())) transport_->add_peer(id, *ep);

@@ -123,6 +123,30 @@ TEST(PeerTransport, MessagesArriveInOrderBothWays) {
   EXPECT_EQ(back[9], std::make_pair(PeerId{2}, std::string("r9")));
 }
 
+TEST(PeerTransport, MembersOfAnotherClusterAreRefused) {
+  Node a(1), b(2), c(3);
+  a.transport().set_cluster_id(0xAAAA);
+  b.transport().set_cluster_id(0xBBBB);  // another cluster
+  c.transport().set_cluster_id(0);       // a joining member that does not know the cluster yet
+  b.transport().add_peer(1, local(a.port()));
+  c.transport().add_peer(1, local(a.port()));
+  for (int i = 0; i < 20; ++i)
+    b.transport().send(1, "from-b");
+  ASSERT_TRUE(c.transport().send(1, "from-c"));
+  auto got = a.wait_for_message("from-c");
+  for (auto& [from, m] : got)
+    EXPECT_NE(from, 2u) << "a member of another cluster delivered " << m;
+  for (int i = 0; i < 200 && a.transport().stats().cluster_mismatches.load() == 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GE(a.transport().stats().cluster_mismatches.load(), 1u);
+  // Once b belongs to a's cluster, its messages arrive.
+  b.transport().set_cluster_id(0xAAAA);
+  b.transport().add_peer(1, local(a.port()));  // re-dial with the new HELLO
+  ASSERT_TRUE(b.transport().send(1, "b-joined"));
+  got = a.wait_for_message("b-joined");
+  EXPECT_TRUE(std::any_of(got.begin(), got.end(), [](auto& r) { return r.second == "b-joined"; }));
+}
+
 TEST(PeerTransport, ReconnectsAfterThePeerRestarts) {
   PeerTransportOptions fast;
   fast.backoff_initial = 5ms;
