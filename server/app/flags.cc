@@ -38,7 +38,11 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& v) {
     while (k < v.size() && std::isalpha(static_cast<unsigned char>(v[k])))
       ++k;
     std::string unit = v.substr(j, k - j);
-    double scale = unit == "h" ? 3'600'000.0 : unit == "m" ? 60'000.0 : unit == "s" ? 1000.0 : unit == "ms" ? 1.0 : -1;
+    double scale = unit == "h"    ? 3'600'000.0
+                   : unit == "m"  ? 60'000.0
+                   : unit == "s"  ? 1000.0
+                   : unit == "ms" ? 1.0
+                                  : -1;
     if (scale < 0) return std::nullopt;
     total_ms += num * scale;
     i = k;
@@ -91,12 +95,25 @@ std::optional<std::string> yaml_scalar(const std::string& raw) {
 
 Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text) {
   // Keys cairn knows; anything else in an etcd config file is skipped with a note on stderr.
-  static const std::set<std::string> known = {
-      "name", "data-dir", "wal-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
-      "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
-      "heartbeat-interval", "election-timeout", "snapshot-count", "experimental-snapshot-catchup-entries",
-      "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
-      "log-level"};
+  static const std::set<std::string> known = {"name",
+                                              "data-dir",
+                                              "wal-dir",
+                                              "listen-client-urls",
+                                              "advertise-client-urls",
+                                              "listen-peer-urls",
+                                              "initial-advertise-peer-urls",
+                                              "initial-cluster",
+                                              "initial-cluster-state",
+                                              "initial-cluster-token",
+                                              "heartbeat-interval",
+                                              "election-timeout",
+                                              "snapshot-count",
+                                              "experimental-snapshot-catchup-entries",
+                                              "quota-backend-bytes",
+                                              "max-request-bytes",
+                                              "auto-compaction-mode",
+                                              "auto-compaction-retention",
+                                              "log-level"};
   std::vector<std::string> args;
   std::string section;
   int line_no = 0;

@@ -35,7 +35,8 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
     etcdserverpb::CompactionRequest req;
     req.set_revision(*rev);
     st->in_flight = true;
-    std::fprintf(stderr, "cairn: auto-compaction: compacting to revision %lld\n", static_cast<long long>(*rev));
+    std::fprintf(stderr, "cairn: auto-compaction: compacting to revision %lld\n",
+                 static_cast<long long>(*rev));
     n->propose(node::EntryKind::kCompaction, req.SerializeAsString(),
                [st, rev = *rev](node::Result<storage::ApplyResponse> r) {
                  st->in_flight = false;

@@ -371,9 +371,10 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     auto hello = co_await reader.next(corrupt);
     *hello_done = true;
     timer.cancel();
-    bool hello_ok = hello && hello->type == kHello &&
-                    (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
-                    hello->payload.compare(0, kMagic.size(), kMagic) == 0;
+    bool hello_ok =
+        hello && hello->type == kHello &&
+        (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
+        hello->payload.compare(0, kMagic.size(), kMagic) == 0;
     if (hello_ok && hello->payload.size() == kMagic.size() + 16) {
       std::uint64_t theirs = get_be(hello->payload, kMagic.size() + 8, 8);
       std::uint64_t ours = self->cluster_id.load();

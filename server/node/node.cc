@@ -103,7 +103,8 @@ bool Node::is_learner() const {
 //   3. member/db is renamed to db.old, db.incoming to db, and db.old is deleted.
 // A crash before 2 leaves an incoming store the WAL never adopted: it is deleted here and the leader sends
 // a new snapshot. A crash after 2 leaves the WAL pointing at the incoming store: the swap is finished here.
-Expected<bool, std::string> Node::recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap) {
+Expected<bool, std::string> Node::recover_incoming_store(
+    const std::optional<raft::SnapshotMetadata>& wal_snap) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::string incoming = member_dir_ + "/db.incoming";
@@ -751,7 +752,8 @@ bool Node::load_metadata(const std::string& blob, bool from_snapshot) {
   conf_state_ = proto::from_pb(cs);
   etcdserverpb::MemberListResponse ml;
   if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return false;
-  if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id) return false;
+  if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id)
+    return false;
   cluster_id_ = ml.header().cluster_id();
   members_.clear();
   for (const auto& m : ml.members())
@@ -848,7 +850,8 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   namespace fs = std::filesystem;
   std::string_view meta, packed;
   if (!decode_snapshot_data(snap.data, &meta, &packed)) {
-    log_line("fatal: a snapshot from the leader does not decode (%s bytes)", std::to_string(snap.data.size()));
+    log_line("fatal: a snapshot from the leader does not decode (%s bytes)",
+             std::to_string(snap.data.size()));
     std::abort();
   }
   std::string incoming = member_dir_ + "/db.incoming";

@@ -78,7 +78,7 @@ struct NodeConfig {
   uint16_t listen_peer_port = 2380;
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election{1000};
-  uint64_t snapshot_count = 100'000;       // applied entries between local snapshots (etcd's default)
+  uint64_t snapshot_count = 100'000;          // applied entries between local snapshots (etcd's default)
   uint64_t snapshot_catchup_entries = 5'000;  // entries kept in memory behind a snapshot for slow followers
   uint64_t quota_backend_bytes = 2ull << 30;
   uint64_t max_request_bytes = 1536 * 1024;

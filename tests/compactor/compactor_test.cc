@@ -73,7 +73,7 @@ TEST(AutoCompactor, RevisionModeEveryFiveMinutes) {
   auto r = c.on_tick(t0 + 5min, 5000, -1, true);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 4000);
-  EXPECT_FALSE(c.on_tick(t0 + 6min, 9000, 4000, true));  // next one at 10 minutes
+  EXPECT_FALSE(c.on_tick(t0 + 6min, 9000, 4000, true));   // next one at 10 minutes
   EXPECT_FALSE(c.on_tick(t0 + 10min, 4500, 4000, true));  // 3500 is behind: nothing to do
   r = c.on_tick(t0 + 15min, 9000, 4000, true);
   ASSERT_TRUE(r);
