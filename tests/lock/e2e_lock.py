@@ -270,7 +270,7 @@ class Cluster:
         except (OSError, ValueError):
             return False
 
-    def wait_healthy(self, members=(1, 2, 3), seconds=30):
+    def wait_healthy(self, members=(1, 2, 3), seconds=60):
         return wait_until(lambda: all(self.healthy(i) for i in members), seconds)
 
     def raft_leader(self, members=(1, 2, 3)):
@@ -288,6 +288,17 @@ class Cluster:
         if len(leaders) != 1:
             return 0
         return ids.get(leaders.pop(), 0)
+
+    def sanitizer_reports(self):
+        """Lines of the members' logs where ASan/UBSan/LSan reported an error (sanitizer builds)."""
+        found = []
+        for i in (1, 2, 3):
+            path = os.path.join(self.work, "m%d.log" % i)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    found += ["m%d: %s" % (i, l.strip()) for l in f
+                              if "Sanitizer" in l and "ERROR" in l or "runtime error:" in l]
+        return found
 
     def dump_logs(self):
         for i in (1, 2, 3):
@@ -742,6 +753,8 @@ def main():
             check("no unexpected exception", False, repr(e))
     finally:
         c.stop_all()
+        reports = c.sanitizer_reports()
+        check("no sanitizer reports in the members' logs", not reports, "\n".join(reports[:20]))
         if failures or rc not in (0, 77):
             c.dump_logs()
             print("kept " + work)
