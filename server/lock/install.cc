@@ -82,7 +82,8 @@ awaitable<net::Reply> grpc_unary(std::shared_ptr<const Target> t, net::Metadata 
   co_return r->SerializeAsString();
 }
 
-awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metadata md, net::ServerStream& stream) {
+awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metadata md,
+                                    net::ServerStream& stream) {
   std::optional<std::string> first = co_await stream.read();
   v3electionpb::LeaderRequest req;
   if (!first || !req.ParseFromString(*first))
@@ -185,9 +186,8 @@ void add_route(net::Server& s, const std::shared_ptr<const Target>& t, const cha
   s.add_unary(grpc_path, [t, recipe](net::ServerContext& ctx, std::string_view req) {
     return grpc_unary<Req, Resp>(t, forwarded(ctx), recipe, std::string(req));
   });
-  s.add_http("POST", gateway_path, [t, recipe](const net::HttpRequest& req) {
-    return gateway_unary<Req, Resp>(t, recipe, req);
-  });
+  s.add_http("POST", gateway_path,
+             [t, recipe](const net::HttpRequest& req) { return gateway_unary<Req, Resp>(t, recipe, req); });
 }
 
 struct Installed {
@@ -207,7 +207,8 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
   for (net::Server* s : servers) {
     auto t = std::make_shared<Target>(Target{s, advertised, unary_timeout});
     installed->targets.push_back(t);
-    add_route<v3lockpb::LockRequest, v3lockpb::LockResponse>(*s, t, "/v3lockpb.Lock/Lock", "/v3/lock/lock", lock);
+    add_route<v3lockpb::LockRequest, v3lockpb::LockResponse>(*s, t, "/v3lockpb.Lock/Lock", "/v3/lock/lock",
+                                                             lock);
     add_route<v3lockpb::UnlockRequest, v3lockpb::UnlockResponse>(*s, t, "/v3lockpb.Lock/Unlock",
                                                                  "/v3/lock/unlock", unlock);
     add_route<v3electionpb::CampaignRequest, v3electionpb::CampaignResponse>(

@@ -26,9 +26,9 @@ awaitable<Result<etcdserverpb::WatchResponse>> WatchStream::next() {
       if (resp.compact_revision() != 0)
         co_return unexpected(
             net::Status{net::StatusCode::kUnknown, "etcdserver: mvcc: required revision has been compacted"});
-      co_return unexpected(net::Status{net::StatusCode::kUnknown,
-                                       resp.cancel_reason().empty() ? "etcdserver: watch canceled"
-                                                                    : resp.cancel_reason()});
+      co_return unexpected(net::Status{net::StatusCode::kUnknown, resp.cancel_reason().empty()
+                                                                      ? "etcdserver: watch canceled"
+                                                                      : resp.cancel_reason()});
     }
     if (resp.events_size() > 0) co_return resp;
   }
@@ -50,7 +50,8 @@ awaitable<Result<Resp>> LocalClient::call(const char* method, std::string reques
   if (!r.status.is_ok()) co_return unexpected(std::move(r.status));
   Resp resp;
   if (!resp.ParseFromString(r.response))
-    co_return unexpected(net::Status{net::StatusCode::kInternal, std::string("lock: bad response from ") + method});
+    co_return unexpected(
+        net::Status{net::StatusCode::kInternal, std::string("lock: bad response from ") + method});
   co_return resp;
 }
 
@@ -73,7 +74,8 @@ awaitable<Result<etcdserverpb::LeaseGrantResponse>> LocalClient::lease_grant(std
   return call<etcdserverpb::LeaseGrantResponse>("/etcdserverpb.Lease/LeaseGrant", r.SerializeAsString());
 }
 
-awaitable<WatchStream> LocalClient::watch(std::string key, std::string range_end, std::int64_t start_revision) {
+awaitable<WatchStream> LocalClient::watch(std::string key, std::string range_end,
+                                          std::int64_t start_revision) {
   net::CallOptions o;
   o.metadata = metadata_;
   // No deadline: a watch lasts as long as the recipe waits. The unary calls before it opened the

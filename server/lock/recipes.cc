@@ -160,7 +160,8 @@ awaitable<Result<ResponseHeader>> wait_deletes(LocalClient& c, CancelSignal& can
   }
 }
 
-awaitable<Result<v3lockpb::LockResponse>> lock(LocalClient& c, CancelSignal& cancel, v3lockpb::LockRequest req) {
+awaitable<Result<v3lockpb::LockResponse>> lock(LocalClient& c, CancelSignal& cancel,
+                                               v3lockpb::LockRequest req) {
   auto lease = co_await session_lease(c, req.lease());
   if (!lease) co_return unexpected(lease.error());
   const std::string prefix = owner_prefix(req.name());
@@ -179,7 +180,8 @@ awaitable<Result<v3lockpb::LockResponse>> lock(LocalClient& c, CancelSignal& can
   std::int64_t my_rev = tr->header().revision();
   if (!tr->succeeded()) {
     const auto& mine = tr->responses(0).response_range();
-    if (mine.kvs_size() == 0) co_return unexpected(net::Status{net::StatusCode::kInternal, "lock: key vanished"});
+    if (mine.kvs_size() == 0)
+      co_return unexpected(net::Status{net::StatusCode::kInternal, "lock: key vanished"});
     my_rev = mine.kvs(0).create_revision();
   }
   if (cancel.cancelled()) {
@@ -203,7 +205,8 @@ awaitable<Result<v3lockpb::LockResponse>> lock(LocalClient& c, CancelSignal& can
   co_return resp;
 }
 
-awaitable<Result<v3lockpb::UnlockResponse>> unlock(LocalClient& c, CancelSignal&, v3lockpb::UnlockRequest req) {
+awaitable<Result<v3lockpb::UnlockResponse>> unlock(LocalClient& c, CancelSignal&,
+                                                   v3lockpb::UnlockRequest req) {
   etcdserverpb::DeleteRangeRequest d;
   d.set_key(req.key());
   auto r = co_await c.delete_range(d);
@@ -230,7 +233,8 @@ awaitable<Result<v3electionpb::CampaignResponse>> campaign(LocalClient& c, Cance
   if (!tr->succeeded()) {
     // Campaigning again with the same lease: keep the place in the queue, but announce the new value.
     const auto& mine = tr->responses(0).response_range();
-    if (mine.kvs_size() == 0) co_return unexpected(net::Status{net::StatusCode::kInternal, "election: key vanished"});
+    if (mine.kvs_size() == 0)
+      co_return unexpected(net::Status{net::StatusCode::kInternal, "election: key vanished"});
     leader_rev = mine.kvs(0).create_revision();
     if (mine.kvs(0).value() != req.value()) {
       TxnRequest p;
@@ -238,8 +242,10 @@ awaitable<Result<v3electionpb::CampaignResponse>> campaign(LocalClient& c, Cance
       add_put(p.mutable_success(), key, req.value(), *lease);
       auto pr = co_await c.txn(p);
       net::Status err;
-      if (!pr) err = pr.error();
-      else if (!pr->succeeded()) err = err_election_not_leader();
+      if (!pr)
+        err = pr.error();
+      else if (!pr->succeeded())
+        err = err_election_not_leader();
       if (!err.is_ok()) {
         (void)co_await delete_if_owner(c, key, leader_rev);
         co_return unexpected(err);

@@ -46,7 +46,8 @@ std::string prefix_end(std::string_view prefix);
 
 // Waits until no key under prefix has a create revision <= max_create_revision; returns the header of
 // the last Range (the one that found none).
-boost::asio::awaitable<Result<etcdserverpb::ResponseHeader>> wait_deletes(LocalClient& c, CancelSignal& cancel,
+boost::asio::awaitable<Result<etcdserverpb::ResponseHeader>> wait_deletes(LocalClient& c,
+                                                                          CancelSignal& cancel,
                                                                           std::string prefix,
                                                                           std::int64_t max_create_revision);
 
