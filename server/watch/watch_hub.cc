@@ -157,7 +157,8 @@ void Hub::create(Stream& s, const etcdserverpb::WatchCreateRequest& c) {
   }
   auto owned = std::make_unique<Watcher>();
   Watcher* w = owned.get();
-  w->key = c.key();
+  // etcd (v3rpc/watch.go): an empty key means "\x00", the smallest key.
+  w->key = c.key().empty() ? std::string(1, '\0') : c.key();
   w->range_end = end;
   w->stream = &s;
   w->id = id;

@@ -22,14 +22,26 @@ start() {
   PIDS[$1]=$!; disown $!
 }
 cleanup() {
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${BG[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  # SIGTERM first: members shut down cleanly (open watch streams get the server's grace period) and
+  # sanitizer builds print their reports at exit; then force whatever is left after 6 s.
+  for _ in $(seq 60); do
+    local alive=0
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ $alive = 0 ]] && break
+    sleep 0.1
+  done
+  for p in "${BG[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  local san="ERROR: (Address|Leak)Sanitizer|runtime error:"
+  if grep -qE "$san" "$WORK"/m*.log 2>/dev/null; then
+    grep -hE -A12 "$san" "$WORK"/m*.log | head -60
+    echo "FAIL sanitizer report in the member logs"; FAILED=1
+  fi
   if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
     for f in "$WORK"/m*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
     echo "logs kept in $WORK"
   fi
+  exit $FAILED
 }
 FAILED=0
 trap cleanup EXIT
