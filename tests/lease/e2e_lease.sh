@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end leases: three real cairn processes on loopback, driven by etcdctl 3.4 and curl.
-#   usage: e2e_lease.sh path/to/cairn      env: E2E_LEASE_BASE_PORT (default 27379; below 32768)
+#   usage: e2e_lease.sh path/to/cairn [path/to/lease_keepalive_probe]
+#   env: E2E_LEASE_BASE_PORT (default 27379; below 32768)
 # Covers grant/list/timetolive --keys/keep-alive --once/revoke, the minimum TTL, expiry deleting attached
 # keys, keep-alive through a follower, the JSON gateway routes, and a leader kill: a kept-alive lease
 # survives, an abandoned one expires (not before its TTL), keep-alive continues across the failure.
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
-CAIRN=${1:?usage: e2e_lease.sh path/to/cairn}
+CAIRN=${1:?usage: e2e_lease.sh path/to/cairn [path/to/lease_keepalive_probe]}
+PROBE=${2:-}
 command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
 BASE=${E2E_LEASE_BASE_PORT:-27379}
 WORK=$(mktemp -d /tmp/cairn-e2e-lease.XXXXXX)
@@ -134,6 +136,20 @@ kill "$kpid" 2>/dev/null
 gone=0
 for _ in $(seq 30); do [[ -z "$(ctl get fk)" ]] && { gone=1; break; }; sleep 0.2; done
 check "lease expires once keep-alive stops" "$gone" "1"
+
+# ---- several leases on one keep-alive stream, through a follower and through the leader
+if [[ -n $PROBE ]]; then
+  L=$(leader_num); F=$(( L % 3 + 1 ))
+  ids=(); for _ in 1 2 3; do ids+=("$(EPS=$(ep_of $F) ctl lease grant 10 | awk '{print $2}')"); done
+  for ep in $F $L; do
+    out=$(timeout 30 "$PROBE" "$(ep_of $ep)" 2 "${ids[@]}" abcdef 2>&1)
+    check "one stream, 4 leases x 2 rounds via member $ep ($( [[ $ep = $L ]] && echo leader || echo follower))" \
+      "$(echo "$out" | awk '{print $2}' | tr '\n' ' ')" "10 10 10 0 10 10 10 0 "
+    check "answers in request order via member $ep" "$(echo "$out" | awk '{print $1}' | head -4 | tr '\n' ' ')" \
+      "$(printf '%x ' "$((16#${ids[0]}))" "$((16#${ids[1]}))" "$((16#${ids[2]}))" "$((16#abcdef))")"
+  done
+  for id in "${ids[@]}"; do ctl lease revoke "$id" >/dev/null; done
+fi
 
 # ---- leader failure: a kept-alive lease survives, an abandoned one expires (not before its TTL)
 keep=$(ctl lease grant 4 | awk '{print $2}')
