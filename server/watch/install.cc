@@ -43,6 +43,7 @@ std::map<const node::Node*, std::weak_ptr<Hub>>& registry() {
 HubLimits limits_from_env(const node::Node& node) {
   HubLimits limits;
   limits.fragment_bytes = node.config().max_request_bytes + 512 * 1024;
+  limits.no_leader_cancel_after = 3 * node.config().election;
   if (const char* v = std::getenv("CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS")) {
     char* end = nullptr;
     const long long ms = std::strtoll(v, &end, 10);
@@ -103,7 +104,8 @@ awaitable<net::Status> serve_watch(std::shared_ptr<Installed> in, net::ServerCon
                                    net::ServerStream& stream) {
   const HubLimits& limits = in->hub.limits();
   auto out = std::make_shared<Outbox>(limits.outbox_bytes_soft_max, limits.outbox_bytes_hard_max);
-  if (!in->node.run([in, out] { in->hub.open_stream(out); }))
+  const bool require_leader = ctx.metadata_value("hasleader") == std::optional<std::string_view>("true");
+  if (!in->node.run([in, out, require_leader] { in->hub.open_stream(out, require_leader); }))
     co_return net::Status{net::StatusCode::kUnavailable, "etcdserver: too many requests"};
   net::Status status = net::Status::ok();
   try {
@@ -125,6 +127,7 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
   node::NodeObserver o;
   o.on_applied = [in](uint64_t) { in->hub.on_applied(); };
   o.on_tick = [in] { in->hub.on_tick(Hub::Clock::now()); };
+  o.on_leader_change = [in](uint64_t leader, bool, uint64_t) { in->hub.on_leader_change(leader, Hub::Clock::now()); };
   o.on_store_restored = [in] { in->hub.on_store_restored(); };
   o.on_stop = [in] { in->hub.stop(); };
   node.add_observer(std::move(o));

@@ -16,6 +16,7 @@ struct Hub::Stream {
   int64_t next_id = 0;    // etcd: auto-assigned ids start at 0 and skip ids in use
   size_t unsynced = 0;    // watchers of this stream in the unsynced group
   bool progress_wanted = false;
+  bool require_leader = false;
   bool failed = false;    // outbox over its hard limit: dropped at the end of the current step
 };
 
@@ -82,13 +83,14 @@ Hub::Stream* Hub::find(Outbox* out) {
 
 // ---- streams ----
 
-void Hub::open_stream(std::shared_ptr<Outbox> out) {
+void Hub::open_stream(std::shared_ptr<Outbox> out, bool require_leader) {
   if (stopped_) {
     out->close(net::Status{net::StatusCode::kUnavailable, "etcdserver: server stopped"});
     return;
   }
   auto s = std::make_unique<Stream>();
   s->out = out;
+  s->require_leader = require_leader;
   streams_.emplace(out.get(), std::move(s));
 }
 
@@ -475,6 +477,14 @@ void Hub::on_tick(Clock::time_point now) {
     if (it->second->out->gone() || it->second->failed) drop_stream(*it->second);
     it = next;
   }
+  if (leader_ == 0 && !no_leader_since_) no_leader_since_ = now;
+  if (leader_ == 0 && now - *no_leader_since_ >= limits_.no_leader_cancel_after) {
+    for (auto& [out, s] : streams_) {
+      if (!s->require_leader || s->failed) continue;
+      s->failed = true;
+      s->out->close(net::Status{net::StatusCode::kUnavailable, "etcdserver: no leader"});
+    }
+  }
   sync_all();
   if (limits_.progress_notify_interval.count() > 0) {
     if (!next_progress_) {
@@ -500,6 +510,15 @@ void Hub::on_tick(Clock::time_point now) {
     auto next = std::next(it);
     if (it->second->failed) drop_stream(*it->second);
     it = next;
+  }
+}
+
+void Hub::on_leader_change(uint64_t leader, Clock::time_point now) {
+  leader_ = leader;
+  if (leader != 0) {
+    no_leader_since_.reset();
+  } else if (!no_leader_since_) {
+    no_leader_since_ = now;
   }
 }
 

@@ -65,6 +65,9 @@ struct HubLimits {
   // Fragmenting threshold for watchers that asked for fragments: etcd uses max-request-bytes plus
   // its 512 KiB gRPC overhead.
   uint64_t fragment_bytes = 1536 * 1024 + 512 * 1024;
+  // Streams opened with `hasleader: true` metadata end with UNAVAILABLE "etcdserver: no leader" once
+  // the member has known no leader for this long (etcd: 3 election timeouts, v3rpc/interceptor.go).
+  std::chrono::milliseconds no_leader_cancel_after{3000};
 };
 
 // etcd's "mvcc: duplicate watch ID provided on the WatchStream" and friends.
@@ -92,7 +95,8 @@ class Hub {
   Hub& operator=(const Hub&) = delete;
 
   // ---- streams (the gRPC service) ----
-  void open_stream(std::shared_ptr<Outbox> out);
+  // require_leader: the client sent `hasleader: true` (clientv3.WithRequireLeader, as etcdctl does).
+  void open_stream(std::shared_ptr<Outbox> out, bool require_leader = false);
   // Forgets the stream and its watchers (no responses).
   void close_stream(Outbox* out);
   // One WatchRequest of the stream (create, cancel, progress).
@@ -103,8 +107,11 @@ class Hub {
   // ---- node events ----
   // After every applied entry (reads MvccStore::last_applied_events).
   void on_applied();
-  // Every heartbeat: sync pass, progress notifications, sweep of streams whose handler is gone.
+  // Every heartbeat: sync pass, progress notifications, sweep of streams whose handler is gone,
+  // ending require-leader streams after no_leader_cancel_after without a leader.
   void on_tick(Clock::time_point now);
+  // Raft's view of the leader changed (0: none known).
+  void on_leader_change(uint64_t leader, Clock::time_point now);
   // The store was replaced by a snapshot: every watcher re-reads from where it was.
   void on_store_restored();
   // The node stops: every stream ends with UNAVAILABLE, every waiter is dropped.
@@ -185,6 +192,8 @@ class Hub {
   int64_t dispatched_rev_ = 0;
   size_t watcher_count_ = 0;
   std::optional<Clock::time_point> next_progress_;
+  uint64_t leader_ = 0;
+  std::optional<Clock::time_point> no_leader_since_;
   // in-process delete waiters, by token
   std::map<uint64_t, DeleteWaiter> delete_waiters_;
   uint64_t next_token_ = 1;

@@ -51,6 +51,7 @@ class Env {
     hub_.on_tick(now_);
   }
   void advance(std::chrono::milliseconds d) { now_ += d; }
+  Hub::Clock::time_point now() const { return now_; }
 
   Hub& hub() { return hub_; }
   MvccStore& store() { return *store_; }
@@ -65,9 +66,9 @@ class Env {
 
 class Client {
  public:
-  explicit Client(Env& env, size_t soft = 1 << 20, size_t hard = 16 << 20)
+  explicit Client(Env& env, size_t soft = 1 << 20, size_t hard = 16 << 20, bool require_leader = false)
       : env_(env), out_(std::make_shared<Outbox>(soft, hard)) {
-    env_.hub().open_stream(out_);
+    env_.hub().open_stream(out_, require_leader);
   }
   ~Client() { env_.hub().close_stream(out_.get()); }
 
@@ -492,6 +493,39 @@ TEST(WatchHub, WaitForDeleteInProcess) {
   env.del("lock/1");
   EXPECT_EQ(fired, (std::vector<int64_t>{1, 4}));
   EXPECT_EQ(env.hub().stats().delete_waiters, 0u);
+}
+
+// etcd's monitorLeader: streams that asked for a leader end after 3 election timeouts without one;
+// the others keep their watchers.
+TEST(WatchHub, RequireLeaderStreamsEndAfterNoLeaderTimeout) {
+  HubLimits limits;
+  limits.no_leader_cancel_after = std::chrono::milliseconds(300);
+  Env env(limits);
+  env.hub().on_leader_change(1, env.now());
+  Client strict(env, 1 << 20, 16 << 20, /*require_leader=*/true);
+  Client lax(env);
+  strict.create("a");
+  lax.create("a");
+  for (int i = 0; i < 10; ++i)
+    env.tick();  // a leader: nothing happens
+  EXPECT_FALSE((strict.read(), strict.closed()));
+  env.hub().on_leader_change(0, env.now());
+  env.tick();
+  env.tick();
+  EXPECT_FALSE((strict.read(), strict.closed()));  // 200 ms without a leader
+  env.hub().on_leader_change(2, env.now());        // a new leader resets the clock
+  env.hub().on_leader_change(0, env.now());
+  env.tick();
+  env.tick();
+  EXPECT_FALSE((strict.read(), strict.closed()));
+  env.tick();
+  env.tick();
+  strict.read();
+  EXPECT_TRUE(strict.closed());
+  EXPECT_FALSE((lax.read(), lax.closed()));
+  EXPECT_EQ(env.hub().stats().streams, 1u);
+  env.put("a", "1");
+  EXPECT_EQ(summary(lax.read()), "#0 rev=2 P a=1@2");
 }
 
 TEST(WatchHub, StopEndsEveryStream) {
