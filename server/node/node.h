@@ -205,6 +205,7 @@ class Node {
   void on_tick();
   void process_ready();
   void send(std::vector<raft::Message>& msgs);
+  void apply_committed(const std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& e);
   void apply_conf_entry(const raft::Entry& e);
   std::string metadata_blob() const;
