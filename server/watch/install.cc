@@ -48,7 +48,8 @@ HubLimits limits_from_env(const node::Node& node) {
     char* end = nullptr;
     const long long ms = std::strtoll(v, &end, 10);
     // etcd's minimum is 100 ms.
-    if (end != v && *end == '\0' && ms >= 100) limits.progress_notify_interval = std::chrono::milliseconds(ms);
+    if (end != v && *end == '\0' && ms >= 100)
+      limits.progress_notify_interval = std::chrono::milliseconds(ms);
   }
   return limits;
 }
@@ -69,7 +70,8 @@ awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox>
     }
     auto req = std::make_shared<etcdserverpb::WatchRequest>();
     if (!req->ParseFromArray(m->data(), static_cast<int>(m->size()))) {
-      *status = net::Status{net::StatusCode::kInvalidArgument, "grpc: failed to unmarshal the received message"};
+      *status =
+          net::Status{net::StatusCode::kInvalidArgument, "grpc: failed to unmarshal the received message"};
       co_return;
     }
     if (!in->node.run([in, out, req] { in->hub.handle(out.get(), *req); })) {
@@ -79,8 +81,8 @@ awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox>
   }
 }
 
-awaitable<void> write_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out, net::ServerStream* stream,
-                           net::Status* status) {
+awaitable<void> write_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out,
+                           net::ServerStream* stream, net::Status* status) {
   for (;;) {
     auto wt = out->wait();
     const bool ready = co_await std::move(wt);
@@ -127,14 +129,15 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
   node::NodeObserver o;
   o.on_applied = [in](uint64_t) { in->hub.on_applied(); };
   o.on_tick = [in] { in->hub.on_tick(Hub::Clock::now()); };
-  o.on_leader_change = [in](uint64_t leader, bool, uint64_t) { in->hub.on_leader_change(leader, Hub::Clock::now()); };
+  o.on_leader_change = [in](uint64_t leader, bool, uint64_t) {
+    in->hub.on_leader_change(leader, Hub::Clock::now());
+  };
   o.on_store_restored = [in] { in->hub.on_store_restored(); };
   o.on_stop = [in] { in->hub.stop(); };
   node.add_observer(std::move(o));
   for (net::Server* s : servers) {
-    s->add_stream("/etcdserverpb.Watch/Watch", [in](net::ServerContext& ctx, net::ServerStream& st) {
-      return serve_watch(in, ctx, st);
-    });
+    s->add_stream("/etcdserverpb.Watch/Watch",
+                  [in](net::ServerContext& ctx, net::ServerStream& st) { return serve_watch(in, ctx, st); });
   }
   {
     std::lock_guard lock(registry_mu);

@@ -32,7 +32,8 @@ namespace cairn::server::watch {
 
 class Outbox {
  public:
-  Outbox(size_t bytes_soft_max, size_t bytes_hard_max) : soft_max_(bytes_soft_max), hard_max_(bytes_hard_max) {}
+  Outbox(size_t bytes_soft_max, size_t bytes_hard_max)
+      : soft_max_(bytes_soft_max), hard_max_(bytes_hard_max) {}
 
   // ---- producer (node thread) ----
   bool has_room() const { return bytes_.load(std::memory_order_relaxed) < soft_max_; }

@@ -13,11 +13,11 @@ using storage::KeyValue;
 struct Hub::Stream {
   std::shared_ptr<Outbox> out;
   std::unordered_map<int64_t, std::unique_ptr<Watcher>> watchers;
-  int64_t next_id = 0;    // etcd: auto-assigned ids start at 0 and skip ids in use
-  size_t unsynced = 0;    // watchers of this stream in the unsynced group
+  int64_t next_id = 0;  // etcd: auto-assigned ids start at 0 and skip ids in use
+  size_t unsynced = 0;  // watchers of this stream in the unsynced group
   bool progress_wanted = false;
   bool require_leader = false;
-  bool failed = false;    // outbox over its hard limit: dropped at the end of the current step
+  bool failed = false;  // outbox over its hard limit: dropped at the end of the current step
 };
 
 struct Hub::EventCache {
@@ -346,7 +346,8 @@ void Hub::on_applied() {
   }
   const int64_t cur = st.revision();
   if (cur == dispatched_rev_ && evs.empty()) return;
-  if (evs.empty() || evs.front().kv.mod_revision != dispatched_rev_ + 1 || cur != evs.front().kv.mod_revision) {
+  if (evs.empty() || evs.front().kv.mod_revision != dispatched_rev_ + 1 ||
+      cur != evs.front().kv.mod_revision) {
     // Revisions this hub did not see applied (should not happen): everyone re-reads from history.
     std::vector<Watcher*> all(synced_ranges_.begin(), synced_ranges_.end());
     for (const auto& [k, w] : synced_keys_)

@@ -139,7 +139,8 @@ TEST_P(EventsTest, HistoryEqualsTheAppliedEventsOfEveryEntry) {
           EXPECT_EQ(e.kv.mod_revision, h.store().revision());
       }
       reported.insert(reported.end(), evs.begin(), evs.end());
-      if (std::holds_alternative<CompactionRequest>(r) && res) compacted = std::get<CompactionRequest>(r).revision;
+      if (std::holds_alternative<CompactionRequest>(r) && res)
+        compacted = std::get<CompactionRequest>(r).revision;
     }
     h.reopen();
     const int64_t from = std::max<int64_t>(compacted + 1, 2);

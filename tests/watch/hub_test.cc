@@ -44,8 +44,12 @@ class Env {
     ASSERT_TRUE(res || res.error().code != storage::Errc::kIo);
     if (notify) hub_.on_applied();
   }
-  void put(const std::string& k, const std::string& v) { apply(storage::PutRequest{k, v, 0, false, false, false}); }
-  void del(const std::string& k, const std::string& end = {}) { apply(storage::DeleteRangeRequest{k, end, false}); }
+  void put(const std::string& k, const std::string& v) {
+    apply(storage::PutRequest{k, v, 0, false, false, false});
+  }
+  void del(const std::string& k, const std::string& end = {}) {
+    apply(storage::DeleteRangeRequest{k, end, false});
+  }
   void tick() {
     now_ += std::chrono::milliseconds(100);
     hub_.on_tick(now_);
@@ -193,12 +197,12 @@ TEST(WatchHub, WatchIdsPerStreamFromZeroAndDuplicateIdIsRefused) {
   Env env;
   Client c1(env);
   Client c2(env);
-  c1.create("a");          // 0
+  c1.create("a");            // 0
   c1.create("a", {}, 0, 2);  // client-chosen 2
-  c1.create("a");          // 1
-  c1.create("a");          // 3 (2 is taken)
+  c1.create("a");            // 1
+  c1.create("a");            // 3 (2 is taken)
   c1.create("a", {}, 0, 2);  // duplicate
-  c2.create("a");          // another stream: 0 again
+  c2.create("a");            // another stream: 0 again
   EXPECT_EQ(summary(c1.read()),
             "#0 created rev=1 | #2 created rev=1 | #1 created rev=1 | #3 created rev=1 | "
             "#-1 created canceled reason=mvcc: duplicate watch ID provided on the WatchStream rev=1");
@@ -212,7 +216,7 @@ TEST(WatchHub, WatchIdsPerStreamFromZeroAndDuplicateIdIsRefused) {
 TEST(WatchHub, MultiKeyRevisionIsOneResponseInEtcdOrder) {
   Env env;
   Client c(env);
-  c.create("k", "l");  // [k, l)
+  c.create("k", "l");                   // [k, l)
   c.create("a", std::string(1, '\0'));  // every key >= a
   storage::TxnRequest t;
   t.success.push_back(storage::RequestOp{storage::PutRequest{"k2", "x", 0, false, false, false}});
@@ -235,7 +239,7 @@ TEST(WatchHub, HistoryReplayInBatchesThenLiveWithoutGapOrDuplicate) {
   Env env(limits);
   for (int i = 0; i < 10; ++i)
     env.put("h", std::to_string(i));  // revs 2..11
-  env.put("other", "x");            // 12
+  env.put("other", "x");              // 12
   Client c(env);
   c.create("h", {}, 4);
   env.put("h", "live");  // 13
@@ -247,7 +251,8 @@ TEST(WatchHub, HistoryReplayInBatchesThenLiveWithoutGapOrDuplicate) {
   c.create("h", {}, 15);
   env.put("h", "14");
   env.put("h", "15");
-  EXPECT_EQ(summary(c.read()), "#1 created rev=13 | #0 rev=14 P h=14@14 | #0 rev=15 P h=15@15 | #1 rev=15 P h=15@15");
+  EXPECT_EQ(summary(c.read()),
+            "#1 created rev=13 | #0 rev=14 P h=14@14 | #0 rev=15 P h=15@15 | #1 rev=15 P h=15@15");
 }
 
 // A watcher that must catch up over many small sync passes while writes keep coming sees every
@@ -295,7 +300,8 @@ TEST(WatchHub, CompactedStartRevisionCancelsWithCompactRevision) {
   c.create("c", {}, 4);  // below the compaction point
   c.create("c", {}, 5);  // at it: allowed
   auto got = c.read();
-  EXPECT_EQ(summary(got), "#0 created rev=6 | #0 canceled compact=5 rev=0 | #1 created rev=6 | #1 rev=6 P c=3@5,P c=4@6");
+  EXPECT_EQ(summary(got),
+            "#0 created rev=6 | #0 canceled compact=5 rev=0 | #1 created rev=6 | #1 rev=6 P c=3@5,P c=4@6");
   EXPECT_EQ(got[1].header().cluster_id(), kClusterId);
   // The canceled watcher is gone: later events reach only #1.
   env.put("c", "x");
@@ -372,7 +378,8 @@ TEST(WatchHub, FiltersAndPrevKv) {
   env.put("f", "4");  // 6
   env.apply(storage::CompactionRequest{6, false});
   c.create("f", {}, 6, 0, true);
-  EXPECT_EQ(summary(c.read()), "#0 rev=6 P f=4@6(prev 3) | #2 rev=6 P f=4@6 | #3 created rev=6 | #3 rev=6 P f=4@6");
+  EXPECT_EQ(summary(c.read()),
+            "#0 rev=6 P f=4@6(prev 3) | #2 rev=6 P f=4@6 | #3 created rev=6 | #3 rev=6 P f=4@6");
 }
 
 TEST(WatchHub, ProgressNotifyAndProgressRequest) {
@@ -436,13 +443,15 @@ TEST(WatchHub, FragmentsOnlyWhenAskedAndLarge) {
   c.create("g", "h");
   storage::TxnRequest t;
   for (const char* k : {"g1", "g2", "g3"})
-    t.success.push_back(storage::RequestOp{storage::PutRequest{k, std::string(1000, 'x'), 0, false, false, false}});
+    t.success.push_back(
+        storage::RequestOp{storage::PutRequest{k, std::string(1000, 'x'), 0, false, false, false}});
   env.apply(t);
   auto got = c.read();
   std::vector<std::string> shape;
   for (const auto& r : got) {
-    if (!r.created()) shape.push_back(std::to_string(r.watch_id()) + ":" + std::to_string(r.events_size()) +
-                                      (r.fragment() ? "f" : ""));
+    if (!r.created())
+      shape.push_back(std::to_string(r.watch_id()) + ":" + std::to_string(r.events_size()) +
+                      (r.fragment() ? "f" : ""));
   }
   std::sort(shape.begin(), shape.end());
   EXPECT_EQ(shape, (std::vector<std::string>{"0:1", "0:2f", "1:3"}));
