@@ -945,15 +945,18 @@ bool acquire(Ctx& ctx, const std::string& prefix, std::int64_t ttl, const std::s
 
 int cmd_lock(Ctx& ctx) {
   const auto& a = ctx.inv.args;
-  if (a.size() != 1)
+  if (a.empty())
     return fail(kExitBadArgs, "lock takes a lock name argument and an optional command to execute");
+  // As etcdctl: the command is whatever follows the name, with or without a "--" before it.
+  std::vector<std::string> command(a.begin() + 1, a.end());
+  command.insert(command.end(), ctx.inv.exec_args.begin(), ctx.inv.exec_args.end());
   Session s;
   std::string key;
   std::int64_t my_rev = 0;
   int code = 0;
   if (!acquire(ctx, a[0] + "/", ctx.inv.lock_ttl, "", s, key, my_rev, code)) return code;
-  if (!ctx.inv.exec_args.empty()) {
-    int rc = run_child(ctx.inv.exec_args, key, my_rev);
+  if (!command.empty()) {
+    int rc = run_child(command, key, my_rev);
     set_cleanup(nullptr);
     close_session(ctx.conn(), s, key);
     return rc;

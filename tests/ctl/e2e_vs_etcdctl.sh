@@ -90,6 +90,8 @@ same "txn -i" --stdin='\nget foo\n\n\n' txn -i
 same "member remove missing" member remove 1234
 same "move-leader bad transferee" move-leader 1234
 same "lock no args" lock
+same "lock runs the command after the name" lock e2elock echo held
+same "lock runs the command after --" lock e2elock -- echo held
 same "elect no args" elect
 same "defrag" defrag
 EPS=127.0.0.1:1 same "unreachable" --dial-timeout=1s --command-timeout=1s get foo
