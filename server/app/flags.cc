@@ -242,6 +242,11 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
   nc.snapshot_catchup_entries = g.snapshot_catchup_entries;
   nc.quota_backend_bytes = g.quota_backend_bytes == 0 ? (2ull << 30) : g.quota_backend_bytes;
   nc.max_request_bytes = g.max_request_bytes;
+  auto progress = parse_duration(g.watch_progress_notify_interval);
+  if (!progress || progress->count() < 100)
+    return unexpected("invalid experimental-watch-progress-notify-interval \"" +
+                      g.watch_progress_notify_interval + "\" (a duration of at least 100ms)");
+  nc.watch_progress_notify_interval = *progress;
   if (g.auto_compaction_mode != "periodic" && g.auto_compaction_mode != "revision")
     return unexpected("invalid auto-compaction-mode \"" + g.auto_compaction_mode +
                       "\" (must be \"periodic\" or \"revision\")");
@@ -315,6 +320,9 @@ void add_server_options(CLI::App& app, Flags& f, bool with_env) {
       "Interpret 'auto-compaction-retention' one of: periodic|revision.");
   opt("--auto-compaction-retention", f.auto_compaction_retention, "ETCD_AUTO_COMPACTION_RETENTION",
       "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.");
+  opt("--experimental-watch-progress-notify-interval", f.watch_progress_notify_interval,
+      "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
+      "Duration of periodic watch progress notifications (at least 100ms).");
   opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
 }
 }  // namespace

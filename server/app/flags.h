@@ -28,6 +28,7 @@ struct Flags {
   uint64_t max_request_bytes = 1536 * 1024;
   std::string auto_compaction_mode = "periodic";  // periodic | revision
   std::string auto_compaction_retention = "0";    // 0: off; periodic: hours or a duration (30m, 1h30m)
+  std::string watch_progress_notify_interval = "10m";
   std::string log_level = "info";
 };
 

@@ -85,6 +85,8 @@ struct NodeConfig {
   // --auto-compaction-mode/-retention (server/compactor): off when both are zero.
   std::chrono::milliseconds auto_compaction_period{0};  // periodic: keep this much history
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
+  // --experimental-watch-progress-notify-interval (server/watch): etcd's 10 minutes, at least 100 ms.
+  std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
 };
 
 template <class T>

@@ -44,13 +44,7 @@ HubLimits limits_from_env(const node::Node& node) {
   HubLimits limits;
   limits.fragment_bytes = node.config().max_request_bytes + 512 * 1024;
   limits.no_leader_cancel_after = 3 * node.config().election;
-  if (const char* v = std::getenv("CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS")) {
-    char* end = nullptr;
-    const long long ms = std::strtoll(v, &end, 10);
-    // etcd's minimum is 100 ms.
-    if (end != v && *end == '\0' && ms >= 100)
-      limits.progress_notify_interval = std::chrono::milliseconds(ms);
-  }
+  limits.progress_notify_interval = node.config().watch_progress_notify_interval;
   return limits;
 }
 

@@ -14,7 +14,7 @@ pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
 CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
 ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
 start() {
-  CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS=500 "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
+  "$CAIRN" --experimental-watch-progress-notify-interval 500ms --name m$1 --data-dir "$WORK/m$1" \
     --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
     --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
     --initial-cluster "$CLUSTER" --initial-cluster-token e2e-watch --heartbeat-interval 50 --election-timeout 500 \
