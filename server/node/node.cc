@@ -336,6 +336,20 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
           (*shared)(err_no_leader());
           return;
         }
+        // etcd's isLearnerReady: a learner is promoted only once its log reaches 90% of the leader's
+        // (checked where the progress is known: on the leader; a follower's raft forwards the change).
+        auto member = members_.find(cc.node_id);
+        if (cc.type == raft::ConfChangeType::kAddNode && member != members_.end() && member->second.learner &&
+            lead_ == cfg_.member_id) {
+          const auto& tracker = raw_->raft().tracker();
+          const raft::Progress* learner = tracker.progress(cc.node_id);
+          const raft::Progress* self = tracker.progress(cfg_.member_id);
+          if (!learner || !self || self->match_index == 0 ||
+              static_cast<double>(learner->match_index) < 0.9 * static_cast<double>(self->match_index)) {
+            (*shared)(err_learner_not_ready());
+            return;
+          }
+        }
         cc.id = next_request_id();
         auto r = raw_->propose_conf_change(cc);
         if (!r) {

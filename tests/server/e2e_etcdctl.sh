@@ -72,6 +72,15 @@ check_match "JSON gateway error" "$(curl -s --max-time 10 -X POST http://127.0.0
 check "member list" "$(ctl member list | grep -c ', started, m[123], ')" "3"
 check "one leader" "$(ctl endpoint status | awk -F', ' '{print $5}' | grep -c true)" "1"
 
+# A learner that has not caught up (never started here) cannot be promoted.
+out=$(ctl member add m4 --learner --peer-urls=http://127.0.0.1:$((BASE + 35)))
+lid=$(echo "$out" | sed -n 's/^Member *\([0-9a-f]*\) added.*/\1/p')  # etcdctl pads the id with spaces
+check_match "learner added" "$lid" "^[0-9a-f]+$"
+lep=$(ctl endpoint status | awk -F', ' '$5 == "true" {print $1}')
+check_match "promote of a learner behind the leader" "$(EPS=$lep ctl member promote "$lid")" \
+  "can only promote a learner member which is in sync with leader"
+check_match "remove the learner" "$(ctl member remove "$lid")" "removed from cluster"
+
 # Kill the leader: the other two elect a new one and keep serving; the restarted member catches up.
 leader_ep=$(ctl endpoint status | awk -F', ' '$5 == "true" {print $1}')
 victim=$(( ( $(echo "$leader_ep" | cut -d: -f2) - BASE ) / 10 + 1 ))
