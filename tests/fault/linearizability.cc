@@ -1,0 +1,333 @@
+#include "tests/fault/linearizability.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace cairn::tests::fault {
+
+namespace {
+
+constexpr int kAbsent = 0;  // interned state: the key does not exist
+
+// An op with interned values, ready for the search.
+struct Prepared {
+  OpKind kind;
+  bool unknown;
+  int value;     // put / cas new
+  int expected;  // cas
+  int read;      // get result
+  bool cas_succeeded;
+  std::optional<bool> deleted;
+  std::int64_t invoke_ns;
+  std::int64_t complete_ns;
+};
+
+class Interner {
+ public:
+  int id(const std::string& v) {
+    auto [it, inserted] = ids_.try_emplace(v, static_cast<int>(ids_.size()) + 1);
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<std::string, int> ids_;
+};
+
+// Ops that enter the search: failed ops did not happen, unknown gets say nothing.
+bool relevant(const Op& op) {
+  if (op.outcome == Outcome::kFailed) return false;
+  if (op.outcome == Outcome::kUnknown && op.kind == OpKind::kGet) return false;
+  return true;
+}
+
+std::vector<Prepared> prepare(const std::vector<Op>& ops, Interner& in) {
+  std::vector<Prepared> out;
+  out.reserve(ops.size());
+  for (const Op& op : ops) {
+    Prepared p{};
+    p.kind = op.kind;
+    p.unknown = op.outcome == Outcome::kUnknown;
+    p.value = op.kind == OpKind::kPut || op.kind == OpKind::kCas ? in.id(op.value) : kAbsent;
+    p.expected = op.kind == OpKind::kCas ? in.id(op.expected) : kAbsent;
+    p.read = op.kind == OpKind::kGet && op.read ? in.id(*op.read) : kAbsent;
+    p.cas_succeeded = op.cas_succeeded;
+    p.deleted = op.deleted;
+    p.invoke_ns = op.invoke_ns;
+    p.complete_ns = p.unknown ? kNeverCompleted : op.complete_ns;
+    out.push_back(p);
+  }
+  return out;
+}
+
+// The register model: applies `o` to `state`; false if the op's recorded result is impossible there.
+bool step(const Prepared& o, int state, int& next) {
+  switch (o.kind) {
+    case OpKind::kPut:
+      next = o.value;
+      return true;
+    case OpKind::kDelete:
+      if (!o.unknown && o.deleted && *o.deleted != (state != kAbsent)) return false;
+      next = kAbsent;
+      return true;
+    case OpKind::kGet:
+      next = state;
+      return o.read == state;
+    case OpKind::kCas: {
+      const bool equal = state != kAbsent && state == o.expected;
+      if (o.unknown) {
+        next = equal ? o.value : state;
+        return true;
+      }
+      if (o.cas_succeeded != equal) return false;
+      next = equal ? o.value : state;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct MemoKey {
+  std::vector<std::uint64_t> bits;
+  int state;
+  std::uint64_t hash;
+  bool operator==(const MemoKey& o) const { return state == o.state && bits == o.bits; }
+};
+struct MemoHash {
+  std::size_t operator()(const MemoKey& k) const { return static_cast<std::size_t>(k.hash); }
+};
+
+// Wing & Gong search over one key's prepared ops from `initial`. Counts steps into `steps`.
+Verdict search(const std::vector<Prepared>& ops, int initial, std::uint64_t steps_max, std::uint64_t& steps) {
+  const int n = static_cast<int>(ops.size());
+  // Events: (time, is_return, op). At equal times invocations come first (more concurrency: the
+  // permissive reading of a tie).
+  struct Event {
+    std::int64_t time;
+    bool is_return;
+    int op;
+  };
+  std::vector<Event> events;
+  events.reserve(2 * ops.size());
+  int finite_left = 0;
+  for (int i = 0; i < n; ++i) {
+    events.push_back({ops[i].invoke_ns, false, i});
+    if (!ops[i].unknown) {
+      events.push_back({ops[i].complete_ns, true, i});
+      ++finite_left;
+    }
+  }
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    if (a.time != b.time) return a.time < b.time;
+    return !a.is_return && b.is_return;
+  });
+  // Doubly linked list over events; node 0 is the head sentinel, node k+1 is events[k]; -1 ends it.
+  const int nodes = static_cast<int>(events.size()) + 1;
+  std::vector<int> prev(nodes), next(nodes), call_node(n, -1), return_node(n, -1);
+  for (int k = 0; k < nodes; ++k) {
+    prev[k] = k - 1;
+    next[k] = k + 1 < nodes ? k + 1 : -1;
+  }
+  for (int k = 0; k + 1 < nodes; ++k) {
+    const Event& e = events[k];
+    (e.is_return ? return_node : call_node)[e.op] = k + 1;
+  }
+  auto unlink = [&](int x) {
+    next[prev[x]] = next[x];
+    if (next[x] != -1) prev[next[x]] = prev[x];
+  };
+  auto relink = [&](int x) {
+    next[prev[x]] = x;
+    if (next[x] != -1) prev[next[x]] = x;
+  };
+  std::mt19937_64 zobrist_rng(0x5eed);
+  std::vector<std::uint64_t> zobrist(n);
+  for (auto& z : zobrist) z = zobrist_rng();
+
+  std::vector<std::uint64_t> bits((n + 63) / 64, 0);
+  std::uint64_t bits_hash = 0;
+  std::unordered_set<MemoKey, MemoHash> seen;
+  struct Frame {
+    int op;
+    int state_before;
+  };
+  std::vector<Frame> stack;
+  int state = initial;
+  int node = next[0];
+  while (true) {
+    if (finite_left == 0) return Verdict::kLinearizable;
+    if (++steps > steps_max) return Verdict::kInconclusive;
+    // finite_left > 0 means a return event is still linked, so the walk meets it before the end.
+    assert(node != -1);
+    const Event& e = events[node - 1];
+    if (!e.is_return) {
+      const int o = e.op;
+      int after = 0;
+      if (step(ops[o], state, after)) {
+        bits[o / 64] |= std::uint64_t{1} << (o % 64);
+        const std::uint64_t h = bits_hash ^ zobrist[o];
+        if (seen.insert(MemoKey{bits, after, h * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(after)}).second) {
+          bits_hash = h;
+          stack.push_back({o, state});
+          state = after;
+          unlink(call_node[o]);
+          if (return_node[o] != -1) {
+            unlink(return_node[o]);
+            --finite_left;
+          }
+          node = next[0];
+          continue;
+        }
+        bits[o / 64] &= ~(std::uint64_t{1} << (o % 64));
+      }
+      node = next[node];
+      continue;
+    }
+    // A completion whose op is not linearized yet: this branch is dead, undo the last choice.
+    if (stack.empty()) return Verdict::kNotLinearizable;
+    const Frame f = stack.back();
+    stack.pop_back();
+    state = f.state_before;
+    bits[f.op / 64] &= ~(std::uint64_t{1} << (f.op % 64));
+    bits_hash ^= zobrist[f.op];
+    if (return_node[f.op] != -1) {
+      relink(return_node[f.op]);
+      ++finite_left;
+    }
+    relink(call_node[f.op]);
+    node = next[call_node[f.op]];
+  }
+}
+
+std::vector<Op> relevant_sorted(const std::vector<Op>& ops) {
+  std::vector<Op> out;
+  for (const Op& op : ops)
+    if (relevant(op)) out.push_back(op);
+  std::stable_sort(out.begin(), out.end(), [](const Op& a, const Op& b) { return a.invoke_ns < b.invoke_ns; });
+  return out;
+}
+
+// kNotLinearizable only if the window fails from every initial state it could plausibly start in:
+// absent, or any value that the window writes, reads or compares against.
+Verdict check_any_initial(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
+  Interner in;
+  std::vector<Prepared> p = prepare(window, in);
+  std::vector<int> candidates{kAbsent};
+  for (const Prepared& o : p) {
+    for (int v : {o.value, o.expected, o.read})
+      if (v != kAbsent) candidates.push_back(v);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  bool inconclusive = false;
+  for (int c : candidates) {
+    Verdict v = search(p, c, options.steps_max, steps);
+    if (v == Verdict::kLinearizable) return v;
+    if (v == Verdict::kInconclusive) inconclusive = true;
+  }
+  return inconclusive ? Verdict::kInconclusive : Verdict::kNotLinearizable;
+}
+
+Verdict check_from_absent(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
+  Interner in;
+  return search(prepare(window, in), kAbsent, options.steps_max, steps);
+}
+
+}  // namespace
+
+std::string describe(const Op& op) {
+  char times[96];
+  if (op.outcome == Outcome::kUnknown)
+    std::snprintf(times, sizeof times, "[%.3f ms, ?]", static_cast<double>(op.invoke_ns) / 1e6);
+  else
+    std::snprintf(times, sizeof times, "[%.3f ms, %.3f ms]", static_cast<double>(op.invoke_ns) / 1e6,
+                  static_cast<double>(op.complete_ns) / 1e6);
+  std::string s = "client " + std::to_string(op.client) + " " + times + " ";
+  switch (op.kind) {
+    case OpKind::kPut:
+      s += "put(" + op.value + ")";
+      break;
+    case OpKind::kGet:
+      s += "get()";
+      break;
+    case OpKind::kCas:
+      s += "cas(" + op.expected + " -> " + op.value + ")";
+      break;
+    case OpKind::kDelete:
+      s += "delete()";
+      break;
+  }
+  switch (op.outcome) {
+    case Outcome::kFailed:
+      return s + " failed";
+    case Outcome::kUnknown:
+      return s + " unknown";
+    case Outcome::kOk:
+      break;
+  }
+  switch (op.kind) {
+    case OpKind::kGet:
+      return s + " -> " + (op.read ? *op.read : std::string("<absent>"));
+    case OpKind::kCas:
+      return s + (op.cas_succeeded ? " -> ok" : " -> compare false");
+    case OpKind::kDelete:
+      return s + (op.deleted ? (*op.deleted ? " -> deleted 1" : " -> deleted 0") : " -> ok");
+    case OpKind::kPut:
+      return s + " -> ok";
+  }
+  return s;
+}
+
+KeyResult check_key(const std::vector<Op>& ops, const CheckOptions& options) {
+  KeyResult r;
+  if (!ops.empty()) r.key = ops.front().key;
+  std::vector<Op> kept = relevant_sorted(ops);
+  r.ops_checked = kept.size();
+  r.verdict = check_from_absent(kept, options, r.steps);
+  return r;
+}
+
+std::vector<KeyResult> check_history(const std::vector<Op>& ops, const CheckOptions& options) {
+  std::map<std::string, std::vector<Op>> by_key;
+  for (const Op& op : ops) by_key[op.key].push_back(op);
+  std::vector<KeyResult> out;
+  for (auto& [key, key_ops] : by_key) out.push_back(check_key(key_ops, options));
+  return out;
+}
+
+KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options) {
+  KeyResult r = check_key(ops, options);
+  if (r.verdict != Verdict::kNotLinearizable) return r;
+  const std::vector<Op> kept = relevant_sorted(ops);
+  auto prefix = [&](std::size_t len) { return std::vector<Op>(kept.begin(), kept.begin() + static_cast<long>(len)); };
+  // Shortest failing prefix: `hi` always fails.
+  std::size_t lo = 0, hi = kept.size();
+  while (hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    std::uint64_t steps = 0;
+    if (check_from_absent(prefix(mid), options, steps) == Verdict::kNotLinearizable)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  // Latest start: `good` always fails (start 0 from the true initial state, later ones from any state).
+  std::size_t good = 0, bad = hi;
+  while (bad - good > 1) {
+    const std::size_t mid = good + (bad - good) / 2;
+    std::vector<Op> window(kept.begin() + static_cast<long>(mid), kept.begin() + static_cast<long>(hi));
+    std::uint64_t steps = 0;
+    if (check_any_initial(window, options, steps) == Verdict::kNotLinearizable)
+      good = mid;
+    else
+      bad = mid;
+  }
+  r.counterexample.assign(kept.begin() + static_cast<long>(good), kept.begin() + static_cast<long>(hi));
+  r.window_from_start = good == 0;
+  return r;
+}
+
+}  // namespace cairn::tests::fault
