@@ -102,7 +102,7 @@ struct MemoHash {
 };
 
 // Wing & Gong search over one key's prepared ops from `initial`. Counts steps into `steps`.
-Verdict search(const std::vector<Prepared>& ops, int initial, std::uint64_t steps_max, std::uint64_t& steps) {
+Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions& options, std::uint64_t& steps) {
   const int n = static_cast<int>(ops.size());
   // Events: (time, is_return, op). At equal times invocations come first (more concurrency: the
   // permissive reading of a tie).
@@ -160,7 +160,8 @@ Verdict search(const std::vector<Prepared>& ops, int initial, std::uint64_t step
   int node = next[0];
   while (true) {
     if (finite_left == 0) return Verdict::kLinearizable;
-    if (++steps > steps_max) return Verdict::kInconclusive;
+    if (++steps > options.steps_max) return Verdict::kInconclusive;
+    if (seen.size() * (bits.size() * 8 + 64) > options.memo_bytes_max) return Verdict::kInconclusive;
     // finite_left > 0 means a return event is still linked, so the walk meets it before the end.
     assert(node != -1);
     const Event& e = events[node - 1];
@@ -225,7 +226,7 @@ Verdict check_any_initial(const std::vector<Op>& window, const CheckOptions& opt
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   bool inconclusive = false;
   for (int c : candidates) {
-    Verdict v = search(p, c, options.steps_max, steps);
+    Verdict v = search(p, c, options, steps);
     if (v == Verdict::kLinearizable) return v;
     if (v == Verdict::kInconclusive) inconclusive = true;
   }
@@ -234,7 +235,67 @@ Verdict check_any_initial(const std::vector<Op>& window, const CheckOptions& opt
 
 Verdict check_from_absent(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
   Interner in;
-  return search(prepare(window, in), kAbsent, options.steps_max, steps);
+  return search(prepare(window, in), kAbsent, options, steps);
+}
+
+// Two sound simplifications of unknown writes, for histories whose written values are unique:
+//  * bound: an unknown put/cas whose value some completed op observed (a get read it, or a successful
+//    CAS expected it) did happen, and before that observer completed (nothing else wrote the value): it
+//    becomes a completed op ending at the earliest observer's completion (a CAS: one that succeeded).
+//  * witness pass: unknown writes nobody observed are first assumed never to have happened. A
+//    linearization found so is a valid witness; only if none exists is the full search (every
+//    remaining unknown write optional) run. Without this, each unobserved unknown write doubles the
+//    states to explore.
+struct Simplified {
+  std::vector<Op> bounded;       // unknown observed writes bounded; unobserved ones kept optional
+  std::vector<Op> witness_pass;  // `bounded` without the unobserved unknown writes
+};
+
+Simplified simplify(const std::vector<Op>& ops) {
+  std::unordered_map<std::string, int> writers;
+  std::unordered_map<std::string, std::int64_t> first_observed;  // value -> earliest observer completion
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kPut || op.kind == OpKind::kCas) writers[op.value]++;
+    if (op.outcome != Outcome::kOk) continue;
+    const std::string* seen_value = nullptr;
+    if (op.kind == OpKind::kGet && op.read) seen_value = &*op.read;
+    if (op.kind == OpKind::kCas && op.cas_succeeded) seen_value = &op.expected;
+    if (!seen_value) continue;
+    auto [it, inserted] = first_observed.try_emplace(*seen_value, op.complete_ns);
+    if (!inserted) it->second = std::min(it->second, op.complete_ns);
+  }
+  Simplified out;
+  for (Op op : ops) {
+    const bool write = op.kind == OpKind::kPut || op.kind == OpKind::kCas;
+    if (op.outcome == Outcome::kUnknown && write && writers[op.value] == 1) {
+      auto it = first_observed.find(op.value);
+      if (it != first_observed.end() && it->second >= op.invoke_ns) {
+        op.outcome = Outcome::kOk;
+        op.complete_ns = it->second;
+        op.cas_succeeded = true;
+      } else if (it == first_observed.end()) {
+        out.bounded.push_back(op);
+        continue;  // unobserved: left out of the witness pass
+      }
+    }
+    out.bounded.push_back(op);
+    out.witness_pass.push_back(op);
+  }
+  return out;
+}
+
+Verdict decide_from_absent(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
+  Simplified s = simplify(window);
+  if (check_from_absent(s.witness_pass, options, steps) == Verdict::kLinearizable) return Verdict::kLinearizable;
+  return check_from_absent(s.bounded, options, steps);
+}
+
+Verdict decide_any_initial(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
+  Simplified s = simplify(window);
+  // The bound is not used for the verdict here: the window's initial state may be the observed value.
+  // (The witness pass stays valid: narrowing an optional op's interval only restricts the search.)
+  if (check_any_initial(s.witness_pass, options, steps) == Verdict::kLinearizable) return Verdict::kLinearizable;
+  return check_any_initial(window, options, steps);
 }
 
 }  // namespace
@@ -287,7 +348,7 @@ KeyResult check_key(const std::vector<Op>& ops, const CheckOptions& options) {
   if (!ops.empty()) r.key = ops.front().key;
   std::vector<Op> kept = relevant_sorted(ops);
   r.ops_checked = kept.size();
-  r.verdict = check_from_absent(kept, options, r.steps);
+  r.verdict = decide_from_absent(kept, options, r.steps);
   return r;
 }
 
@@ -309,7 +370,7 @@ KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options) {
   while (hi - lo > 1) {
     const std::size_t mid = lo + (hi - lo) / 2;
     std::uint64_t steps = 0;
-    if (check_from_absent(prefix(mid), options, steps) == Verdict::kNotLinearizable)
+    if (decide_from_absent(prefix(mid), options, steps) == Verdict::kNotLinearizable)
       hi = mid;
     else
       lo = mid;
@@ -320,7 +381,7 @@ KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options) {
     const std::size_t mid = good + (bad - good) / 2;
     std::vector<Op> window(kept.begin() + static_cast<long>(mid), kept.begin() + static_cast<long>(hi));
     std::uint64_t steps = 0;
-    if (check_any_initial(window, options, steps) == Verdict::kNotLinearizable)
+    if (decide_any_initial(window, options, steps) == Verdict::kNotLinearizable)
       good = mid;
     else
       bad = mid;

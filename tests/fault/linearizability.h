@@ -55,6 +55,8 @@ std::string describe(const Op& op);
 struct CheckOptions {
   // Bound on search steps per key; beyond it the verdict is kInconclusive (never counted as a pass).
   std::uint64_t steps_max = 20'000'000;
+  // Bound on the memo table (one bitset of the ops per explored state); beyond it: kInconclusive.
+  std::size_t memo_bytes_max = std::size_t{1} << 30;
 };
 
 enum class Verdict { kLinearizable, kNotLinearizable, kInconclusive };
