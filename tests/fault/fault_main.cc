@@ -9,7 +9,7 @@
 // history per key, and compare Maintenance/HashKV of all members at one revision.
 //
 //   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--clients N] [--keys N]
-//               [--base-port P] [--request-timeout-ms MS] [--keep]
+//               [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
 // The same --seed repeats the same fault schedule (kinds, targets among followers, hold times); client
 // timing is not deterministic. See docs/fault-testing.md.
@@ -68,6 +68,9 @@ struct Options {
   int base_port = 21600;
   int request_timeout_ms = 1500;
   bool keep = false;
+  // Self-test of the pipeline: gets are sent serializable (served from the member's local state, no
+  // ReadIndex), which is not linearizable; under faults the checker is expected to reject the history.
+  bool serializable_reads = false;
 };
 
 enum FaultKind { kKillFollower = 0, kKillLeader = 1, kPauseLeader = 2, kKillAll = 3 };
@@ -290,6 +293,7 @@ awaitable<lz::Op> do_op(Run& run, net::Channel& ch, int client, lz::OpKind kind,
     case lz::OpKind::kGet: {
       etcdserverpb::RangeRequest r;
       r.set_key(key);  // serializable = false: a linearizable read
+      r.set_serializable(run.opt.serializable_reads && client < run.opt.clients);
       method = "/etcdserverpb.KV/Range";
       request = r.SerializeAsString();
       break;
@@ -579,6 +583,10 @@ bool parse(int argc, char** argv, Options& o) {
       o.keep = true;
       continue;
     }
+    if (a == "--serializable-reads") {
+      o.serializable_reads = true;
+      continue;
+    }
     if (!(v = next())) return false;
     if (a == "--seed")
       o.seed = std::strtoull(v, nullptr, 10);
@@ -618,7 +626,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, opt)) {
     std::fprintf(stderr,
                  "usage: cairn_fault --cairn PATH [--seed N] [--duration S] [--clients N] [--keys N] "
-                 "[--base-port P] [--request-timeout-ms MS] [--keep]\n");
+                 "[--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]\n");
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
