@@ -20,6 +20,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "server/api/gateway.h"
 #include "server/lease/install.h"
 #include "server/lease/lessor.h"
 #include "server/net/client.h"
@@ -82,9 +83,9 @@ void fill(Node& n, etcdserverpb::ResponseHeader* h) {
 // What the node thread answers a request that only the leader may serve.
 struct Answer {
   enum class Kind { kReply, kError, kForward } kind = Kind::kError;
-  std::string message;      // kReply
-  net::Status status;       // kError
-  net::Endpoint leader;     // kForward
+  std::string message;   // kReply
+  net::Status status;    // kError
+  net::Endpoint leader;  // kForward
   static Answer reply(std::string m) { return {Kind::kReply, std::move(m), {}, {}}; }
   static Answer error(const EtcdError& e) { return {Kind::kError, {}, to_status(e), {}}; }
   static Answer forward(net::Endpoint ep) { return {Kind::kForward, {}, {}, std::move(ep)}; }
@@ -210,15 +211,15 @@ void LeaseService::propose_revoke(int64_t id) {
   etcdserverpb::LeaseRevokeRequest req;
   req.set_id(id);
   auto self = shared_from_this();
-  node_.propose(EntryKind::kLeaseRevoke, req.SerializeAsString(),
-                [self, id](node::Result<storage::ApplyResponse> r) {
-                  const EtcdError not_found = node::from_store(storage::make_error(storage::Errc::kLeaseNotFound));
-                  if (r || r.error() == not_found) {
-                    self->lessor_.revoked(id);
-                  } else {
-                    self->lessor_.revoke_failed(id);
-                  }
-                });
+  node_.propose(
+      EntryKind::kLeaseRevoke, req.SerializeAsString(), [self, id](node::Result<storage::ApplyResponse> r) {
+        const EtcdError not_found = node::from_store(storage::make_error(storage::Errc::kLeaseNotFound));
+        if (r || r.error() == not_found) {
+          self->lessor_.revoked(id);
+        } else {
+          self->lessor_.revoke_failed(id);
+        }
+      });
 }
 
 Answer LeaseService::leader_or_forward(bool forwarded) {
@@ -271,7 +272,8 @@ Answer LeaseService::serve_time_to_live(const etcdserverpb::LeaseTimeToLiveReque
 int64_t LeaseService::next_lease_id() {
   // Like etcd's request ids: the member id's low 16 bits, then wall-clock milliseconds, then a counter,
   // masked to a positive int64. Unique across this member's restarts as long as the clock moves forward.
-  const auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  const auto ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch());
   const uint64_t base = ((node_.member_id() & 0xffff) << 48) |
                         ((static_cast<uint64_t>(ms.count()) & ((uint64_t{1} << 40) - 1)) << 8);
   for (;;) {
@@ -386,8 +388,10 @@ class LeaseService::Forwarder {
       auto uw = channel_->unary(method, std::move(request), co);
       net::UnaryResult r = co_await std::move(uw);
       if (r.status.is_ok()) co_return Reply(std::move(r.response));
-      if (r.status.code == net::StatusCode::kUnavailable || r.status.code == net::StatusCode::kDeadlineExceeded ||
-          r.status.code == net::StatusCode::kFailedPrecondition || r.status.code == net::StatusCode::kCancelled)
+      if (r.status.code == net::StatusCode::kUnavailable ||
+          r.status.code == net::StatusCode::kDeadlineExceeded ||
+          r.status.code == net::StatusCode::kFailedPrecondition ||
+          r.status.code == net::StatusCode::kCancelled)
         co_return std::nullopt;
       co_return Reply(r.status);
     }
@@ -420,8 +424,8 @@ class LeaseService::Forwarder {
 // Serves `request` here when this member leads, else forwards it to the leader, retrying across leader
 // changes within kForwardBudget. `serve` runs on the node thread and returns an Answer.
 template <class Serve>
-awaitable<Reply> serve_or_forward(Node* n, Serve serve, const char* method, std::string request,
-                                  bool stream, LeaseService::Forwarder& fwd) {
+awaitable<Reply> serve_or_forward(Node* n, Serve serve, const char* method, std::string request, bool stream,
+                                  LeaseService::Forwarder& fwd) {
   const auto deadline = std::chrono::steady_clock::now() + kForwardBudget;
   std::optional<net::Status> last;
   for (;;) {
@@ -484,100 +488,24 @@ awaitable<net::Status> LeaseService::keep_alive(net::ServerContext& ctx, net::Se
 
 // ---------------------------------------------------------------- JSON gateway
 
-unsigned http_status(net::StatusCode c) {
-  switch (c) {
-    case net::StatusCode::kOk:
-      return 200;
-    case net::StatusCode::kCancelled:
-      return 408;
-    case net::StatusCode::kInvalidArgument:
-    case net::StatusCode::kOutOfRange:
-      return 400;
-    case net::StatusCode::kDeadlineExceeded:
-      return 504;
-    case net::StatusCode::kNotFound:
-      return 404;
-    case net::StatusCode::kAlreadyExists:
-    case net::StatusCode::kAborted:
-      return 409;
-    case net::StatusCode::kPermissionDenied:
-      return 403;
-    case net::StatusCode::kUnauthenticated:
-      return 401;
-    case net::StatusCode::kResourceExhausted:
-      return 429;
-    case net::StatusCode::kFailedPrecondition:
-      return 412;
-    case net::StatusCode::kUnimplemented:
-      return 501;
-    case net::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      o += buf;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
-
-net::HttpResponse gateway_error(const net::Status& st) {
-  net::HttpResponse r;
-  r.status = http_status(st.code);
-  r.content_type = "application/json";
-  r.body = "{\"error\":\"" + json_escape(st.message) + "\",\"message\":\"" + json_escape(st.message) +
-           "\",\"code\":" + std::to_string(static_cast<int>(st.code)) + "}";
-  return r;
-}
-
-template <class Req>
-std::optional<net::Status> from_json(const std::string& body, Req& req) {
-  if (body.empty()) return std::nullopt;
-  google::protobuf::util::JsonParseOptions po;
-  po.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(body, &req, po);
-  if (!st.ok()) return net::Status{net::StatusCode::kInvalidArgument, std::string(st.message())};
-  return std::nullopt;
-}
-
 template <class Resp>
 std::optional<std::string> to_json(const std::string& bytes) {
   Resp resp;
   if (!resp.ParseFromString(bytes)) return std::nullopt;
-  google::protobuf::util::JsonPrintOptions jo;
-  jo.preserve_proto_field_names = true;
-  std::string out;
-  if (!google::protobuf::util::MessageToJsonString(resp, &out, jo).ok()) return std::nullopt;
-  return out;
+  return api::gateway_json(resp).body;
 }
 
 template <class Req, class Resp, class Call>
 awaitable<net::HttpResponse> gateway_unary(std::string body, Call call) {
   Req req;
-  if (auto e = from_json(body, req)) co_return gateway_error(*e);
+  if (auto e = api::gateway_parse(body, req)) co_return api::gateway_error(*e);
   auto aw = call(req.SerializeAsString());
   Reply reply = co_await std::move(aw);
-  if (!reply.has_message()) co_return gateway_error(reply.status());
-  auto json = to_json<Resp>(reply.message());
-  if (!json) co_return gateway_error(net::Status{net::StatusCode::kInternal, "bad response"});
-  net::HttpResponse r;
-  r.content_type = "application/json";
-  r.body = std::move(*json);
-  r.headers.emplace_back("grpc-metadata-content-type", "application/grpc");
-  co_return r;
+  if (!reply.has_message()) co_return api::gateway_error(reply.status());
+  Resp resp;
+  if (!resp.ParseFromString(reply.message()))
+    co_return api::gateway_error(net::StatusCode::kInternal, "bad response");
+  co_return api::gateway_json(resp);
 }
 
 // Splits a body holding a sequence of JSON objects ({..}{..} or newline separated) into the objects.
@@ -623,11 +551,11 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
   r.content_type = "application/json";
   r.headers.emplace_back("grpc-metadata-content-type", "application/grpc");
   auto objects = split_json_objects(body);
-  if (!objects) co_return gateway_error(net::Status{net::StatusCode::kInvalidArgument, "invalid JSON body"});
+  if (!objects) co_return api::gateway_error(net::StatusCode::kInvalidArgument, "invalid JSON body");
   LeaseService::Forwarder fwd;
   for (const std::string& obj : *objects) {
     etcdserverpb::LeaseKeepAliveRequest req;
-    std::optional<net::Status> err = from_json(obj, req);
+    std::optional<net::Status> err = api::gateway_parse(obj, req);
     std::optional<Reply> reply;
     if (!err) {
       auto kw = svc->keep_alive_once(req.SerializeAsString(), false, fwd);
@@ -636,10 +564,9 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
     }
     if (err) {
       r.body += "{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(err->code)) +
-                ",\"http_code\":" + std::to_string(http_status(err->code)) + ",\"message\":\"" +
-                json_escape(err->message) + "\",\"http_status\":\"" + json_escape(std::string(
-                                                                          net::status_code_name(err->code))) +
-                "\"}}\n";
+                ",\"http_code\":" + std::to_string(api::http_status(err->code)) + ",\"message\":\"" +
+                api::json_escape(err->message) + "\",\"http_status\":\"" +
+                api::json_escape(std::string(net::status_code_name(err->code))) + "\"}}\n";
       break;
     }
     auto json = to_json<etcdserverpb::LeaseKeepAliveResponse>(reply->message());
@@ -651,7 +578,8 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
 
 void LeaseService::register_routes(net::Server& s) {
   auto self = shared_from_this();
-  s.add_unary(kGrantPath, [self](net::ServerContext&, std::string_view req) { return self->grant(std::string(req)); });
+  s.add_unary(kGrantPath,
+              [self](net::ServerContext&, std::string_view req) { return self->grant(std::string(req)); });
   s.add_unary(kRevokePath,
               [self](net::ServerContext&, std::string_view req) { return self->revoke(std::string(req)); });
   s.add_unary(kTimeToLivePath, [self](net::ServerContext& ctx, std::string_view req) {

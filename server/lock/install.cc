@@ -7,6 +7,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "server/api/gateway.h"
 #include "server/lock/recipes.h"
 #include "server/net/completion.h"
 #include "server/node/url.h"
@@ -97,87 +98,17 @@ awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metada
 
 // ---- JSON gateway (grpc-gateway's mapping: proto3 JSON, original field names, etcd's error body) ----
 
-unsigned http_status(net::StatusCode c) {
-  switch (c) {
-    case net::StatusCode::kOk:
-      return 200;
-    case net::StatusCode::kCancelled:
-      return 408;
-    case net::StatusCode::kInvalidArgument:
-    case net::StatusCode::kOutOfRange:
-      return 400;
-    case net::StatusCode::kDeadlineExceeded:
-      return 504;
-    case net::StatusCode::kNotFound:
-      return 404;
-    case net::StatusCode::kAlreadyExists:
-    case net::StatusCode::kAborted:
-      return 409;
-    case net::StatusCode::kPermissionDenied:
-      return 403;
-    case net::StatusCode::kUnauthenticated:
-      return 401;
-    case net::StatusCode::kResourceExhausted:
-      return 429;
-    case net::StatusCode::kFailedPrecondition:
-      return 412;
-    case net::StatusCode::kUnimplemented:
-      return 501;
-    case net::StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      o += buf;
-    } else {
-      o += c;
-    }
-  }
-  return o + "\"";
-}
-
-net::HttpResponse gateway_error(const net::Status& st) {
-  net::HttpResponse r;
-  r.status = http_status(st.code);
-  r.content_type = "application/json";
-  r.body = "{\"error\":" + json_string(st.message) + ",\"message\":" + json_string(st.message) +
-           ",\"code\":" + std::to_string(static_cast<int>(st.code)) + "}";
-  return r;
-}
-
 template <class Req, class Resp>
 awaitable<net::HttpResponse> gateway_unary(std::shared_ptr<const Target> t, Recipe<Req, Resp> recipe,
                                            net::HttpRequest http) {
   Req req;
-  if (!http.body.empty()) {
-    google::protobuf::util::JsonParseOptions po;
-    po.ignore_unknown_fields = true;
-    auto st = google::protobuf::util::JsonStringToMessage(http.body, &req, po);
-    if (!st.ok()) co_return gateway_error({net::StatusCode::kInvalidArgument, std::string(st.message())});
-  }
+  if (auto bad = api::gateway_parse(http.body, req)) co_return api::gateway_error(*bad);
   net::Metadata md;
   for (const auto& [k, v] : http.headers)
     if (k == "authorization") md.emplace_back(k, v);
   auto r = co_await run<Req, Resp>(*t, std::move(md), recipe, std::move(req));
-  if (!r) co_return gateway_error(r.error());
-  google::protobuf::util::JsonPrintOptions jo;
-  jo.preserve_proto_field_names = true;
-  net::HttpResponse resp;
-  resp.content_type = "application/json";
-  (void)google::protobuf::util::MessageToJsonString(*r, &resp.body, jo);
-  resp.headers.emplace_back("grpc-metadata-content-type", "application/grpc");
-  co_return resp;
+  if (!r) co_return api::gateway_error(r.error());
+  co_return api::gateway_json(*r);
 }
 
 template <class Req, class Resp>
