@@ -115,8 +115,8 @@ class MvccStore {
     // The first revision this read did not cover: to_rev + 1 when it read everything, else the
     // revision to continue from. A revision is never split between two reads.
     int64_t next_revision = 0;
-    uint64_t bytes = 0;            // key + value bytes of the returned events
-    size_t records_scanned = 0;    // records examined (matching or not): the read's cost
+    uint64_t bytes = 0;          // key + value bytes of the returned events
+    size_t records_scanned = 0;  // records examined (matching or not): the read's cost
   };
   // Reads the events of [from_rev, to_rev] (to_rev <= 0: current revision). Stops early, at a
   // revision boundary, once at least `events_max` events or `bytes_max` key+value bytes were

@@ -43,8 +43,8 @@ namespace cairn::server::lease {
 
 struct LessorConfig {
   std::chrono::milliseconds election_timeout{1000};
-  std::chrono::milliseconds check_interval{500};  // etcd: 500 ms
-  size_t revokes_per_check_max = 500;              // etcd: leaseRevokeRate / 2
+  std::chrono::milliseconds check_interval{500};                           // etcd: 500 ms
+  size_t revokes_per_check_max = 500;                                      // etcd: leaseRevokeRate / 2
   std::chrono::milliseconds checkpoint_interval{std::chrono::minutes(5)};  // etcd's default interval
   std::chrono::milliseconds checkpoint_remaining_min{std::chrono::seconds(2)};
   size_t checkpoints_per_check_max = 1000;  // etcd: maxLeaseCheckpointBatchSize

@@ -39,7 +39,8 @@ awaitable<void> probe(net::Endpoint ep, int rounds, std::vector<int64_t> ids, in
       etcdserverpb::LeaseKeepAliveResponse resp;
       if (!resp.ParseFromString(*msg)) break;
       std::printf("%llx %lld %llx\n", static_cast<unsigned long long>(resp.id()),
-                  static_cast<long long>(resp.ttl()), static_cast<unsigned long long>(resp.header().member_id()));
+                  static_cast<long long>(resp.ttl()),
+                  static_cast<unsigned long long>(resp.header().member_id()));
       ++answered;
     }
   }

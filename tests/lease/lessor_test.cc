@@ -25,7 +25,8 @@ LessorConfig config() {
 }
 
 // Advances the clock in check-sized steps, collecting every revoke handed out.
-std::vector<int64_t> run_for(SimClock& clock, Lessor& l, milliseconds d, std::vector<storage::LeaseCheckpoint>* cps = nullptr) {
+std::vector<int64_t> run_for(SimClock& clock, Lessor& l, milliseconds d,
+                             std::vector<storage::LeaseCheckpoint>* cps = nullptr) {
   std::vector<int64_t> out;
   for (milliseconds t{0}; t < d; t += milliseconds(100)) {
     clock.advance(milliseconds(100));
