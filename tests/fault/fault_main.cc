@@ -83,7 +83,9 @@ Clock::time_point g_start;
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - g_start).count();
 }
-double now_s() { return static_cast<double>(now_ns()) / 1e9; }
+double now_s() {
+  return static_cast<double>(now_ns()) / 1e9;
+}
 
 // ---- processes -----------------------------------------------------------------------------------
 
@@ -94,7 +96,8 @@ class Cluster {
     pids_.fill(-1);
   }
   ~Cluster() {
-    for (int i = 0; i < kMembers; ++i) kill_member(i);
+    for (int i = 0; i < kMembers; ++i)
+      kill_member(i);
   }
   int client_port(int i) const { return base_ + 10 * i; }
   int peer_port(int i) const { return base_ + 10 * i + 1; }
@@ -110,18 +113,29 @@ class Cluster {
     const std::string curl = "http://127.0.0.1:" + std::to_string(client_port(i));
     const std::string purl = "http://127.0.0.1:" + std::to_string(peer_port(i));
     std::vector<std::string> args = {cairn_,
-                                     "--name", "m" + std::to_string(i + 1),
-                                     "--data-dir", dir_ + "/m" + std::to_string(i + 1),
-                                     "--listen-client-urls", curl,
-                                     "--advertise-client-urls", curl,
-                                     "--listen-peer-urls", purl,
-                                     "--initial-advertise-peer-urls", purl,
-                                     "--initial-cluster", cluster,
-                                     "--initial-cluster-token", "fault",
-                                     "--heartbeat-interval", std::to_string(kHeartbeatMs),
-                                     "--election-timeout", std::to_string(kElectionTimeoutMs)};
+                                     "--name",
+                                     "m" + std::to_string(i + 1),
+                                     "--data-dir",
+                                     dir_ + "/m" + std::to_string(i + 1),
+                                     "--listen-client-urls",
+                                     curl,
+                                     "--advertise-client-urls",
+                                     curl,
+                                     "--listen-peer-urls",
+                                     purl,
+                                     "--initial-advertise-peer-urls",
+                                     purl,
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-token",
+                                     "fault",
+                                     "--heartbeat-interval",
+                                     std::to_string(kHeartbeatMs),
+                                     "--election-timeout",
+                                     std::to_string(kElectionTimeoutMs)};
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     const std::string log = log_path(i);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -136,7 +150,8 @@ class Cluster {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      for (int other = 3; other < 4096; ++other) ::close(other);  // no harness sockets in the member
+      for (int other = 3; other < 4096; ++other)
+        ::close(other);  // no harness sockets in the member
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -208,7 +223,8 @@ awaitable<void> sleep_for(milliseconds d) {
   co_await t.async_wait(boost::asio::use_awaitable);
 }
 
-awaitable<net::UnaryResult> call(net::Channel& ch, std::string method, std::string request, milliseconds timeout) {
+awaitable<net::UnaryResult> call(net::Channel& ch, std::string method, std::string request,
+                                 milliseconds timeout) {
   net::CallOptions o;
   o.timeout = timeout;
   auto w = ch.unary(std::move(method), std::move(request), o);
@@ -221,14 +237,15 @@ std::unique_ptr<net::Channel> make_channel(boost::asio::any_io_executor ex, int 
   co.connect_timeout = milliseconds(1'000);
   co.backoff_initial = milliseconds(50);
   co.backoff_max = milliseconds(500);
-  return std::make_unique<net::Channel>(ex, std::vector<net::Endpoint>{{"127.0.0.1", static_cast<std::uint16_t>(port)}},
-                                        co);
+  return std::make_unique<net::Channel>(
+      ex, std::vector<net::Endpoint>{{"127.0.0.1", static_cast<std::uint16_t>(port)}}, co);
 }
 
 // Status of one member: (its id, the leader it knows), or nullopt.
 awaitable<std::optional<std::pair<std::uint64_t, std::uint64_t>>> member_status(net::Channel& ch) {
   etcdserverpb::StatusRequest req;
-  net::UnaryResult r = co_await call(ch, "/etcdserverpb.Maintenance/Status", req.SerializeAsString(), kAdminTimeout);
+  net::UnaryResult r =
+      co_await call(ch, "/etcdserverpb.Maintenance/Status", req.SerializeAsString(), kAdminTimeout);
   etcdserverpb::StatusResponse resp;
   if (!r.status.is_ok() || !resp.ParseFromString(r.response)) co_return std::nullopt;
   co_return std::make_pair(static_cast<std::uint64_t>(resp.header().member_id()),
@@ -262,7 +279,9 @@ awaitable<int> wait_healthy(Run& run, std::vector<std::unique_ptr<net::Channel>>
 
 // ---- clients -------------------------------------------------------------------------------------
 
-std::string key_name(int k) { return "fault/k" + std::to_string(k); }
+std::string key_name(int k) {
+  return "fault/k" + std::to_string(k);
+}
 
 void classify_error(lz::Op& op, const net::Status& st) {
   // Only a call that never reached a member is known not to have happened; anything else (deadline,
@@ -360,15 +379,18 @@ awaitable<lz::Op> do_op(Run& run, net::Channel& ch, int client, lz::OpKind kind,
 awaitable<void> client_loop(Run& run, int client) {
   auto ex = co_await boost::asio::this_coro::executor;
   std::vector<std::unique_ptr<net::Channel>> chans;
-  for (int i = 0; i < kMembers; ++i) chans.push_back(make_channel(ex, run.cluster->client_port(i)));
+  for (int i = 0; i < kMembers; ++i)
+    chans.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed * 1000003ULL + static_cast<std::uint64_t>(client));
   std::uint64_t seq = 0;
   while (!run.stop_clients) {
     const int member = static_cast<int>(rng() % kMembers);
     const std::string key = key_name(static_cast<int>(rng() % static_cast<std::uint64_t>(run.opt.keys)));
     const int dice = static_cast<int>(rng() % 100);
-    lz::OpKind kind = dice < 30 ? lz::OpKind::kPut : dice < 70 ? lz::OpKind::kGet : dice < 90 ? lz::OpKind::kCas
-                                                                                              : lz::OpKind::kDelete;
+    lz::OpKind kind = dice < 30   ? lz::OpKind::kPut
+                      : dice < 70 ? lz::OpKind::kGet
+                      : dice < 90 ? lz::OpKind::kCas
+                                  : lz::OpKind::kDelete;
     std::string value = "c" + std::to_string(client) + "-" + std::to_string(seq++);
     std::string expected;
     if (kind == lz::OpKind::kCas) {
@@ -382,7 +404,8 @@ awaitable<void> client_loop(Run& run, int client) {
     }
     lz::Op op = co_await do_op(run, *chans[member], client, kind, key, value, expected);
     if (op.outcome == lz::Outcome::kOk) {
-      if (kind == lz::OpKind::kPut || (kind == lz::OpKind::kCas && op.cas_succeeded)) run.last_seen[key] = value;
+      if (kind == lz::OpKind::kPut || (kind == lz::OpKind::kCas && op.cas_succeeded))
+        run.last_seen[key] = value;
       if (kind == lz::OpKind::kGet && op.read) run.last_seen[key] = *op.read;
     }
     if (kind == lz::OpKind::kPut || kind == lz::OpKind::kCas) run.all_values.push_back(value);
@@ -391,7 +414,8 @@ awaitable<void> client_loop(Run& run, int client) {
     // A member that is down refuses at once: back off so that faults do not flood the history.
     if (backoff) co_await sleep_for(milliseconds(100 + static_cast<int>(rng() % 100)));
   }
-  for (auto& c : chans) c->close();
+  for (auto& c : chans)
+    c->close();
   --run.clients_running;
 }
 
@@ -400,7 +424,8 @@ awaitable<void> client_loop(Run& run, int client) {
 awaitable<void> fault_loop(Run& run) {
   auto ex = co_await boost::asio::this_coro::executor;
   std::vector<std::unique_ptr<net::Channel>> admin;
-  for (int i = 0; i < kMembers; ++i) admin.push_back(make_channel(ex, run.cluster->client_port(i)));
+  for (int i = 0; i < kMembers; ++i)
+    admin.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed);
   // The first four faults are every kind once, in a seeded order; then kinds are drawn at random.
   std::vector<int> schedule{kKillFollower, kKillLeader, kPauseLeader, kKillAll};
@@ -431,8 +456,8 @@ awaitable<void> fault_loop(Run& run) {
     switch (kind) {
       case kKillFollower: {
         f.target = followers[static_cast<std::size_t>(pick)];
-        std::printf("[%8.3f s] fault %zu: SIGKILL follower m%d (leader m%d), restart after %d ms\n", now_s(), n + 1,
-                    f.target + 1, leader + 1, hold_ms);
+        std::printf("[%8.3f s] fault %zu: SIGKILL follower m%d (leader m%d), restart after %d ms\n", now_s(),
+                    n + 1, f.target + 1, leader + 1, hold_ms);
         c.kill_member(f.target);
         co_await sleep_for(milliseconds(hold_ms));
         c.start(f.target);
@@ -449,8 +474,8 @@ awaitable<void> fault_loop(Run& run) {
       }
       case kKillLeader:
         f.target = leader;
-        std::printf("[%8.3f s] fault %zu: SIGKILL leader m%d, restart after %d ms\n", now_s(), n + 1, leader + 1,
-                    hold_ms);
+        std::printf("[%8.3f s] fault %zu: SIGKILL leader m%d, restart after %d ms\n", now_s(), n + 1,
+                    leader + 1, hold_ms);
         c.kill_member(leader);
         co_await sleep_for(milliseconds(hold_ms));
         c.start(leader);
@@ -458,24 +483,28 @@ awaitable<void> fault_loop(Run& run) {
       case kPauseLeader: {
         f.target = leader;
         const int pause_ms = 2 * kElectionTimeoutMs + hold_ms;
-        std::printf("[%8.3f s] fault %zu: SIGSTOP leader m%d for %d ms, then SIGCONT\n", now_s(), n + 1, leader + 1,
-                    pause_ms);
+        std::printf("[%8.3f s] fault %zu: SIGSTOP leader m%d for %d ms, then SIGCONT\n", now_s(), n + 1,
+                    leader + 1, pause_ms);
         c.pause(leader);
         co_await sleep_for(milliseconds(pause_ms));
         c.resume(leader);
         break;
       }
       case kKillAll:
-        std::printf("[%8.3f s] fault %zu: SIGKILL all members, restart after %d ms\n", now_s(), n + 1, hold_ms);
-        for (int i = 0; i < kMembers; ++i) c.kill_member(i);
+        std::printf("[%8.3f s] fault %zu: SIGKILL all members, restart after %d ms\n", now_s(), n + 1,
+                    hold_ms);
+        for (int i = 0; i < kMembers; ++i)
+          c.kill_member(i);
         co_await sleep_for(milliseconds(hold_ms));
-        for (int i = 0; i < kMembers; ++i) c.start(i);
+        for (int i = 0; i < kMembers; ++i)
+          c.start(i);
         break;
     }
     std::fflush(stdout);
     run.faults.push_back(f);
   }
-  for (auto& a : admin) a->close();
+  for (auto& a : admin)
+    a->close();
   run.faults_done = true;
 }
 
@@ -484,7 +513,8 @@ awaitable<void> fault_loop(Run& run) {
 awaitable<void> final_phase(Run& run) {
   auto ex = co_await boost::asio::this_coro::executor;
   std::vector<std::unique_ptr<net::Channel>> admin;
-  for (int i = 0; i < kMembers; ++i) admin.push_back(make_channel(ex, run.cluster->client_port(i)));
+  for (int i = 0; i < kMembers; ++i)
+    admin.push_back(make_channel(ex, run.cluster->client_port(i)));
   const int leader = co_await wait_healthy(run, admin);
   if (leader < 0) {
     run.anomalies.push_back("cluster not healthy within 60 s after the faults");
@@ -507,7 +537,8 @@ awaitable<void> final_phase(Run& run) {
   for (int attempt = 0; attempt < 30 && revision == 0; ++attempt) {
     etcdserverpb::RangeRequest r;
     r.set_key(key_name(0));
-    net::UnaryResult res = co_await call(*admin[leader], "/etcdserverpb.KV/Range", r.SerializeAsString(), kAdminTimeout);
+    net::UnaryResult res =
+        co_await call(*admin[leader], "/etcdserverpb.KV/Range", r.SerializeAsString(), kAdminTimeout);
     etcdserverpb::RangeResponse resp;
     if (res.status.is_ok() && resp.ParseFromString(res.response)) revision = resp.header().revision();
     if (revision == 0) co_await sleep_for(milliseconds(200));
@@ -522,8 +553,8 @@ awaitable<void> final_phase(Run& run) {
     for (int attempt = 0; attempt < 100 && !hashes[i]; ++attempt) {
       etcdserverpb::HashKVRequest r;
       r.set_revision(revision);
-      net::UnaryResult res = co_await call(*admin[i], "/etcdserverpb.Maintenance/HashKV", r.SerializeAsString(),
-                                           milliseconds(5'000));
+      net::UnaryResult res = co_await call(*admin[i], "/etcdserverpb.Maintenance/HashKV",
+                                           r.SerializeAsString(), milliseconds(5'000));
       etcdserverpb::HashKVResponse resp;
       if (res.status.is_ok() && resp.ParseFromString(res.response))
         hashes[i] = std::make_pair(static_cast<std::uint32_t>(resp.hash()),
@@ -538,23 +569,28 @@ awaitable<void> final_phase(Run& run) {
       continue;
     }
     std::printf("HashKV m%d at revision %lld: hash %08x, compact revision %lld\n", i + 1,
-                static_cast<long long>(revision), hashes[i]->first, static_cast<long long>(hashes[i]->second));
+                static_cast<long long>(revision), hashes[i]->first,
+                static_cast<long long>(hashes[i]->second));
   }
   for (int i = 1; i < kMembers; ++i)
     if (hashes[i] && hashes[0] && hashes[i]->first != hashes[0]->first)
       run.anomalies.push_back("HashKV differs between m1 and m" + std::to_string(i + 1) + " at revision " +
                               std::to_string(revision));
-  for (auto& a : admin) a->close();
+  for (auto& a : admin)
+    a->close();
 }
 
 awaitable<void> main_flow(Run& run, bool* finished) {
   auto ex = co_await boost::asio::this_coro::executor;
-  for (int i = 0; i < kMembers; ++i) run.cluster->start(i);
+  for (int i = 0; i < kMembers; ++i)
+    run.cluster->start(i);
   {
     std::vector<std::unique_ptr<net::Channel>> admin;
-    for (int i = 0; i < kMembers; ++i) admin.push_back(make_channel(ex, run.cluster->client_port(i)));
+    for (int i = 0; i < kMembers; ++i)
+      admin.push_back(make_channel(ex, run.cluster->client_port(i)));
     const int leader = co_await wait_healthy(run, admin);
-    for (auto& a : admin) a->close();
+    for (auto& a : admin)
+      a->close();
     if (leader < 0) {
       run.anomalies.push_back("cluster not healthy within 60 s of start");
       *finished = true;
@@ -563,13 +599,16 @@ awaitable<void> main_flow(Run& run, bool* finished) {
     std::printf("[%8.3f s] cluster healthy, leader m%d\n", now_s(), leader + 1);
   }
   run.clients_running = run.opt.clients;
-  for (int c = 0; c < run.opt.clients; ++c) boost::asio::co_spawn(ex, client_loop(run, c), boost::asio::detached);
+  for (int c = 0; c < run.opt.clients; ++c)
+    boost::asio::co_spawn(ex, client_loop(run, c), boost::asio::detached);
   boost::asio::co_spawn(ex, fault_loop(run), boost::asio::detached);
-  while (!run.faults_done) co_await sleep_for(milliseconds(100));
+  while (!run.faults_done)
+    co_await sleep_for(milliseconds(100));
   // Let the clients run on the healed cluster for a moment, then stop them.
   co_await sleep_for(milliseconds(2'000));
   run.stop_clients = true;
-  while (run.clients_running > 0) co_await sleep_for(milliseconds(50));
+  while (run.clients_running > 0)
+    co_await sleep_for(milliseconds(50));
   if (run.anomalies.empty()) co_await final_phase(run);
   *finished = true;
 }
@@ -615,8 +654,8 @@ void print_recovery(const char* what, std::vector<double> v) {
     return;
   }
   std::sort(v.begin(), v.end());
-  std::printf("  %s: n=%zu min %.3f s, median %.3f s, max %.3f s\n", what, v.size(), v.front(), v[v.size() / 2],
-              v.back());
+  std::printf("  %s: n=%zu min %.3f s, median %.3f s, max %.3f s\n", what, v.size(), v.front(),
+              v[v.size() / 2], v.back());
 }
 
 }  // namespace
@@ -655,7 +694,8 @@ int main(int argc, char** argv) {
     guard.async_wait([&](const boost::system::error_code& ec) {
       if (!ec && !finished) ioc.stop();
     });
-    while (!finished && !ioc.stopped()) ioc.run_one();
+    while (!finished && !ioc.stopped())
+      ioc.run_one();
     guard.cancel();
     if (!finished) run.anomalies.push_back("harness did not finish in time (hang guard)");
     // The cluster's destructor kills every member still running; the io_context (and the clients'
@@ -675,9 +715,11 @@ int main(int argc, char** argv) {
   for (auto& [k, c] : counts)
     std::printf("  %-6s ok %d, failed %d, unknown %d\n", kind_names[static_cast<int>(k)], c[0], c[1], c[2]);
   std::array<int, kFaultKinds> fault_counts{};
-  for (const auto& f : run.faults) fault_counts[static_cast<std::size_t>(f.kind)]++;
+  for (const auto& f : run.faults)
+    fault_counts[static_cast<std::size_t>(f.kind)]++;
   std::printf("faults injected: %zu (", run.faults.size());
-  for (int k = 0; k < kFaultKinds; ++k) std::printf("%s%s %d", k ? ", " : "", fault_name(k), fault_counts[k]);
+  for (int k = 0; k < kFaultKinds; ++k)
+    std::printf("%s%s %d", k ? ", " : "", fault_name(k), fault_counts[k]);
   std::printf(")\n");
   std::vector<double> leader_recovery, follower_recovery;
   for (const auto& f : run.faults) {
@@ -687,7 +729,8 @@ int main(int argc, char** argv) {
     for (const auto& op : run.history) {
       const bool write = op.kind == lz::OpKind::kPut || op.kind == lz::OpKind::kDelete ||
                          (op.kind == lz::OpKind::kCas && op.cas_succeeded);
-      if (write && op.outcome == lz::Outcome::kOk && op.invoke_ns >= f.at_ns) first = std::min(first, op.complete_ns);
+      if (write && op.outcome == lz::Outcome::kOk && op.invoke_ns >= f.at_ns)
+        first = std::min(first, op.complete_ns);
     }
     if (first != lz::kNeverCompleted && f.kind == kKillLeader)
       leader_recovery.push_back(static_cast<double>(first - f.at_ns) / 1e9);
@@ -703,9 +746,9 @@ int main(int argc, char** argv) {
   for (const auto& r : results) {
     std::printf("key %s: %zu ops checked, %llu search steps: %s\n", r.key.c_str(), r.ops_checked,
                 static_cast<unsigned long long>(r.steps),
-                r.verdict == lz::Verdict::kLinearizable     ? "linearizable"
+                r.verdict == lz::Verdict::kLinearizable   ? "linearizable"
                 : r.verdict == lz::Verdict::kInconclusive ? "INCONCLUSIVE (search bound reached)"
-                                                           : "NOT LINEARIZABLE");
+                                                          : "NOT LINEARIZABLE");
     if (r.verdict == lz::Verdict::kInconclusive) inconclusive = true;
     if (r.verdict != lz::Verdict::kNotLinearizable) continue;
     std::vector<lz::Op> key_ops;
@@ -714,7 +757,8 @@ int main(int argc, char** argv) {
     lz::KeyResult m = lz::minimize(key_ops);
     std::printf("  smallest failing window found (%zu ops, %s):\n", m.counterexample.size(),
                 m.window_from_start ? "from the start of the history" : "from any initial state");
-    for (const auto& op : m.counterexample) std::printf("    %s\n", lz::describe(op).c_str());
+    for (const auto& op : m.counterexample)
+      std::printf("    %s\n", lz::describe(op).c_str());
     run.anomalies.push_back("history of key " + r.key + " is not linearizable");
   }
   std::printf("checker time: %.3f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
@@ -723,7 +767,8 @@ int main(int argc, char** argv) {
                 f.target < 0 ? "all" : ("m" + std::to_string(f.target + 1)).c_str());
 
   const bool bad = !run.anomalies.empty();
-  for (const auto& a : run.anomalies) std::printf("ANOMALY: %s\n", a.c_str());
+  for (const auto& a : run.anomalies)
+    std::printf("ANOMALY: %s\n", a.c_str());
   if (bad || inconclusive || opt.keep) {
     std::printf("member logs kept in %s (m1.log, m2.log, m3.log)\n", dir.c_str());
   } else {
@@ -732,8 +777,8 @@ int main(int argc, char** argv) {
   }
   if (bad) {
     std::printf("FAILED: seed %llu (replay: cairn_fault --seed %llu --duration %d --clients %d --keys %d)\n",
-                static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(opt.seed), opt.duration_s,
-                opt.clients, opt.keys);
+                static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(opt.seed),
+                opt.duration_s, opt.clients, opt.keys);
     return 1;
   }
   if (inconclusive) {

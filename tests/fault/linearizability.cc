@@ -102,7 +102,8 @@ struct MemoHash {
 };
 
 // Wing & Gong search over one key's prepared ops from `initial`. Counts steps into `steps`.
-Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions& options, std::uint64_t& steps) {
+Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions& options,
+               std::uint64_t& steps) {
   const int n = static_cast<int>(ops.size());
   // Events: (time, is_return, op). At equal times invocations come first (more concurrency: the
   // permissive reading of a tie).
@@ -146,7 +147,8 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
   };
   std::mt19937_64 zobrist_rng(0x5eed);
   std::vector<std::uint64_t> zobrist(n);
-  for (auto& z : zobrist) z = zobrist_rng();
+  for (auto& z : zobrist)
+    z = zobrist_rng();
 
   std::vector<std::uint64_t> bits((n + 63) / 64, 0);
   std::uint64_t bits_hash = 0;
@@ -171,7 +173,8 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
       if (step(ops[o], state, after)) {
         bits[o / 64] |= std::uint64_t{1} << (o % 64);
         const std::uint64_t h = bits_hash ^ zobrist[o];
-        if (seen.insert(MemoKey{bits, after, h * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(after)}).second) {
+        if (seen.insert(MemoKey{bits, after, h * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(after)})
+                .second) {
           bits_hash = h;
           stack.push_back({o, state});
           state = after;
@@ -208,7 +211,8 @@ std::vector<Op> relevant_sorted(const std::vector<Op>& ops) {
   std::vector<Op> out;
   for (const Op& op : ops)
     if (relevant(op)) out.push_back(op);
-  std::stable_sort(out.begin(), out.end(), [](const Op& a, const Op& b) { return a.invoke_ns < b.invoke_ns; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Op& a, const Op& b) { return a.invoke_ns < b.invoke_ns; });
   return out;
 }
 
@@ -286,7 +290,8 @@ Simplified simplify(const std::vector<Op>& ops) {
 
 Verdict decide_from_absent(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
   Simplified s = simplify(window);
-  if (check_from_absent(s.witness_pass, options, steps) == Verdict::kLinearizable) return Verdict::kLinearizable;
+  if (check_from_absent(s.witness_pass, options, steps) == Verdict::kLinearizable)
+    return Verdict::kLinearizable;
   return check_from_absent(s.bounded, options, steps);
 }
 
@@ -294,7 +299,8 @@ Verdict decide_any_initial(const std::vector<Op>& window, const CheckOptions& op
   Simplified s = simplify(window);
   // The bound is not used for the verdict here: the window's initial state may be the observed value.
   // (The witness pass stays valid: narrowing an optional op's interval only restricts the search.)
-  if (check_any_initial(s.witness_pass, options, steps) == Verdict::kLinearizable) return Verdict::kLinearizable;
+  if (check_any_initial(s.witness_pass, options, steps) == Verdict::kLinearizable)
+    return Verdict::kLinearizable;
   return check_any_initial(window, options, steps);
 }
 
@@ -354,9 +360,11 @@ KeyResult check_key(const std::vector<Op>& ops, const CheckOptions& options) {
 
 std::vector<KeyResult> check_history(const std::vector<Op>& ops, const CheckOptions& options) {
   std::map<std::string, std::vector<Op>> by_key;
-  for (const Op& op : ops) by_key[op.key].push_back(op);
+  for (const Op& op : ops)
+    by_key[op.key].push_back(op);
   std::vector<KeyResult> out;
-  for (auto& [key, key_ops] : by_key) out.push_back(check_key(key_ops, options));
+  for (auto& [key, key_ops] : by_key)
+    out.push_back(check_key(key_ops, options));
   return out;
 }
 
@@ -364,7 +372,9 @@ KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options) {
   KeyResult r = check_key(ops, options);
   if (r.verdict != Verdict::kNotLinearizable) return r;
   const std::vector<Op> kept = relevant_sorted(ops);
-  auto prefix = [&](std::size_t len) { return std::vector<Op>(kept.begin(), kept.begin() + static_cast<long>(len)); };
+  auto prefix = [&](std::size_t len) {
+    return std::vector<Op>(kept.begin(), kept.begin() + static_cast<long>(len));
+  };
   // Shortest failing prefix: `hi` always fails.
   std::size_t lo = 0, hi = kept.size();
   while (hi - lo > 1) {

@@ -64,10 +64,10 @@ enum class Verdict { kLinearizable, kNotLinearizable, kInconclusive };
 struct KeyResult {
   std::string key;
   Verdict verdict = Verdict::kLinearizable;
-  std::size_t ops_checked = 0;    // ops of this key entering the search (failed ops and unknown gets dropped)
+  std::size_t ops_checked = 0;  // ops of this key entering the search (failed ops and unknown gets dropped)
   std::uint64_t steps = 0;
-  std::vector<Op> counterexample; // smallest failing window found, when kNotLinearizable
-  bool window_from_start = true;  // false: the window starts mid-history (its initial state is free)
+  std::vector<Op> counterexample;  // smallest failing window found, when kNotLinearizable
+  bool window_from_start = true;   // false: the window starts mid-history (its initial state is free)
 };
 
 // One key's history (every op must have this key). Initial state: absent.

@@ -63,13 +63,15 @@ Op failed(Op o) {
   return o;
 }
 
-Verdict verdict(const std::vector<Op>& h) { return check_key(h).verdict; }
+Verdict verdict(const std::vector<Op>& h) {
+  return check_key(h).verdict;
+}
 
 TEST(Linearizability, EmptyAndSequentialAccepted) {
   EXPECT_EQ(verdict({}), Verdict::kLinearizable);
-  EXPECT_EQ(verdict({get(0, 0, 1, std::nullopt), put(0, 2, 3, "a"), get(1, 4, 5, "a"), cas(0, 6, 7, "a", "b", true),
-                     cas(1, 8, 9, "a", "c", false), get(0, 10, 11, "b"), del(1, 12, 13, true), del(0, 14, 15, false),
-                     get(1, 16, 17, std::nullopt)}),
+  EXPECT_EQ(verdict({get(0, 0, 1, std::nullopt), put(0, 2, 3, "a"), get(1, 4, 5, "a"),
+                     cas(0, 6, 7, "a", "b", true), cas(1, 8, 9, "a", "c", false), get(0, 10, 11, "b"),
+                     del(1, 12, 13, true), del(0, 14, 15, false), get(1, 16, 17, std::nullopt)}),
             Verdict::kLinearizable);
 }
 
@@ -84,7 +86,8 @@ TEST(Linearizability, StaleReadOfAbsentAfterWriteRejected) {
 
 TEST(Linearizability, LostWriteRejected) {
   // put(b) acknowledged; later reads keep seeing a, and the final read too.
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), put(1, 2, 3, "b"), get(0, 4, 5, "a"), get(2, 6, 7, "a"), get(0, 8, 9, "a")}),
+  EXPECT_EQ(verdict({put(0, 0, 1, "a"), put(1, 2, 3, "b"), get(0, 4, 5, "a"), get(2, 6, 7, "a"),
+                     get(0, 8, 9, "a")}),
             Verdict::kNotLinearizable);
 }
 
@@ -131,16 +134,19 @@ TEST(Linearizability, ConcurrentOverlapAccepted) {
 
 TEST(Linearizability, UnknownWritesMayOrMayNotHappen) {
   // Happened, later than its invocation and after the client gave up.
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(put(1, 2, 0, "b")), get(0, 10, 11, "a"), get(0, 12, 13, "b")}),
-            Verdict::kLinearizable);
+  EXPECT_EQ(
+      verdict({put(0, 0, 1, "a"), unknown(put(1, 2, 0, "b")), get(0, 10, 11, "a"), get(0, 12, 13, "b")}),
+      Verdict::kLinearizable);
   // Never happened.
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(put(1, 2, 0, "b")), get(0, 10, 11, "a")}), Verdict::kLinearizable);
+  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(put(1, 2, 0, "b")), get(0, 10, 11, "a")}),
+            Verdict::kLinearizable);
   // An unknown CAS and an unknown delete.
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(cas(1, 2, 0, "a", "c", false)), get(0, 5, 6, "c"), unknown(del(2, 7, 0)),
-                     get(0, 8, 9, std::nullopt)}),
+  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(cas(1, 2, 0, "a", "c", false)), get(0, 5, 6, "c"),
+                     unknown(del(2, 7, 0)), get(0, 8, 9, std::nullopt)}),
             Verdict::kLinearizable);
   // But not before its invocation.
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), get(0, 2, 3, "b"), unknown(put(1, 4, 0, "b"))}), Verdict::kNotLinearizable);
+  EXPECT_EQ(verdict({put(0, 0, 1, "a"), get(0, 2, 3, "b"), unknown(put(1, 4, 0, "b"))}),
+            Verdict::kNotLinearizable);
   // And not twice: once overwritten, an unknown write cannot reappear.
   EXPECT_EQ(verdict({unknown(put(1, 0, 0, "b")), get(0, 2, 3, "b"), put(0, 4, 5, "c"), get(0, 6, 7, "b")}),
             Verdict::kNotLinearizable);
@@ -173,7 +179,8 @@ TEST(Linearizability, ObservedUnknownWriteMustPrecedeItsObserver) {
 }
 
 TEST(Linearizability, UnknownGetsAndFailedOpsIgnored) {
-  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(get(1, 2, 0, "zzz")), failed(put(2, 3, 4, "q")), get(0, 5, 6, "a")}),
+  EXPECT_EQ(verdict({put(0, 0, 1, "a"), unknown(get(1, 2, 0, "zzz")), failed(put(2, 3, 4, "q")),
+                     get(0, 5, 6, "a")}),
             Verdict::kLinearizable);
 }
 
@@ -275,7 +282,8 @@ TEST(Linearizability, PropertyInjectedStaleReadRejected) {
       t += 20;
     }
     h.push_back(get(0, t, t + 10, "v" + std::to_string(rng() % (n - 1))));
-    for (Op& o : h) o.complete_ns += static_cast<std::int64_t>(rng() % 5);
+    for (Op& o : h)
+      o.complete_ns += static_cast<std::int64_t>(rng() % 5);
     ASSERT_EQ(verdict(h), Verdict::kNotLinearizable) << "seed " << seed;
   }
 }
