@@ -9,68 +9,13 @@
 set -uo pipefail
 CAIRN=${1:?usage: e2e_lease.sh path/to/cairn [path/to/lease_keepalive_probe]}
 PROBE=${2:-}
-command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
 BASE=${E2E_LEASE_BASE_PORT:-27379}
-WORK=$(mktemp -d /tmp/cairn-e2e-lease.XXXXXX)
-declare -A PIDS
-BG=()
-cport() { echo $((BASE + 10 * ($1 - 1))); }
-pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
-CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
-ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
-start() {
-  "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
-    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
-    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
-    --initial-cluster "$CLUSTER" --initial-cluster-token e2e-lease --heartbeat-interval 50 --election-timeout 500 \
-    >>"$WORK/m$1.log" 2>&1 &
-  PIDS[$1]=$!; disown $!
-}
-cleanup() {
-  for p in "${BG[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  # Let the members shut down cleanly (sanitizer builds report leaks at exit), then force.
-  for _ in $(seq 50); do
-    local alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [[ $alive = 0 ]] && break
-    sleep 0.1
-  done
-  for p in "${BG[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  local san="ERROR: (Address|Leak)Sanitizer|runtime error:"
-  if grep -qE "$san" "$WORK"/m*.log 2>/dev/null; then
-    grep -hE -A12 "$san" "$WORK"/m*.log | head -60
-    echo "FAIL sanitizer report in the member logs"; FAILED=1
-  fi
-  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
-    for f in "$WORK"/m*.log "$WORK"/ka*.out; do [[ -f $f ]] && { echo "--- $f (last 20 lines)"; tail -n 20 "$f"; }; done
-    echo "logs kept in $WORK"
-  fi
-  exit $FAILED
-}
-FAILED=0
-trap cleanup EXIT
-ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
-check() { # check NAME ACTUAL EXPECTED
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
-}
-check_match() {
-  if [[ "$2" =~ $3 ]]; then echo "ok   $1"; else echo "FAIL $1: expected /$3/ got [$2]"; FAILED=1; fi
-}
+NAME=lease
+source "$(dirname "$0")/../lib/cluster.sh"
 now_ms() { date +%s%3N; }
-# Member number of the current leader (asked through the given endpoints).
-leader_num() {
-  local ep
-  ep=$(EPS=${1:-$ALL} ctl endpoint status | awk -F', ' '$5 == "true" {print $1}' | head -1)
-  [[ -n $ep ]] && echo $(( ( $(echo "$ep" | cut -d: -f2) - BASE ) / 10 + 1 ))
-}
-ep_of() { echo 127.0.0.1:$(cport $1); }
 
 start 1; start 2; start 3
-deadline=$((SECONDS + 30))
-until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$ALL" --command-timeout=2s endpoint health >/dev/null 2>&1; do
-  (( SECONDS < deadline )) || { echo "FAIL cluster did not become healthy in 30 s"; FAILED=1; exit 1; }
-  sleep 0.2
-done
+wait_healthy
 
 # ---- lifecycle
 out=$(ctl lease grant 60)

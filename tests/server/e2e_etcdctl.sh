@@ -4,50 +4,14 @@
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
 CAIRN=${1:?usage: e2e_etcdctl.sh path/to/cairn}
-command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
 BASE=${E2E_BASE_PORT:-24379}
-WORK=$(mktemp -d /tmp/cairn-e2e.XXXXXX)
-declare -A PIDS
-cport() { echo $((BASE + 10 * ($1 - 1))); }
-pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
-CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
-ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
-start() {
-  "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
-    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
-    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
-    --initial-cluster "$CLUSTER" --initial-cluster-token e2e --heartbeat-interval 50 --election-timeout 500 \
-    >>"$WORK/m$1.log" 2>&1 &
-  PIDS[$1]=$!; disown $!
-}
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
-    for f in "$WORK"/m*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
-    echo "logs kept in $WORK"
-  fi
-}
-FAILED=0
-trap cleanup EXIT
-ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
-check() { # check NAME ACTUAL EXPECTED
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
-}
-check_match() {
-  if [[ "$2" =~ $3 ]]; then echo "ok   $1"; else echo "FAIL $1: expected /$3/ got [$2]"; FAILED=1; fi
-}
+NAME=kv
+source "$(dirname "$0")/../lib/cluster.sh"
 
 "$CAIRN" --initial-cluster-state maybe >/dev/null 2>&1; check "bad flag exits 2" "$?" "2"
 
 start 1; start 2; start 3
-# Wait at most 30 s in all (each try is bounded too), then give up with the members' logs.
-deadline=$((SECONDS + 30))
-until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$ALL" --command-timeout=2s endpoint health >/dev/null 2>&1; do
-  (( SECONDS < deadline )) || { echo "FAIL cluster did not become healthy in 30 s"; FAILED=1; exit 1; }
-  sleep 0.2
-done
+wait_healthy
 check_match "cluster healthy" "$(ctl endpoint health)" "is healthy"
 check "/health" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 1)/health)" '{"health":"true"}'
 check "/version" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
@@ -101,4 +65,3 @@ check "restarted member catches up" "$ok" "1"
 check "restarted member keeps old data" "$(EPS=127.0.0.1:$(cport $victim) ctl get foo --print-value-only)" "baz"
 sums=$(ctl endpoint hashkv -w json | python3 -c 'import json,sys; print(len(set(s["HashKV"]["hash"] for s in json.load(sys.stdin))))')
 check "hashkv agrees" "$sums" "1"
-exit $FAILED

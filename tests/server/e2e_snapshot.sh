@@ -7,47 +7,12 @@
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
 CAIRN=${1:?usage: e2e_snapshot.sh path/to/cairn}
-command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
 BASE=${E2E_BASE_PORT:-24479}
-WORK=$(mktemp -d /tmp/cairn-e2e-snap.XXXXXX)
-declare -A PIDS
-cport() { echo $((BASE + 10 * ($1 - 1))); }
-pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
-CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
-ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
-start() {
-  "$CAIRN" --name m$1 --data-dir "$WORK/m$1" \
-    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
-    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
-    --initial-cluster "$CLUSTER" --initial-cluster-token e2e-snap --heartbeat-interval 50 --election-timeout 500 \
-    --snapshot-count 200 --experimental-snapshot-catchup-entries 50 \
-    >>"$WORK/m$1.log" 2>&1 &
-  PIDS[$1]=$!; disown $!
-}
-FAILED=0
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
-    for f in "$WORK"/m*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
-    echo "logs kept in $WORK"
-  fi
-}
-trap cleanup EXIT
-ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
-check() { # check NAME ACTUAL EXPECTED
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
-}
+NAME=snap
+EXTRA_FLAGS=(--snapshot-count 200 --experimental-snapshot-catchup-entries 50)
+source "$(dirname "$0")/../lib/cluster.sh"
 metric() { # metric MEMBER NAME
-  curl -s --max-time 5 http://127.0.0.1:$(cport $1)/metrics | awk -v n="$2" '$1 == n {print $2}'
-}
-wait_healthy() { # wait_healthy ENDPOINTS
-  local deadline=$((SECONDS + 30))
-  until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$1" --command-timeout=2s endpoint health >/dev/null 2>&1; do
-    (( SECONDS < deadline )) || { echo "FAIL $1 not healthy in 30 s"; FAILED=1; exit 1; }
-    sleep 0.2
-  done
+  curl -s --max-time 5 "http://$(ep_of "$1")/metrics" | awk -v n="$2" '$1 == n {print $2}'
 }
 # One etcdctl put per key: separate raft entries, which is what the snapshot thresholds count.
 put_range() { # put_range FROM COUNT ENDPOINTS
@@ -59,8 +24,7 @@ put_range() { # put_range FROM COUNT ENDPOINTS
 
 start 1; start 2; start 3
 wait_healthy "$ALL"
-leader_ep=$(ctl endpoint status | awk -F', ' '$5 == "true" {print $1}')
-leader=$(( ( $(echo "$leader_ep" | cut -d: -f2) - BASE ) / 10 + 1 ))
+leader=$(leader_num)
 victim=$(( leader % 3 + 1 ))  # a follower
 rest=""
 for i in 1 2 3; do [[ $i != "$victim" ]] && rest+="${rest:+,}127.0.0.1:$(cport $i)"; done
@@ -97,4 +61,3 @@ check "data after full restart" "$(ctl get k300 --print-value-only)" "v300"
 check "count after full restart" "$(ctl get k --prefix --keys-only | grep -c '^k')" "620"
 sums=$(ctl endpoint hashkv -w json | python3 -c 'import json,sys; print(len(set(s["HashKV"]["hash"] for s in json.load(sys.stdin))))')
 check "hashkv agrees" "$sums" "1"
-exit $FAILED

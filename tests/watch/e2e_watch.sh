@@ -4,54 +4,10 @@
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
 CAIRN=${1:?usage: e2e_watch.sh path/to/cairn}
-command -v etcdctl >/dev/null || { echo "etcdctl not installed: skipped"; exit 77; }
 BASE=${E2E_BASE_PORT:-28379}
-WORK=$(mktemp -d /tmp/cairn-e2e-watch.XXXXXX)
-declare -A PIDS
-BG=()  # background etcdctl watchers
-cport() { echo $((BASE + 10 * ($1 - 1))); }
-pport() { echo $((BASE + 10 * ($1 - 1) + 1)); }
-CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
-ALL=127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)
-start() {
-  "$CAIRN" --experimental-watch-progress-notify-interval 500ms --name m$1 --data-dir "$WORK/m$1" \
-    --listen-client-urls http://127.0.0.1:$(cport $1) --advertise-client-urls http://127.0.0.1:$(cport $1) \
-    --listen-peer-urls http://127.0.0.1:$(pport $1) --initial-advertise-peer-urls http://127.0.0.1:$(pport $1) \
-    --initial-cluster "$CLUSTER" --initial-cluster-token e2e-watch --heartbeat-interval 50 --election-timeout 500 \
-    >>"$WORK/m$1.log" 2>&1 &
-  PIDS[$1]=$!; disown $!
-}
-cleanup() {
-  for p in "${BG[@]}" "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  # SIGTERM first: members shut down cleanly (open watch streams get the server's grace period) and
-  # sanitizer builds print their reports at exit; then force whatever is left after 6 s.
-  for _ in $(seq 60); do
-    local alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [[ $alive = 0 ]] && break
-    sleep 0.1
-  done
-  for p in "${BG[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  local san="ERROR: (Address|Leak)Sanitizer|runtime error:"
-  if grep -qE "$san" "$WORK"/m*.log 2>/dev/null; then
-    grep -hE -A12 "$san" "$WORK"/m*.log | head -60
-    echo "FAIL sanitizer report in the member logs"; FAILED=1
-  fi
-  if [[ $FAILED = 0 ]]; then rm -rf "$WORK"; else
-    for f in "$WORK"/m*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
-    echo "logs kept in $WORK"
-  fi
-  exit $FAILED
-}
-FAILED=0
-trap cleanup EXIT
-ctl() { ETCDCTL_API=3 timeout 20 etcdctl --endpoints="${EPS:-$ALL}" --command-timeout=10s "$@" 2>&1; }
-check() { # check NAME ACTUAL EXPECTED
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected [$3] got [$2]"; FAILED=1; fi
-}
-check_match() {
-  if [[ "$2" =~ $3 ]]; then echo "ok   $1"; else echo "FAIL $1: expected /$3/ got [$2]"; FAILED=1; fi
-}
+NAME=watch
+EXTRA_FLAGS=(--experimental-watch-progress-notify-interval 500ms)
+source "$(dirname "$0")/../lib/cluster.sh"
 # watch_bg OUTFILE ARGS...: an etcdctl watch in the background (bounded by timeout).
 watch_bg() {
   local out=$1; shift
@@ -67,11 +23,7 @@ stop_bg() { kill "${BG[-1]}" 2>/dev/null; wait "${BG[-1]}" 2>/dev/null; }
 revision() { ctl get "$1" -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])'; }
 
 start 1; start 2; start 3
-deadline=$((SECONDS + 30))
-until ETCDCTL_API=3 timeout 5 etcdctl --endpoints="$ALL" --command-timeout=2s endpoint health >/dev/null 2>&1; do
-  (( SECONDS < deadline )) || { echo "FAIL cluster did not become healthy in 30 s"; FAILED=1; exit 1; }
-  sleep 0.2
-done
+wait_healthy
 
 # Basic: a put and a delete of one key, nothing of other keys.
 watch_bg "$WORK/basic" wk
