@@ -230,6 +230,15 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
     b->add_option("--val-size", inv.val_size, "Value size of request");
     b->add_option("--consistency", inv.bench_consistency, "Linearizable(l) or Serializable(s)");
   }
+  auto* check = app.add_subcommand("check", "commands for checking properties of the etcd cluster")
+                    ->require_subcommand(1);
+  auto* perf = check->add_subcommand("perf", "Check the performance of the etcd cluster");
+  positional(perf);
+  perf->add_option("--load", inv.perf_load,
+                   "The performance check's workload model. Accepted workloads: s(small), m(medium), "
+                   "l(large), xl(xLarge)");
+  perf->add_option("--prefix", inv.perf_prefix, "The prefix for writing the performance check's keys.");
+  perf->add_option("--duration", inv.perf_duration_s, "Seconds of load (cairnctl only; etcdctl runs 60)");
   auto* cluster = app.add_subcommand("cluster", "Cluster-wide views")->require_subcommand(1);
   positional(cluster->add_subcommand("status", "One table of every member"));
 

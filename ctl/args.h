@@ -54,6 +54,10 @@ struct Invocation {
   // bench
   int conns = 1, clients = 1, total = 10000, key_size = 8, val_size = 8;
   std::string bench_consistency = "l";
+  // check perf
+  std::string perf_load = "s";
+  std::string perf_prefix = "/etcdctl-check-perf/";
+  int perf_duration_s = 60;  // cairnctl only: etcdctl always runs 60 s
 };
 
 // Parses argv. Returns nullopt when the command should run; otherwise the exit code (after printing help

@@ -9,5 +9,8 @@
 namespace cairn::ctl {
 
 int run_bench(const std::string& workload, const Invocation& inv, const ConnectionOptions& copts);
+// etcdctl's `check perf`: rate-limited puts of 256-byte keys and 1 KiB values from many connections,
+// then etcd's verdict lines (throughput > 90% of the load's rate, slowest <= 0.5 s, stddev <= 0.1 s).
+int run_check_perf(const Invocation& inv, const ConnectionOptions& copts);
 
 }  // namespace cairn::ctl

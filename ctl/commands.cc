@@ -1171,6 +1171,7 @@ int execute(const Invocation& inv) {
   if (c == "elect") return cmd_elect(ctx);
   if (c == "cluster status") return cmd_cluster_status(ctx);
   if (auto s = sub("bench")) return run_bench(*s, inv, ctx.copts);
+  if (c == "check perf") return run_check_perf(inv, ctx.copts);
   return fail(kExitBadFeature, "\"" + c + "\" is not implemented in cairnctl yet");
 }
 

@@ -94,6 +94,10 @@ same "lock runs the command after the name" lock e2elock echo held
 same "lock runs the command after --" lock e2elock -- echo held
 same "elect no args" elect
 same "defrag" defrag
+same "check perf unknown load" check perf --load huge
+E put /etcdctl-check-perf/left-over x
+same "check perf prefix has keys" check perf
+E del /etcdctl-check-perf/ --prefix
 EPS=127.0.0.1:1 same "unreachable" --dial-timeout=1s --command-timeout=1s get foo
 # cairnctl's own commands (no etcdctl counterpart): smoke checks.
 check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then PASS=$((PASS + 1)); echo "ok   $name"; else
@@ -102,5 +106,10 @@ check "bench put" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' bench p
 check "bench range" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' bench range foo --total=100 | grep -q Requests/sec"
 check "cluster status" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' cluster status | grep -q ' leader |'"
 check "snapshot save" bash -c "ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' snapshot save $WORK/s.db | grep -q 'Snapshot saved at' && [ -s $WORK/s.db ]"
+check "check perf (3 s of the s load): etcd's verdict lines, keys cleaned up" bash -c "
+  out=\$(ETCDCTL_ENDPOINTS=127.0.0.1:$PORT '$CAIRNCTL' check perf --load s --duration 3 2>/dev/null)
+  echo \"\$out\" | grep -qE '^(PASS: Throughput is|FAIL: Throughput too low:) [0-9]+ writes/s\$' &&
+  echo \"\$out\" | grep -qE '^(PASS|FAIL)\$' &&
+  [ -z \"\$(etcdctl --endpoints=127.0.0.1:$PORT get /etcdctl-check-perf/ --prefix --keys-only)\" ]"
 echo "$PASS passed, $FAIL failed"
 [ $FAIL = 0 ]
