@@ -6,7 +6,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <set>
 #include <sstream>
 
 #include "server/node/url.h"
@@ -94,26 +93,6 @@ std::optional<std::string> yaml_scalar(const std::string& raw) {
 }  // namespace
 
 Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text) {
-  // Keys cairn knows; anything else in an etcd config file is skipped with a note on stderr.
-  static const std::set<std::string> known = {"name",
-                                              "data-dir",
-                                              "wal-dir",
-                                              "listen-client-urls",
-                                              "advertise-client-urls",
-                                              "listen-peer-urls",
-                                              "initial-advertise-peer-urls",
-                                              "initial-cluster",
-                                              "initial-cluster-state",
-                                              "initial-cluster-token",
-                                              "heartbeat-interval",
-                                              "election-timeout",
-                                              "snapshot-count",
-                                              "experimental-snapshot-catchup-entries",
-                                              "quota-backend-bytes",
-                                              "max-request-bytes",
-                                              "auto-compaction-mode",
-                                              "auto-compaction-retention",
-                                              "log-level"};
   std::vector<std::string> args;
   std::string section;
   int line_no = 0;
@@ -142,10 +121,6 @@ Expected<std::vector<std::string>, std::string> config_file_args(const std::stri
     section.clear();
     if (trim(t.substr(colon + 1)).empty()) {  // "key:" alone starts a section (or an empty value)
       section = key;
-      continue;
-    }
-    if (!known.count(key)) {
-      std::fprintf(stderr, "cairn: config file: '%s' is not used by cairn, skipped\n", key.c_str());
       continue;
     }
     args.push_back("--" + key + "=" + *value);
@@ -356,8 +331,15 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
     CLI::App file_app{"cairn", "cairn"};
     add_server_options(file_app, f, /*with_env=*/false);
     std::vector<std::string> fargs;
-    for (auto it = args->rbegin(); it != args->rend(); ++it)
-      fargs.push_back(*it);  // CLI11 takes the vector form in reverse order
+    for (auto it = args->rbegin(); it != args->rend(); ++it) {  // CLI11 takes the vector form reversed
+      std::string name = it->substr(0, it->find('='));
+      if (!file_app.get_option_no_throw(name)) {
+        std::fprintf(stderr, "cairn: config file: '%s' is not used by cairn, skipped\n",
+                     name.substr(2).c_str());
+        continue;
+      }
+      fargs.push_back(*it);
+    }
     try {
       file_app.parse(fargs);
     } catch (const CLI::ParseError& e) {

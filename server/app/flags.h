@@ -35,8 +35,9 @@ struct Flags {
 // etcd's --config-file: a YAML file whose top-level keys are the flag names without dashes
 // ("name: m1", "initial-cluster: ..."), values plain or quoted scalars. As in etcd, when it is given,
 // other flags and ETCD_* variables are ignored. Nested sections (e.g. client-transport-security) are
-// accepted only when every value in them is empty or false (cairn has no TLS yet); unknown keys are
-// reported on stderr and skipped. Returns the equivalent command-line arguments.
+// accepted only when every value in them is empty or false (cairn has no TLS yet). Returns the
+// equivalent command-line arguments, one "--key=value" per top-level key; parse_flags skips (with a
+// note on stderr) the keys that name no cairn flag.
 Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text);
 
 // The outcome of parsing: either a runnable configuration, or an exit (help/version: code 0 with

@@ -187,6 +187,7 @@ TEST(Flags, ConfigFileReplacesFlagsAndEnvironment) {
            "election-timeout: 500\n"
            "snapshot-count: 1234\n"
            "auto-compaction-retention: '1h30m'\n"
+           "experimental-watch-progress-notify-interval: 500ms\n"
            "enable-v2: false\n"
            "client-transport-security:\n"
            "  cert-file:\n"
@@ -199,6 +200,7 @@ TEST(Flags, ConfigFileReplacesFlagsAndEnvironment) {
   EXPECT_EQ(r->node.heartbeat, std::chrono::milliseconds(50));
   EXPECT_EQ(r->node.snapshot_count, 1234u);
   EXPECT_EQ(r->node.auto_compaction_period, std::chrono::minutes(90));
+  EXPECT_EQ(r->node.watch_progress_notify_interval, std::chrono::milliseconds(500));
   ASSERT_EQ(r->client_listen.size(), 1u);
   EXPECT_EQ(r->client_listen[0].port, 23001);
 }
