@@ -222,6 +222,11 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     return unexpected("invalid experimental-watch-progress-notify-interval \"" +
                       g.watch_progress_notify_interval + "\" (a duration of at least 100ms)");
   nc.watch_progress_notify_interval = *progress;
+#ifdef NDEBUG
+  if (g.debug_unsafe_skip_read_index)
+    return unexpected(std::string("--debug-unsafe-skip-read-index is only available in debug builds"));
+#endif
+  nc.debug_unsafe_skip_read_index = g.debug_unsafe_skip_read_index;
   if (g.auto_compaction_mode != "periodic" && g.auto_compaction_mode != "revision")
     return unexpected("invalid auto-compaction-mode \"" + g.auto_compaction_mode +
                       "\" (must be \"periodic\" or \"revision\")");
@@ -299,6 +304,11 @@ void add_server_options(CLI::App& app, Flags& f, bool with_env) {
       "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
       "Duration of periodic watch progress notifications (at least 100ms).");
   opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
+  // Deliberately unsafe, debug builds only: answers linearizable reads from the local store without a
+  // ReadIndex round, so a deposed or partitioned member serves stale data. The fault harness turns it
+  // on to show that its linearizability checker catches the anomaly.
+  app.add_flag("--debug-unsafe-skip-read-index", f.debug_unsafe_skip_read_index,
+               "(debug builds, testing only) serve linearizable reads without ReadIndex");
 }
 }  // namespace
 

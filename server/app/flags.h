@@ -30,6 +30,8 @@ struct Flags {
   std::string auto_compaction_retention = "0";    // 0: off; periodic: hours or a duration (30m, 1h30m)
   std::string watch_progress_notify_interval = "10m";
   std::string log_level = "info";
+  // Debug builds only (tests/fault proves its checker catches it): linearizable reads skip ReadIndex.
+  bool debug_unsafe_skip_read_index = false;
 };
 
 // etcd's --config-file: a YAML file whose top-level keys are the flag names without dashes

@@ -313,6 +313,10 @@ bool Node::run(std::function<void()> task) {
 }
 
 void Node::linearize(ErrorDone done) {
+  if (cfg_.debug_unsafe_skip_read_index) {  // deliberately unsafe; see NodeConfig
+    done(std::nullopt);
+    return;
+  }
   auto shared = std::make_shared<ErrorDone>(std::move(done));
   if (!run([this, shared] {
         if (lead_ == raft::kNone) {

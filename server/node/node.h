@@ -87,6 +87,8 @@ struct NodeConfig {
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
   // --experimental-watch-progress-notify-interval (server/watch): etcd's 10 minutes, at least 100 ms.
   std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
+  // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
+  bool debug_unsafe_skip_read_index = false;
 };
 
 template <class T>
