@@ -242,7 +242,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     inbox_unreachable_.push_back(to);
     schedule_drain_locked();
   };
-  transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, net::PeerTransportOptions{}, cb);
+  transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, cfg_.peer_transport, cb);
   if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port))
     return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
   update_peers();

@@ -89,6 +89,8 @@ struct NodeConfig {
   std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
   // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
   bool debug_unsafe_skip_read_index = false;
+  // Options of the peer transport (queues, timeouts; the TLS settings of --peer-* flags when present).
+  net::PeerTransportOptions peer_transport;
 };
 
 template <class T>
