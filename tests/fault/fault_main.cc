@@ -1,18 +1,23 @@
-// cairn_fault: fault injection on real cairn processes, judged by the linearizability checker.
+// cairn_fault: fault injection on real cairn (or etcd) processes, judged by the linearizability checker.
 //
-// Starts a 3-member cluster of `cairn` processes on loopback (data dirs in a temp dir), runs concurrent
-// clients (coroutines on one thread, each request to a random member, per-request timeout) doing puts of
-// unique values, linearizable gets, compare-and-set txns and deletes on a small key set, and records every
-// invocation and completion. Meanwhile a seeded fault loop kills followers, kills the leader, pauses the
-// leader (SIGSTOP) past an election timeout, and kills every member, each time restarting what it
-// stopped. After the faults: wait for health, read every key (these reads join the history), check the
-// history per key, and compare Maintenance/HashKV of all members at one revision.
+// Starts a 3-member cluster on loopback (data dirs in a temp dir; peer links through a fault-injecting
+// proxy run by the harness, peer_proxy.h), runs concurrent clients (coroutines on one thread, each request
+// to a random member, per-request timeout) doing puts of unique values, linearizable gets, compare-and-set
+// txns and deletes on a small key set, and records every invocation and completion. Meanwhile a seeded
+// fault loop kills followers, the leader or every member, pauses the leader (SIGSTOP) past an election
+// timeout, partitions the leader or a follower, cuts one direction of a link, tears the tail of a stopped
+// member's newest WAL segment, and replaces a follower (MemberRemove, MemberAdd of a fresh member), each
+// time healing what it broke. After the faults: wait for health, read every key (these reads join the
+// history), check the history per key, and compare Maintenance/HashKV of all members at one revision.
 //
-//   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--clients N] [--keys N]
-//               [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
+//   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--faults K1,K2,...] [--clients N]
+//               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
+//               [--server-arg ARG]... [--skip-read-index] [--scenario stale-read] [--expect-violation]
+//   cairn_fault --etcd /usr/bin/etcd ...       (the same against etcd; no partitions: see --faults)
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
-// The same --seed repeats the same fault schedule (kinds, targets among followers, hold times); client
-// timing is not deterministic. See docs/fault-testing.md.
+// With --expect-violation: 0 only if the checker rejected some key and nothing else went wrong.
+// The same --seed repeats the same fault schedule (kinds, targets among followers, hold times, cut
+// modes); client timing is not deterministic. See docs/fault-testing.md.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -37,12 +42,15 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/net/client.h"
 #include "tests/fault/linearizability.h"
+#include "tests/fault/peer_proxy.h"
 
 namespace {
 
@@ -57,7 +65,8 @@ constexpr int kHeartbeatMs = 50;
 constexpr int kElectionTimeoutMs = 500;
 constexpr milliseconds kHealthWaitMax{60'000};
 constexpr milliseconds kAdminTimeout{1'000};
-constexpr int kFaultKinds = 4;
+constexpr int kFaultKinds = 9;
+constexpr int kGenerationsMax = 8;  // member replacements per slot (each needs a fresh peer URL/port)
 
 struct Options {
   std::uint64_t seed = 1;
@@ -71,12 +80,33 @@ struct Options {
   // Self-test of the pipeline: gets are sent serializable (served from the member's local state, no
   // ReadIndex), which is not linearizable; under faults the checker is expected to reject the history.
   bool serializable_reads = false;
+  bool etcd = false;                     // the members are etcd (--etcd PATH): no HELLO, no partitions
+  std::vector<std::string> server_args;  // appended to every member's command line
+  std::string faults;                    // comma-separated kinds; empty: the server's default set
+  std::string scenario;                  // "" (random faults) or "stale-read"
+  bool expect_violation = false;
+  bool proxy = true;
 };
 
-enum FaultKind { kKillFollower = 0, kKillLeader = 1, kPauseLeader = 2, kKillAll = 3 };
+enum FaultKind {
+  kKillFollower = 0,
+  kKillLeader = 1,
+  kPauseLeader = 2,
+  kKillAll = 3,
+  kPartitionLeader = 4,    // leader cut off from both followers, both directions
+  kPartitionFollower = 5,  // a follower (the minority) cut off, both directions
+  kOneWay = 6,             // one direction of one leader-follower link dropped
+  kTornWal = 7,            // a stopped follower's newest WAL segment gets a torn tail
+  kMemberReplace = 8,      // MemberRemove a follower, MemberAdd a fresh member in its place
+};
 const char* fault_name(int k) {
-  static const char* names[kFaultKinds] = {"kill-follower", "kill-leader", "pause-leader", "kill-all"};
+  static const char* names[kFaultKinds] = {"kill-follower", "kill-leader",      "pause-leader",
+                                           "kill-all",      "partition-leader", "partition-follower",
+                                           "one-way",       "torn-wal",         "member-replace"};
   return names[k];
+}
+bool needs_proxy(int k) {
+  return k == kPartitionLeader || k == kPartitionFollower || k == kOneWay;
 }
 
 Clock::time_point g_start;
@@ -91,48 +121,69 @@ double now_s() {
 
 class Cluster {
  public:
-  Cluster(std::string cairn, std::string dir, int base_port)
-      : cairn_(std::move(cairn)), dir_(std::move(dir)), base_(base_port) {
+  Cluster(const Options& opt, std::string dir) : opt_(opt), dir_(std::move(dir)), base_(opt.base_port) {
     pids_.fill(-1);
+    gen_.fill(0);
+    for (int j = 0; j < kMembers; ++j) {
+      if (j) initial_cluster_ += ",";
+      initial_cluster_ += name(j) + "=" + peer_url(j);
+    }
+    cluster_.fill(initial_cluster_);
+    state_.fill("new");
   }
   ~Cluster() {
     for (int i = 0; i < kMembers; ++i)
       kill_member(i);
   }
+  // Member slot i: client port P+10i; the member listens for peers on P+10i+1 and advertises the proxy's
+  // port P+10i+2+generation (without the proxy it listens on that port itself). A replaced member (next
+  // generation) needs a new peer URL, since member ids derive from peer URLs.
   int client_port(int i) const { return base_ + 10 * i; }
-  int peer_port(int i) const { return base_ + 10 * i + 1; }
+  int listen_peer_port(int i) const { return opt_.proxy ? base_ + 10 * i + 1 : advertised_peer_port(i); }
+  int advertised_peer_port(int i) const { return base_ + 10 * i + 2 + gen_[i]; }
+  std::string peer_url(int i) const { return "http://127.0.0.1:" + std::to_string(advertised_peer_port(i)); }
+  std::string name(int i) const {
+    return "m" + std::to_string(i + 1) + (gen_[i] ? "g" + std::to_string(gen_[i]) : "");
+  }
+  std::string data_dir(int i) const { return dir_ + "/" + name(i); }
   std::string log_path(int i) const { return dir_ + "/m" + std::to_string(i + 1) + ".log"; }
   bool running(int i) const { return pids_[i] > 0; }
+  int generation(int i) const { return gen_[i]; }
+  // The slot's next member: new name, data dir and peer URL, joining an existing cluster.
+  void next_generation(int i) {
+    ++gen_[i];
+    state_[i] = "existing";
+  }
+  void set_initial_cluster(int i, std::string cluster) { cluster_[i] = std::move(cluster); }
 
   bool start(int i) {
-    std::string cluster;
-    for (int j = 0; j < kMembers; ++j) {
-      if (j) cluster += ",";
-      cluster += "m" + std::to_string(j + 1) + "=http://127.0.0.1:" + std::to_string(peer_port(j));
-    }
     const std::string curl = "http://127.0.0.1:" + std::to_string(client_port(i));
-    const std::string purl = "http://127.0.0.1:" + std::to_string(peer_port(i));
-    std::vector<std::string> args = {cairn_,
+    const std::string lurl = "http://127.0.0.1:" + std::to_string(listen_peer_port(i));
+    std::vector<std::string> args = {opt_.cairn,
                                      "--name",
-                                     "m" + std::to_string(i + 1),
+                                     name(i),
                                      "--data-dir",
-                                     dir_ + "/m" + std::to_string(i + 1),
+                                     data_dir(i),
                                      "--listen-client-urls",
                                      curl,
                                      "--advertise-client-urls",
                                      curl,
                                      "--listen-peer-urls",
-                                     purl,
+                                     lurl,
                                      "--initial-advertise-peer-urls",
-                                     purl,
+                                     peer_url(i),
                                      "--initial-cluster",
-                                     cluster,
+                                     cluster_[i],
+                                     "--initial-cluster-state",
+                                     state_[i],
                                      "--initial-cluster-token",
                                      "fault",
                                      "--heartbeat-interval",
                                      std::to_string(kHeartbeatMs),
                                      "--election-timeout",
                                      std::to_string(kElectionTimeoutMs)};
+    for (const auto& a : opt_.server_args)
+      args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
@@ -187,11 +238,15 @@ class Cluster {
   }
 
  private:
-  std::string cairn_;
+  const Options& opt_;
   std::string dir_;
   int base_;
+  std::string initial_cluster_;
   std::array<pid_t, kMembers> pids_{};
   std::array<bool, kMembers> paused_{};
+  std::array<int, kMembers> gen_{};
+  std::array<std::string, kMembers> cluster_;
+  std::array<std::string, kMembers> state_;
 };
 
 // ---- shared state --------------------------------------------------------------------------------
@@ -201,12 +256,14 @@ struct FaultRecord {
   int target;  // member index, -1 for all
   double at_s;
   std::int64_t at_ns;
-  double recovery_s = -1;  // follower restart -> healthy
+  double recovery_s = -1;  // follower restart (torn-wal, member-replace: new process) -> healthy
+  std::string note;        // details printed with the summary (cut mode, torn-tail repair, ...)
 };
 
 struct Run {
   Options opt;
   Cluster* cluster = nullptr;
+  lz::PeerProxy* proxy = nullptr;
   std::vector<lz::Op> history;
   std::vector<FaultRecord> faults;
   std::map<std::string, std::string> last_seen;  // key -> a value recently written or read
@@ -421,23 +478,236 @@ awaitable<void> client_loop(Run& run, int client) {
 
 // ---- faults --------------------------------------------------------------------------------------
 
-awaitable<void> fault_loop(Run& run) {
+// Seconds from now until member i answers Status naming a leader, or -1 after kHealthWaitMax.
+awaitable<double> time_to_healthy(net::Channel& ch) {
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < kHealthWaitMax) {
+    auto s = co_await member_status(ch);
+    if (s && s->second != 0) co_return std::chrono::duration<double>(Clock::now() - t0).count();
+    co_await sleep_for(milliseconds(50));
+  }
+  co_return -1.0;
+}
+
+// Cuts every link between `a` and the other members (both directions).
+void isolate(lz::PeerProxy& p, int a, lz::CutMode mode) {
+  for (int j = 0; j < kMembers; ++j) {
+    if (j == a) continue;
+    p.cut(a, j, mode);
+    p.cut(j, a, mode);
+  }
+}
+
+const char* mode_name(lz::CutMode m) {
+  return m == lz::CutMode::kReset ? "reset" : "blackhole";
+}
+
+// A torn tail in the newest WAL segment of a stopped member's data dir. cairn's format (docs/wal.md):
+// 40-byte segment header, then 8-aligned records `u32 len | u8 type | 3 zero | u32 crc | u32 zero |
+// payload | pad`, then preallocated zeros. mode 0 ("torn append"): the first bytes of a record that was
+// being appended after the last complete one (a valid-looking header, a wrong crc, part of the payload);
+// mode 1 ("torn last record"): the file is truncated inside the last record. Returns a description, or
+// an error text starting with "no ".
+std::string tear_wal_tail(const std::string& data_dir, int mode, std::mt19937_64& rng) {
+  namespace fs = std::filesystem;
+  const fs::path wal = fs::path(data_dir) / "member" / "wal";
+  std::error_code ec;
+  std::vector<fs::path> segs;
+  for (const auto& e : fs::directory_iterator(wal, ec))
+    if (e.path().extension() == ".wal") segs.push_back(e.path());
+  if (ec || segs.empty()) return "no WAL segment in " + wal.string();
+  std::sort(segs.begin(), segs.end());  // <16 hex seq>-<16 hex index>.wal: name order is seq order
+  const fs::path seg = segs.back();
+  std::string data;
+  {
+    FILE* f = std::fopen(seg.c_str(), "rb");
+    if (!f) return "no read access to " + seg.string();
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+      data.append(buf, n);
+    std::fclose(f);
+  }
+  auto get32 = [&](std::size_t off) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, data.data() + off, 4);
+    return v;
+  };
+  std::size_t off = 40, last = 0;
+  int records = 0;
+  while (off + 16 <= data.size()) {
+    const std::uint32_t len = get32(off);
+    if (len == 0 && get32(off + 4) == 0) break;  // preallocated zeros: end of records
+    const std::size_t end = off + 16 + ((static_cast<std::size_t>(len) + 7) & ~std::size_t{7});
+    if (end > data.size()) break;
+    last = off;
+    off = end;
+    ++records;
+  }
+  // The first records of a segment are the carried metadata, snapshot marker and hard state: tear only
+  // past them, in a record the member was appending when it was killed.
+  if (records < 4) return "no entries past the carried state in " + seg.filename().string();
+  const int fd = ::open(seg.c_str(), O_WRONLY);
+  if (fd < 0) return "no write access to " + seg.string();
+  std::string what;
+  if (mode == 0) {
+    std::string torn(16, '\0');
+    const std::uint32_t len = 64 + static_cast<std::uint32_t>(rng() % 512);
+    std::memcpy(torn.data(), &len, 4);
+    torn[4] = 1;  // an entry
+    const std::uint32_t bad_crc = static_cast<std::uint32_t>(rng()) | 1;
+    std::memcpy(torn.data() + 8, &bad_crc, 4);
+    const std::size_t part = 8 + rng() % (len - 8);
+    for (std::size_t i = 0; i < part; ++i)
+      torn.push_back(static_cast<char>(1 + rng() % 255));
+    const bool ok =
+        ::pwrite(fd, torn.data(), torn.size(), static_cast<off_t>(off)) == static_cast<ssize_t>(torn.size());
+    what = "torn append: " + std::to_string(torn.size()) + " of " + std::to_string(16 + len) +
+           " bytes of a record at offset " + std::to_string(off) + (ok ? "" : " (write failed)");
+  } else {
+    const std::size_t cut = last + 1 + rng() % (off - last - 1);
+    const bool ok = ::ftruncate(fd, static_cast<off_t>(cut)) == 0;
+    what = "torn last record: file truncated to " + std::to_string(cut) + " inside the record at " +
+           std::to_string(last) + ".." + std::to_string(off) + (ok ? "" : " (truncate failed)");
+  }
+  ::fsync(fd);
+  ::close(fd);
+  return what + " of " + seg.filename().string();
+}
+
+// Whether recovery left a `.broken` copy of a repaired segment (docs/wal.md) in the member's WAL dir.
+bool wal_repaired(const std::string& data_dir) {
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(data_dir) / "member" / "wal", ec))
+    if (e.path().extension() == ".broken") return true;
+  return false;
+}
+
+// MemberRemove then MemberAdd through `via` (a member index); retried across leader changes. Returns the
+// new --initial-cluster and the new member's id, or an error text.
+awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
+    Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, int target, int via, std::string* error) {
+  Cluster& c = *run.cluster;
+  const std::uint64_t old_id = run.member_ids[static_cast<std::size_t>(target)];
+  bool removed = false;
+  for (int attempt = 0; attempt < 20 && !removed; ++attempt) {
+    etcdserverpb::MemberRemoveRequest r;
+    r.set_id(old_id);
+    net::UnaryResult res =
+        co_await call(*admin[static_cast<std::size_t>((via + attempt) % kMembers)],
+                      "/etcdserverpb.Cluster/MemberRemove", r.SerializeAsString(), milliseconds(3'000));
+    // "member not found": an earlier attempt whose answer was lost did remove it.
+    removed = res.status.is_ok() || res.status.message.find("member not found") != std::string::npos;
+    if (!removed) {
+      *error = "MemberRemove: " + res.status.message;
+      co_await sleep_for(milliseconds(300));
+    }
+  }
+  if (!removed) co_return std::nullopt;
+  c.kill_member(target);
+  if (run.proxy) run.proxy->remove_route(static_cast<std::uint16_t>(c.advertised_peer_port(target)));
+  const std::string old_url = c.peer_url(target);
+  c.next_generation(target);
+  const std::string new_url = c.peer_url(target);
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    net::Channel& ch = *admin[static_cast<std::size_t>((via + attempt) % kMembers)];
+    etcdserverpb::MemberAddRequest r;
+    r.add_peerurls(new_url);
+    net::UnaryResult res =
+        co_await call(ch, "/etcdserverpb.Cluster/MemberAdd", r.SerializeAsString(), milliseconds(3'000));
+    etcdserverpb::MemberAddResponse resp;
+    google::protobuf::RepeatedPtrField<etcdserverpb::Member> members;
+    std::uint64_t id = 0;
+    if (res.status.is_ok() && resp.ParseFromString(res.response)) {
+      members = resp.members();
+      id = resp.member().id();
+    } else if (res.status.message.find("exist") != std::string::npos) {
+      // An earlier attempt was applied: learn the member list instead.
+      etcdserverpb::MemberListRequest lr;
+      net::UnaryResult lres =
+          co_await call(ch, "/etcdserverpb.Cluster/MemberList", lr.SerializeAsString(), milliseconds(3'000));
+      etcdserverpb::MemberListResponse lresp;
+      if (lres.status.is_ok() && lresp.ParseFromString(lres.response)) members = lresp.members();
+    } else {
+      *error = "MemberAdd: " + res.status.message;
+      co_await sleep_for(milliseconds(300));
+      continue;
+    }
+    std::string cluster;
+    for (const auto& m : members) {
+      bool ours = false;
+      for (const auto& u : m.peerurls())
+        ours = ours || u == new_url;
+      if (ours) id = m.id();
+      for (const auto& u : m.peerurls()) {
+        if (u == old_url) continue;
+        if (!cluster.empty()) cluster += ",";
+        cluster += (ours || m.name().empty() ? c.name(target) : m.name()) + "=" + u;
+      }
+    }
+    if (id == 0 || cluster.find(new_url) == std::string::npos) {
+      *error = "MemberAdd: the new member is missing from the member list";
+      co_await sleep_for(milliseconds(300));
+      continue;
+    }
+    co_return std::make_pair(cluster, id);
+  }
+  co_return std::nullopt;
+}
+
+std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
+  std::vector<int> kinds;
+  if (opt.faults.empty()) {
+    for (int k = 0; k < kFaultKinds; ++k)
+      if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll)
+                   : (opt.proxy || !needs_proxy(k)))
+        kinds.push_back(k);
+    return kinds;
+  }
+  std::stringstream ss(opt.faults);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int found = -1;
+    for (int k = 0; k < kFaultKinds; ++k)
+      if (item == fault_name(k)) found = k;
+    if (found < 0) {
+      *error = "unknown fault kind \"" + item + "\"";
+      return {};
+    }
+    if (needs_proxy(found) && (!opt.proxy || opt.etcd)) {
+      *error = std::string(fault_name(found)) + " needs the peer proxy (cairn members, no --no-proxy)";
+      return {};
+    }
+    if (found == kTornWal && opt.etcd) {
+      *error = "torn-wal knows cairn's WAL format only";
+      return {};
+    }
+    kinds.push_back(found);
+  }
+  return kinds;
+}
+
+awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
   auto ex = co_await boost::asio::this_coro::executor;
   std::vector<std::unique_ptr<net::Channel>> admin;
   for (int i = 0; i < kMembers; ++i)
     admin.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed);
-  // The first four faults are every kind once, in a seeded order; then kinds are drawn at random.
-  std::vector<int> schedule{kKillFollower, kKillLeader, kPauseLeader, kKillAll};
+  // The first faults are every enabled kind once, in a seeded order; then kinds are drawn at random.
+  std::vector<int> schedule = kinds;
   std::shuffle(schedule.begin(), schedule.end(), rng);
   const double end_s = now_s() + run.opt.duration_s;
   Cluster& c = *run.cluster;
   for (std::size_t n = 0; n < schedule.size() || now_s() < end_s; ++n) {
-    if (n >= schedule.size()) schedule.push_back(static_cast<int>(rng() % kFaultKinds));
-    const int kind = schedule[n];
+    if (n >= schedule.size()) schedule.push_back(kinds[rng() % kinds.size()]);
+    int kind = schedule[n];
     const int quiet_ms = 1'000 + static_cast<int>(rng() % 2'000);
     const int hold_ms = 500 + static_cast<int>(rng() % 1'500);
     const int pick = static_cast<int>(rng() % 2);
+    const int pick2 = static_cast<int>(rng() % 2);
+    const lz::CutMode mode = rng() % 2 ? lz::CutMode::kBlackhole : lz::CutMode::kReset;
+    std::mt19937_64 fault_rng(rng());
     co_await sleep_for(milliseconds(quiet_ms));
     if (auto e = c.unexpected_exit()) {
       run.anomalies.push_back("member m" + std::to_string(e->first + 1) + " exited on its own (wait status " +
@@ -452,24 +722,18 @@ awaitable<void> fault_loop(Run& run) {
     std::vector<int> followers;
     for (int i = 0; i < kMembers; ++i)
       if (i != leader) followers.push_back(i);
-    FaultRecord f{kind, -1, now_s(), now_ns()};
+    const int follower = followers[static_cast<std::size_t>(pick)];
+    if (kind == kMemberReplace && c.generation(follower) + 1 >= kGenerationsMax) kind = kKillFollower;
+    FaultRecord f{kind, -1, now_s(), now_ns(), -1, ""};
     switch (kind) {
       case kKillFollower: {
-        f.target = followers[static_cast<std::size_t>(pick)];
+        f.target = follower;
         std::printf("[%8.3f s] fault %zu: SIGKILL follower m%d (leader m%d), restart after %d ms\n", now_s(),
                     n + 1, f.target + 1, leader + 1, hold_ms);
         c.kill_member(f.target);
         co_await sleep_for(milliseconds(hold_ms));
         c.start(f.target);
-        const auto restarted = Clock::now();
-        while (Clock::now() - restarted < kHealthWaitMax) {
-          auto s = co_await member_status(*admin[f.target]);
-          if (s && s->second != 0) {
-            f.recovery_s = std::chrono::duration<double>(Clock::now() - restarted).count();
-            break;
-          }
-          co_await sleep_for(milliseconds(50));
-        }
+        f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
         break;
       }
       case kKillLeader:
@@ -499,6 +763,72 @@ awaitable<void> fault_loop(Run& run) {
         for (int i = 0; i < kMembers; ++i)
           c.start(i);
         break;
+      case kPartitionLeader:
+      case kPartitionFollower: {
+        f.target = kind == kPartitionLeader ? leader : follower;
+        const int cut_ms = 2 * kElectionTimeoutMs + hold_ms;
+        f.note = mode_name(mode);
+        std::printf("[%8.3f s] fault %zu: partition %s m%d from the others (%s) for %d ms\n", now_s(), n + 1,
+                    kind == kPartitionLeader ? "leader" : "follower", f.target + 1, mode_name(mode), cut_ms);
+        isolate(*run.proxy, f.target, mode);
+        co_await sleep_for(milliseconds(cut_ms));
+        run.proxy->heal_all();
+        break;
+      }
+      case kOneWay: {
+        // pick2: 0 = the leader's messages to the follower are dropped (it stops hearing heartbeats),
+        // 1 = the follower's messages to the leader are dropped (the leader hears no acks from it).
+        const int from = pick2 == 0 ? leader : follower, to = pick2 == 0 ? follower : leader;
+        f.target = follower;
+        const int cut_ms = 2 * kElectionTimeoutMs + hold_ms;
+        f.note = "m" + std::to_string(from + 1) + "->m" + std::to_string(to + 1) + " " + mode_name(mode);
+        std::printf(
+            "[%8.3f s] fault %zu: one-way cut, m%d's messages to m%d dropped (%s; leader m%d) for %d ms\n",
+            now_s(), n + 1, from + 1, to + 1, mode_name(mode), leader + 1, cut_ms);
+        run.proxy->cut(from, to, mode);
+        co_await sleep_for(milliseconds(cut_ms));
+        run.proxy->heal_all();
+        break;
+      }
+      case kTornWal: {
+        f.target = follower;
+        c.kill_member(f.target);
+        const std::string what = tear_wal_tail(c.data_dir(f.target), pick2, fault_rng);
+        std::printf("[%8.3f s] fault %zu: SIGKILL follower m%d, %s, restart after %d ms\n", now_s(), n + 1,
+                    f.target + 1, what.c_str(), hold_ms);
+        const bool torn = what.rfind("no ", 0) != 0;
+        co_await sleep_for(milliseconds(hold_ms));
+        c.start(f.target);
+        f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
+        if (torn && f.recovery_s >= 0 && !wal_repaired(c.data_dir(f.target)))
+          run.anomalies.push_back("m" + std::to_string(f.target + 1) + " restarted after a torn WAL tail (" +
+                                  what + ") without repairing it (no .broken copy)");
+        f.note = torn ? (pick2 == 0 ? "torn append, repaired" : "torn last record, repaired") : what;
+        break;
+      }
+      case kMemberReplace: {
+        f.target = follower;
+        const std::string old_name = c.name(f.target);
+        std::string error;
+        auto r = co_await replace_member(run, admin, follower, leader, &error);
+        if (!r) {
+          run.anomalies.push_back("member replace of " + old_name + " failed: " + error);
+          break;
+        }
+        run.member_ids[static_cast<std::size_t>(f.target)] = r->second;
+        if (run.proxy)
+          run.proxy->add_route(f.target, static_cast<std::uint16_t>(c.advertised_peer_port(f.target)),
+                               static_cast<std::uint16_t>(c.listen_peer_port(f.target)));
+        // The removed member's data dir is left behind; the new member starts empty.
+        c.set_initial_cluster(f.target, r->first);
+        std::printf("[%8.3f s] fault %zu: removed follower %s (leader m%d), added %s (id %016llx), started\n",
+                    now_s(), n + 1, old_name.c_str(), leader + 1, c.name(f.target).c_str(),
+                    static_cast<unsigned long long>(r->second));
+        c.start(f.target);
+        f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
+        f.note = old_name + " -> " + c.name(f.target);
+        break;
+      }
     }
     std::fflush(stdout);
     run.faults.push_back(f);
@@ -580,7 +910,84 @@ awaitable<void> final_phase(Run& run) {
     a->close();
 }
 
-awaitable<void> main_flow(Run& run, bool* finished) {
+// The stale-read scenario (--scenario stale-read): a write acknowledged by the old leader L, then L is
+// cut off (blackhole, both directions); once the other two members have elected a new leader, a newer
+// value is written through it and acknowledged, and only then is L asked for linearizable reads. A
+// correct member cannot answer them (no quorum for ReadIndex): they time out or fail. A member started
+// with --debug-unsafe-skip-read-index answers from its local store, with the older value: a stale read
+// the checker must reject. Every step waits for its precondition (bounded), so the outcome does not
+// depend on timing.
+awaitable<void> stale_read_flow(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, int old_leader) {
+  const std::string key = key_name(0);
+  auto put_until_ok = [&](int member, std::string value) -> awaitable<bool> {
+    for (int attempt = 0; attempt < 40; ++attempt) {
+      lz::Op op =
+          co_await do_op(run, *admin[static_cast<std::size_t>(member)], 0, lz::OpKind::kPut, key, value, "");
+      const bool ok = op.outcome == lz::Outcome::kOk;
+      run.history.push_back(std::move(op));
+      if (ok) co_return true;
+      co_await sleep_for(milliseconds(250));
+    }
+    co_return false;
+  };
+  if (!co_await put_until_ok(old_leader, "before-partition")) {
+    run.anomalies.push_back("stale-read: the first write through the leader never succeeded");
+    co_return;
+  }
+  std::printf("[%8.3f s] stale-read: put(%s) acknowledged by leader m%d; isolating it (blackhole)\n", now_s(),
+              key.c_str(), old_leader + 1);
+  isolate(*run.proxy, old_leader, lz::CutMode::kBlackhole);
+  FaultRecord f{kPartitionLeader, old_leader, now_s(), now_ns(), -1, ""};
+  f.note = "blackhole (stale-read scenario)";
+  run.faults.push_back(f);
+  // The other two elect a leader among themselves.
+  int new_leader = -1;
+  const auto deadline = Clock::now() + milliseconds(30'000);
+  while (new_leader < 0 && Clock::now() < deadline) {
+    std::uint64_t seen = 0;
+    bool agree = true;
+    for (int i = 0; i < kMembers && agree; ++i) {
+      if (i == old_leader) continue;
+      auto st = co_await member_status(*admin[static_cast<std::size_t>(i)]);
+      if (!st || st->second == 0 || st->second == run.member_ids[static_cast<std::size_t>(old_leader)] ||
+          (seen != 0 && st->second != seen))
+        agree = false;
+      else
+        seen = st->second;
+    }
+    if (agree)
+      for (int i = 0; i < kMembers; ++i)
+        if (run.member_ids[static_cast<std::size_t>(i)] == seen) new_leader = i;
+    if (new_leader < 0) co_await sleep_for(milliseconds(100));
+  }
+  if (new_leader < 0) {
+    run.anomalies.push_back("stale-read: the majority did not elect a new leader within 30 s");
+    co_return;
+  }
+  if (!co_await put_until_ok(new_leader, "after-partition")) {
+    run.anomalies.push_back("stale-read: no write acknowledged by the majority's leader m" +
+                            std::to_string(new_leader + 1));
+    co_return;
+  }
+  std::printf("[%8.3f s] stale-read: new leader m%d acknowledged put(%s); reading from isolated m%d\n",
+              now_s(), new_leader + 1, key.c_str(), old_leader + 1);
+  int answered = 0;
+  for (int i = 0; i < 5; ++i) {
+    lz::Op op =
+        co_await do_op(run, *admin[static_cast<std::size_t>(old_leader)], 1, lz::OpKind::kGet, key, "", "");
+    if (op.outcome == lz::Outcome::kOk) {
+      ++answered;
+      std::printf("[%8.3f s] stale-read: isolated m%d answered a linearizable get: %s\n", now_s(),
+                  old_leader + 1, op.read ? op.read->c_str() : "(absent)");
+    }
+    run.history.push_back(std::move(op));
+  }
+  std::printf("[%8.3f s] stale-read: isolated m%d answered %d of 5 linearizable gets; healing\n", now_s(),
+              old_leader + 1, answered);
+  run.proxy->heal_all();
+}
+
+awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
   auto ex = co_await boost::asio::this_coro::executor;
   for (int i = 0; i < kMembers; ++i)
     run.cluster->start(i);
@@ -589,19 +996,29 @@ awaitable<void> main_flow(Run& run, bool* finished) {
     for (int i = 0; i < kMembers; ++i)
       admin.push_back(make_channel(ex, run.cluster->client_port(i)));
     const int leader = co_await wait_healthy(run, admin);
-    for (auto& a : admin)
-      a->close();
     if (leader < 0) {
+      for (auto& a : admin)
+        a->close();
       run.anomalies.push_back("cluster not healthy within 60 s of start");
       *finished = true;
       co_return;
     }
     std::printf("[%8.3f s] cluster healthy, leader m%d\n", now_s(), leader + 1);
+    if (run.opt.scenario == "stale-read") {
+      co_await stale_read_flow(run, admin, leader);
+      for (auto& a : admin)
+        a->close();
+      if (run.anomalies.empty()) co_await final_phase(run);
+      *finished = true;
+      co_return;
+    }
+    for (auto& a : admin)
+      a->close();
   }
   run.clients_running = run.opt.clients;
   for (int c = 0; c < run.opt.clients; ++c)
     boost::asio::co_spawn(ex, client_loop(run, c), boost::asio::detached);
-  boost::asio::co_spawn(ex, fault_loop(run), boost::asio::detached);
+  boost::asio::co_spawn(ex, fault_loop(run, std::move(kinds)), boost::asio::detached);
   while (!run.faults_done)
     co_await sleep_for(milliseconds(100));
   // Let the clients run on the healed cluster for a moment, then stop them.
@@ -626,6 +1043,18 @@ bool parse(int argc, char** argv, Options& o) {
       o.serializable_reads = true;
       continue;
     }
+    if (a == "--skip-read-index") {
+      o.server_args.push_back("--debug-unsafe-skip-read-index");
+      continue;
+    }
+    if (a == "--expect-violation") {
+      o.expect_violation = true;
+      continue;
+    }
+    if (a == "--no-proxy") {
+      o.proxy = false;
+      continue;
+    }
     if (!(v = next())) return false;
     if (a == "--seed")
       o.seed = std::strtoull(v, nullptr, 10);
@@ -637,6 +1066,15 @@ bool parse(int argc, char** argv, Options& o) {
       o.keys = std::atoi(v);
     else if (a == "--cairn")
       o.cairn = v;
+    else if (a == "--etcd") {
+      o.cairn = v;
+      o.etcd = true;
+    } else if (a == "--server-arg")
+      o.server_args.push_back(v);
+    else if (a == "--faults")
+      o.faults = v;
+    else if (a == "--scenario")
+      o.scenario = v;
     else if (a == "--base-port")
       o.base_port = std::atoi(v);
     else if (a == "--request-timeout-ms")
@@ -644,6 +1082,8 @@ bool parse(int argc, char** argv, Options& o) {
     else
       return false;
   }
+  if (o.etcd) o.proxy = false;  // etcd's peer links are HTTP streams without cairn's HELLO
+  if (!o.scenario.empty() && (o.scenario != "stale-read" || !o.proxy)) return false;
   return !o.cairn.empty() && o.clients > 0 && o.keys > 0 && o.duration_s >= 0 && o.base_port > 0 &&
          o.base_port + 10 * kMembers < 65536;
 }
@@ -664,8 +1104,16 @@ int main(int argc, char** argv) {
   Options opt;
   if (!parse(argc, argv, opt)) {
     std::fprintf(stderr,
-                 "usage: cairn_fault --cairn PATH [--seed N] [--duration S] [--clients N] [--keys N] "
-                 "[--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]\n");
+                 "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
+                 "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
+                 "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
+                 "[--scenario stale-read] [--expect-violation]\n");
+    return 2;
+  }
+  std::string kinds_error;
+  const std::vector<int> kinds = enabled_kinds(opt, &kinds_error);
+  if (kinds.empty() && opt.scenario.empty()) {
+    std::fprintf(stderr, "cairn_fault: %s\n", kinds_error.empty() ? "no fault kinds" : kinds_error.c_str());
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -676,19 +1124,51 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = tmpl;
-  std::printf("cairn_fault: seed %llu, duration %d s, %d clients, %d keys, ports %d-%d, dir %s\n",
-              static_cast<unsigned long long>(opt.seed), opt.duration_s, opt.clients, opt.keys, opt.base_port,
-              opt.base_port + 10 * kMembers, dir.c_str());
+  std::printf("cairn_fault: %s %s, seed %llu, duration %d s, %d clients, %d keys, ports %d-%d, dir %s\n",
+              opt.etcd ? "etcd" : "cairn", opt.cairn.c_str(), static_cast<unsigned long long>(opt.seed),
+              opt.duration_s, opt.clients, opt.keys, opt.base_port, opt.base_port + 10 * kMembers - 1,
+              dir.c_str());
+  if (!opt.server_args.empty()) {
+    std::printf("member flags added:");
+    for (const auto& a : opt.server_args)
+      std::printf(" %s", a.c_str());
+    std::printf("\n");
+  }
+  if (opt.scenario.empty()) {
+    std::printf("fault kinds:");
+    for (int k : kinds)
+      std::printf(" %s", fault_name(k));
+    std::printf("\n");
+  } else {
+    std::printf("scenario: %s\n", opt.scenario.c_str());
+  }
   std::fflush(stdout);
   Run run;
   run.opt = opt;
   run.member_ids.assign(kMembers, 0);
   bool finished = false;
   {
-    Cluster cluster(opt.cairn, dir, opt.base_port);
+    Cluster cluster(run.opt, dir);
     run.cluster = &cluster;
     boost::asio::io_context ioc;
-    boost::asio::co_spawn(ioc, main_flow(run, &finished), boost::asio::detached);
+    // Peer links go through the proxy: member i's advertised peer port forwards to its listening port.
+    lz::PeerProxy proxy(ioc);
+    if (opt.proxy) {
+      proxy.set_resolver([&run](std::uint64_t id) {
+        for (int i = 0; i < kMembers; ++i)
+          if (id != 0 && run.member_ids[static_cast<std::size_t>(i)] == id) return i;
+        return -1;
+      });
+      for (int i = 0; i < kMembers; ++i)
+        if (!proxy.add_route(i, static_cast<std::uint16_t>(cluster.advertised_peer_port(i)),
+                             static_cast<std::uint16_t>(cluster.listen_peer_port(i)))) {
+          std::fprintf(stderr, "cairn_fault: cannot listen on proxy port %d\n",
+                       cluster.advertised_peer_port(i));
+          return 2;
+        }
+      run.proxy = &proxy;
+    }
+    boost::asio::co_spawn(ioc, main_flow(run, kinds, &finished), boost::asio::detached);
     // Hang guard: the run must end well within the faults' duration plus recovery allowances.
     boost::asio::steady_timer guard(ioc, std::chrono::seconds(opt.duration_s + 240));
     guard.async_wait([&](const boost::system::error_code& ec) {
@@ -698,8 +1178,19 @@ int main(int argc, char** argv) {
       ioc.run_one();
     guard.cancel();
     if (!finished) run.anomalies.push_back("harness did not finish in time (hang guard)");
-    // The cluster's destructor kills every member still running; the io_context (and the clients'
-    // channels) go first.
+    if (opt.proxy) {
+      const auto& ps = proxy.stats();
+      std::printf(
+          "peer proxy: %llu connections, %llu reset by cuts, %llu blackholed, %llu bytes forwarded, "
+          "%llu dropped\n",
+          static_cast<unsigned long long>(ps.accepted), static_cast<unsigned long long>(ps.reset),
+          static_cast<unsigned long long>(ps.blackholed), static_cast<unsigned long long>(ps.bytes_forwarded),
+          static_cast<unsigned long long>(ps.bytes_dropped));
+    }
+    proxy.shutdown();
+    run.proxy = nullptr;
+    // The cluster's destructor kills every member still running; the proxy, the io_context (and the
+    // clients' channels) go first.
   }
 
   // Figures.
@@ -721,10 +1212,12 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kFaultKinds; ++k)
     std::printf("%s%s %d", k ? ", " : "", fault_name(k), fault_counts[k]);
   std::printf(")\n");
-  std::vector<double> leader_recovery, follower_recovery;
+  std::vector<double> leader_recovery, follower_recovery, isolated_recovery, torn_recovery, replace_recovery;
   for (const auto& f : run.faults) {
     if (f.kind == kKillFollower && f.recovery_s >= 0) follower_recovery.push_back(f.recovery_s);
-    if (f.kind != kKillLeader && f.kind != kPauseLeader && f.kind != kKillAll) continue;
+    if (f.kind == kTornWal && f.recovery_s >= 0) torn_recovery.push_back(f.recovery_s);
+    if (f.kind == kMemberReplace && f.recovery_s >= 0) replace_recovery.push_back(f.recovery_s);
+    if (f.kind != kKillLeader && f.kind != kPartitionLeader) continue;
     std::int64_t first = lz::kNeverCompleted;
     for (const auto& op : run.history) {
       const bool write = op.kind == lz::OpKind::kPut || op.kind == lz::OpKind::kDelete ||
@@ -732,15 +1225,21 @@ int main(int argc, char** argv) {
       if (write && op.outcome == lz::Outcome::kOk && op.invoke_ns >= f.at_ns)
         first = std::min(first, op.complete_ns);
     }
-    if (first != lz::kNeverCompleted && f.kind == kKillLeader)
-      leader_recovery.push_back(static_cast<double>(first - f.at_ns) / 1e9);
+    if (first == lz::kNeverCompleted) continue;
+    (f.kind == kKillLeader ? leader_recovery : isolated_recovery)
+        .push_back(static_cast<double>(first - f.at_ns) / 1e9);
   }
   std::printf("recovery times:\n");
   print_recovery("leader SIGKILL -> first acknowledged write", leader_recovery);
   print_recovery("follower restart -> answers Status with a leader", follower_recovery);
+  if (opt.proxy) print_recovery("leader partitioned -> first acknowledged write", isolated_recovery);
+  if (!torn_recovery.empty()) print_recovery("restart after a torn WAL tail -> healthy", torn_recovery);
+  if (!replace_recovery.empty()) print_recovery("replacement member started -> healthy", replace_recovery);
 
   // The checker.
   bool inconclusive = false;
+  const std::size_t anomalies_before_check = run.anomalies.size();
+  int rejected_keys = 0;
   const auto t0 = Clock::now();
   auto results = lz::check_history(run.history);
   for (const auto& r : results) {
@@ -760,11 +1259,35 @@ int main(int argc, char** argv) {
     for (const auto& op : m.counterexample)
       std::printf("    %s\n", lz::describe(op).c_str());
     run.anomalies.push_back("history of key " + r.key + " is not linearizable");
+    ++rejected_keys;
   }
   std::printf("checker time: %.3f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
   for (const auto& f : run.faults)
-    std::printf("  fault at %.3f s: %s %s\n", f.at_s, fault_name(f.kind),
-                f.target < 0 ? "all" : ("m" + std::to_string(f.target + 1)).c_str());
+    std::printf("  fault at %.3f s: %s %s%s%s%s\n", f.at_s, fault_name(f.kind),
+                f.target < 0 ? "all" : ("m" + std::to_string(f.target + 1)).c_str(),
+                f.note.empty() ? "" : " (", f.note.c_str(), f.note.empty() ? "" : ")");
+
+  if (opt.expect_violation) {
+    // Self-test mode: the run proves the checker catches a real bug only if it rejected a key and the
+    // run was otherwise sound (healthy cluster, final reads, equal HashKV).
+    for (const auto& a : run.anomalies)
+      std::printf("%s: %s\n",
+                  &a - run.anomalies.data() < static_cast<long>(anomalies_before_check)
+                      ? "ANOMALY"
+                      : "expected violation",
+                  a.c_str());
+    if (rejected_keys > 0 && anomalies_before_check == 0) {
+      std::printf("PASSED: the checker rejected %d key(s) as expected (seed %llu)\n", rejected_keys,
+                  static_cast<unsigned long long>(opt.seed));
+      std::error_code ec;
+      if (!opt.keep) std::filesystem::remove_all(dir, ec);
+      return 0;
+    }
+    std::printf("member logs kept in %s\nFAILED: expected a linearizability violation%s (seed %llu)\n",
+                dir.c_str(), rejected_keys > 0 ? " and no other anomaly" : ", the checker found none",
+                static_cast<unsigned long long>(opt.seed));
+    return 1;
+  }
 
   const bool bad = !run.anomalies.empty();
   for (const auto& a : run.anomalies)
@@ -776,9 +1299,10 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir, ec);
   }
   if (bad) {
-    std::printf("FAILED: seed %llu (replay: cairn_fault --seed %llu --duration %d --clients %d --keys %d)\n",
-                static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(opt.seed),
-                opt.duration_s, opt.clients, opt.keys);
+    std::printf(
+        "FAILED: seed %llu (replay: cairn_fault --seed %llu --duration %d --clients %d --keys %d%s%s)\n",
+        static_cast<unsigned long long>(opt.seed), static_cast<unsigned long long>(opt.seed), opt.duration_s,
+        opt.clients, opt.keys, opt.faults.empty() ? "" : " --faults ", opt.faults.c_str());
     return 1;
   }
   if (inconclusive) {
