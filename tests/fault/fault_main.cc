@@ -19,7 +19,9 @@
 // The same --seed repeats the same fault schedule (kinds, targets among followers, hold times, cut
 // modes); client timing is not deterministic. See docs/fault-testing.md.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -65,7 +67,7 @@ constexpr int kHeartbeatMs = 50;
 constexpr int kElectionTimeoutMs = 500;
 constexpr milliseconds kHealthWaitMax{60'000};
 constexpr milliseconds kAdminTimeout{1'000};
-constexpr int kFaultKinds = 9;
+constexpr int kFaultKinds = 10;
 constexpr int kGenerationsMax = 8;  // member replacements per slot (each needs a fresh peer URL/port)
 
 struct Options {
@@ -86,6 +88,8 @@ struct Options {
   std::string scenario;                  // "" (random faults) or "stale-read"
   bool expect_violation = false;
   bool proxy = true;
+  int tmpfs_mb = 256;  // size of each member's tmpfs data dir when disk-full is enabled
+  bool tmpfs = false;  // set when the tmpfs data dirs are mounted (disk-full possible)
 };
 
 enum FaultKind {
@@ -98,11 +102,12 @@ enum FaultKind {
   kOneWay = 6,             // one direction of one leader-follower link dropped
   kTornWal = 7,            // a stopped follower's newest WAL segment gets a torn tail
   kMemberReplace = 8,      // MemberRemove a follower, MemberAdd a fresh member in its place
+  kDiskFull = 9,           // a follower's data dir (a small tmpfs) is filled up, then freed
 };
 const char* fault_name(int k) {
-  static const char* names[kFaultKinds] = {"kill-follower", "kill-leader",      "pause-leader",
-                                           "kill-all",      "partition-leader", "partition-follower",
-                                           "one-way",       "torn-wal",         "member-replace"};
+  static const char* names[kFaultKinds] = {
+      "kill-follower",      "kill-leader", "pause-leader", "kill-all",       "partition-leader",
+      "partition-follower", "one-way",     "torn-wal",     "member-replace", "disk-full"};
   return names[k];
 }
 bool needs_proxy(int k) {
@@ -145,7 +150,15 @@ class Cluster {
   std::string name(int i) const {
     return "m" + std::to_string(i + 1) + (gen_[i] ? "g" + std::to_string(gen_[i]) : "");
   }
-  std::string data_dir(int i) const { return dir_ + "/" + name(i); }
+  // With the disk-full fault, slot i's data dirs live on their own tmpfs mounted at <dir>/fs<i>.
+  std::string fs_dir(int i) const { return dir_ + "/fs" + std::to_string(i + 1); }
+  std::string data_dir(int i) const { return opt_.tmpfs ? fs_dir(i) + "/" + name(i) : dir_ + "/" + name(i); }
+  bool reap(int i, int* status) {  // true if the member exited; it is then no longer running
+    if (pids_[i] <= 0) return false;
+    if (::waitpid(pids_[i], status, WNOHANG) != pids_[i]) return false;
+    pids_[i] = -1;
+    return true;
+  }
   std::string log_path(int i) const { return dir_ + "/m" + std::to_string(i + 1) + ".log"; }
   bool running(int i) const { return pids_[i] > 0; }
   int generation(int i) const { return gen_[i]; }
@@ -656,12 +669,51 @@ awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
   co_return std::nullopt;
 }
 
+// Fills the filesystem of `dir` with a file until writes fail with ENOSPC; returns the bytes written.
+std::uint64_t fill_disk(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return 0;
+  std::string chunk(1 << 20, 'F');
+  std::uint64_t total = 0;
+  for (std::size_t size = chunk.size(); size >= 512; size /= 2)
+    while (true) {
+      const ssize_t n = ::write(fd, chunk.data(), size);
+      if (n <= 0) break;
+      total += static_cast<std::uint64_t>(n);
+    }
+  ::close(fd);
+  return total;
+}
+
+// A private mount namespace (the mounts vanish with the harness and its members, whatever kills it) and
+// a tmpfs per member slot. False if not permitted (not root, no CAP_SYS_ADMIN, no tmpfs).
+bool mount_tmpfs_data_dirs(const std::string& dir, int size_mb, std::string* error) {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    *error = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+    return false;
+  }
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    *error = std::string("mount --make-rprivate /: ") + std::strerror(errno);
+    return false;
+  }
+  const std::string opts = "size=" + std::to_string(size_mb) + "m";
+  for (int i = 0; i < kMembers; ++i) {
+    const std::string mp = dir + "/fs" + std::to_string(i + 1);
+    ::mkdir(mp.c_str(), 0755);
+    if (::mount("tmpfs", mp.c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+      *error = "mount tmpfs on " + mp + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
   std::vector<int> kinds;
   if (opt.faults.empty()) {
     for (int k = 0; k < kFaultKinds; ++k)
       if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll)
-                   : (opt.proxy || !needs_proxy(k)))
+                   : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs)))
         kinds.push_back(k);
     return kinds;
   }
@@ -681,6 +733,10 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
     }
     if (found == kTornWal && opt.etcd) {
       *error = "torn-wal knows cairn's WAL format only";
+      return {};
+    }
+    if (found == kDiskFull && !opt.tmpfs) {
+      *error = "disk-full needs tmpfs data dirs (root, a private mount namespace)";
       return {};
     }
     kinds.push_back(found);
@@ -804,6 +860,49 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
           run.anomalies.push_back("m" + std::to_string(f.target + 1) + " restarted after a torn WAL tail (" +
                                   what + ") without repairing it (no .broken copy)");
         f.note = torn ? (pick2 == 0 ? "torn append, repaired" : "torn last record, repaired") : what;
+        break;
+      }
+      case kDiskFull: {
+        f.target = follower;
+        const std::string filler = c.fs_dir(f.target) + "/filler";
+        const std::uint64_t filled = fill_disk(filler);
+        // A restarted member gets longer (an ASan cairn takes 1-4 s to start and rejoin under load).
+        const int full_ms = (pick2 ? 8'000 : 2'000) + hold_ms;
+        // pick2 1: the member is also SIGKILLed and restarted on the full disk (recovery has to write:
+        // WAL repair, a spare segment); 0: it keeps running (its appends go to preallocated segments).
+        std::printf("[%8.3f s] fault %zu: disk of follower m%d full (%llu MB of filler) for %d ms%s\n",
+                    now_s(), n + 1, f.target + 1, static_cast<unsigned long long>(filled >> 20), full_ms,
+                    pick2 ? ", member restarted on it" : "");
+        std::fflush(stdout);
+        if (pick2) {
+          c.kill_member(f.target);
+          c.start(f.target);
+        }
+        int status = 0;
+        bool exited = false, answered = false;
+        const auto until = Clock::now() + milliseconds(full_ms);
+        while (!exited && Clock::now() < until) {
+          // Does it answer Status while its disk is full? (The clients' writes show in the history.)
+          answered =
+              answered || (co_await member_status(*admin[static_cast<std::size_t>(f.target)])).has_value();
+          exited = c.reap(f.target, &status);
+          if (!exited) co_await sleep_for(milliseconds(100));
+        }
+        ::unlink(filler.c_str());
+        if (!exited) exited = c.reap(f.target, &status);
+        f.note = pick2 ? "restarted on the full disk; " : "";
+        if (exited) {
+          f.note += "member exited (" +
+                    (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                       : "signal " + std::to_string(WTERMSIG(status))) +
+                    "), restarted after freeing the disk";
+          c.start(f.target);
+        } else {
+          f.note += answered ? "member kept running, answered Status while full"
+                             : "member kept running, never answered Status while full";
+        }
+        std::printf("[%8.3f s]   disk freed: %s\n", now_s(), f.note.c_str());
+        f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
         break;
       }
       case kMemberReplace: {
@@ -1075,6 +1174,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.faults = v;
     else if (a == "--scenario")
       o.scenario = v;
+    else if (a == "--tmpfs-mb")
+      o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
       o.base_port = std::atoi(v);
     else if (a == "--request-timeout-ms")
@@ -1107,13 +1208,7 @@ int main(int argc, char** argv) {
                  "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
                  "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
                  "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-                 "[--scenario stale-read] [--expect-violation]\n");
-    return 2;
-  }
-  std::string kinds_error;
-  const std::vector<int> kinds = enabled_kinds(opt, &kinds_error);
-  if (kinds.empty() && opt.scenario.empty()) {
-    std::fprintf(stderr, "cairn_fault: %s\n", kinds_error.empty() ? "no fault kinds" : kinds_error.c_str());
+                 "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB]\n");
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -1124,6 +1219,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = tmpl;
+  {
+    // disk-full: tmpfs data dirs, if wanted (explicitly, or by default for cairn) and permitted.
+    const bool wanted = opt.faults.empty()
+                            ? (!opt.etcd && opt.scenario.empty())
+                            : ("," + opt.faults + ",").find(",disk-full,") != std::string::npos;
+    std::string why;
+    if (wanted) {
+      opt.tmpfs = mount_tmpfs_data_dirs(dir, opt.tmpfs_mb, &why);
+      if (!opt.tmpfs) std::printf("disk-full fault unavailable: %s\n", why.c_str());
+    }
+  }
+  std::string kinds_error;
+  const std::vector<int> kinds = enabled_kinds(opt, &kinds_error);
+  if (kinds.empty() && opt.scenario.empty()) {
+    std::fprintf(stderr, "cairn_fault: %s\n", kinds_error.empty() ? "no fault kinds" : kinds_error.c_str());
+    return 2;
+  }
   std::printf("cairn_fault: %s %s, seed %llu, duration %d s, %d clients, %d keys, ports %d-%d, dir %s\n",
               opt.etcd ? "etcd" : "cairn", opt.cairn.c_str(), static_cast<unsigned long long>(opt.seed),
               opt.duration_s, opt.clients, opt.keys, opt.base_port, opt.base_port + 10 * kMembers - 1,
@@ -1192,6 +1304,11 @@ int main(int argc, char** argv) {
     // The cluster's destructor kills every member still running; the proxy, the io_context (and the
     // clients' channels) go first.
   }
+  if (opt.tmpfs) {
+    // The members are gone: unmount the tmpfs data dirs (they would vanish with the namespace anyway).
+    for (int i = 0; i < kMembers; ++i)
+      ::umount2((dir + "/fs" + std::to_string(i + 1)).c_str(), MNT_DETACH);
+  }
 
   // Figures.
   std::map<lz::OpKind, std::array<int, 3>> counts;
@@ -1212,11 +1329,13 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kFaultKinds; ++k)
     std::printf("%s%s %d", k ? ", " : "", fault_name(k), fault_counts[k]);
   std::printf(")\n");
-  std::vector<double> leader_recovery, follower_recovery, isolated_recovery, torn_recovery, replace_recovery;
+  std::vector<double> leader_recovery, follower_recovery, isolated_recovery, torn_recovery, replace_recovery,
+      disk_recovery;
   for (const auto& f : run.faults) {
     if (f.kind == kKillFollower && f.recovery_s >= 0) follower_recovery.push_back(f.recovery_s);
     if (f.kind == kTornWal && f.recovery_s >= 0) torn_recovery.push_back(f.recovery_s);
     if (f.kind == kMemberReplace && f.recovery_s >= 0) replace_recovery.push_back(f.recovery_s);
+    if (f.kind == kDiskFull && f.recovery_s >= 0) disk_recovery.push_back(f.recovery_s);
     if (f.kind != kKillLeader && f.kind != kPartitionLeader) continue;
     std::int64_t first = lz::kNeverCompleted;
     for (const auto& op : run.history) {
@@ -1235,6 +1354,7 @@ int main(int argc, char** argv) {
   if (opt.proxy) print_recovery("leader partitioned -> first acknowledged write", isolated_recovery);
   if (!torn_recovery.empty()) print_recovery("restart after a torn WAL tail -> healthy", torn_recovery);
   if (!replace_recovery.empty()) print_recovery("replacement member started -> healthy", replace_recovery);
+  if (!disk_recovery.empty()) print_recovery("disk freed -> member healthy", disk_recovery);
 
   // The checker.
   bool inconclusive = false;
