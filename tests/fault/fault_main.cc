@@ -88,6 +88,7 @@ struct Options {
   std::string scenario;                  // "" (random faults) or "stale-read"
   bool expect_violation = false;
   bool proxy = true;
+  int watchers = 2;    // watch streams on the key prefix, each resumed across member failures
   int tmpfs_mb = 256;  // size of each member's tmpfs data dir when disk-full is enabled
   bool tmpfs = false;  // set when the tmpfs data dirs are mounted (disk-full possible)
 };
@@ -286,6 +287,23 @@ struct Run {
   bool faults_done = false;
   std::vector<std::string> anomalies;
   std::vector<std::uint64_t> member_ids;  // by index, from Status
+  // Watchers.
+  struct WatchEvent {
+    std::int64_t revision;
+    bool put;
+    std::string key, value;
+  };
+  struct Watcher {
+    std::int64_t start = 0;  // first revision it is responsible for (header revision of the first create + 1)
+    std::int64_t next = 0;   // next revision it expects (resume point)
+    std::vector<WatchEvent> events;
+    int streams = 0;  // watch streams opened (1 + resumptions)
+    std::vector<std::string> problems;
+    bool done = false;
+  };
+  std::vector<Watcher> watchers;
+  std::vector<net::Channel*> watch_channels;
+  bool stop_watchers = false;
 };
 
 awaitable<void> sleep_for(milliseconds d) {
@@ -487,6 +505,150 @@ awaitable<void> client_loop(Run& run, int client) {
   for (auto& c : chans)
     c->close();
   --run.clients_running;
+}
+
+// ---- watchers ------------------------------------------------------------------------------------
+
+// One watcher on the prefix "fault/": a Watch stream to a random member; when the stream breaks (member
+// killed, replaced...) it resumes on another with start_revision = the next revision it expects, so over
+// the run it must see every change from its start, in order, once.
+awaitable<void> watcher_loop(Run& run, int w) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  std::vector<std::unique_ptr<net::Channel>> chans;
+  for (int i = 0; i < kMembers; ++i) {
+    chans.push_back(make_channel(ex, run.cluster->client_port(i)));
+    run.watch_channels.push_back(chans.back().get());
+  }
+  std::mt19937_64 rng(run.opt.seed * 7919ULL + static_cast<std::uint64_t>(w));
+  Run::Watcher& me = run.watchers[static_cast<std::size_t>(w)];
+  while (!run.stop_watchers) {
+    net::Channel& ch = *chans[rng() % kMembers];
+    net::ClientCall call = co_await ch.start_call("/etcdserverpb.Watch/Watch", net::CallOptions{});
+    etcdserverpb::WatchRequest req;
+    auto* c = req.mutable_create_request();
+    c->set_key("fault/");
+    c->set_range_end("fault0");  // the prefix "fault/"
+    c->set_start_revision(me.next);
+    bool ok = co_await call.write(req.SerializeAsString());
+    ++me.streams;
+    while (ok && !run.stop_watchers) {
+      auto msg = co_await call.read();
+      if (!msg) break;
+      etcdserverpb::WatchResponse resp;
+      if (!resp.ParseFromString(*msg)) {
+        me.problems.push_back("unparsable WatchResponse");
+        break;
+      }
+      if (resp.created() && me.start == 0) {
+        me.start = resp.header().revision() + 1;
+        me.next = me.start;
+      }
+      if (resp.canceled()) {
+        me.problems.push_back("watch canceled: " + resp.cancel_reason() + " (compact revision " +
+                              std::to_string(resp.compact_revision()) + ")");
+        break;
+      }
+      for (const auto& e : resp.events()) {
+        me.events.push_back(
+            {e.kv().mod_revision(), e.type() == mvccpb::Event::PUT, e.kv().key(), e.kv().value()});
+        me.next = std::max(me.next, e.kv().mod_revision() + 1);
+      }
+    }
+    call.cancel();
+    if (!run.stop_watchers) co_await sleep_for(milliseconds(100 + static_cast<int>(rng() % 100)));
+  }
+  for (auto& ch : chans)
+    ch->close();
+  me.done = true;
+}
+
+// The watch checks; `final_revision` is the revision every watcher must have reached.
+void check_watchers(Run& run, std::int64_t final_revision) {
+  std::map<std::int64_t, const Run::WatchEvent*> by_revision;  // across watchers
+  std::size_t total = 0;
+  for (std::size_t w = 0; w < run.watchers.size(); ++w) {
+    Run::Watcher& me = run.watchers[w];
+    const std::string who = "watcher " + std::to_string(w);
+    for (const auto& p : me.problems)
+      run.anomalies.push_back(who + ": " + p);
+    std::int64_t expect = me.start;
+    for (const auto& e : me.events) {
+      // Every revision of this run changes exactly one key under the prefix (no multi-op txns), so a
+      // watcher's events must be the revisions start, start+1, ... in order, each once.
+      if (e.revision != expect) {
+        run.anomalies.push_back(
+            who + ": event at revision " + std::to_string(e.revision) + " where revision " +
+            std::to_string(expect) +
+            (e.revision < expect ? " was expected (out of order or duplicate)" : " was expected (gap)"));
+        break;
+      }
+      ++expect;
+      auto [it, fresh] = by_revision.emplace(e.revision, &e);
+      if (!fresh && (it->second->key != e.key || it->second->put != e.put || it->second->value != e.value))
+        run.anomalies.push_back(who + ": revision " + std::to_string(e.revision) +
+                                " differs between watchers (" + e.key + " vs " + it->second->key + ")");
+    }
+    if (expect <= final_revision)
+      run.anomalies.push_back(who + ": reached revision " + std::to_string(expect - 1) + " of " +
+                              std::to_string(final_revision));
+    total += me.events.size();
+    std::printf("watcher %zu: revisions %lld..%lld, %zu events, %d streams\n", w,
+                static_cast<long long>(me.start), static_cast<long long>(expect - 1), me.events.size(),
+                me.streams);
+  }
+  if (run.watchers.empty()) return;
+  // Consistency with the history (the watchers started before the clients: they cover every write).
+  std::map<std::string, const Run::WatchEvent*> put_by_value;
+  for (const auto& [rev, e] : by_revision)
+    if (e->put && !put_by_value.emplace(e->value, e).second)
+      run.anomalies.push_back("watch: value " + e->value + " written at two revisions");
+  struct Placed {
+    std::int64_t invoke, complete, revision;
+  };
+  std::vector<Placed> placed;
+  std::set<std::string> attempted;
+  for (const auto& op : run.history)
+    if (op.kind == lz::OpKind::kPut || op.kind == lz::OpKind::kCas) attempted.insert(op.value);
+  for (const auto& [value, e] : put_by_value)
+    if (!attempted.count(value))
+      run.anomalies.push_back("watch: put of " + e->key + " = " + value + " that no client wrote");
+  std::size_t checked = 0;
+  for (const auto& op : run.history) {
+    const bool write = op.kind == lz::OpKind::kPut || (op.kind == lz::OpKind::kCas && op.cas_succeeded);
+    if (!write || op.outcome != lz::Outcome::kOk) continue;
+    auto it = put_by_value.find(op.value);
+    if (it == put_by_value.end()) {
+      // Acknowledged, so it has a revision; the watchers started before the load, so it must have been seen.
+      run.anomalies.push_back("watch: acknowledged " + lz::describe(op) + " never seen by a watcher");
+      continue;
+    }
+    if (it->second->key != op.key)
+      run.anomalies.push_back("watch: " + lz::describe(op) + " seen on key " + it->second->key);
+    placed.push_back({op.invoke_ns, op.complete_ns, it->second->revision});
+    ++checked;
+  }
+  // Real-time order: a write acknowledged before another was invoked has the smaller revision.
+  std::vector<Placed> by_complete = placed;
+  std::sort(placed.begin(), placed.end(),
+            [](const Placed& a, const Placed& b) { return a.invoke < b.invoke; });
+  std::sort(by_complete.begin(), by_complete.end(),
+            [](const Placed& a, const Placed& b) { return a.complete < b.complete; });
+  std::size_t j = 0;
+  std::int64_t max_rev = 0;
+  int order_violations = 0;
+  for (const auto& b : placed) {
+    while (j < by_complete.size() && by_complete[j].complete < b.invoke)
+      max_rev = std::max(max_rev, by_complete[j++].revision);
+    if (b.revision < max_rev) ++order_violations;
+  }
+  if (order_violations > 0)
+    run.anomalies.push_back("watch: " + std::to_string(order_violations) +
+                            " acknowledged writes got a revision below that of a write acknowledged before "
+                            "they were invoked");
+  std::printf(
+      "watch check: %zu events from %zu watchers, %zu revisions, %zu acknowledged writes placed by "
+      "revision\n",
+      total, run.watchers.size(), by_revision.size(), checked);
 }
 
 // ---- faults --------------------------------------------------------------------------------------
@@ -1005,6 +1167,28 @@ awaitable<void> final_phase(Run& run) {
     if (hashes[i] && hashes[0] && hashes[i]->first != hashes[0]->first)
       run.anomalies.push_back("HashKV differs between m1 and m" + std::to_string(i + 1) + " at revision " +
                               std::to_string(revision));
+  if (!run.watchers.empty()) {
+    // Every watcher must reach the final revision (bounded), then they stop and are checked.
+    const auto deadline = Clock::now() + milliseconds(20'000);
+    auto behind = [&] {
+      for (const auto& w : run.watchers)
+        if (w.next <= revision) return true;
+      return false;
+    };
+    while (behind() && Clock::now() < deadline)
+      co_await sleep_for(milliseconds(100));
+    run.stop_watchers = true;
+    for (auto* ch : run.watch_channels)
+      ch->close();
+    for (int i = 0; i < 50; ++i) {
+      bool all = true;
+      for (const auto& w : run.watchers)
+        all = all && w.done;
+      if (all) break;
+      co_await sleep_for(milliseconds(50));
+    }
+    check_watchers(run, revision);
+  }
   for (auto& a : admin)
     a->close();
 }
@@ -1114,6 +1298,16 @@ awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
     for (auto& a : admin)
       a->close();
   }
+  run.watchers.resize(static_cast<std::size_t>(run.opt.watchers));
+  for (int w = 0; w < run.opt.watchers; ++w)
+    boost::asio::co_spawn(ex, watcher_loop(run, w), boost::asio::detached);
+  for (int i = 0; i < 100; ++i) {  // each watcher has its start revision before the load begins
+    bool all = true;
+    for (const auto& w : run.watchers)
+      all = all && w.start != 0;
+    if (all) break;
+    co_await sleep_for(milliseconds(50));
+  }
   run.clients_running = run.opt.clients;
   for (int c = 0; c < run.opt.clients; ++c)
     boost::asio::co_spawn(ex, client_loop(run, c), boost::asio::detached);
@@ -1174,6 +1368,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.faults = v;
     else if (a == "--scenario")
       o.scenario = v;
+    else if (a == "--watchers")
+      o.watchers = std::atoi(v);
     else if (a == "--tmpfs-mb")
       o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
@@ -1208,7 +1404,7 @@ int main(int argc, char** argv) {
                  "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
                  "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
                  "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-                 "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB]\n");
+                 "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N]\n");
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
