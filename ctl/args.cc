@@ -207,7 +207,18 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
   restore->add_option("--initial-cluster-token", inv.initial_cluster_token, "Initial cluster token");
   restore->add_option("--initial-advertise-peer-urls", inv.initial_advertise_peer_urls,
                       "peer URLs of this member");
+  restore->add_flag("--skip-hash-check", inv.skip_hash_check,
+                    "Ignore snapshot integrity hash value (required if copied from data directory)");
   positional(snapshot->add_subcommand("status", "Gets backend snapshot status of a given file"));
+  snapshot->footer(
+      "Examples:\n"
+      "  cairnctl --endpoints=127.0.0.1:2379 snapshot save backup.db\n"
+      "  cairnctl snapshot status backup.db -w table\n"
+      "  cairnctl snapshot restore backup.db --name m1 --data-dir /var/lib/cairn/m1 \\\n"
+      "      --initial-cluster m1=http://10.0.0.1:2380,m2=http://10.0.0.2:2380,m3=http://10.0.0.3:2380 \\\n"
+      "      --initial-cluster-token restored-1 --initial-advertise-peer-urls http://10.0.0.1:2380\n"
+      "Start each restored member with the same --name, --initial-cluster, --initial-cluster-token and\n"
+      "--initial-advertise-peer-urls that restore was given. Snapshots saved from etcd (bbolt) are refused.");
 
   positional(app.add_subcommand("move-leader", "Transfers leadership to another etcd cluster member"));
   auto* lock = app.add_subcommand("lock", "Acquires a named lock");
@@ -220,16 +231,60 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
 
   auto* bench =
       app.add_subcommand("bench", "Benchmarks (etcd benchmark tool workloads)")->require_subcommand(1);
-  for (const char* w : {"put", "range"}) {
-    auto* b = bench->add_subcommand(w, std::string("Benchmark ") + w);
+  bench->footer(
+      "Examples:\n"
+      "  cairnctl bench put --conns=10 --clients=100 --total=100000 --key-size=8 --val-size=256\n"
+      "  cairnctl bench put --total=10000 --key-space-size=100000 --sequential-keys --rate=2000\n"
+      "  cairnctl bench range foo --consistency=s --clients=100 --total=100000\n"
+      "  cairnctl bench txn --txn-ops=4 --key-space-size=1000 --clients=50 --total=20000\n"
+      "  cairnctl bench watch --streams=10 --watchers-per-stream=100 --put-total=1000 --put-rate=200\n"
+      "  cairnctl bench lease-keepalive --clients=100 --total=100000\n"
+      "The live progress bar is drawn on stderr when stderr is a terminal; the report goes to stdout.");
+  auto common = [&](CLI::App* b) {
     positional(b);
     b->add_option("--conns", inv.conns, "Total number of gRPC connections");
     b->add_option("--clients", inv.clients, "Total number of gRPC clients");
-    b->add_option("--total", inv.total, "Total number of requests");
-    b->add_option("--key-size", inv.key_size, "Key size of request");
-    b->add_option("--val-size", inv.val_size, "Value size of request");
-    b->add_option("--consistency", inv.bench_consistency, "Linearizable(l) or Serializable(s)");
-  }
+    b->add_option("--rate", inv.rate, "Maximum requests per second across all clients (0 is no limit)");
+  };
+  auto sizes = [&](CLI::App* b, const char* key_default, const char* val_default) {
+    b->add_option("--key-size", inv.key_size,
+                  std::string("Key size of request (default ") + key_default + ")");
+    b->add_option("--val-size", inv.val_size,
+                  std::string("Value size of request (default ") + val_default + ")");
+  };
+  auto* bput = bench->add_subcommand("put", "Benchmark put: one Put per request");
+  common(bput);
+  sizes(bput, "8", "8");
+  bput->add_option("--total", inv.total, "Total number of put requests");
+  bput->add_option("--key-space-size", inv.key_space_size, "Maximum possible keys");
+  bput->add_flag("--sequential-keys", inv.sequential_keys, "Use sequential keys");
+  bput->add_option("--consistency", inv.bench_consistency,
+                   "Accepted for compatibility (puts are linearizable)");
+  auto* brange = bench->add_subcommand("range", "Benchmark range: range key [end-range]");
+  common(brange);
+  brange->add_option("--total", inv.total, "Total number of range requests");
+  brange->add_option("--consistency", inv.bench_consistency, "Linearizable(l) or Serializable(s)");
+  auto* btxn = bench->add_subcommand("txn", "Benchmark txn-put: one Txn of --txn-ops puts per request");
+  btxn->alias("txn-put");
+  common(btxn);
+  sizes(btxn, "8", "8");
+  btxn->add_option("--total", inv.total, "Total number of txn requests");
+  btxn->add_option("--key-space-size", inv.key_space_size, "Maximum possible keys");
+  btxn->add_option("--txn-ops", inv.txn_ops, "Number of puts per txn");
+  auto* bwatch = bench->add_subcommand(
+      "watch", "Benchmark watch: watchers on keys, then puts; reports event delivery latency");
+  common(bwatch);
+  sizes(bwatch, "32", "32");
+  bwatch->add_option("--streams", inv.streams, "Total watch streams (spread over --conns)");
+  bwatch->add_option("--watchers-per-stream", inv.watchers_per_stream, "Watchers on each stream");
+  bwatch->add_option("--watched-key-total", inv.watched_key_total, "Distinct keys watched and written");
+  bwatch->add_option("--put-total", inv.put_total, "Total number of puts (from --clients clients)");
+  bwatch->add_option("--put-rate", inv.put_rate, "Puts per second (0 is no limit)");
+  bwatch->add_flag("--prev-kv", inv.watch_prev_kv, "Ask for the previous key-value pair with each event");
+  auto* blease = bench->add_subcommand("lease-keepalive", "Benchmark lease keep-alive round trips");
+  common(blease);
+  blease->add_option("--total", inv.total, "Total number of keep-alive requests");
+  blease->add_option("--lease-ttl", inv.lease_ttl, "TTL in seconds of each client's lease");
   auto* check = app.add_subcommand("check", "commands for checking properties of the etcd cluster")
                     ->require_subcommand(1);
   auto* perf = check->add_subcommand("perf", "Check the performance of the etcd cluster");

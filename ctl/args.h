@@ -51,9 +51,21 @@ struct Invocation {
   std::string data_dir, name = "default", initial_cluster = "default=http://localhost:2380",
                         initial_cluster_token = "etcd-cluster",
                         initial_advertise_peer_urls = "http://localhost:2380";
-  // bench
-  int conns = 1, clients = 1, total = 10000, key_size = 8, val_size = 8;
+  bool skip_hash_check = false;
+  // bench: etcd benchmark's flags. -1 = the workload's own default (key/value sizes: 8 for put and txn,
+  // 32 for watch).
+  int conns = 1, clients = 1;
+  std::int64_t total = 10000;
+  int key_size = -1, val_size = -1;
+  double rate = 0;                  // requests/s across all clients; 0 = unlimited
+  std::int64_t key_space_size = 1;  // put, txn
+  bool sequential_keys = false;     // put
+  int txn_ops = 1;                  // txn: puts per transaction
   std::string bench_consistency = "l";
+  int streams = 10, watchers_per_stream = 10, watched_key_total = 1;  // watch
+  std::int64_t put_total = 1000;                                      // watch
+  double put_rate = 100;                                              // watch; 0 = unlimited
+  std::int64_t lease_ttl = 100;                                       // lease-keepalive
   // check perf
   std::string perf_load = "s";
   std::string perf_prefix = "/etcdctl-check-perf/";

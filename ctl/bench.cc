@@ -4,12 +4,16 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
+#include "ctl/bench_report.h"
 #include "ctl/commands.h"
+#include "ctl/progress.h"
 #include "ctl/requests.h"
 #include "proto/etcd/rpc.pb.h"
 
@@ -17,130 +21,406 @@ namespace cairn::ctl {
 
 namespace {
 
+namespace pb = etcdserverpb;
+using Clock = std::chrono::steady_clock;
+
 constexpr int kClientsMax = 10'000;
 constexpr int kConnsMax = 1'000;
+constexpr int kStreamsMax = 10'000;
+constexpr std::int64_t kWatchersMax = 1'000'000;
 constexpr int kSizeBytesMax = 64 * 1024 * 1024;
+constexpr int kTxnOpsMax = 128;  // etcd's default --max-txn-ops
+// How often a blocked stream read wakes up to check whether the run is over.
+constexpr std::chrono::milliseconds kStreamPoll{200};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::string random_bytes(std::mt19937_64& rng, int n) {
-  static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s(static_cast<std::size_t>(n), 'a');
+  std::string s(static_cast<std::size_t>(std::max(n, 0)), '\0');
   for (auto& c : s)
-    c = alphabet[rng() % 36];
+    c = static_cast<char>(rng() & 0xff);
   return s;
 }
 
-void print_report(std::vector<double> lat, double total_s, const std::map<std::string, int>& errors) {
-  std::sort(lat.begin(), lat.end());
-  std::printf("\nSummary:\n  Total:\t%4.4f secs.\n", total_s);
-  if (!lat.empty()) {
-    double sum = 0;
-    for (double l : lat)
-      sum += l;
-    double avg = sum / double(lat.size());
-    double var = 0;
-    for (double l : lat)
-      var += (l - avg) * (l - avg);
-    double stddev = std::sqrt(var / double(lat.size()));
-    std::printf(
-        "  Slowest:\t%2.4f secs.\n  Fastest:\t%2.4f secs.\n  Average:\t%2.4f secs.\n  Stddev:\t%2.4f secs.\n",
-        lat.back(), lat.front(), avg, stddev);
-    std::printf("  Requests/sec:\t%4.4f\n", double(lat.size()) / total_s);
-    // Histogram: 10 equal buckets between fastest and slowest.
-    constexpr int kBuckets = 10;
-    double lo = lat.front(), hi = lat.back(), step = (hi - lo) / kBuckets;
-    std::vector<int> counts(kBuckets + 1, 0);
-    for (double l : lat) {
-      int b = step > 0 ? std::min(kBuckets, int((l - lo) / step)) : 0;
-      ++counts[static_cast<std::size_t>(b)];
-    }
-    int maxc = *std::max_element(counts.begin(), counts.end());
-    std::printf("\nResponse time histogram:\n");
-    for (int b = 0; b <= kBuckets; ++b) {
-      int bar = maxc ? counts[static_cast<std::size_t>(b)] * 40 / maxc : 0;
-      std::printf("  %2.4f [%d]\t|%s\n", lo + step * b, counts[static_cast<std::size_t>(b)],
-                  std::string(static_cast<std::size_t>(bar), '#').c_str());
-    }
-    std::printf("\nLatency distribution:\n");
-    for (double p : {10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9}) {
-      std::size_t i = std::min(lat.size() - 1, static_cast<std::size_t>(p / 100.0 * double(lat.size())));
-      std::printf("  %g%% in %4.4f secs.\n", p, lat[i]);
-    }
+// Successful latencies and error counts from every client.
+struct Recorder {
+  std::mutex mu;
+  std::vector<double> latencies_s;
+  std::map<std::string, std::int64_t> errors;
+  std::atomic<std::int64_t> done{0};
+
+  void add(std::vector<double>& mine, std::map<std::string, std::int64_t>& errs) {
+    std::lock_guard lk(mu);
+    latencies_s.insert(latencies_s.end(), mine.begin(), mine.end());
+    for (const auto& [m, n] : errs)
+      errors[m] += n;
   }
-  if (!errors.empty()) {
-    std::printf("\nError distribution:\n");
-    for (const auto& [msg, n] : errors)
-      std::printf("  [%d]\t%s\n", n, msg.c_str());
-  }
+};
+
+int report(Recorder& rec, double total_s) {
+  auto st = bench::compute_stats(std::move(rec.latencies_s), total_s, std::move(rec.errors));
+  std::string out = bench::format_report(st) + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
+  return st.errors.empty() ? 0 : 1;
+}
+
+// One request of a client: returns an error text, or nullopt on success.
+using Request = std::function<std::optional<std::string>(std::int64_t i)>;
+
+// Runs `total` requests from `clients` threads (request numbers are handed out in order; with --rate,
+// request i starts no earlier than start + i/rate) and records each one's latency.
+void drive(std::int64_t total, double rate, std::vector<Request>& clients, Recorder& rec) {
+  std::atomic<std::int64_t> next{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (auto& req : clients) {
+    threads.emplace_back([&] {
+      std::vector<double> mine;
+      std::map<std::string, std::int64_t> errs;
+      for (;;) {
+        std::int64_t i = next.fetch_add(1);
+        if (i >= total) break;
+        if (rate > 0) std::this_thread::sleep_until(t0 + bench::rate_offset(i, rate));
+        auto s = Clock::now();
+        auto e = req(i);
+        double l = seconds_since(s);
+        if (e)
+          ++errs[*e];
+        else
+          mine.push_back(l);
+        rec.done.fetch_add(1);
+      }
+      rec.add(mine, errs);
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+}
+
+std::vector<std::unique_ptr<Connection>> open_conns(const Invocation& inv, const ConnectionOptions& copts) {
+  std::vector<std::unique_ptr<Connection>> conns;
+  for (int i = 0; i < inv.conns; ++i)
+    conns.push_back(std::make_unique<Connection>(copts));
+  return conns;
+}
+
+Request unary_request(Connection& conn, std::string method, bool idempotent,
+                      std::function<std::string(std::int64_t)> build) {
+  return [&conn, method = std::move(method), idempotent, build = std::move(build)](std::int64_t i) {
+    auto r = conn.unary(method, build(i), idempotent);
+    return r.status.is_ok() ? std::nullopt : std::optional<std::string>(error_text(r.status));
+  };
+}
+
+int run_unary_workload(const std::string& workload, const Invocation& inv, const ConnectionOptions& copts) {
+  const int key_size = inv.key_size >= 0 ? inv.key_size : 8;
+  const int val_size = inv.val_size >= 0 ? inv.val_size : 8;
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string value = random_bytes(rng, val_size);
+  auto conns = open_conns(inv, copts);
+  std::vector<Request> clients;
+  std::vector<std::unique_ptr<std::mt19937_64>> rngs;
+  for (int c = 0; c < inv.clients; ++c) {
+    Connection& conn = *conns[static_cast<std::size_t>(c % inv.conns)];
+    rngs.push_back(std::make_unique<std::mt19937_64>(rng()));
+    std::mt19937_64* r = rngs.back().get();
+    if (workload == "put") {
+      clients.push_back(
+          unary_request(conn, "/etcdserverpb.KV/Put", false, [&inv, r, &value, key_size](auto i) {
+            std::int64_t n = inv.sequential_keys
+                                 ? i % inv.key_space_size
+                                 : static_cast<std::int64_t>((*r)() % std::uint64_t(inv.key_space_size));
+            pb::PutRequest p;
+            p.set_key(bench::varint_key(n, key_size));
+            p.set_value(value);
+            return p.SerializeAsString();
+          }));
+    } else if (workload == "range") {
+      pb::RangeRequest q;
+      q.set_key(inv.args[0]);
+      if (inv.args.size() > 1) q.set_range_end(inv.args[1]);
+      q.set_serializable(inv.bench_consistency == "s");
+      std::string req = q.SerializeAsString();
+      clients.push_back(unary_request(conn, "/etcdserverpb.KV/Range", true, [req](auto) { return req; }));
+    } else {  // txn (etcd benchmark's txn-put)
+      clients.push_back(unary_request(conn, "/etcdserverpb.KV/Txn", false, [&inv, &value, key_size](auto i) {
+        pb::TxnRequest t;
+        for (int j = 0; j < inv.txn_ops; ++j) {
+          auto* p = t.add_success()->mutable_request_put();
+          p->set_key(bench::varint_key((i * inv.txn_ops + j) % inv.key_space_size, key_size));
+          p->set_value(value);
+        }
+        return t.SerializeAsString();
+      }));
+    }
+  }
+  Recorder rec;
+  const auto t0 = Clock::now();
+  ProgressBar bar([&](double el) {
+    return bench::render_progress(rec.done.load(), inv.total, el, ProgressBar::kBarWidth);
+  });
+  drive(inv.total, inv.rate, clients, rec);
+  const double total_s = seconds_since(t0);
+  bar.stop();
+  return report(rec, total_s);
+}
+
+// Each client grants a lease of --lease-ttl seconds and sends its keep-alives on one LeaseKeepAlive
+// stream (as clientv3's KeepAlive does), timing each request/response round trip. Leases are left to
+// expire on their own.
+int run_lease_keepalive(const Invocation& inv, const ConnectionOptions& copts) {
+  auto conns = open_conns(inv, copts);
+  struct Client {
+    std::int64_t lease = 0;
+    std::unique_ptr<Stream> stream;
+  };
+  std::vector<std::unique_ptr<Client>> state;
+  std::vector<Request> clients;
+  for (int c = 0; c < inv.clients; ++c) {
+    Connection& conn = *conns[static_cast<std::size_t>(c % inv.conns)];
+    pb::LeaseGrantRequest g;
+    g.set_ttl(inv.lease_ttl);
+    auto r = conn.unary("/etcdserverpb.Lease/LeaseGrant", g.SerializeAsString(), false);
+    pb::LeaseGrantResponse gr;
+    if (!r.status.is_ok() || !gr.ParseFromString(r.response)) {
+      std::fprintf(stderr, "Error: failed to grant lease (%s)\n", error_text(r.status).c_str());
+      return 1;
+    }
+    auto cl = std::make_unique<Client>();
+    cl->lease = gr.id();
+    cl->stream = conn.stream("/etcdserverpb.Lease/LeaseKeepAlive", true);
+    Client* p = cl.get();
+    state.push_back(std::move(cl));
+    const auto timeout = copts.command_timeout;
+    clients.push_back([p, timeout](std::int64_t) -> std::optional<std::string> {
+      pb::LeaseKeepAliveRequest k;
+      k.set_id(p->lease);
+      if (!p->stream->write(k.SerializeAsString())) return error_text(p->stream->finish());
+      auto m = p->stream->read(timeout);
+      if (!m) return p->stream->timed_out() ? "context deadline exceeded" : error_text(p->stream->finish());
+      pb::LeaseKeepAliveResponse kr;
+      if (!kr.ParseFromString(*m)) return "malformed LeaseKeepAliveResponse";
+      if (kr.ttl() <= 0) return "etcdserver: requested lease not found";
+      return std::nullopt;
+    });
+  }
+  Recorder rec;
+  const auto t0 = Clock::now();
+  ProgressBar bar([&](double el) {
+    return bench::render_progress(rec.done.load(), inv.total, el, ProgressBar::kBarWidth);
+  });
+  drive(inv.total, inv.rate, clients, rec);
+  const double total_s = seconds_since(t0);
+  bar.stop();
+  for (auto& c : state)
+    c->stream->cancel();
+  return report(rec, total_s);
+}
+
+// --streams watch streams with --watchers-per-stream watchers each, on --watched-key-total keys; then
+// --put-total puts (put i writes key i % keys, its number in the value) at --put-rate. Each event's
+// latency is from the start of its put to its arrival on a watcher; the report covers every delivery.
+int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
+  const int key_size = inv.key_size >= 0 ? inv.key_size : 32;
+  const int val_size = inv.val_size >= 0 ? inv.val_size : 32;
+  const int nkeys = inv.watched_key_total;
+  std::vector<std::string> keys;
+  for (int k = 0; k < nkeys; ++k) {
+    // Printable, distinct keys of the requested size: a fixed prefix and the key's number.
+    std::string key = "/bench-watch/" + std::to_string(k) + "/";
+    if (static_cast<int>(key.size()) < key_size) key.resize(static_cast<std::size_t>(key_size), 'k');
+    keys.push_back(key);
+  }
+  auto puts_to = [&](int k) { return inv.put_total / nkeys + (k < inv.put_total % nkeys ? 1 : 0); };
+  auto conns = open_conns(inv, copts);
+  struct WatchStream {
+    std::unique_ptr<Stream> stream;
+    std::int64_t expected = 0;
+    std::atomic<std::int64_t> received{0};
+  };
+  std::vector<std::unique_ptr<WatchStream>> streams;
+  const auto tc = Clock::now();
+  std::int64_t watchers = 0, expected_total = 0;
+  for (int s = 0; s < inv.streams; ++s) {
+    auto ws = std::make_unique<WatchStream>();
+    ws->stream = conns[static_cast<std::size_t>(s % inv.conns)]->stream("/etcdserverpb.Watch/Watch", true);
+    for (int w = 0; w < inv.watchers_per_stream; ++w) {
+      int k = static_cast<int>((static_cast<std::int64_t>(s) * inv.watchers_per_stream + w) % nkeys);
+      pb::WatchRequest req;
+      req.mutable_create_request()->set_key(keys[static_cast<std::size_t>(k)]);
+      req.mutable_create_request()->set_prev_kv(inv.watch_prev_kv);
+      if (!ws->stream->write(req.SerializeAsString())) {
+        std::fprintf(stderr, "Error: %s\n", error_text(ws->stream->finish()).c_str());
+        return 1;
+      }
+      ws->expected += puts_to(k);
+      ++watchers;
+    }
+    // Every watcher must be registered before the first put, or it would miss events.
+    for (int created = 0; created < inv.watchers_per_stream;) {
+      auto m = ws->stream->read(copts.command_timeout);
+      pb::WatchResponse r;
+      if (!m || !r.ParseFromString(*m)) {
+        std::fprintf(
+            stderr, "Error: creating watchers: %s\n",
+            ws->stream->timed_out() ? "context deadline exceeded" : error_text(ws->stream->finish()).c_str());
+        return 1;
+      }
+      if (r.canceled()) {
+        std::fprintf(stderr, "Error: watch canceled by the server: %s\n", r.cancel_reason().c_str());
+        return 1;
+      }
+      if (r.created()) ++created;
+    }
+    expected_total += ws->expected;
+    streams.push_back(std::move(ws));
+  }
+  const double create_s = seconds_since(tc);
+  std::printf("Created %lld watchers on %d streams (%d connections) in %.4f secs.\n",
+              static_cast<long long>(watchers), inv.streams, inv.conns, create_s);
+  std::fflush(stdout);
+
+  // Put i's start time (ns since t0), published before the put is sent.
+  std::vector<std::atomic<std::int64_t>> sent(static_cast<std::size_t>(inv.put_total));
+  for (auto& a : sent)
+    a.store(-1);
+  Recorder events;
+  std::atomic<bool> give_up{false};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> readers;
+  for (auto& wsp : streams) {
+    readers.emplace_back([&, ws = wsp.get()] {
+      std::vector<double> mine;
+      std::map<std::string, std::int64_t> errs;
+      while (ws->received.load() < ws->expected && !give_up.load()) {
+        auto m = ws->stream->read(kStreamPoll);
+        if (!m) {
+          if (ws->stream->timed_out()) continue;
+          ++errs["watch stream ended: " + error_text(ws->stream->finish())];
+          break;
+        }
+        pb::WatchResponse r;
+        if (!r.ParseFromString(*m)) continue;
+        const auto now = Clock::now();
+        for (const auto& ev : r.events()) {
+          auto i = parse_i64(ev.kv().value().substr(0, ev.kv().value().find(' ')));
+          if (!i || *i < 0 || *i >= inv.put_total) continue;
+          std::int64_t at = sent[static_cast<std::size_t>(*i)].load(std::memory_order_acquire);
+          mine.push_back(std::chrono::duration<double>(now - t0).count() - double(at) / 1e9);
+          ws->received.fetch_add(1);
+          events.done.fetch_add(1);
+        }
+      }
+      events.add(mine, errs);
+    });
+  }
+  ProgressBar bar([&](double el) {
+    return bench::render_progress(events.done.load(), expected_total, el, ProgressBar::kBarWidth);
+  });
+  Recorder puts;
+  std::vector<Request> clients;
+  for (int c = 0; c < inv.clients; ++c) {
+    Connection& conn = *conns[static_cast<std::size_t>(c % inv.conns)];
+    Connection* cp = &conn;
+    clients.push_back([&, cp](std::int64_t i) -> std::optional<std::string> {
+      pb::PutRequest p;
+      p.set_key(keys[static_cast<std::size_t>(i % nkeys)]);
+      std::string v = std::to_string(i) + " ";
+      if (static_cast<int>(v.size()) < val_size) v.resize(static_cast<std::size_t>(val_size), 'v');
+      p.set_value(v);
+      sent[static_cast<std::size_t>(i)].store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+          std::memory_order_release);
+      auto r = cp->unary("/etcdserverpb.KV/Put", p.SerializeAsString(), false);
+      return r.status.is_ok() ? std::nullopt : std::optional<std::string>(error_text(r.status));
+    });
+  }
+  drive(inv.put_total, inv.put_rate, clients, puts);
+  // Deliveries still in flight get the command timeout after the last put.
+  const auto deadline = Clock::now() + copts.command_timeout;
+  for (;;) {
+    std::int64_t got = 0;
+    for (auto& ws : streams)
+      got += ws->received.load();
+    if (got >= expected_total || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  give_up = true;
+  for (auto& t : readers)
+    t.join();
+  const double total_s = seconds_since(t0);
+  bar.stop();
+  for (auto& ws : streams)
+    ws->stream->cancel();
+  std::int64_t got = 0;
+  for (auto& ws : streams)
+    got += ws->received.load();
+  for (const auto& [m, n] : puts.errors)
+    events.errors["put: " + m] += n;
+  // A failed put has no events; only events of successful puts count as missing.
+  std::int64_t failed_puts = 0;
+  for (const auto& [m, n] : puts.errors)
+    failed_puts += n;
+  if (got < expected_total && failed_puts == 0)
+    events.errors["events not delivered within the command timeout after the last put"] +=
+        expected_total - got;
+  std::printf("Watch events: %lld of %lld delivered (%lld puts, %.4f puts/sec).\n",
+              static_cast<long long>(got), static_cast<long long>(expected_total),
+              static_cast<long long>(inv.put_total), static_cast<double>(puts.latencies_s.size()) / total_s);
+  std::fflush(stdout);
+  return report(events, total_s);
 }
 
 }  // namespace
 
 int run_bench(const std::string& workload, const Invocation& inv, const ConnectionOptions& copts) {
-  if (inv.clients < 1 || inv.clients > kClientsMax || inv.conns < 1 || inv.conns > kConnsMax ||
-      inv.total < 1 || inv.key_size < 1 || inv.key_size > kSizeBytesMax || inv.val_size < 0 ||
-      inv.val_size > kSizeBytesMax) {
-    std::fprintf(stderr, "Error: bad bench parameters (clients 1..%d, conns 1..%d, total >= 1, sizes)\n",
-                 kClientsMax, kConnsMax);
-    return 128;
-  }
-  std::vector<std::unique_ptr<Connection>> conns;
-  for (int i = 0; i < inv.conns; ++i)
-    conns.push_back(std::make_unique<Connection>(copts));
-  std::string method;
-  std::string range_request;
+  auto bad = [](const std::string& m) {
+    std::fprintf(stderr, "Error: %s\n", m.c_str());
+    return kExitBadArgs;
+  };
+  if (inv.clients < 1 || inv.clients > kClientsMax)
+    return bad("--clients must be 1.." + std::to_string(kClientsMax));
+  if (inv.conns < 1 || inv.conns > kConnsMax) return bad("--conns must be 1.." + std::to_string(kConnsMax));
+  if (inv.total < 1) return bad("--total must be at least 1");
+  if (inv.rate < 0 || inv.put_rate < 0) return bad("--rate must not be negative");
+  if (inv.key_size > kSizeBytesMax || inv.val_size > kSizeBytesMax) return bad("key or value size too large");
+  if (inv.key_size == 0) return bad("--key-size must be at least 1");
+  if (inv.key_space_size < 1) return bad("--key-space-size must be at least 1");
   if (workload == "range") {
-    etcdserverpb::RangeRequest r;
-    r.set_key(inv.args.empty() ? "foo" : inv.args[0]);
-    if (inv.args.size() > 1) r.set_range_end(inv.args[1]);
-    r.set_serializable(inv.bench_consistency == "s");
-    range_request = r.SerializeAsString();
-    method = "/etcdserverpb.KV/Range";
-  } else {
-    method = "/etcdserverpb.KV/Put";
+    if (inv.args.empty() || inv.args.size() > 2)
+      return bad("bench range needs a key and an optional range end");
+    if (inv.bench_consistency != "l" && inv.bench_consistency != "s")
+      return bad("unknown consistency flag \"" + inv.bench_consistency + "\"");
+  } else if (!inv.args.empty()) {
+    return bad("bench " + workload + " takes no arguments");
   }
-  std::atomic<int> next{0}, done{0};
-  std::mutex mu;
-  std::vector<double> latencies;
-  latencies.reserve(static_cast<std::size_t>(inv.total));
-  std::map<std::string, int> errors;
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int c = 0; c < inv.clients; ++c) {
-    threads.emplace_back([&, c] {
-      std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 1);
-      Connection& conn = *conns[static_cast<std::size_t>(c % inv.conns)];
-      std::vector<double> mine;
-      while (next.fetch_add(1) < inv.total) {
-        std::string req = range_request;
-        if (workload == "put") {
-          etcdserverpb::PutRequest p;
-          p.set_key(random_bytes(rng, inv.key_size));
-          p.set_value(random_bytes(rng, inv.val_size));
-          req = p.SerializeAsString();
-        }
-        auto s = std::chrono::steady_clock::now();
-        auto r = conn.unary(method, req, workload == "range");
-        double l = std::chrono::duration<double>(std::chrono::steady_clock::now() - s).count();
-        if (r.status.is_ok()) {
-          mine.push_back(l);
-        } else {
-          std::lock_guard lk(mu);
-          ++errors[error_text(r.status)];
-        }
-        int d = done.fetch_add(1) + 1;
-        if (d % std::max(1, inv.total / 20) == 0) std::fprintf(stderr, "\r%d / %d", d, inv.total);
-      }
-      std::lock_guard lk(mu);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
-    });
+  if (workload == "put" || workload == "range") return run_unary_workload(workload, inv, copts);
+  if (workload == "txn" || workload == "txn-put") {
+    if (inv.txn_ops < 1 || inv.txn_ops > kTxnOpsMax)
+      return bad("--txn-ops must be 1.." + std::to_string(kTxnOpsMax));
+    if (inv.txn_ops > inv.key_space_size)
+      return bad("--txn-ops must not exceed --key-space-size (keys in one txn must differ)");
+    return run_unary_workload("txn", inv, copts);
   }
-  for (auto& t : threads)
-    t.join();
-  double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "\n");
-  print_report(std::move(latencies), total_s, errors);
-  return errors.empty() ? 0 : 1;
+  if (workload == "lease-keepalive") {
+    if (inv.lease_ttl < 1) return bad("--lease-ttl must be at least 1");
+    return run_lease_keepalive(inv, copts);
+  }
+  if (workload == "watch") {
+    if (inv.streams < 1 || inv.streams > kStreamsMax)
+      return bad("--streams must be 1.." + std::to_string(kStreamsMax));
+    if (inv.watchers_per_stream < 1 ||
+        static_cast<std::int64_t>(inv.streams) * inv.watchers_per_stream > kWatchersMax)
+      return bad("--watchers-per-stream must be at least 1 and streams x watchers at most " +
+                 std::to_string(kWatchersMax));
+    if (inv.watched_key_total < 1) return bad("--watched-key-total must be at least 1");
+    if (inv.put_total < 1) return bad("--put-total must be at least 1");
+    return run_watch(inv, copts);
+  }
+  return bad("unknown bench workload " + workload);
 }
 
 int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
@@ -196,6 +476,11 @@ int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
   std::vector<double> latencies;
   std::map<std::string, int> errors;
   std::vector<std::thread> threads;
+  // etcdctl's bar counts the seconds of the run.
+  ProgressBar bar([&](double el) {
+    return bench::render_progress(std::min<std::int64_t>(static_cast<std::int64_t>(el), inv.perf_duration_s),
+                                  inv.perf_duration_s, el, ProgressBar::kBarWidth);
+  });
   for (int c = 0; c < load->clients; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(c) << 32));
@@ -230,10 +515,6 @@ int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
           std::lock_guard lk(mu);
           ++errors[error_text(r.status)];
         }
-        if (c == 0) {
-          double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          std::fprintf(stderr, "\r%3d / %d s", static_cast<int>(el), inv.perf_duration_s);
-        }
       }
       std::lock_guard lk(mu);
       latencies.insert(latencies.end(), mine.begin(), mine.end());
@@ -242,7 +523,7 @@ int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
   for (auto& t : threads)
     t.join();
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "\n");
+  bar.stop();
   {
     etcdserverpb::DeleteRangeRequest d;
     d.set_key(prefix);

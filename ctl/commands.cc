@@ -17,6 +17,9 @@
 #include <thread>
 
 #include "ctl/bench.h"
+#include "ctl/bench_report.h"
+#include "ctl/progress.h"
+#include "ctl/snapshot.h"
 #include "proto/etcd/rpc.pb.h"
 
 namespace cairn::ctl {
@@ -723,6 +726,11 @@ int cmd_snapshot_save(Ctx& ctx) {
   s->write(pb::SnapshotRequest{}.SerializeAsString());
   s->writes_done();
   std::uint64_t size = 0;
+  // Bytes received against the server's announced total (remaining_bytes of the first message).
+  std::atomic<std::uint64_t> received{0}, announced{0};
+  ProgressBar bar([&](double el) {
+    return bench::render_bytes_progress(received.load(), announced.load(), el, ProgressBar::kBarWidth);
+  });
   SHA256_CTX sha;
   SHA256_Init(&sha);
   std::string tail;  // the last 32 bytes written, kept out of the hash until we know they are the checksum
@@ -737,13 +745,16 @@ int cmd_snapshot_save(Ctx& ctx) {
       std::fclose(f);
       return fail(kExitIO, std::string("write ") + part + ": " + std::strerror(errno));
     }
+    if (size == 0 && r.remaining_bytes() > 0) announced = r.remaining_bytes();
     size += blob.size();
+    received = size;
     tail += blob;
     if (tail.size() > 32) {
       SHA256_Update(&sha, tail.data(), tail.size() - 32);
       tail.erase(0, tail.size() - 32);
     }
   }
+  bar.stop();
   auto st = s->finish();
   if (!st.is_ok()) {
     std::fclose(f);
@@ -1090,6 +1101,9 @@ int execute(const Invocation& inv) {
     write_out("cairnctl version: 0.1.0\nAPI version: 3.4\n");
     return 0;
   }
+  // Offline: no endpoints involved.
+  if (c == "snapshot status") return cmd_snapshot_status(inv, ctx.print);
+  if (c == "snapshot restore") return cmd_snapshot_restore(inv);
   if (!inv.g.cacert.empty() || !inv.g.cert.empty() || !inv.g.key.empty() || inv.g.insecure_skip_tls_verify ||
       !inv.g.insecure_transport) {
     return fail(kExitBadFeature, "TLS is not supported by cairnctl yet (use plain-text endpoints)");

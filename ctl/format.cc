@@ -1069,4 +1069,33 @@ Printed print_alarm(const pb::AlarmResponse& r, const PrintOptions& o) {
       });
 }
 
+Printed print_snapshot_status(const SnapshotStatusView& s, const PrintOptions& o) {
+  char hash[16];
+  std::snprintf(hash, sizeof hash, "%x", s.hash);
+  std::vector<std::string> row = {hash, std::to_string(s.revision), std::to_string(s.total_keys),
+                                  humanize_bytes(static_cast<std::uint64_t>(s.total_size))};
+  Printed p;
+  switch (o.format) {
+    case OutputFormat::kSimple:
+      p.out = row[0] + ", " + row[1] + ", " + row[2] + ", " + row[3] + "\n";
+      return p;
+    case OutputFormat::kTable:
+      p.out = render_table({"HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"}, {row});
+      return p;
+    case OutputFormat::kJson:
+      p.out = "{\"hash\":" + std::to_string(s.hash) + ",\"revision\":" + std::to_string(s.revision) +
+              ",\"totalKey\":" + std::to_string(s.total_keys) +
+              ",\"totalSize\":" + std::to_string(s.total_size) + "}\n";
+      return p;
+    case OutputFormat::kFields:
+      p.out = "\"Hash\" : " + std::to_string(s.hash) + "\n\"Revision\" : " + std::to_string(s.revision) +
+              "\n\"Keys\" : " + std::to_string(s.total_keys) +
+              "\n\"Size\" : " + std::to_string(s.total_size) + "\n";
+      return p;
+    case OutputFormat::kProtobuf:
+      return not_supported("protobuf");
+  }
+  return p;
+}
+
 }  // namespace cairn::ctl

@@ -95,4 +95,13 @@ Printed print_endpoint_hashkv(const std::vector<EndpointHash>& s, const PrintOpt
 Printed print_endpoint_health(const std::vector<EndpointHealth>& s, const PrintOptions& o);
 Printed print_alarm(const etcdserverpb::AlarmResponse& r, const PrintOptions& o);
 
+// `snapshot status` (etcdctl's snapshot.Status: hash, revision, total keys, total size).
+struct SnapshotStatusView {
+  std::uint32_t hash = 0;
+  std::int64_t revision = 0;
+  std::int64_t total_keys = 0;
+  std::int64_t total_size = 0;
+};
+Printed print_snapshot_status(const SnapshotStatusView& s, const PrintOptions& o);
+
 }  // namespace cairn::ctl

@@ -1,0 +1,206 @@
+// snapshot status / restore (server/node/restore.h): the snapshot file format as the Maintenance
+// Snapshot service writes it, etcd (bbolt) detection, and a restore of a real store checked through the
+// WAL and store a starting member would read.
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "proto/etcd/rpc.pb.h"
+#include "proto/raft_codec.h"
+#include "server/node/node.h"
+#include "server/node/restore.h"
+#include "storage/mvcc_store.h"
+#include "storage/rocksdb_engine.h"
+#include "wal/posix_file_system.h"
+#include "wal/wal.h"
+
+namespace cairn::server::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// What services.cc's m_snapshot streams: entries, zero padding to 512, SHA-256.
+std::string snapshot_file(const std::vector<std::pair<std::string, std::string>>& files, bool digest = true) {
+  std::string out;
+  for (const auto& [n, b] : files) {
+    put_be(out, n.size(), 4);
+    out += n;
+    put_be(out, b.size(), 8);
+    out += b;
+  }
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  if (digest) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(out.data()), out.size(), d);
+    out.append(reinterpret_cast<const char*>(d), sizeof d);
+  }
+  return out;
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "cairn-restore-test.XXXXXX").string();
+    path = ::mkdtemp(t.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+TEST(SnapshotFile, ParsesEntriesPaddingAndDigest) {
+  auto bytes = snapshot_file({{"CURRENT", "MANIFEST-1\n"}, {"000001.sst", std::string(700, 'x')}});
+  ASSERT_EQ(bytes.size() % 512, 32u);
+  auto c = parse_snapshot_file(bytes, true);
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_TRUE(c->had_digest);
+  ASSERT_EQ(c->files.size(), 2u);
+  EXPECT_EQ(c->files[0].first, "CURRENT");
+  EXPECT_EQ(c->files[1].second, std::string(700, 'x'));
+}
+
+TEST(SnapshotFile, DigestRules) {
+  auto bytes = snapshot_file({{"a", "1"}});
+  std::string damaged = bytes;
+  damaged[5] ^= 1;
+  auto d = parse_snapshot_file(damaged, true);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().find("sha256 checksum mismatch"), std::string::npos);
+  auto no_digest = snapshot_file({{"a", "1"}}, false);
+  auto m = parse_snapshot_file(no_digest, true);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error(), "snapshot missing hash but --skip-hash-check=false");
+  auto skipped = parse_snapshot_file(no_digest, false);
+  ASSERT_TRUE(skipped) << skipped.error();
+  EXPECT_FALSE(skipped->had_digest);
+}
+
+TEST(SnapshotFile, RejectsTruncationBadNamesAndGarbage) {
+  auto bytes = snapshot_file({{"a", std::string(100, 'y')}}, false);
+  EXPECT_FALSE(parse_snapshot_file(bytes.substr(0, 50), false));
+  EXPECT_FALSE(parse_snapshot_file(snapshot_file({{"../evil", "x"}}), true));
+  std::string garbage = snapshot_file({{"a", "1"}}, false);
+  garbage[garbage.size() - 3] = 'z';
+  EXPECT_FALSE(parse_snapshot_file(garbage, false));
+  EXPECT_FALSE(parse_snapshot_file(std::string(512, '\0'), false));  // no files at all
+}
+
+TEST(SnapshotFile, DetectsBbolt) {
+  std::string b(4096, '\0');
+  b[16] = static_cast<char>(0xED);
+  b[17] = static_cast<char>(0xDA);
+  b[18] = static_cast<char>(0x0C);
+  b[19] = static_cast<char>(0xED);
+  EXPECT_TRUE(is_bbolt(b));
+  EXPECT_FALSE(is_bbolt(snapshot_file({{"a", "1"}})));
+  TempDir t;
+  std::ofstream(t.path + "/bolt.db", std::ios::binary) << b;
+  auto st = snapshot_status(t.path + "/bolt.db");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().find("etcd (bbolt) snapshot"), std::string::npos);
+}
+
+TEST(Restore, RealStoreBecomesANewMembersDataDir) {
+  TempDir t;
+  // A store as an old member left it: applied index 57 at term 4, revisions 2..6.
+  {
+    auto engine = storage::RocksEngine::open(t.path + "/old");
+    ASSERT_TRUE(engine);
+    auto store = storage::MvccStore::open(std::move(*engine));
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 5; ++i) {
+      storage::PutRequest p;
+      p.key = "k" + std::to_string(i);
+      p.value = "v";
+      ASSERT_TRUE((*store)->apply(53 + i, 4, p));
+    }
+    ASSERT_TRUE((*store)->snapshot(t.path + "/ckpt"));
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& e : fs::directory_iterator(t.path + "/ckpt")) {
+    std::ifstream f(e.path(), std::ios::binary);
+    files.emplace_back(e.path().filename().string(),
+                       std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()));
+  }
+  std::ofstream(t.path + "/snap.db", std::ios::binary) << snapshot_file(files);
+
+  auto st = snapshot_status(t.path + "/snap.db");
+  ASSERT_TRUE(st) << st.error();
+  EXPECT_EQ(st->revision, 6);
+  EXPECT_EQ(st->applied_index, 57u);
+  EXPECT_GT(st->total_keys, 5);
+
+  RestoreOptions o;
+  o.snapshot_path = t.path + "/snap.db";
+  o.name = "b";
+  o.data_dir = t.path + "/b";
+  o.initial_cluster = "a=http://127.0.0.1:1,b=http://127.0.0.1:2,c=http://127.0.0.1:3";
+  o.initial_cluster_token = "tok";
+  o.initial_advertise_peer_urls = "http://127.0.0.1:2";
+  auto r = restore_member(o);
+  ASSERT_TRUE(r) << r.error();
+  uint64_t a = derive_member_id({"http://127.0.0.1:1"}, "tok"),
+           b = derive_member_id({"http://127.0.0.1:2"}, "tok"),
+           c = derive_member_id({"http://127.0.0.1:3"}, "tok");
+  EXPECT_EQ(r->member_id, b);
+  EXPECT_EQ(r->cluster_id, derive_cluster_id({a, b, c}));
+  EXPECT_EQ(r->applied_index, 57u);
+  EXPECT_EQ(r->revision, 6);
+
+  // The WAL a starting member reads: a snapshot marker at the store's applied index (so the new log's
+  // first entry, 58, is applied), the hard state committed there, and the new membership.
+  wal::PosixFileSystem pfs;
+  auto w = wal::Wal::open(pfs, o.data_dir + "/member/wal");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->state.snapshot);
+  EXPECT_EQ(w->state.snapshot->index, 57u);
+  EXPECT_EQ(w->state.snapshot->term, 4u);
+  EXPECT_EQ(w->state.hard_state.commit, 57u);
+  EXPECT_EQ(w->state.hard_state.term, 4u);
+  EXPECT_TRUE(w->state.entries.empty());
+  ASSERT_TRUE(w->state.metadata);
+  const std::string& blob = *w->state.metadata;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n = (n << 8) | static_cast<uint8_t>(blob[i]);
+  raftpb::ConfState cs;
+  ASSERT_TRUE(cs.ParseFromArray(blob.data() + 4, static_cast<int>(n)));
+  EXPECT_EQ(proto::from_pb(cs).voters.size(), 3u);
+  etcdserverpb::MemberListResponse ml;
+  ASSERT_TRUE(ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n)));
+  EXPECT_EQ(ml.header().cluster_id(), r->cluster_id);
+  EXPECT_EQ(ml.header().member_id(), b);
+  ASSERT_EQ(ml.members_size(), 3);
+  (void)w->wal->close();
+
+  auto engine = storage::RocksEngine::open(o.data_dir + "/member/db");
+  ASSERT_TRUE(engine);
+  auto store = storage::MvccStore::open(std::move(*engine));
+  ASSERT_TRUE(store);
+  EXPECT_EQ((*store)->revision(), 6);
+  EXPECT_EQ((*store)->applied().index, 57u);
+  storage::PutRequest p;
+  p.key = "new";
+  ASSERT_TRUE((*store)->apply(58, 5, p));  // the new log's first entry is not skipped
+  EXPECT_EQ((*store)->revision(), 7);
+
+  // A second restore into the same dir is refused; so is a name missing from --initial-cluster.
+  EXPECT_FALSE(restore_member(o));
+  o.data_dir = t.path + "/d";
+  o.name = "zz";
+  auto bad = restore_member(o);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("couldn't find local name"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cairn::server::node
