@@ -53,6 +53,7 @@
 #include "server/net/client.h"
 #include "tests/fault/linearizability.h"
 #include "tests/fault/peer_proxy.h"
+#include "tests/fault/watch_check.h"
 
 namespace {
 
@@ -562,93 +563,28 @@ awaitable<void> watcher_loop(Run& run, int w) {
   me.done = true;
 }
 
-// The watch checks; `final_revision` is the revision every watcher must have reached.
+// The watch check (watch_check.h) over what the watchers saw.
 void check_watchers(Run& run, std::int64_t final_revision) {
-  std::map<std::int64_t, const Run::WatchEvent*> by_revision;  // across watchers
-  std::size_t total = 0;
-  for (std::size_t w = 0; w < run.watchers.size(); ++w) {
-    Run::Watcher& me = run.watchers[w];
-    const std::string who = "watcher " + std::to_string(w);
-    for (const auto& p : me.problems)
-      run.anomalies.push_back(who + ": " + p);
-    std::int64_t expect = me.start;
-    for (const auto& e : me.events) {
-      // Every revision of this run changes exactly one key under the prefix (no multi-op txns), so a
-      // watcher's events must be the revisions start, start+1, ... in order, each once.
-      if (e.revision != expect) {
-        run.anomalies.push_back(
-            who + ": event at revision " + std::to_string(e.revision) + " where revision " +
-            std::to_string(expect) +
-            (e.revision < expect ? " was expected (out of order or duplicate)" : " was expected (gap)"));
-        break;
-      }
-      ++expect;
-      auto [it, fresh] = by_revision.emplace(e.revision, &e);
-      if (!fresh && (it->second->key != e.key || it->second->put != e.put || it->second->value != e.value))
-        run.anomalies.push_back(who + ": revision " + std::to_string(e.revision) +
-                                " differs between watchers (" + e.key + " vs " + it->second->key + ")");
-    }
-    if (expect <= final_revision)
-      run.anomalies.push_back(who + ": reached revision " + std::to_string(expect - 1) + " of " +
-                              std::to_string(final_revision));
-    total += me.events.size();
+  std::vector<lz::WatcherLog> logs;
+  for (const auto& w : run.watchers) {
+    lz::WatcherLog l;
+    l.start = w.start;
+    l.problems = w.problems;
+    for (const auto& e : w.events)
+      l.events.push_back({e.revision, e.put, e.key, e.value});
+    logs.push_back(std::move(l));
+  }
+  const lz::WatchCheckResult r = lz::check_watch(logs, run.history, final_revision);
+  for (std::size_t w = 0; w < run.watchers.size(); ++w)
     std::printf("watcher %zu: revisions %lld..%lld, %zu events, %d streams\n", w,
-                static_cast<long long>(me.start), static_cast<long long>(expect - 1), me.events.size(),
-                me.streams);
-  }
-  if (run.watchers.empty()) return;
-  // Consistency with the history (the watchers started before the clients: they cover every write).
-  std::map<std::string, const Run::WatchEvent*> put_by_value;
-  for (const auto& [rev, e] : by_revision)
-    if (e->put && !put_by_value.emplace(e->value, e).second)
-      run.anomalies.push_back("watch: value " + e->value + " written at two revisions");
-  struct Placed {
-    std::int64_t invoke, complete, revision;
-  };
-  std::vector<Placed> placed;
-  std::set<std::string> attempted;
-  for (const auto& op : run.history)
-    if (op.kind == lz::OpKind::kPut || op.kind == lz::OpKind::kCas) attempted.insert(op.value);
-  for (const auto& [value, e] : put_by_value)
-    if (!attempted.count(value))
-      run.anomalies.push_back("watch: put of " + e->key + " = " + value + " that no client wrote");
-  std::size_t checked = 0;
-  for (const auto& op : run.history) {
-    const bool write = op.kind == lz::OpKind::kPut || (op.kind == lz::OpKind::kCas && op.cas_succeeded);
-    if (!write || op.outcome != lz::Outcome::kOk) continue;
-    auto it = put_by_value.find(op.value);
-    if (it == put_by_value.end()) {
-      // Acknowledged, so it has a revision; the watchers started before the load, so it must have been seen.
-      run.anomalies.push_back("watch: acknowledged " + lz::describe(op) + " never seen by a watcher");
-      continue;
-    }
-    if (it->second->key != op.key)
-      run.anomalies.push_back("watch: " + lz::describe(op) + " seen on key " + it->second->key);
-    placed.push_back({op.invoke_ns, op.complete_ns, it->second->revision});
-    ++checked;
-  }
-  // Real-time order: a write acknowledged before another was invoked has the smaller revision.
-  std::vector<Placed> by_complete = placed;
-  std::sort(placed.begin(), placed.end(),
-            [](const Placed& a, const Placed& b) { return a.invoke < b.invoke; });
-  std::sort(by_complete.begin(), by_complete.end(),
-            [](const Placed& a, const Placed& b) { return a.complete < b.complete; });
-  std::size_t j = 0;
-  std::int64_t max_rev = 0;
-  int order_violations = 0;
-  for (const auto& b : placed) {
-    while (j < by_complete.size() && by_complete[j].complete < b.invoke)
-      max_rev = std::max(max_rev, by_complete[j++].revision);
-    if (b.revision < max_rev) ++order_violations;
-  }
-  if (order_violations > 0)
-    run.anomalies.push_back("watch: " + std::to_string(order_violations) +
-                            " acknowledged writes got a revision below that of a write acknowledged before "
-                            "they were invoked");
+                static_cast<long long>(run.watchers[w].start), static_cast<long long>(r.reached[w]),
+                run.watchers[w].events.size(), run.watchers[w].streams);
   std::printf(
       "watch check: %zu events from %zu watchers, %zu revisions, %zu acknowledged writes placed by "
-      "revision\n",
-      total, run.watchers.size(), by_revision.size(), checked);
+      "revision: %s\n",
+      r.events, run.watchers.size(), r.revisions, r.writes_placed, r.anomalies.empty() ? "ok" : "FAILED");
+  for (const auto& a : r.anomalies)
+    run.anomalies.push_back("watch: " + a);
 }
 
 // ---- faults --------------------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+// Unit tests of the watch check (watch_check.h): hand-made watcher logs that must pass or be rejected.
+#include "tests/fault/watch_check.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace cairn::tests::fault {
+namespace {
+
+Op put(int client, std::string key, std::string value, std::int64_t invoke, std::int64_t complete,
+       Outcome outcome = Outcome::kOk) {
+  Op op;
+  op.client = client;
+  op.kind = OpKind::kPut;
+  op.key = std::move(key);
+  op.value = std::move(value);
+  op.invoke_ns = invoke;
+  op.complete_ns = complete;
+  op.outcome = outcome;
+  return op;
+}
+
+// Three writes, sequential in real time: a=1 (rev 2), b=2 (rev 3), delete a (rev 4), a=3 (rev 5).
+struct Fixture {
+  std::vector<Op> history = {put(0, "k/a", "v1", 0, 10), put(1, "k/b", "v2", 20, 30),
+                             put(0, "k/a", "v3", 60, 70)};
+  std::vector<WatchEvent> events = {
+      {2, true, "k/a", "v1"}, {3, true, "k/b", "v2"}, {4, false, "k/a", ""}, {5, true, "k/a", "v3"}};
+  Fixture() {
+    Op del;
+    del.kind = OpKind::kDelete;
+    del.key = "k/a";
+    del.invoke_ns = 40;
+    del.complete_ns = 50;
+    del.deleted = true;
+    history.push_back(del);
+  }
+  WatcherLog watcher(std::vector<WatchEvent> ev) const {
+    WatcherLog w;
+    w.start = 2;
+    w.events = std::move(ev);
+    return w;
+  }
+};
+
+bool mentions(const WatchCheckResult& r, const std::string& what) {
+  for (const auto& a : r.anomalies)
+    if (a.find(what) != std::string::npos) return true;
+  return false;
+}
+
+TEST(WatchCheck, CompleteOrderedStreamsPass) {
+  Fixture f;
+  auto r = check_watch({f.watcher(f.events), f.watcher(f.events)}, f.history, 5);
+  EXPECT_TRUE(r.anomalies.empty()) << r.anomalies.front();
+  EXPECT_EQ(r.events, 8u);
+  EXPECT_EQ(r.revisions, 4u);
+  EXPECT_EQ(r.writes_placed, 3u);
+}
+
+TEST(WatchCheck, AWatcherStartingLaterCoversOnlyItsPart) {
+  Fixture f;
+  WatcherLog late = f.watcher({f.events[2], f.events[3]});
+  late.start = 4;
+  auto r = check_watch({f.watcher(f.events), late}, f.history, 5);
+  EXPECT_TRUE(r.anomalies.empty());
+}
+
+TEST(WatchCheck, GapIsRejected) {
+  Fixture f;
+  auto r = check_watch({f.watcher({f.events[0], f.events[2], f.events[3]})}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "gap"));
+}
+
+TEST(WatchCheck, DuplicateIsRejected) {
+  Fixture f;
+  auto r = check_watch({f.watcher({f.events[0], f.events[1], f.events[1], f.events[2], f.events[3]})},
+                       f.history, 5);
+  EXPECT_TRUE(mentions(r, "out of order or duplicate"));
+}
+
+TEST(WatchCheck, ReorderIsRejected) {
+  Fixture f;
+  auto r = check_watch({f.watcher({f.events[1], f.events[0], f.events[2], f.events[3]})}, f.history, 5);
+  EXPECT_FALSE(r.anomalies.empty());
+}
+
+TEST(WatchCheck, StoppingShortOfTheFinalRevisionIsRejected) {
+  Fixture f;
+  auto r = check_watch({f.watcher({f.events[0], f.events[1]})}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "reached revision 3 of 5"));
+}
+
+TEST(WatchCheck, WatchersDisagreeingIsRejected) {
+  Fixture f;
+  auto other = f.events;
+  other[1].value = "v9";
+  auto r = check_watch({f.watcher(f.events), f.watcher(other)}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "differs between watchers"));
+}
+
+TEST(WatchCheck, LostAcknowledgedWriteIsRejected) {
+  Fixture f;
+  f.history.push_back(put(2, "k/b", "v-lost", 80, 90));
+  auto r = check_watch({f.watcher(f.events)}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "never seen by a watcher"));
+}
+
+TEST(WatchCheck, UnknownWriteMayBeMissing) {
+  Fixture f;
+  f.history.push_back(put(2, "k/b", "v-maybe", 80, 0, Outcome::kUnknown));
+  auto r = check_watch({f.watcher(f.events)}, f.history, 5);
+  EXPECT_TRUE(r.anomalies.empty());
+}
+
+TEST(WatchCheck, PhantomValueIsRejected) {
+  Fixture f;
+  auto ev = f.events;
+  ev.push_back({6, true, "k/b", "nobody-wrote-this"});
+  auto r = check_watch({f.watcher(ev)}, f.history, 6);
+  EXPECT_TRUE(mentions(r, "that no client wrote"));
+}
+
+TEST(WatchCheck, WrongKeyIsRejected) {
+  Fixture f;
+  auto ev = f.events;
+  ev[0].key = "k/b";
+  auto r = check_watch({f.watcher(ev)}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "seen on key k/b"));
+}
+
+TEST(WatchCheck, RevisionsAgainstRealTimeOrderAreRejected) {
+  Fixture f;
+  // v1 (acknowledged at 10) and v2 (invoked at 20) with swapped revisions: v2 before v1.
+  auto ev = f.events;
+  std::swap(ev[0].key, ev[1].key);
+  std::swap(ev[0].value, ev[1].value);
+  auto r = check_watch({f.watcher(ev)}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "revision below that of a write acknowledged before"));
+}
+
+TEST(WatchCheck, ConcurrentWritesMayTakeEitherOrder) {
+  Fixture f;
+  f.history[1].invoke_ns = 5;  // v2 overlaps v1: either revision order is fine
+  auto ev = f.events;
+  std::swap(ev[0].key, ev[1].key);
+  std::swap(ev[0].value, ev[1].value);
+  auto r = check_watch({f.watcher(ev)}, f.history, 5);
+  EXPECT_TRUE(r.anomalies.empty()) << r.anomalies.front();
+}
+
+TEST(WatchCheck, WatcherProblemsAreReported) {
+  Fixture f;
+  WatcherLog w = f.watcher(f.events);
+  w.problems.push_back("watch canceled: compacted");
+  auto r = check_watch({w}, f.history, 5);
+  EXPECT_TRUE(mentions(r, "watch canceled"));
+}
+
+}  // namespace
+}  // namespace cairn::tests::fault
