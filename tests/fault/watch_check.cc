@@ -89,4 +89,55 @@ WatchCheckResult check_watch(const std::vector<WatcherLog>& watchers, const std:
   return r;
 }
 
+std::vector<std::string> check_multi_reads(const std::vector<WatcherLog>& watchers,
+                                           const std::vector<MultiRead>& reads,
+                                           const std::vector<Op>& history) {
+  std::vector<std::string> out;
+  std::map<std::int64_t, const WatchEvent*> by_revision;
+  for (const auto& w : watchers)
+    for (const auto& e : w.events)
+      by_revision.emplace(e.revision, &e);
+  std::map<std::string, std::int64_t> revision_of_value;
+  for (const auto& [rev, e] : by_revision)
+    if (e->put) revision_of_value.emplace(e->value, rev);
+  // Acknowledged writes with their revisions, for the real-time bounds.
+  struct Placed {
+    std::int64_t invoke, complete, revision;
+  };
+  std::vector<Placed> writes;
+  for (const auto& op : history) {
+    const bool write = op.kind == OpKind::kPut || (op.kind == OpKind::kCas && op.cas_succeeded);
+    if (!write || op.outcome != Outcome::kOk) continue;
+    auto it = revision_of_value.find(op.value);
+    if (it != revision_of_value.end()) writes.push_back({op.invoke_ns, op.complete_ns, it->second});
+  }
+  const std::int64_t covered = by_revision.empty() ? 0 : by_revision.rbegin()->first;
+  for (const auto& r : reads) {
+    const std::string what =
+        "multi-key read by client " + std::to_string(r.client) + " at revision " + std::to_string(r.revision);
+    if (r.revision > covered) {
+      out.push_back(what + ": beyond the revisions the watchers saw (" + std::to_string(covered) + ")");
+      continue;
+    }
+    for (std::size_t i = 0; i < r.keys.size(); ++i) {
+      std::optional<std::string> state;  // the key's value at r.revision, from the changes up to it
+      for (auto it = by_revision.begin(); it != by_revision.end() && it->first <= r.revision; ++it)
+        if (it->second->key == r.keys[i])
+          state = it->second->put ? std::optional(it->second->value) : std::nullopt;
+      if (state != r.values[i])
+        out.push_back(what + ": " + r.keys[i] + " = " + (r.values[i] ? *r.values[i] : "(absent)") +
+                      ", but at that revision it was " + (state ? *state : "(absent)"));
+    }
+    for (const auto& w : writes) {
+      if (w.complete < r.invoke_ns && w.revision > r.revision)
+        out.push_back(what + ": misses a write at revision " + std::to_string(w.revision) +
+                      " acknowledged before the read was invoked");
+      if (w.invoke > r.complete_ns && w.revision <= r.revision)
+        out.push_back(what + ": sees a write at revision " + std::to_string(w.revision) +
+                      " invoked after the read completed");
+    }
+  }
+  return out;
+}
+
 }  // namespace cairn::tests::fault

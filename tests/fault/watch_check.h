@@ -6,6 +6,7 @@
 // client wrote (so they must see every write).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,22 @@ struct WatchCheckResult {
 // invoked has the smaller revision.
 WatchCheckResult check_watch(const std::vector<WatcherLog>& watchers, const std::vector<Op>& history,
                              std::int64_t final_revision);
+
+// A read of several keys in one Txn (success ops: one Range per key), answered at one revision.
+struct MultiRead {
+  int client = 0;
+  std::vector<std::string> keys;
+  std::vector<std::optional<std::string>> values;  // per key; nullopt = absent
+  std::int64_t revision = 0;                       // the response header's revision
+  std::int64_t invoke_ns = 0, complete_ns = 0;     // only acknowledged reads are checked
+};
+
+// Snapshot atomicity of multi-key reads, judged with the watchers' revision -> change map (which must
+// cover every revision up to the reads'): each read's values must equal its keys' state at its revision,
+// and that revision must be at least that of every write acknowledged before the read was invoked and
+// below that of every write invoked after the read completed. Returns the anomalies (empty: passed).
+std::vector<std::string> check_multi_reads(const std::vector<WatcherLog>& watchers,
+                                           const std::vector<MultiRead>& reads,
+                                           const std::vector<Op>& history);
 
 }  // namespace cairn::tests::fault

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,50 @@ TEST(WatchCheck, WatcherProblemsAreReported) {
   w.problems.push_back("watch canceled: compacted");
   auto r = check_watch({w}, f.history, 5);
   EXPECT_TRUE(mentions(r, "watch canceled"));
+}
+
+// Multi-key reads against the fixture's changes: rev 2 a=v1, rev 3 b=v2, rev 4 a deleted, rev 5 a=v3.
+MultiRead mread(std::int64_t revision, std::optional<std::string> a, std::optional<std::string> b,
+                std::int64_t invoke, std::int64_t complete) {
+  MultiRead r;
+  r.keys = {"k/a", "k/b"};
+  r.values = {std::move(a), std::move(b)};
+  r.revision = revision;
+  r.invoke_ns = invoke;
+  r.complete_ns = complete;
+  return r;
+}
+
+TEST(MultiRead, ConsistentSnapshotsPass) {
+  Fixture f;
+  std::vector<WatcherLog> w = {f.watcher(f.events)};
+  EXPECT_TRUE(check_multi_reads(w, {mread(3, "v1", "v2", 31, 35)}, f.history).empty());
+  EXPECT_TRUE(check_multi_reads(w, {mread(4, std::nullopt, "v2", 51, 55)}, f.history).empty());
+  EXPECT_TRUE(check_multi_reads(w, {mread(2, "v1", std::nullopt, 11, 15)}, f.history).empty());
+}
+
+TEST(MultiRead, TornSnapshotIsRejected) {
+  Fixture f;
+  // a from revision 5 with b's absence from revision 2: no single revision had both.
+  auto bad = check_multi_reads({f.watcher(f.events)}, {mread(5, "v3", std::nullopt, 71, 75)}, f.history);
+  ASSERT_FALSE(bad.empty());
+  EXPECT_NE(bad[0].find("k/b = (absent), but at that revision it was v2"), std::string::npos) << bad[0];
+}
+
+TEST(MultiRead, StaleRevisionIsRejected) {
+  Fixture f;
+  // Consistent with revision 3, but invoked after the write of revision 5 was acknowledged.
+  auto bad = check_multi_reads({f.watcher(f.events)}, {mread(3, "v1", "v2", 80, 85)}, f.history);
+  ASSERT_FALSE(bad.empty());
+  EXPECT_NE(bad[0].find("misses a write at revision 5"), std::string::npos) << bad[0];
+}
+
+TEST(MultiRead, SeeingTheFutureIsRejected) {
+  Fixture f;
+  // Completed at 15, before v2 (revision 3) was invoked at 20, yet answered at revision 3.
+  auto bad = check_multi_reads({f.watcher(f.events)}, {mread(3, "v1", "v2", 11, 15)}, f.history);
+  ASSERT_FALSE(bad.empty());
+  EXPECT_NE(bad[0].find("invoked after the read completed"), std::string::npos) << bad[0];
 }
 
 }  // namespace
