@@ -285,6 +285,51 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
   common(blease);
   blease->add_option("--total", inv.total, "Total number of keep-alive requests");
   blease->add_option("--lease-ttl", inv.lease_ttl, "TTL in seconds of each client's lease");
+  auto* user = app.add_subcommand("user", "User related commands")->require_subcommand(1);
+  user->footer(
+      "Examples:\n"
+      "  cairnctl user add root:secret && cairnctl user grant-role root root && cairnctl auth enable\n"
+      "  echo s3cret | cairnctl --user=root:secret user add alice --interactive=false\n"
+      "  cairnctl --user=root:secret user get alice");
+  auto* uadd = user->add_subcommand("add", "Adds a new user");
+  positional(uadd);
+  uadd->add_flag("--no-password", inv.no_password, "Create a user without password (CN based auth only)");
+  uadd->add_flag("--interactive", inv.password_interactive,
+                 "Read password from stdin instead of interactive terminal");
+  uadd->add_option("--new-user-password", inv.new_user_password,
+                   "Supply password from the command line flag");
+  positional(user->add_subcommand("delete", "Deletes a user"));
+  positional(user->add_subcommand("get", "Gets detailed information of a user"));
+  positional(user->add_subcommand("list", "Lists all users"));
+  auto* upw = user->add_subcommand("passwd", "Changes password of user");
+  positional(upw);
+  upw->add_flag("--interactive", inv.password_interactive,
+                "If true, read password from stdin instead of interactive terminal");
+  positional(user->add_subcommand("grant-role", "Grants a role to a user"));
+  positional(user->add_subcommand("revoke-role", "Revokes a role from a user"));
+  auto* role = app.add_subcommand("role", "Role related commands")->require_subcommand(1);
+  role->footer(
+      "Examples:\n"
+      "  cairnctl role add reader\n"
+      "  cairnctl role grant-permission reader read /app/ --prefix\n"
+      "  cairnctl role revoke-permission reader /app/ --prefix");
+  positional(role->add_subcommand("add", "Adds a new role"));
+  positional(role->add_subcommand("delete", "Deletes a role"));
+  positional(role->add_subcommand("get", "Gets detailed information of a role"));
+  positional(role->add_subcommand("list", "Lists all roles"));
+  for (const char* w : {"grant-permission", "revoke-permission"}) {
+    auto* r = role->add_subcommand(
+        w, std::string(w[0] == 'g' ? "Grants a key to a role" : "Revokes a key from a role"));
+    positional(r);
+    r->add_flag("--prefix", inv.perm_prefix, "grant a prefix permission");
+    r->add_flag(
+        "--from-key", inv.perm_from_key,
+        "grant a permission of keys that are greater than or equal to the given key using byte compare");
+  }
+  auto* auth = app.add_subcommand("auth", "Enable or disable authentication")->require_subcommand(1);
+  positional(auth->add_subcommand("enable", "Enables authentication"));
+  positional(auth->add_subcommand("disable", "Disables authentication"));
+
   auto* check = app.add_subcommand("check", "commands for checking properties of the etcd cluster")
                     ->require_subcommand(1);
   auto* perf = check->add_subcommand("perf", "Check the performance of the etcd cluster");

@@ -66,6 +66,11 @@ struct Invocation {
   std::int64_t put_total = 1000;                                      // watch
   double put_rate = 100;                                              // watch; 0 = unlimited
   std::int64_t lease_ttl = 100;                                       // lease-keepalive
+  // user / role (auth commands)
+  bool no_password = false;
+  bool password_interactive = true;
+  std::string new_user_password;
+  bool perm_prefix = false, perm_from_key = false;
   // check perf
   std::string perf_load = "s";
   std::string perf_prefix = "/etcdctl-check-perf/";

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ctl/auth.h"
 #include "ctl/bench.h"
 #include "ctl/bench_report.h"
 #include "ctl/progress.h"
@@ -1184,6 +1185,9 @@ int execute(const Invocation& inv) {
   if (c == "lock") return cmd_lock(ctx);
   if (c == "elect") return cmd_elect(ctx);
   if (c == "cluster status") return cmd_cluster_status(ctx);
+  if (auto s = sub("user")) return run_auth_command("user", *s, inv, ctx.copts, ctx.print);
+  if (auto s = sub("role")) return run_auth_command("role", *s, inv, ctx.copts, ctx.print);
+  if (auto s = sub("auth")) return run_auth_command("auth", *s, inv, ctx.copts, ctx.print);
   if (auto s = sub("bench")) return run_bench(*s, inv, ctx.copts);
   if (c == "check perf") return run_check_perf(inv, ctx.copts);
   return fail(kExitBadFeature, "\"" + c + "\" is not implemented in cairnctl yet");
