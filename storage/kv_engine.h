@@ -60,6 +60,10 @@ struct WriteOptions {
   // Return only after the batch is durable (RocksDB WAL fsync). The store sets this for every
   // applied entry unless StoreOptions::sync_writes is off.
   bool sync = true;
+  // Record the batch in the engine's own log (RocksDB's WAL). Off: the batch lives in memory until the
+  // engine flushes it (memtable full, or sync()); a crash may lose a suffix of such batches but never
+  // part of one (all spaces flush together). `sync` is ignored for unlogged batches.
+  bool log = true;
 };
 
 // Forward iteration over [start, end) of one space; an empty `end` means unbounded.

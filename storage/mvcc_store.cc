@@ -890,7 +890,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
       batch.erase(Space::kMeta, kMetaAlarmNoSpace);
     }
   }
-  if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes}); !w) {
+  if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes, options_.engine_log}); !w) {
     failed_ = true;
     events_.clear();
     return unexpected(w.error());

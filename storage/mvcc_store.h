@@ -72,6 +72,11 @@ struct StoreOptions {
   size_t txn_ops_max = 128;
   // Sync every applied batch to stable storage before apply() returns.
   bool sync_writes = true;
+  // Write applied batches through the engine's own log. Off (the node's setting, where the raft WAL
+  // is the durable record and replays what a crash loses): batches become durable at engine().sync()
+  // or when the engine flushes on its own; after a crash the store reopens at an earlier applied index,
+  // consistent with it, and the caller re-applies the entries after it.
+  bool engine_log = true;
 };
 
 // etcd's MaxLeaseTTL: 9,000,000,000 seconds.

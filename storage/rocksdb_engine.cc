@@ -64,6 +64,9 @@ Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::strin
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  // Batches written without the RocksDB WAL (WriteOptions::log off) are only in memtables until a
+  // flush; flushing every column family together keeps what survives a crash a prefix of whole batches.
+  db_options.atomic_flush = true;
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.write_buffer_size_bytes;
@@ -146,14 +149,27 @@ Expected<Unit, Error> RocksEngine::write(const WriteBatch& batch, WriteOptions o
     if (!s.ok()) return unexpected(from_status(s, "batch"));
   }
   rocksdb::WriteOptions wo;
-  wo.sync = options.sync;
+  wo.sync = options.sync && options.log;
+  wo.disableWAL = !options.log;
+  if (!options.log) unlogged_writes_.store(true, std::memory_order_relaxed);
   rocksdb::Status s = db_->Write(wo, &wb);
   if (!s.ok()) return unexpected(from_status(s, "write"));
   return Unit{};
 }
 
 Expected<Unit, Error> RocksEngine::sync() {
-  // RocksDB's own WAL holds every write not yet in an SST file; syncing it covers them all.
+  // Unlogged batches exist only in memtables: flush them (every family at once) to SST files.
+  if (unlogged_writes_.exchange(false, std::memory_order_relaxed)) {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    fo.allow_write_stall = true;
+    rocksdb::Status f = db_->Flush(fo, handles_);
+    if (!f.ok()) {
+      unlogged_writes_.store(true, std::memory_order_relaxed);
+      return unexpected(from_status(f, "flush"));
+    }
+  }
+  // RocksDB's own WAL holds every logged write not yet in an SST file; syncing it covers them all.
   rocksdb::Status s = db_->SyncWAL();
   if (!s.ok()) return unexpected(from_status(s, "sync"));
   return Unit{};

@@ -3,10 +3,14 @@
 // Layout: one column family per Space ("default" holds kMeta, "keys" holds kKeys, "leases" holds
 // kLeases), so MVCC history scans never wade through metadata and each family can be compacted on
 // its own. Each store batch is one rocksdb::WriteBatch, so RocksDB's WAL makes it atomic; with
-// WriteOptions::sync the WAL is fsynced before write() returns. Checkpoints use
+// WriteOptions::sync the WAL is fsynced before write() returns. With WriteOptions::log off a batch skips
+// RocksDB's WAL and is durable only once flushed to SST files (sync() flushes); atomic_flush writes
+// every column family's memtable in one step, so after a crash the database holds a prefix of the
+// batches, each whole. Checkpoints use
 // rocksdb::Checkpoint (hard links where possible), which is consistent with concurrent writes.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +56,7 @@ class RocksEngine final : public KvEngine {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Space
+  std::atomic<bool> unlogged_writes_{false};           // a WriteOptions::log-off batch since sync()
 };
 
 }  // namespace cairn::storage

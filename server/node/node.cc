@@ -143,7 +143,9 @@ Expected<bool, std::string> Node::open_store() {
   so.quota_backend_bytes = cfg_.quota_backend_bytes;
   // The raft WAL is the durable record: the store's writes reach disk lazily and are synced before the
   // WAL is released behind a snapshot (maybe_snapshot), so a crash only makes the store replay entries.
+  // Applied batches also skip RocksDB's own WAL (one write() per entry saved): sync() flushes them.
   so.sync_writes = false;
+  so.engine_log = false;
   auto store = storage::MvccStore::open(std::move(*engine), so);
   if (!store) return unexpected("open store " + db_dir_ + ": " + store.error().message());
   store_ = std::move(*store);

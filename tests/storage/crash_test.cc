@@ -4,6 +4,8 @@
 // crash (fork + _exit) on RocksDB must recover the same way.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,6 +242,87 @@ TEST(CrashTest, RocksProcessKilledMidLogRecoversAConsistentPrefix) {
     EXPECT_GE(applied, acked);  // nothing acknowledged is lost
     ASSERT_LE(applied, log.size());
     EXPECT_EQ(fingerprint(**store), ref.fingerprints[applied]);  // and nothing is half-applied
+  }
+}
+
+// The node's mode (StoreOptions::engine_log off): applied batches skip RocksDB's WAL and live in
+// memtables until a flush. A child process applies entries, syncs the engine once (which flushes),
+// keeps applying with tiny memtables so RocksDB also flushes on its own, then dies with _exit. The
+// reopened store must hold at least what was synced and exactly the state at its applied index: an
+// atomic flush of every column family never leaves one batch half on disk. The child is this test
+// binary re-executed (a forked child of a process whose RocksDB thread pools already exist would have
+// no flush threads and stall).
+constexpr int kUnloggedEntries = 1500;
+constexpr const char* kUnloggedChildEnv = "CAIRN_UNLOGGED_CRASH_CHILD";  // "<db dir>:<sync at>:<fd>"
+
+[[noreturn]] void unlogged_child(const std::string& spec) {
+  const size_t a = spec.find(':'), b = spec.rfind(':');
+  const std::string dir = spec.substr(0, a);
+  const int sync_at = std::atoi(spec.substr(a + 1, b - a - 1).c_str());
+  const int fd = std::atoi(spec.substr(b + 1).c_str());
+  const auto log = make_workload(47, kUnloggedEntries);
+  RocksOptions ro;
+  ro.write_buffer_size_bytes = 64 << 10;  // flush often on its own
+  auto engine = RocksEngine::open(dir, ro);
+  if (!engine) ::_exit(2);
+  StoreOptions opts;
+  opts.sync_writes = false;
+  opts.engine_log = false;
+  auto store = MvccStore::open(std::move(engine).value(), opts);
+  if (!store) ::_exit(3);
+  for (int i = 0; i < kUnloggedEntries; ++i) {
+    auto r = (*store)->apply(static_cast<uint64_t>(i) + 1, kTerm, log[static_cast<size_t>(i)]);
+    if (!r && r.error().code == Errc::kIo) ::_exit(4);
+    if (i + 1 == sync_at) {
+      if (!(*store)->engine().sync()) ::_exit(5);
+      const uint32_t synced = static_cast<uint32_t>(i + 1);
+      if (::write(fd, &synced, sizeof(synced)) != sizeof(synced)) ::_exit(6);
+    }
+  }
+  ::_exit(0);
+}
+
+TEST(CrashTest, RocksUnloggedWritesRecoverAConsistentPrefixAfterProcessDeath) {
+  if (const char* spec = std::getenv(kUnloggedChildEnv)) unlogged_child(spec);
+  const auto log = make_workload(47, kUnloggedEntries);
+  const Reference ref = reference(log);
+  for (int sync_at : {0, 300}) {
+    TempDir dir;
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const std::string spec = dir.sub("db") + ":" + std::to_string(sync_at) + ":" + std::to_string(fds[1]);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      ::setenv(kUnloggedChildEnv, spec.c_str(), 1);
+      const char* argv[] = {
+          "storage_tests",
+          "--gtest_filter=CrashTest.RocksUnloggedWritesRecoverAConsistentPrefixAfterProcessDeath", nullptr};
+      ::execv("/proc/self/exe", const_cast<char* const*>(argv));
+      ::_exit(7);
+    }
+    ::close(fds[1]);
+    uint32_t synced = 0, v = 0;
+    while (::read(fds[0], &v, sizeof(v)) == sizeof(v))
+      synced = v;
+    ::close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ASSERT_EQ(synced, static_cast<uint32_t>(sync_at));
+
+    auto store = MvccStore::open(make_engine(EngineKind::kRocks, dir.sub("db")));
+    ASSERT_TRUE(store) << store.error().message();
+    const uint64_t applied = (*store)->applied().index;
+    EXPECT_GE(applied, synced);      // a sync made everything before it durable
+    EXPECT_GT(applied, 0u);          // memtables filled up and were flushed on their own
+    EXPECT_LT(applied, log.size());  // and the unflushed tail was really lost: there is no WAL
+    ASSERT_EQ(fingerprint(**store), ref.fingerprints[applied]) << "applied " << applied;
+    for (size_t i = applied; i < log.size(); ++i)  // the caller re-applies the rest (raft's replay)
+      ASSERT_TRUE(same_outcome((*store)->apply(i + 1, kTerm, log[i]), ref.responses[i])) << i;
+    EXPECT_EQ(fingerprint(**store), ref.fingerprints.back());
   }
 }
 
