@@ -17,6 +17,30 @@ std::string listen_host(const std::string& host) {
   return host == "localhost" ? "127.0.0.1" : host;
 }
 
+// "http://host:port" or "https://host:port" (node::parse_url knows only http://).
+std::optional<net::Endpoint> parse_any_url(const std::string& url) {
+  static const std::string kHttps = "https://";
+  if (url.compare(0, kHttps.size(), kHttps) == 0)
+    return node::parse_url("http://" + url.substr(kHttps.size()));
+  return node::parse_url(url);
+}
+
+bool is_https(const std::string& url) {
+  return url.rfind("https://", 0) == 0;
+}
+
+// The config file's TLS sections: their keys and the flag each one sets.
+std::optional<std::string> tls_section_flag(const std::string& section, const std::string& key) {
+  static const char* const kKeys[] = {"cert-file", "key-file", "trusted-ca-file", "client-cert-auth",
+                                      "auto-tls"};
+  for (const char* k : kKeys) {
+    if (key != k) continue;
+    if (section == "client-transport-security") return "--" + key;
+    if (section == "peer-transport-security") return "--peer-" + key;
+  }
+  return std::nullopt;
+}
+
 // Go's time.ParseDuration subset: a sequence of <number><unit> with units h, m, s, ms. nullopt: malformed.
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& v) {
   if (v.empty()) return std::nullopt;
@@ -114,6 +138,10 @@ Expected<std::vector<std::string>, std::string> config_file_args(const std::stri
     if (indented) {
       if (section.empty())
         return unexpected("config file line " + std::to_string(line_no) + ": unexpected indentation");
+      if (auto flag = tls_section_flag(section, key)) {
+        if (!value->empty()) args.push_back(*flag + "=" + *value);
+        continue;
+      }
       if (!value->empty() && *value != "false" && *value != "0")
         return unexpected("config file: " + section + "." + key + " is not supported by cairn yet");
       continue;
@@ -155,8 +183,9 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     auto list = node::split_list(v);
     if (list.empty()) return unexpected("--" + flag + " must not be empty");
     for (const auto& u : list)
-      if (!node::parse_url(u))
-        return unexpected("invalid URL \"" + u + "\" for --" + flag + " (want http://host:port)");
+      if (!parse_any_url(u))
+        return unexpected("invalid URL \"" + u + "\" for --" + flag +
+                          " (want http://host:port or https://host:port)");
     return list;
   };
   auto lc = urls("listen-client-urls", g.listen_client_urls);
@@ -177,7 +206,7 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     if (eq == std::string::npos || eq == 0)
       return unexpected("--initial-cluster: \"" + item + "\" is not name=url");
     std::string n = item.substr(0, eq), u = item.substr(eq + 1);
-    if (!node::parse_url(u)) return unexpected("--initial-cluster: invalid URL \"" + u + "\"");
+    if (!parse_any_url(u)) return unexpected("--initial-cluster: invalid URL \"" + u + "\"");
     if (!by_name.count(n)) order.push_back(n);
     by_name[n].push_back(u);
   }
@@ -207,7 +236,11 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     nc.initial_members.push_back(m);
   }
   nc.member_id = node::derive_member_id(*ap, g.initial_cluster_token);
-  auto pe = *node::parse_url(lp->front());
+  auto pe = *parse_any_url(lp->front());
+  sc.peer_tls = is_https(lp->front());
+  if (sc.peer_tls && !g.peer_auto_tls && (g.peer_cert_file.empty() || g.peer_key_file.empty()))
+    return unexpected("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url " +
+                      lp->front() + " with HTTPS scheme");
   nc.listen_peer_host = listen_host(pe.host);
   nc.listen_peer_port = pe.port;
   nc.heartbeat = std::chrono::milliseconds(g.heartbeat_interval_ms);
@@ -252,11 +285,79 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     nc.auto_compaction_period = *d;
   }
   for (const auto& u : *lc) {
-    auto e = *node::parse_url(u);
+    auto e = *parse_any_url(u);
     e.host = listen_host(e.host);
     sc.client_listen.push_back(e);
+    sc.client_listen_tls.push_back(is_https(u));
+    if (is_https(u) && !g.auto_tls && (g.cert_file.empty() || g.key_file.empty()))
+      return unexpected("TLS key/cert (--cert-file, --key-file) must be provided for client url " + u +
+                        " with HTTPS scheme");
   }
   return sc;
+}
+
+std::optional<std::string> setup_tls(ServerConfig& sc) {
+  const Flags& g = sc.flags;
+  auto hosts_of = [](const std::string& urls) {
+    std::vector<std::string> hosts;
+    for (const auto& u : node::split_list(urls))
+      if (auto e = parse_any_url(u)) hosts.push_back(e->host);
+    return hosts;
+  };
+  // etcd: given certificate files win over --auto-tls (with a warning).
+  auto server_config = [&](const std::string& cert, const std::string& key, const std::string& ca, bool cca,
+                           bool auto_tls, const char* fixture,
+                           const std::string& urls) -> Expected<net::TlsServerConfig, std::string> {
+    net::TlsServerConfig c;
+    if (!cert.empty() || !key.empty() || !auto_tls) {
+      if (auto_tls) std::fprintf(stderr, "cairn: ignoring %s auto TLS since certs given\n", fixture);
+      c.cert_file = cert;
+      c.key_file = key;
+    } else {
+      auto self = net::make_self_signed_cert(g.data_dir + "/fixtures/" + fixture, hosts_of(urls));
+      if (!self) return unexpected(self.error());
+      c = *self;
+    }
+    c.trusted_ca_file = ca;
+    c.client_cert_auth = cca;
+    return c;
+  };
+  bool any_client_tls = false;
+  for (bool t : sc.client_listen_tls)
+    any_client_tls = any_client_tls || t;
+  if (any_client_tls) {
+    auto c = server_config(g.cert_file, g.key_file, g.trusted_ca_file, g.client_cert_auth, g.auto_tls,
+                           "client", g.listen_client_urls);
+    if (!c) return c.error();
+    auto tls = net::make_server_tls(*c);
+    if (!tls)
+      return "client TLS (--cert-file " + c->cert_file + ", --key-file " + c->key_file + "): " + tls.error();
+    sc.client_tls = *tls;
+  }
+  if (sc.peer_tls) {
+    bool self_signed = g.peer_cert_file.empty() && g.peer_key_file.empty() && g.peer_auto_tls;
+    auto c = server_config(g.peer_cert_file, g.peer_key_file, g.peer_trusted_ca_file, g.peer_client_cert_auth,
+                           g.peer_auto_tls, "peer", g.listen_peer_urls);
+    if (!c) return c.error();
+    c->alpn_http = false;
+    auto server = net::make_server_tls(*c);
+    if (!server)
+      return "peer TLS (--peer-cert-file " + c->cert_file + ", --peer-key-file " + c->key_file +
+             "): " + server.error();
+    // Dialing the other members: the peer certificate is also our client certificate; with
+    // --peer-auto-tls nobody's certificate can be verified, so none is (etcd does the same).
+    net::TlsClientConfig cc;
+    cc.cert_file = c->cert_file;
+    cc.key_file = c->key_file;
+    cc.ca_file = g.peer_trusted_ca_file;
+    cc.insecure_skip_verify = self_signed;
+    cc.alpn_h2 = false;
+    auto client = net::make_client_tls(cc);
+    if (!client) return "peer TLS: " + client.error();
+    sc.node.peer_transport.tls_server = server->server;
+    sc.node.peer_transport.tls_client = *client;
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -304,6 +405,24 @@ void add_server_options(CLI::App& app, Flags& f, bool with_env) {
       "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
       "Duration of periodic watch progress notifications (at least 100ms).");
   opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
+  opt("--cert-file", f.cert_file, "ETCD_CERT_FILE", "Path to the client server TLS cert file.");
+  opt("--key-file", f.key_file, "ETCD_KEY_FILE", "Path to the client server TLS key file.");
+  opt("--trusted-ca-file", f.trusted_ca_file, "ETCD_TRUSTED_CA_FILE",
+      "Path to the client server TLS trusted CA file.");
+  auto flag = [&](const char* name, bool& var, const char* env, const char* help) {
+    auto* o = app.add_flag(name, var, help);
+    if (with_env) o->envname(env);
+  };
+  flag("--client-cert-auth", f.client_cert_auth, "ETCD_CLIENT_CERT_AUTH",
+       "Enable client cert authentication.");
+  flag("--auto-tls", f.auto_tls, "ETCD_AUTO_TLS", "Client TLS using generated certificates.");
+  opt("--peer-cert-file", f.peer_cert_file, "ETCD_PEER_CERT_FILE", "Path to the peer server TLS cert file.");
+  opt("--peer-key-file", f.peer_key_file, "ETCD_PEER_KEY_FILE", "Path to the peer server TLS key file.");
+  opt("--peer-trusted-ca-file", f.peer_trusted_ca_file, "ETCD_PEER_TRUSTED_CA_FILE",
+      "Path to the peer server TLS trusted CA file.");
+  flag("--peer-client-cert-auth", f.peer_client_cert_auth, "ETCD_PEER_CLIENT_CERT_AUTH",
+       "Enable peer client cert authentication.");
+  flag("--peer-auto-tls", f.peer_auto_tls, "ETCD_PEER_AUTO_TLS", "Peer TLS using generated certificates.");
   // Deliberately unsafe, debug builds only: answers linearizable reads from the local store without a
   // ReadIndex round, so a deposed or partitioned member serves stale data. The fault harness turns it
   // on to show that its linearizability checker catches the anomaly.

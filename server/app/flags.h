@@ -1,10 +1,12 @@
 // etcd's command-line flags for cairn (CLI11), also read from ETCD_* environment variables.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "raft/expected.h"
+#include "server/net/tls.h"
 #include "server/node/node.h"
 
 namespace cairn::server::app {
@@ -32,14 +34,23 @@ struct Flags {
   std::string log_level = "info";
   // Debug builds only (tests/fault proves its checker catches it): linearizable reads skip ReadIndex.
   bool debug_unsafe_skip_read_index = false;
+  // Client TLS: used by the https:// listeners of --listen-client-urls (etcd's flags).
+  std::string cert_file, key_file, trusted_ca_file;
+  bool client_cert_auth = false;
+  bool auto_tls = false;  // self-signed certificate under <data-dir>/fixtures/client
+  // Peer TLS: used when --listen-peer-urls is https:// (and for dialing the other members).
+  std::string peer_cert_file, peer_key_file, peer_trusted_ca_file;
+  bool peer_client_cert_auth = false;
+  bool peer_auto_tls = false;  // self-signed certificate under <data-dir>/fixtures/peer
 };
 
 // etcd's --config-file: a YAML file whose top-level keys are the flag names without dashes
 // ("name: m1", "initial-cluster: ..."), values plain or quoted scalars. As in etcd, when it is given,
-// other flags and ETCD_* variables are ignored. Nested sections (e.g. client-transport-security) are
-// accepted only when every value in them is empty or false (cairn has no TLS yet). Returns the
-// equivalent command-line arguments, one "--key=value" per top-level key; parse_flags skips (with a
-// note on stderr) the keys that name no cairn flag.
+// other flags and ETCD_* variables are ignored. The client-transport-security and
+// peer-transport-security sections map cert-file, key-file, trusted-ca-file, client-cert-auth and
+// auto-tls onto --cert-file ... and --peer-cert-file ...; their other keys, and other nested sections,
+// are accepted only when empty or false. Returns the equivalent command-line arguments, one
+// "--key=value" per key; parse_flags skips (with a note on stderr) the keys that name no cairn flag.
 Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text);
 
 // The outcome of parsing: either a runnable configuration, or an exit (help/version: code 0 with
@@ -53,6 +64,10 @@ struct ServerConfig {
   Flags flags;
   node::NodeConfig node;
   std::vector<net::Endpoint> client_listen;
+  std::vector<bool> client_listen_tls;  // per client_listen entry: an https:// URL
+  bool peer_tls = false;                // --listen-peer-urls is https://
+  // Filled by setup_tls(): the context of the https:// client listeners.
+  std::optional<net::ServerTls> client_tls;
 };
 
 Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv);
@@ -60,5 +75,11 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
 // Validates flags and derives the node configuration (member ids, initial members). Errors are etcd-style
 // one-line messages.
 Expected<ServerConfig, std::string> make_config(const Flags& f);
+
+// Loads the certificates the configuration needs (generating the --auto-tls / --peer-auto-tls ones
+// under <data-dir>/fixtures/{client,peer}) into sc.client_tls and sc.node.peer_transport. An error is
+// one line for the startup log (etcd exits with status 1 for these: a missing or unreadable file, a key
+// that does not match its certificate).
+std::optional<std::string> setup_tls(ServerConfig& sc);
 
 }  // namespace cairn::server::app

@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
     return e.code;
   }
   app::ServerConfig cfg = std::move(*parsed);
+  // Certificates are read (or generated) at startup; a bad one stops the member with status 1, as etcd.
+  if (auto e = app::setup_tls(cfg)) {
+    std::fprintf(stderr, "cairn: %s\n", e->c_str());
+    return 1;
+  }
   boost::asio::io_context ioc;
   auto guard = boost::asio::make_work_guard(ioc);
   node::Node node(cfg.node);
@@ -54,6 +59,7 @@ int main(int argc, char** argv) {
   std::vector<net::Server*> server_ptrs;
   for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
     servers.push_back(std::make_unique<net::Server>(ioc, limits));
+    if (cfg.client_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
     api::register_all(*servers.back(), node);
     server_ptrs.push_back(servers.back().get());
   }

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "server/net/h2_session.h"
+#include "server/net/tls.h"
 
 namespace cairn::server::net {
 
@@ -57,10 +58,12 @@ struct ClientCallState {
 class GrpcClientConnection final : public H2Session {
  public:
   GrpcClientConnection(std::unique_ptr<ByteStream> stream, const ChannelOptions& options,
-                       std::string authority)
+                       std::string authority, bool tls)
       : H2Session(std::move(stream), options.write_stall_timeout),
         options_(options),
         authority_(std::move(authority)),
+        scheme_(tls ? "https" : "http"),
+        ready_wake_(executor()),
         keepalive_timer_(executor()) {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
@@ -93,13 +96,31 @@ class GrpcClientConnection final : public H2Session {
 
   // Usable for new calls: not ended and no GOAWAY received.
   bool usable() const { return !ended_ && !goaway_received_; }
+  // Why an ended connection never worked, in grpc-go's words: with TLS 1.3 a server that refuses our
+  // client certificate says so (an alert) only after our side of the handshake has completed.
+  std::string failure() const {
+    if (!ended_ || preface_received_) return {};
+    std::string why = tls_error_text(read_error_);
+    if (why.empty()) why = !read_error_ || read_error_ == asio::error::eof ? "EOF" : read_error_.message();
+    return "connection error: desc = \"error reading server preface: " + why + "\"";
+  }
+
+  // As grpc-go, a connection takes calls only once the server's preface (its SETTINGS) has arrived: a
+  // server that refuses us right after the TLS handshake then fails the connection attempt, not calls.
+  awaitable<bool> wait_ready(Clock::time_point deadline) {
+    while (!preface_received_ && !ended_ && Clock::now() < deadline) {
+      ready_wake_.expires_at(deadline);
+      co_await ready_wake_.async_wait(asio::as_tuple(use_awaitable));
+    }
+    co_return preface_received_ && !ended_;
+  }
   std::uint64_t pings_sent() const { return pings_sent_; }
 
   void start_call(const std::shared_ptr<ClientCallState>& call, const std::string& method,
                   const CallOptions& options) {
     HeaderList h;
     h.add(":method", "POST");
-    h.add(":scheme", "http");
+    h.add(":scheme", scheme_);
     h.add(":path", method);
     h.add(":authority", authority_);
     h.add("content-type", "application/grpc");
@@ -178,6 +199,7 @@ class GrpcClientConnection final : public H2Session {
 
   void on_session_end() override {
     keepalive_timer_.cancel();
+    ready_wake_.cancel();
     auto calls = std::move(calls_);
     calls_.clear();
     for (auto& [id, call] : calls) {
@@ -267,6 +289,10 @@ class GrpcClientConnection final : public H2Session {
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* ud) {
     auto* self = self_of(ud);
+    if (frame->hd.type == NGHTTP2_SETTINGS && !self->preface_received_) {
+      self->preface_received_ = true;
+      self->ready_wake_.cancel();
+    }
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       self->goaway_received_ = true;  // no new calls here; open ones may finish
       return 0;
@@ -362,6 +388,9 @@ class GrpcClientConnection final : public H2Session {
 
   const ChannelOptions options_;  // a copy: the connection may outlive its Channel
   std::string authority_;
+  const char* scheme_;
+  bool preface_received_ = false;  // the server's SETTINGS arrived
+  asio::steady_timer ready_wake_;
   std::map<std::int32_t, std::shared_ptr<ClientCallState>> calls_;
   bool goaway_received_ = false;
   asio::steady_timer keepalive_timer_;
@@ -448,6 +477,13 @@ void Channel::close() {
   connect_wake_.cancel();
 }
 
+std::string Channel::last_connect_error() const {
+  if (conn_) {
+    if (std::string f = conn_->failure(); !f.empty()) return f;
+  }
+  return last_connect_error_;
+}
+
 bool Channel::connected() const {
   return conn_ && conn_->usable();
 }
@@ -457,12 +493,18 @@ std::uint64_t Channel::keepalive_pings_sent() const {
 }
 
 awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(std::size_t index) {
-  const Endpoint& ep = endpoints_[index];
+  const Endpoint ep = endpoints_[index];
+  const std::string target = ep.host + ":" + std::to_string(ep.port);
   asio::ip::tcp::resolver resolver(executor_);
   auto [rec, results] =
       co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable));
-  if (rec) co_return nullptr;
+  if (rec) {
+    last_connect_error_ = "connection error: desc = \"transport: Error while dialing dial tcp " + target +
+                          ": " + rec.message() + "\"";
+    co_return nullptr;
+  }
   for (const auto& entry : results) {
+    const auto started = Clock::now();
     asio::ip::tcp::socket socket(executor_);
     // Connect deadline: the timer closes the socket, which aborts the pending connect.
     auto timed_out = std::make_shared<bool>(false);
@@ -478,10 +520,47 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(s
     bool expired = *timed_out;
     *timed_out = true;  // disarm: the handler must not touch `socket` after this frame moves on
     timer.cancel();
-    if (ec || expired) continue;
-    auto conn = std::make_shared<detail::GrpcClientConnection>(
-        make_tcp_byte_stream(std::move(socket)), options_, ep.host + ":" + std::to_string(ep.port));
+    if (ec || expired) {
+      last_connect_error_ = "connection error: desc = \"transport: Error while dialing dial tcp " + target +
+                            ": " + (expired ? std::string("i/o timeout") : "connect: " + ec.message()) + "\"";
+      continue;
+    }
+    std::unique_ptr<ByteStream> stream;
+    if (ep.tls) {
+      // The handshake shares the endpoint's connect deadline; the timer closes the TLS stream.
+      auto tls = make_tls_client_stream(ep.tls, std::move(socket),
+                                        ep.tls_server_name.empty() ? ep.host : ep.tls_server_name);
+      auto done = std::make_shared<bool>(false);
+      asio::steady_timer htimer(executor_);
+      htimer.expires_at(started + options_.connect_timeout);
+      htimer.async_wait([s = tls.get(), done](boost::system::error_code hec) {
+        if (hec || *done) return;
+        *done = true;
+        s->close();
+      });
+      auto failure = co_await tls->handshake();
+      bool hexpired = *done;
+      *done = true;
+      htimer.cancel();
+      if (failure || hexpired) {
+        last_connect_error_ = "connection error: desc = \"transport: authentication handshake failed: " +
+                              (hexpired ? std::string("context deadline exceeded") : *failure) + "\"";
+        continue;
+      }
+      stream = std::move(tls);
+    } else {
+      stream = make_tcp_byte_stream(std::move(socket));
+    }
+    auto conn = std::make_shared<detail::GrpcClientConnection>(std::move(stream), options_, target,
+                                                               ep.tls != nullptr);
     conn->start();
+    if (!co_await conn->wait_ready(started + options_.connect_timeout)) {
+      last_connect_error_ = conn->ended() ? conn->failure()
+                                          : "connection error: desc = \"timed out waiting for server handshake\"";
+      conn->abort();
+      continue;
+    }
+    last_connect_error_.clear();
     co_return conn;
   }
   co_return nullptr;
@@ -491,6 +570,9 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connection(
     std::optional<Clock::time_point> deadline, bool wait_for_ready) {
   while (!closed_) {
     if (conn_ && conn_->usable()) co_return conn_;
+    if (conn_) {
+      if (std::string f = conn_->failure(); !f.empty()) last_connect_error_ = std::move(f);
+    }
     if (connecting_) {
       connect_wake_.expires_at(deadline.value_or(Clock::time_point::max()));
       co_await connect_wake_.async_wait(asio::as_tuple(use_awaitable));

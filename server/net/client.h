@@ -17,16 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "server/net/endpoint.h"
 #include "server/net/limits.h"
 #include "server/net/server.h"
 #include "server/net/wire.h"
 
 namespace cairn::server::net {
-
-struct Endpoint {
-  std::string host;  // numeric address or name
-  std::uint16_t port = 0;
-};
 
 struct ChannelOptions {
   std::chrono::milliseconds connect_timeout{5'000};  // per endpoint attempt
@@ -113,6 +109,11 @@ class Channel {
   // Index into the endpoint list of the current (or last) connection; connections made so far.
   std::size_t current_endpoint() const { return current_; }
   std::uint64_t connects() const { return connects_; }
+  // Why the last connection attempt failed, in grpc-go's words ("connection error: desc = \"transport:
+  // authentication handshake failed: x509: certificate signed by unknown authority\"", or "error reading
+  // server preface: remote error: tls: ..." when the server refused us right after the handshake, which
+  // is how TLS 1.3 refuses a client certificate); empty after a successful one.
+  std::string last_connect_error() const;
   // Keepalive pings sent on the current connection (tests).
   std::uint64_t keepalive_pings_sent() const;
 
@@ -132,6 +133,7 @@ class Channel {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_;
   bool closed_ = false;
+  std::string last_connect_error_;
 };
 
 }  // namespace cairn::server::net

@@ -103,7 +103,10 @@ asio::awaitable<void> H2Session::read_loop(std::string initial) {
   bool ok = initial.empty() || feed(reinterpret_cast<const std::uint8_t*>(initial.data()), initial.size());
   while (ok && !ended_) {
     IoResult r = co_await stream_->read_some(asio::buffer(read_buf_));
-    if (r.ec) break;
+    if (r.ec) {
+      read_error_ = r.ec;
+      break;
+    }
     ok = feed(read_buf_.data(), r.bytes);
   }
   reader_done_ = true;

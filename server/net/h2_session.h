@@ -64,6 +64,7 @@ class H2Session : public std::enable_shared_from_this<H2Session> {
   nghttp2_session* ng_ = nullptr;
   std::unique_ptr<ByteStream> stream_;
   bool ended_ = false;
+  boost::system::error_code read_error_;  // why the reader stopped, if a read failed
 
  private:
   boost::asio::awaitable<void> read_loop(std::string initial);

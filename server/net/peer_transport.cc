@@ -14,6 +14,7 @@
 #include <set>
 
 #include "server/net/byte_stream.h"
+#include "server/net/tls.h"
 #include "server/net/wire.h"
 
 namespace cairn::server::net {
@@ -218,11 +219,32 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         boost::system::error_code ignored;
         socket.close(ignored);
       });
+      const auto started = Clock::now();
       auto [ec] = co_await socket.async_connect(entry.endpoint(), asio::as_tuple(use_awaitable));
       bool expired = *done;
       *done = true;
       timer.cancel();
-      if (!ec && !expired) co_return make_tcp_byte_stream(std::move(socket));
+      if (ec || expired) continue;
+      if (!options.tls_client) co_return make_tcp_byte_stream(std::move(socket));
+      // TLS within what is left of the connect deadline.
+      std::unique_ptr<TlsStream> tls = make_tls_client_stream(
+          options.tls_client, std::move(socket), ep.tls_server_name.empty() ? ep.host : ep.tls_server_name);
+      auto hdone = std::make_shared<bool>(false);
+      asio::steady_timer htimer(strand);
+      htimer.expires_at(started + options.connect_timeout);
+      htimer.async_wait([t = tls.get(), hdone](boost::system::error_code hec) {
+        if (hec || *hdone) return;  // the stream may be gone once the handshake is over
+        *hdone = true;
+        t->close();
+      });
+      auto failure = co_await tls->handshake();
+      *hdone = true;
+      htimer.cancel();
+      if (failure) {
+        stats.tls_handshake_failures.fetch_add(1);
+        continue;
+      }
+      co_return std::unique_ptr<ByteStream>(std::move(tls));
     }
     co_return nullptr;
   }
@@ -357,7 +379,8 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 
   // --- inbound ---
 
-  static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s) {
+  static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s,
+                                       TlsStream* tls) {
     const auto& o = self->options;
     auto hello_done = std::make_shared<bool>(false);
     asio::steady_timer timer(self->strand);
@@ -365,6 +388,17 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     timer.async_wait([s, hello_done](boost::system::error_code ec) {
       if (!ec && !*hello_done) s->close();
     });
+    if (tls != nullptr) {
+      // A member without an acceptable certificate never gets to say HELLO.
+      if (auto failure = co_await tls->handshake()) {
+        *hello_done = true;
+        timer.cancel();
+        self->stats.tls_handshake_failures.fetch_add(1);
+        s->close();
+        self->inbound.erase(s.get());
+        co_return;
+      }
+    }
     FrameReader reader(*s,
                        o.frame_bytes_max + std::max(o.chunk_bytes, std::size_t{64}) + kChunkOverheadBytes);
     bool corrupt = false;
@@ -450,14 +484,22 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         co_await t.async_wait(asio::as_tuple(use_awaitable));
         continue;
       }
-      std::shared_ptr<ByteStream> s = make_tcp_byte_stream(std::move(socket));
+      std::shared_ptr<ByteStream> s;
+      TlsStream* tls = nullptr;
+      if (self->options.tls_server) {
+        std::shared_ptr<TlsStream> t = make_tls_server_stream(self->options.tls_server, std::move(socket));
+        tls = t.get();
+        s = std::move(t);
+      } else {
+        s = make_tcp_byte_stream(std::move(socket));
+      }
       if (self->is_stopped()) {
         s->close();
         continue;
       }
       // Registered before the coroutine starts so a concurrent shutdown() always finds (and closes) it.
       self->inbound.insert(s.get());
-      asio::co_spawn(self->strand, serve_inbound(self, s), asio::detached);
+      asio::co_spawn(self->strand, serve_inbound(self, s, tls), asio::detached);
     }
   }
 };

@@ -1,6 +1,6 @@
-// Member-to-member transport for raft messages over plain TCP. Payload-agnostic: bytes in, bytes out (the
-// server wires it to proto/raft_codec.h). One outbound connection per peer carries that member's messages
-// to the peer, in order; the peer's messages to us arrive on the connection it dialed.
+// Member-to-member transport for raft messages over TCP, optionally TLS. Payload-agnostic: bytes in, bytes
+// out (the server wires it to proto/raft_codec.h). One outbound connection per peer carries that member's
+// messages to the peer, in order; the peer's messages to us arrive on the connection it dialed.
 //
 // Frame layout (all integers big-endian):
 //   u32 payload_length | u32 crc32c(type byte + payload) | u8 type | payload
@@ -47,6 +47,12 @@ struct PeerTransportOptions {
   std::chrono::milliseconds backoff_max{2'000};
   std::chrono::milliseconds handshake_timeout{5'000};  // accepted connection must say HELLO by then
   std::chrono::milliseconds write_stall_timeout{10'000};
+  // Peer TLS (etcd's --peer-* flags). With tls_server, inbound connections must complete a TLS handshake
+  // (within handshake_timeout) before HELLO; a context built with client_cert_auth refuses members
+  // without a certificate the peer CA signed. With tls_client, every peer is dialed over TLS and its
+  // certificate must be valid for the host of its peer URL (unless the context skips verification).
+  std::shared_ptr<const TlsContext> tls_server;
+  std::shared_ptr<const TlsContext> tls_client;
 };
 
 struct PeerTransportCallbacks {
@@ -65,6 +71,7 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bad_frames{0};
   std::atomic<std::uint64_t> cluster_mismatches{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // inbound and outbound
 };
 
 class PeerTransport {

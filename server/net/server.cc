@@ -688,7 +688,15 @@ constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
                                  std::shared_ptr<detail::OpenConnectionCount> count,
                                  asio::ip::tcp::socket socket) {
-  std::unique_ptr<ByteStream> stream = make_tcp_byte_stream(std::move(socket));
+  TlsStream* tls = nullptr;
+  std::unique_ptr<ByteStream> stream;
+  if (server->tls) {
+    auto t = make_tls_server_stream(server->tls->server, std::move(socket));
+    tls = t.get();
+    stream = std::move(t);
+  } else {
+    stream = make_tcp_byte_stream(std::move(socket));
+  }
   // Handshake deadline: a client that trickles (or never sends) its first bytes is cut off. The timer
   // handler only touches the stream while `state->sniffing` is true, i.e. while this coroutine owns it.
   struct SniffState {
@@ -704,6 +712,25 @@ awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
     server->stats.handshake_timeouts.fetch_add(1);  // before the close, which the client can observe
     s->close();
   });
+  if (tls != nullptr) {
+    // TLS first (within the same handshake deadline). A client that is not speaking TLS is told so if it
+    // speaks HTTP, as Go's server does, and closed either way.
+    int first = co_await tls->peek_first_byte();
+    bool handshake_record = first == 0x16;
+    std::optional<std::string> failure;
+    if (handshake_record) failure = co_await tls->handshake();
+    if (!handshake_record || failure) {
+      bool timed_out = state->timed_out;
+      state->sniffing = false;
+      timer.cancel();
+      if (!timed_out) {
+        server->stats.tls_handshake_failures.fetch_add(1);
+        if (first >= 'A' && first <= 'Z') co_await tls->write_plaintext(kPlainHttpOnTlsResponse);
+      }
+      stream->close();
+      co_return;
+    }
+  }
   std::string buf;
   std::array<char, 4096> tmp{};
   bool h2 = false;
@@ -777,7 +804,25 @@ void Server::add_http(std::string method, std::string target, HttpHandler handle
   impl_->http_routes.emplace(std::make_pair(std::move(method), std::move(target)), std::move(handler));
 }
 
+void Server::set_tls(ServerTls tls) {
+  impl_->tls = std::move(tls);
+}
+
+bool Server::tls() const {
+  return impl_->tls.has_value();
+}
+
+Endpoint Server::self_endpoint() const {
+  std::string host = impl_->address;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  Endpoint ep(host, impl_->port);
+  if (impl_->tls) ep.tls = impl_->tls->loopback_client;
+  return ep;
+}
+
 boost::system::error_code Server::listen(const std::string& address, std::uint16_t port) {
+  impl_->address = address;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
   if (ec) return ec;
@@ -846,6 +891,7 @@ std::string render_prometheus(const ServerStats& s) {
   add("h2_connections_total", "counter", s.h2_connections.load());
   add("http1_connections_total", "counter", s.http1_connections.load());
   add("handshake_timeouts_total", "counter", s.handshake_timeouts.load());
+  add("tls_handshake_failures_total", "counter", s.tls_handshake_failures.load());
   add("grpc_calls_started_total", "counter", s.calls_started.load());
   add("grpc_calls_cancelled_total", "counter", s.calls_cancelled.load());
   add("h2_streams_refused_total", "counter", s.streams_refused.load());

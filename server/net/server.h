@@ -23,7 +23,9 @@
 #include <variant>
 #include <vector>
 
+#include "server/net/endpoint.h"
 #include "server/net/limits.h"
+#include "server/net/tls.h"
 #include "server/net/wire.h"
 
 namespace cairn::server::net {
@@ -108,6 +110,8 @@ struct ServerStats {
   std::atomic<std::uint64_t> h2_connections{0};
   std::atomic<std::uint64_t> http1_connections{0};
   std::atomic<std::uint64_t> handshake_timeouts{0};
+  // TLS port: handshakes that failed (bad or missing client certificate, not TLS at all).
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> calls_cancelled{0};
   std::atomic<std::uint64_t> streams_refused{0};
@@ -133,9 +137,18 @@ class Server {
   void add_stream(std::string path, StreamHandler handler);
   void add_http(std::string method, std::string target, HttpHandler handler);
 
+  // Serve TLS (from make_server_tls) instead of plain text; call before listen(). Every connection then
+  // starts with a TLS handshake within ServerLimits::handshake_timeout; plain-text HTTP gets Go's
+  // "400 Client sent an HTTP request to an HTTPS server." and other non-TLS bytes a close.
+  void set_tls(ServerTls tls);
+  bool tls() const;
+
   // Binds (port 0: the OS chooses) and starts accepting.
   boost::system::error_code listen(const std::string& address, std::uint16_t port);
   std::uint16_t port() const;
+  // How this process reaches its own listener with a Channel: the listen address (127.0.0.1 for a
+  // wildcard one), the port, and for a TLS port the loopback client context (see ServerTls).
+  Endpoint self_endpoint() const;
 
   // Thread-safe, returns at once. Stops accepting, sends GOAWAY to every HTTP/2 connection, lets in-flight
   // calls finish (up to ServerLimits::shutdown_grace, then cancels them) and closes every connection.

@@ -46,6 +46,8 @@ struct Server::Impl {
 
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
   std::uint16_t port = 0;
+  std::string address;           // as given to listen()
+  std::optional<ServerTls> tls;  // set before listen()
 
   std::mutex mu;  // guards the two fields below
   std::unordered_map<detail::ConnectionHandle*, std::weak_ptr<detail::ConnectionHandle>> connections;

@@ -1,6 +1,7 @@
 // Loopback unary echo benchmark: calls per second and per-call latency (p50/p99) through our client
 // (Channel) with N calls in flight, against
-//   - our server (server/net/server.h) in this process, one io thread, serving tests/net/test_service.h;
+//   - our server (server/net/server.h) in this process, one io thread, serving tests/net/test_service.h,
+//     in plain text and over TLS (a self-signed ECDSA P-256 certificate generated at start);
 //   - a reference: python3-grpcio serving the same echo method (tests/net/grpcio_echo_server.py), started
 //     as a child process on an OS-chosen port and killed by pid at exit.
 // The client runs on the benchmark thread (its io_context is driven by the benchmark loop). Each
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +31,7 @@
 
 #include "server/net/client.h"
 #include "server/net/server.h"
+#include "server/net/tls.h"
 #include "tests/net/test_service.h"
 
 extern char** environ;
@@ -43,11 +46,12 @@ constexpr const char* kMethod = "/cairn.test.Echo/Unary";
 constexpr int kCallsPerIteration = 1000;
 constexpr std::size_t kPayloadBytes = 64;
 
-// Our server, in process, one io thread.
+// Our server, in process, one io thread (TLS when given a context).
 class OurServer {
  public:
-  OurServer() : server_(ioc_) {
+  explicit OurServer(std::optional<ServerTls> tls = std::nullopt) : server_(ioc_) {
     service_.register_on(server_);
+    if (tls) server_.set_tls(*tls);
     if (auto ec = server_.listen("127.0.0.1", 0)) {
       std::fprintf(stderr, "listen: %s\n", ec.message().c_str());
       std::abort();
@@ -120,6 +124,8 @@ class GrpcioServer {
 };
 
 std::unique_ptr<OurServer> g_ours;
+std::unique_ptr<OurServer> g_ours_tls;
+std::shared_ptr<const TlsContext> g_client_tls;  // trusts g_ours_tls's certificate
 std::unique_ptr<GrpcioServer> g_grpcio;
 
 struct Round {
@@ -157,7 +163,7 @@ double percentile(std::vector<double>& v, double p) {
   return v[k];
 }
 
-void run_unary(benchmark::State& state, std::uint16_t port) {
+void run_unary(benchmark::State& state, std::uint16_t port, std::shared_ptr<const TlsContext> tls = nullptr) {
   if (port == 0) {
     state.SkipWithError("server did not start");
     return;
@@ -165,7 +171,9 @@ void run_unary(benchmark::State& state, std::uint16_t port) {
   const int in_flight = static_cast<int>(state.range(0));
   const std::string payload(kPayloadBytes, 'p');
   asio::io_context ioc;
-  auto channel = std::make_unique<Channel>(ioc.get_executor(), std::vector<Endpoint>{{"127.0.0.1", port}});
+  Endpoint ep("127.0.0.1", port);
+  ep.tls = std::move(tls);
+  auto channel = std::make_unique<Channel>(ioc.get_executor(), std::vector<Endpoint>{ep});
   bool warm = false;
   run_here(ioc, [&]() -> asio::awaitable<void> {
     auto r = co_await channel->unary(kMethod, payload);
@@ -212,11 +220,15 @@ void run_unary(benchmark::State& state, std::uint16_t port) {
 void BM_UnaryEcho_OurServer(benchmark::State& state) {
   run_unary(state, g_ours->port());
 }
+void BM_UnaryEcho_OurServerTls(benchmark::State& state) {
+  run_unary(state, g_ours_tls ? g_ours_tls->port() : 0, g_client_tls);
+}
 void BM_UnaryEcho_GrpcioServer(benchmark::State& state) {
   run_unary(state, g_grpcio->port());
 }
 
 BENCHMARK(BM_UnaryEcho_OurServer)->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_UnaryEcho_OurServerTls)->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_UnaryEcho_GrpcioServer)->Arg(1)->Arg(16)->Arg(64)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
@@ -226,10 +238,24 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   g_ours = std::make_unique<OurServer>();
+  // TLS: a throwaway self-signed certificate for 127.0.0.1, trusted by the client as its own CA.
+  std::string dir = "/tmp/cairn-net-bench-tls-" + std::to_string(getpid());
+  if (auto self = make_self_signed_cert(dir, {"127.0.0.1"})) {
+    auto server_tls = make_server_tls(*self);
+    TlsClientConfig cc;
+    cc.ca_file = self->cert_file;
+    auto client_tls = make_client_tls(cc);
+    if (server_tls && client_tls) {
+      g_ours_tls = std::make_unique<OurServer>(*server_tls);
+      g_client_tls = *client_tls;
+    }
+    std::filesystem::remove_all(dir);
+  }
   g_grpcio = std::make_unique<GrpcioServer>();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   g_grpcio.reset();  // closes its stdin, then kills it by pid if needed
   g_ours.reset();
+  g_ours_tls.reset();
   return 0;
 }

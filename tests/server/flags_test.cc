@@ -208,9 +208,9 @@ TEST(Flags, ConfigFileReplacesFlagsAndEnvironment) {
 TEST(Flags, ConfigFileErrors) {
   EXPECT_FALSE(app::config_file_args("name m1\n"));  // no colon
   EXPECT_FALSE(app::config_file_args("name: 'unterminated\n"));
-  auto tls = app::config_file_args("client-transport-security:\n  cert-file: /etc/cert.pem\n");
+  auto tls = app::config_file_args("client-transport-security:\n  crl-file: /etc/crl.pem\n");
   ASSERT_FALSE(tls);
-  EXPECT_NE(tls.error().find("client-transport-security.cert-file"), std::string::npos);
+  EXPECT_NE(tls.error().find("client-transport-security.crl-file"), std::string::npos);
   auto r = parse({"--config-file", "/nonexistent/cairn.yml"});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 2);

@@ -1,0 +1,26 @@
+// Where a Channel or the peer transport dials: host, port and, for TLS, the client context to use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace cairn::server::net {
+
+class TlsContext;
+
+struct Endpoint {
+  Endpoint() = default;
+  // Not an aggregate, so that {host, port} keeps compiling warning-free as fields are added.
+  Endpoint(std::string h, std::uint16_t p) : host(std::move(h)), port(p) {}
+
+  std::string host;  // numeric address or name
+  std::uint16_t port = 0;
+  // Dial TLS with this client context (make_client_tls); null: plain TCP.
+  std::shared_ptr<const TlsContext> tls;
+  // The name the server's certificate must be valid for, and the SNI; empty: `host`.
+  std::string tls_server_name;
+};
+
+}  // namespace cairn::server::net
