@@ -1105,10 +1105,12 @@ int execute(const Invocation& inv) {
   // Offline: no endpoints involved.
   if (c == "snapshot status") return cmd_snapshot_status(inv, ctx.print);
   if (c == "snapshot restore") return cmd_snapshot_restore(inv);
-  if (!inv.g.cacert.empty() || !inv.g.cert.empty() || !inv.g.key.empty() || inv.g.insecure_skip_tls_verify ||
-      !inv.g.insecure_transport) {
-    return fail(kExitBadFeature, "TLS is not supported by cairnctl yet (use plain-text endpoints)");
-  }
+  ctx.copts.cacert = inv.g.cacert;
+  ctx.copts.cert = inv.g.cert;
+  ctx.copts.key = inv.g.key;
+  ctx.copts.insecure_skip_tls_verify = inv.g.insecure_skip_tls_verify;
+  ctx.copts.insecure_transport = inv.g.insecure_transport;
+  if (auto e = check_tls_options(ctx.copts)) return fail(kExitBadArgs, *e);
   if (!inv.g.discovery_srv.empty())
     return fail(kExitBadFeature, "DNS discovery is not supported by cairnctl yet");
   auto dur = [&](const std::string& name, const std::string& v, milliseconds& out) {
@@ -1128,8 +1130,6 @@ int execute(const Invocation& inv) {
     return kExitBadArgs;
   }
   for (const auto& e : split(inv.g.endpoints, ',')) {
-    if (e.rfind("https://", 0) == 0)
-      return fail(kExitBadFeature, "TLS endpoints are not supported by cairnctl yet");
     std::string host;
     std::uint16_t port = 0;
     if (!split_endpoint(e, host, port)) return fail(kExitBadConnection, "bad endpoint " + e);

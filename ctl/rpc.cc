@@ -11,12 +11,15 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/net/client.h"
+#include "server/net/tls.h"
 
 namespace cairn::ctl {
 
@@ -47,12 +50,72 @@ bool split_endpoint(const std::string& endpoint, std::string& host, std::uint16_
   return true;
 }
 
+namespace {
+
+bool configured_tls(const ConnectionOptions& o) {
+  return !o.cacert.empty() || !o.cert.empty() || !o.key.empty() || !o.insecure_transport;
+}
+
+// The TLS context etcdctl builds from its flags (cfg.TLS), or nullptr when it builds none.
+Expected<std::shared_ptr<const net::TlsContext>, std::string> configured_context(const ConnectionOptions& o) {
+  if (!configured_tls(o)) return std::shared_ptr<const net::TlsContext>();
+  net::TlsClientConfig c;
+  c.ca_file = o.cacert;
+  c.cert_file = o.cert;
+  c.key_file = o.key;
+  c.insecure_skip_verify = o.insecure_skip_tls_verify;
+  return net::make_client_tls(c);
+}
+
+// Go-style JSON string escaping for the warning line.
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::optional<std::string> check_tls_options(const ConnectionOptions& options) {
+  auto ctx = configured_context(options);
+  if (!ctx) return ctx.error();
+  return std::nullopt;
+}
+
 struct Connection::Impl {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
   std::unique_ptr<net::Channel> channel;
   std::thread thread;
   std::atomic<bool> stopping{false};
+
+  // etcdctl's retry-interceptor warning, which is where it shows why no connection could be made
+  // (the handshake failure); the command's own error stays "context deadline exceeded".
+  void warn_connect_failure(StatusCode code) {
+    auto now = std::chrono::system_clock::now();
+    auto t = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    char ts[64];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    const auto& ep = channel->current_endpoint() < endpoints.size() ? endpoints[channel->current_endpoint()]
+                                                                    : std::string();
+    std::string error = std::string("rpc error: code = ") +
+                        (code == StatusCode::kDeadlineExceeded ? "DeadlineExceeded" : "Unavailable") +
+                        " desc = latest balancer error: " + channel->last_connect_error();
+    std::string line =
+        std::string("{\"level\":\"warn\",\"ts\":\"") + ts +
+        "\",\"caller\":\"cairnctl/rpc.cc\",\"msg\":\"retrying of unary invoker failed\",\"target\":" +
+        json_quote(ep) + ",\"attempt\":0,\"error\":" + json_quote(error) + "}\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+
+  std::vector<std::string> endpoints;
 
   template <typename F>
   auto run(F&& f) {
@@ -62,9 +125,22 @@ struct Connection::Impl {
 
 Connection::Connection(ConnectionOptions options) : options_(std::move(options)), impl_(new Impl) {
   std::vector<net::Endpoint> eps;
+  auto configured = configured_context(options_);  // checked by check_tls_options() beforehand
+  std::shared_ptr<const net::TlsContext> tls = configured ? *configured : nullptr;
+  std::shared_ptr<const net::TlsContext> system_roots;  // "https://" without TLS flags
   for (const auto& e : options_.endpoints) {
     net::Endpoint ep;
-    if (split_endpoint(e, ep.host, ep.port)) eps.push_back(ep);
+    if (!split_endpoint(e, ep.host, ep.port)) continue;
+    if (e.rfind("https://", 0) == 0 || e.rfind("unixs://", 0) == 0) {
+      if (!tls && !system_roots) {
+        auto d = net::make_client_tls(net::TlsClientConfig{});
+        if (d) system_roots = *d;
+      }
+      ep.tls = tls ? tls : system_roots;
+    } else if (e.rfind("http://", 0) != 0 && e.rfind("unix://", 0) != 0) {
+      ep.tls = tls;
+    }
+    eps.push_back(ep);
   }
   net::ChannelOptions co;
   co.connect_timeout = options_.dial_timeout;
@@ -73,6 +149,7 @@ Connection::Connection(ConnectionOptions options) : options_(std::move(options))
   co.backoff_initial = std::chrono::milliseconds(50);
   co.backoff_max = std::chrono::milliseconds(1'000);
   co.user_agent = "cairnctl/0.1 grpc-go/1.33";
+  impl_->endpoints = options_.endpoints;
   impl_->channel = std::make_unique<net::Channel>(impl_->ioc.get_executor(), std::move(eps), co);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
@@ -117,6 +194,10 @@ RpcResult Connection::unary(const std::string& method, const std::string& reques
         asio::steady_timer t(impl->ioc, std::chrono::milliseconds(25));
         co_await t.async_wait(asio::use_awaitable);
         continue;
+      }
+      if (r.status.code == StatusCode::kDeadlineExceeded && !impl->channel->connected() &&
+          !impl->channel->last_connect_error().empty()) {
+        impl->warn_connect_failure(r.status.code);
       }
       co_return RpcResult{r.status, std::move(r.response)};
     }

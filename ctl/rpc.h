@@ -25,7 +25,20 @@ struct ConnectionOptions {
   std::chrono::milliseconds keepalive_time{2'000};
   std::chrono::milliseconds keepalive_timeout{6'000};
   std::string token;  // etcd auth token, sent as metadata "token" on every call when not empty
+  // TLS, decided per endpoint as etcdctl 3.4 does: "http://" is always plain text; "https://" is TLS
+  // (with the files below, or the system's CAs when none is given); an endpoint without a scheme is TLS
+  // when any of cacert/cert/key is given or insecure_transport is false. insecure_skip_tls_verify
+  // applies only in those last cases (etcdctl ignores it for "https://" endpoints without other TLS
+  // flags). The server's certificate must be valid for the endpoint's host (an IP SAN for an address).
+  std::string cacert, cert, key;
+  bool insecure_skip_tls_verify = false;
+  bool insecure_transport = true;
 };
+
+// Loads the TLS files of `options` once to report what is wrong with them, in etcdctl's words ("open
+// ca.pem: no such file or directory", "KeyFile and CertFile must both be present[key: , cert: c.pem]");
+// nullopt when they are usable (or no TLS is asked for).
+std::optional<std::string> check_tls_options(const ConnectionOptions& options);
 
 struct RpcResult {
   net_status status;
