@@ -358,6 +358,43 @@ awaitable<int> leader_if_healthy(Run& run, std::vector<std::unique_ptr<net::Chan
   co_return -1;
 }
 
+// What each member says (Status, MemberList): printed when the cluster does not become healthy.
+awaitable<void> print_cluster_view(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin) {
+  for (int i = 0; i < kMembers; ++i) {
+    net::Channel& ch = *admin[static_cast<std::size_t>(i)];
+    etcdserverpb::StatusRequest sreq;
+    net::UnaryResult sr =
+        co_await call(ch, "/etcdserverpb.Maintenance/Status", sreq.SerializeAsString(), kAdminTimeout);
+    etcdserverpb::StatusResponse st;
+    if (!sr.status.is_ok() || !st.ParseFromString(sr.response)) {
+      std::printf("  slot m%d (%s, running %d): Status failed: %s\n", i + 1, run.cluster->name(i).c_str(),
+                  run.cluster->running(i), sr.status.message.c_str());
+      continue;
+    }
+    std::printf(
+        "  slot m%d (%s): id %016llx, leader %016llx, raft term %llu, raft index %llu, applied %llu, "
+        "errors [",
+        i + 1, run.cluster->name(i).c_str(), static_cast<unsigned long long>(st.header().member_id()),
+        static_cast<unsigned long long>(st.leader()), static_cast<unsigned long long>(st.raftterm()),
+        static_cast<unsigned long long>(st.raftindex()),
+        static_cast<unsigned long long>(st.raftappliedindex()));
+    for (const auto& e : st.errors())
+      std::printf(" %s", e.c_str());
+    std::printf(" ]\n    members:");
+    etcdserverpb::MemberListRequest lreq;
+    net::UnaryResult lr =
+        co_await call(ch, "/etcdserverpb.Cluster/MemberList", lreq.SerializeAsString(), kAdminTimeout);
+    etcdserverpb::MemberListResponse ml;
+    if (lr.status.is_ok() && ml.ParseFromString(lr.response))
+      for (const auto& m : ml.members())
+        std::printf(" %016llx=%s(%s)", static_cast<unsigned long long>(m.id()),
+                    m.peerurls_size() ? m.peerurls(0).c_str() : "-", m.name().c_str());
+    else
+      std::printf(" (MemberList failed: %s)", lr.status.message.c_str());
+    std::printf("\n");
+  }
+}
+
 awaitable<int> wait_healthy(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin) {
   const auto deadline = Clock::now() + kHealthWaitMax;
   while (Clock::now() < deadline) {
@@ -365,6 +402,9 @@ awaitable<int> wait_healthy(Run& run, std::vector<std::unique_ptr<net::Channel>>
     if (l >= 0) co_return l;
     co_await sleep_for(milliseconds(100));
   }
+  std::printf("[%8.3f s] not healthy after %lld s; what the members say:\n", now_s(),
+              static_cast<long long>(kHealthWaitMax.count() / 1000));
+  co_await print_cluster_view(run, admin);
   co_return -1;
 }
 
@@ -608,8 +648,11 @@ awaitable<void> watcher_loop(Run& run, int w) {
     call.cancel();
     if (!run.stop_watchers) co_await sleep_for(milliseconds(100 + static_cast<int>(rng() % 100)));
   }
-  for (auto& ch : chans)
+  for (auto& ch : chans) {
     ch->close();
+    auto& list = run.watch_channels;  // they die with this frame: nobody may close them later
+    list.erase(std::remove(list.begin(), list.end(), ch.get()), list.end());
+  }
   me.done = true;
 }
 
@@ -1311,6 +1354,18 @@ awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
   while (run.clients_running > 0)
     co_await sleep_for(milliseconds(50));
   if (run.anomalies.empty()) co_await final_phase(run);
+  // Watchers still running (the final phase was skipped or gave up): stop them, so nothing is left
+  // pending when the io_context goes away.
+  run.stop_watchers = true;
+  for (auto* ch : run.watch_channels)
+    ch->close();
+  for (int i = 0; i < 100; ++i) {
+    bool all = true;
+    for (const auto& w : run.watchers)
+      all = all && w.done;
+    if (all) break;
+    co_await sleep_for(milliseconds(50));
+  }
   *finished = true;
 }
 
@@ -1399,6 +1454,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // no output lost if the process dies (ctest pipes stdout)
   g_start = Clock::now();
   char tmpl[] = "/tmp/cairn-fault.XXXXXX";
   if (!::mkdtemp(tmpl)) {
