@@ -555,8 +555,9 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(s
                                                                ep.tls != nullptr);
     conn->start();
     if (!co_await conn->wait_ready(started + options_.connect_timeout)) {
-      last_connect_error_ = conn->ended() ? conn->failure()
-                                          : "connection error: desc = \"timed out waiting for server handshake\"";
+      last_connect_error_ = conn->ended()
+                                ? conn->failure()
+                                : "connection error: desc = \"timed out waiting for server handshake\"";
       conn->abort();
       continue;
     }
