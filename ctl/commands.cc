@@ -727,7 +727,7 @@ int cmd_snapshot_save(Ctx& ctx) {
   s->write(pb::SnapshotRequest{}.SerializeAsString());
   s->writes_done();
   std::uint64_t size = 0;
-  // Bytes received against the server's announced total (remaining_bytes of the first message).
+  // Bytes received against the server's announced total (from the first message).
   std::atomic<std::uint64_t> received{0}, announced{0};
   ProgressBar bar([&](double el) {
     return bench::render_bytes_progress(received.load(), announced.load(), el, ProgressBar::kBarWidth);
@@ -746,7 +746,10 @@ int cmd_snapshot_save(Ctx& ctx) {
       std::fclose(f);
       return fail(kExitIO, std::string("write ") + part + ": " + std::strerror(errno));
     }
-    if (size == 0 && r.remaining_bytes() > 0) announced = r.remaining_bytes();
+    // etcd counts remaining_bytes after the message's blob, cairn before it: the first message's sum is
+    // etcd's total (plus its 32-byte digest) and at most one chunk more than cairn's; the bar is set to
+    // the exact size at the end.
+    if (size == 0) announced = r.remaining_bytes() + blob.size();
     size += blob.size();
     received = size;
     tail += blob;
@@ -755,6 +758,7 @@ int cmd_snapshot_save(Ctx& ctx) {
       tail.erase(0, tail.size() - 32);
     }
   }
+  announced = size;
   bar.stop();
   auto st = s->finish();
   if (!st.is_ok()) {
