@@ -100,6 +100,9 @@ class KvEngine {
   // Makes every write that returned so far durable (for writes made with sync = false). An engine
   // without a separate durability step (the in-memory one) has nothing to do.
   virtual Expected<Unit, Error> sync() { return Unit{}; }
+  // Starts making the writes so far durable in the background and returns at once; bounds how much a
+  // crash makes the caller replay (WriteOptions::log off). No durability promise: use sync() for that.
+  virtual void start_flush() {}
 
   // Writes a consistent, self-contained copy of the engine into `dir`, which must not exist yet.
   // The copy opens with the same engine type (RocksEngine::open / MemoryEngine::open_dir).

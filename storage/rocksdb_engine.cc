@@ -175,6 +175,15 @@ Expected<Unit, Error> RocksEngine::sync() {
   return Unit{};
 }
 
+void RocksEngine::start_flush() {
+  if (!unlogged_writes_.load(std::memory_order_relaxed)) return;
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;
+  // A failure here only means the memtables stay in memory until the next flush or sync().
+  (void)db_->Flush(fo, handles_);
+}
+
 Expected<Unit, Error> RocksEngine::checkpoint(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);

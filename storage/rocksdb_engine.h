@@ -46,6 +46,7 @@ class RocksEngine final : public KvEngine {
   std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) override;
   Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) override;
   Expected<Unit, Error> sync() override;
+  void start_flush() override;
   Expected<Unit, Error> checkpoint(const std::string& dir) override;
   uint64_t size_bytes() override;
   Expected<Unit, Error> compact_storage() override;

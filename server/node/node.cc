@@ -680,6 +680,12 @@ void Node::apply_conf_entry(const raft::Entry& e) {
   auto cc = raft::ConfChange::decode(e.data);
   if (!cc) return;
   if (e.index <= store_->applied().index) return;
+  if (e.index <= conf_index_) {
+    // Replayed after a crash that cost the store its latest batches: conf_state_, members_ and the
+    // cluster id (from the WAL metadata) already include this change and later ones.
+    (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    return;
+  }
   std::optional<MemberInfo> ctx;
   if (!cc->context.empty()) {
     etcdserverpb::Member pb;
@@ -720,6 +726,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
       break;
   }
   conf_state_ = raw_->apply_conf_change(*cc);
+  conf_index_ = e.index;
   if (e.term == 1) {
     // The bootstrap entries (term 1) name the initial members: the cluster id derives from them.
     std::vector<uint64_t> ids = conf_state_.voters;
@@ -751,6 +758,13 @@ void Node::update_peers() {
   }
 }
 
+// WAL metadata layout: kMetadataV2, the conf index as 8 bytes big-endian, then (as in the first
+// layout, which has no marker and begins with a zero byte) a 4-byte big-endian length, the ConfState
+// protobuf, and a MemberListResponse whose header carries the cluster and member ids.
+namespace {
+constexpr unsigned char kMetadataV2 = 0xC2;
+}
+
 std::string Node::metadata_blob() const {
   std::string cs = proto::to_pb(conf_state_).SerializeAsString();
   etcdserverpb::MemberListResponse ml;
@@ -759,6 +773,9 @@ std::string Node::metadata_blob() const {
   for (const auto& [id, m] : members_)
     *ml.add_members() = to_member_pb(m);
   std::string blob;
+  blob.push_back(static_cast<char>(kMetadataV2));
+  for (int i = 7; i >= 0; --i)
+    blob.push_back(static_cast<char>((conf_index_ >> (8 * i)) & 0xff));
   uint32_t n = static_cast<uint32_t>(cs.size());
   for (int i = 3; i >= 0; --i)
     blob.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
@@ -771,7 +788,15 @@ void Node::save_metadata() {
   (void)wal_->set_metadata(metadata_blob());
 }
 
-bool Node::load_metadata(const std::string& blob, bool from_snapshot) {
+bool Node::load_metadata(const std::string& full, bool from_snapshot) {
+  std::string_view blob = full;
+  uint64_t conf_index = 0;
+  if (!blob.empty() && static_cast<unsigned char>(blob[0]) == kMetadataV2) {
+    if (blob.size() < 9) return false;
+    for (int i = 1; i <= 8; ++i)
+      conf_index = (conf_index << 8) | static_cast<uint8_t>(blob[i]);
+    blob.remove_prefix(9);
+  }
   if (blob.size() < 4) return false;
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i)
@@ -779,11 +804,12 @@ bool Node::load_metadata(const std::string& blob, bool from_snapshot) {
   if (blob.size() < 4 + n) return false;
   raftpb::ConfState cs;
   if (!cs.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return false;
-  conf_state_ = proto::from_pb(cs);
   etcdserverpb::MemberListResponse ml;
   if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return false;
   if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id)
     return false;
+  conf_state_ = proto::from_pb(cs);
+  conf_index_ = conf_index;
   cluster_id_ = ml.header().cluster_id();
   members_.clear();
   for (const auto& m : ml.members())
@@ -796,6 +822,10 @@ bool Node::load_metadata(const std::string& blob, bool from_snapshot) {
 // log keeps snapshot_catchup_entries entries behind it so a briefly lagging follower still gets entries.
 void Node::maybe_snapshot() {
   uint64_t applied = store_->applied().index;
+  if (applied >= flush_started_index_ + kStoreFlushEntries) {
+    store_->engine().start_flush();
+    flush_started_index_ = applied;
+  }
   if (applied <= snapshot_index_ || applied - snapshot_index_ < cfg_.snapshot_count) return;
   if (applied > mem_.last_index()) return;
   if (auto r = store_->engine().sync(); !r) {
@@ -910,6 +940,7 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
     std::abort();
   }
   conf_state_ = snap.metadata.conf_state;
+  conf_index_ = std::max(conf_index_, snap.metadata.index);  // the snapshot's conf state covers them all
   if (auto s = wal_->save_snapshot(snap.metadata); !s.is_ok()) {
     log_line("fatal: WAL snapshot failed: %s", s.message());
     std::abort();
