@@ -108,6 +108,8 @@ awaitable<T> on_node(Node* n, Fn fn, T fallback) {
 class LeaseService : public std::enable_shared_from_this<LeaseService> {
  public:
   explicit LeaseService(Node& node) : node_(node), lessor_(clock_, lessor_config(node)) {}
+  // A client server whose loopback TLS context dials an https:// leader (forwarded keep-alives).
+  void set_tls_source(net::Server* s) { tls_source_ = s; }
 
   void attach() {
     auto self = shared_from_this();
@@ -157,6 +159,7 @@ class LeaseService : public std::enable_shared_from_this<LeaseService> {
   Answer serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded);
 
   Node& node_;
+  net::Server* tls_source_ = nullptr;
   SteadyClock clock_;
   Lessor lessor_;  // node thread only
   std::atomic<uint64_t> id_seq_{0};
@@ -230,8 +233,16 @@ Answer LeaseService::leader_or_forward(bool forwarded) {
   auto it = node_.members().find(leader);
   if (it == node_.members().end() || it->second.client_urls.empty())
     return Answer::error(node::err_no_leader());
-  auto ep = node::parse_url(it->second.client_urls.front());
+  const std::string& url = it->second.client_urls.front();
+  auto ep = node::parse_url(url);
   if (!ep) return Answer::error(node::err_no_leader());
+  if (url.rfind("https://", 0) == 0) {
+    // A TLS leader is dialled with this member's loopback client context (it presents the member's
+    // server certificate and, like etcd's own gateway, does not verify the other end).
+    if (!tls_source_) return Answer::error(node::err_no_leader());
+    ep->tls = tls_source_->self_endpoint().tls;
+    if (!ep->tls) return Answer::error(node::err_no_leader());
+  }
   return Answer::forward(*ep);
 }
 
@@ -621,6 +632,11 @@ void LeaseService::register_routes(net::Server& s) {
 
 std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>& servers) {
   auto svc = std::make_shared<LeaseService>(node);
+  for (net::Server* s : servers)
+    if (s->self_endpoint().tls) {
+      svc->set_tls_source(s);
+      break;
+    }
   svc->attach();
   for (net::Server* s : servers)
     svc->register_routes(*s);

@@ -24,11 +24,18 @@ namespace {
 struct Target {
   net::Server* server = nullptr;
   std::vector<net::Endpoint> advertised;
+  std::vector<bool> advertised_tls;  // per advertised URL: https://
   std::chrono::milliseconds unary_timeout{};
 
+  // This member's own port first (with the loopback TLS context when it is a TLS port), then the
+  // advertised URLs; an https:// one is dialled with the same context.
   std::vector<net::Endpoint> endpoints() const {
-    std::vector<net::Endpoint> eps{{"127.0.0.1", server->port()}};
-    eps.insert(eps.end(), advertised.begin(), advertised.end());
+    net::Endpoint self = server->self_endpoint();
+    std::vector<net::Endpoint> eps{self};
+    for (size_t i = 0; i < advertised.size(); ++i) {
+      eps.push_back(advertised[i]);
+      if (advertised_tls[i]) eps.back().tls = self.tls;
+    }
     return eps;
   }
 };
@@ -130,13 +137,18 @@ struct Installed {
 std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>& servers) {
   auto installed = std::make_shared<Installed>();
   std::vector<net::Endpoint> advertised;
-  for (const auto& url : node.config().advertise_client_urls)
-    if (auto ep = node::parse_url(url)) advertised.push_back(*ep);
+  std::vector<bool> advertised_tls;
+  for (const auto& url : node.config().advertise_client_urls) {
+    if (auto ep = node::parse_url(url)) {
+      advertised.push_back(*ep);
+      advertised_tls.push_back(url.rfind("https://", 0) == 0);
+    }
+  }
   // Each inner unary call is answered (or failed with etcd's timeout) by the member within its
   // request timeout; the margin covers the local round trip.
   const auto unary_timeout = node.request_timeout() + std::chrono::seconds(2);
   for (net::Server* s : servers) {
-    auto t = std::make_shared<Target>(Target{s, advertised, unary_timeout});
+    auto t = std::make_shared<Target>(Target{s, advertised, advertised_tls, unary_timeout});
     installed->targets.push_back(t);
     add_route<v3lockpb::LockRequest, v3lockpb::LockResponse>(*s, t, "/v3lockpb.Lock/Lock", "/v3/lock/lock",
                                                              lock);

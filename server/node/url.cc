@@ -5,9 +5,16 @@
 namespace cairn::server::node {
 
 std::optional<net::Endpoint> parse_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0) return std::nullopt;
-  std::string rest = url.substr(scheme.size());
+  // http:// or https:// (the caller decides how to dial a TLS URL: the Endpoint carries no context).
+  size_t scheme = 0;
+  if (url.compare(0, 7, "http://") == 0) {
+    scheme = 7;
+  } else if (url.compare(0, 8, "https://") == 0) {
+    scheme = 8;
+  } else {
+    return std::nullopt;
+  }
+  std::string rest = url.substr(scheme);
   if (auto slash = rest.find('/'); slash != std::string::npos) {
     if (slash + 1 != rest.size()) return std::nullopt;
     rest.resize(slash);

@@ -116,7 +116,10 @@ TEST(Url, Parse) {
   EXPECT_EQ(e->host, "127.0.0.1");
   EXPECT_EQ(e->port, 2379);
   EXPECT_TRUE(node::parse_url("http://[::1]:2379/"));
-  EXPECT_FALSE(node::parse_url("https://127.0.0.1:2379"));
+  auto tls = node::parse_url("https://127.0.0.1:2380");
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->port, 2380);
+  EXPECT_FALSE(node::parse_url("ftp://127.0.0.1:2379"));
   EXPECT_FALSE(node::parse_url("http://127.0.0.1"));
   EXPECT_FALSE(node::parse_url("http://127.0.0.1:99999"));
   EXPECT_EQ(node::split_list("a,,b,"), (std::vector<std::string>{"a", "b"}));

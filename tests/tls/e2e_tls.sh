@@ -119,9 +119,9 @@ out=$(cctl --endpoints "$EA" --cert "$C/client.pem" get ck); rc=$?
 check "cairnctl --cert without --key" "$rc/$out" "128/Error: KeyFile and CertFile must both be present[key: , cert: $C/client.pem]"
 check_match "etcdctl lock (client-side recipe) over TLS" \
   "$(tctl --endpoints "$EA" --cacert "$C/ca.pem" lock tls-lock echo locked)" "locked"
-if [[ ${CAIRN_TLS_LOCK:-0} = 1 ]]; then
-  # The v3lock service (here through the gateway) calls the member's own TLS port: needs server/lock to
-  # dial net::Server::self_endpoint() (not done yet, so opt-in).
+if [[ ${CAIRN_TLS_LOCK:-1} = 1 ]]; then
+  # The v3lock service (here through the gateway) calls the member's own TLS port
+  # (net::Server::self_endpoint() with the loopback TLS context).
   check_match "v3lock service over TLS" \
     "$(curl -s --max-time 10 --cacert "$C/ca.pem" -X POST -d '{"name":"dGxzLWxvY2s="}' "$EA/v3/lock/lock")" '"key":"'
 fi
