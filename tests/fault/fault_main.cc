@@ -4,11 +4,12 @@
 // proxy run by the harness, peer_proxy.h), runs concurrent clients (coroutines on one thread, each request
 // to a random member, per-request timeout) doing puts of unique values, linearizable gets, compare-and-set
 // txns and deletes on a small key set, and records every invocation and completion. Meanwhile a seeded
-// fault loop kills followers, the leader or every member, pauses the leader (SIGSTOP) past an election
-// timeout, partitions the leader or a follower, cuts one direction of a link, tears the tail of a stopped
-// member's newest WAL segment, and replaces a follower (MemberRemove, MemberAdd of a fresh member), each
-// time healing what it broke. After the faults: wait for health, read every key (these reads join the
-// history), check the history per key, and compare Maintenance/HashKV of all members at one revision.
+// fault loop kills followers, the leader, the leader and a follower, or every member, pauses the leader
+// (SIGSTOP) past an election timeout, partitions the leader or a follower, cuts one direction of a link,
+// tears the tail of a stopped member's newest WAL segment, and replaces a follower (MemberRemove, MemberAdd
+// of a fresh member), each time healing what it broke. After the faults: wait for health, read every key
+// (these reads join the history), check the history per key, and compare Maintenance/HashKV of all members at
+// one revision.
 //
 //   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--faults K1,K2,...] [--clients N]
 //               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
@@ -68,7 +69,7 @@ constexpr int kHeartbeatMs = 50;
 constexpr int kElectionTimeoutMs = 500;
 constexpr milliseconds kHealthWaitMax{60'000};
 constexpr milliseconds kAdminTimeout{1'000};
-constexpr int kFaultKinds = 10;
+constexpr int kFaultKinds = 11;
 constexpr int kGenerationsMax = 8;  // member replacements per slot (each needs a fresh peer URL/port)
 
 struct Options {
@@ -105,11 +106,12 @@ enum FaultKind {
   kTornWal = 7,            // a stopped follower's newest WAL segment gets a torn tail
   kMemberReplace = 8,      // MemberRemove a follower, MemberAdd a fresh member in its place
   kDiskFull = 9,           // a follower's data dir (a small tmpfs) is filled up, then freed
+  kKillMajority = 10,      // the leader and one follower SIGKILLed at once (quorum lost), restarted
 };
 const char* fault_name(int k) {
   static const char* names[kFaultKinds] = {
-      "kill-follower",      "kill-leader", "pause-leader", "kill-all",       "partition-leader",
-      "partition-follower", "one-way",     "torn-wal",     "member-replace", "disk-full"};
+      "kill-follower", "kill-leader", "pause-leader",   "kill-all",  "partition-leader", "partition-follower",
+      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority"};
   return names[k];
 }
 bool needs_proxy(int k) {
@@ -908,7 +910,8 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
   std::vector<int> kinds;
   if (opt.faults.empty()) {
     for (int k = 0; k < kFaultKinds; ++k)
-      if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll)
+      if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll ||
+                      k == kKillMajority)
                    : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs)))
         kinds.push_back(k);
     return kinds;
@@ -1014,6 +1017,18 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         co_await sleep_for(milliseconds(hold_ms));
         for (int i = 0; i < kMembers; ++i)
           c.start(i);
+        break;
+      case kKillMajority:
+        // The leader and the seeded follower at once: the survivor has no quorum until they return.
+        f.target = follower;
+        f.note = "m" + std::to_string(leader + 1) + "+m" + std::to_string(follower + 1);
+        std::printf("[%8.3f s] fault %zu: SIGKILL leader m%d and follower m%d, restart after %d ms\n",
+                    now_s(), n + 1, leader + 1, follower + 1, hold_ms);
+        c.kill_member(leader);
+        c.kill_member(follower);
+        co_await sleep_for(milliseconds(hold_ms));
+        c.start(leader);
+        c.start(follower);
         break;
       case kPartitionLeader:
       case kPartitionFollower: {
