@@ -14,6 +14,7 @@
 //   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--faults K1,K2,...] [--clients N]
 //               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
 //               [--server-arg ARG]... [--skip-read-index] [--scenario stale-read] [--expect-violation]
+//               [--watchers N] [--lease-clients N]
 //   cairn_fault --etcd /usr/bin/etcd ...       (the same against etcd; no partitions: see --faults)
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
 // With --expect-violation: 0 only if the checker rejected some key and nothing else went wrong.
@@ -90,9 +91,10 @@ struct Options {
   std::string scenario;                  // "" (random faults) or "stale-read"
   bool expect_violation = false;
   bool proxy = true;
-  int watchers = 2;    // watch streams on the key prefix, each resumed across member failures
-  int tmpfs_mb = 256;  // size of each member's tmpfs data dir when disk-full is enabled
-  bool tmpfs = false;  // set when the tmpfs data dirs are mounted (disk-full possible)
+  int watchers = 2;       // watch streams on the key prefix, each resumed across member failures
+  int lease_clients = 1;  // coroutines granting, keeping alive and revoking leases (keys fault/lease/...)
+  int tmpfs_mb = 256;     // size of each member's tmpfs data dir when disk-full is enabled
+  bool tmpfs = false;     // set when the tmpfs data dirs are mounted (disk-full possible)
 };
 
 enum FaultKind {
@@ -309,6 +311,12 @@ struct Run {
   int multi_reads_unacknowledged = 0;
   std::vector<net::Channel*> watch_channels;
   bool stop_watchers = false;
+  // Leases (lease_loop): puts of the lease keys, for the watch check only (not registers the
+  // linearizability checker models), and the final lease check's figures.
+  std::vector<lz::Op> lease_puts;
+  int leases_granted = 0, leases_revoked = 0, leases_lapsed = 0, leases_checked_alive = 0,
+      leases_checked_revoked = 0, leases_unverifiable = 0, lease_keepalives_acked = 0,
+      lease_keepalives_failed = 0;
 };
 
 awaitable<void> sleep_for(milliseconds d) {
@@ -600,6 +608,208 @@ awaitable<void> client_loop(Run& run, int client) {
   --run.clients_running;
 }
 
+// ---- leases --------------------------------------------------------------------------------------
+
+// One lease client: now and then grants a lease (TTL kLeaseTtlS) and puts a key of its own under
+// "fault/lease/" attached to it, keeps its leases alive (one LeaseKeepAlive exchange per lease about
+// every second, each at a random member) and sometimes revokes one. After the clients stop and the
+// cluster is healthy, one more keep-alive round, then the check (only what etcd guarantees):
+// * a lease whose latest acknowledged keep-alive (or grant) was *sent* at s must exist until s + TTL
+//   (the leader renews after receiving it; a new leader restarts every lease's TTL): a LeaseTimeToLive
+//   answered before s + TTL must report TTL > 0, and a linearizable read of its key (if the put was
+//   acknowledged) answered before then must find it; a keep-alive answered "not found" (TTL <= 0)
+//   before s + TTL is the same violation. Leases with no acknowledged keep-alive within the TTL lapse
+//   (no claim).
+// * a lease whose LeaseRevoke was acknowledged is gone (TTL -1) and its key absent.
+constexpr int kLeaseTtlS = 5;
+constexpr std::int64_t kLeaseTtlNs = std::int64_t{kLeaseTtlS} * 1'000'000'000;
+
+struct LeaseRec {
+  std::int64_t id = 0;
+  std::string key, value;
+  bool key_acked = false;
+  std::int64_t last_ack_sent_ns = -1;  // send time of the latest acknowledged grant / keep-alive
+};
+
+// One LeaseKeepAlive exchange on a fresh stream; the TTL answered, or nullopt (no answer).
+awaitable<std::optional<std::int64_t>> lease_keepalive(net::Channel& ch, std::int64_t id,
+                                                       milliseconds timeout) {
+  net::CallOptions o;
+  o.timeout = timeout;
+  net::ClientCall c = co_await ch.start_call("/etcdserverpb.Lease/LeaseKeepAlive", o);
+  etcdserverpb::LeaseKeepAliveRequest req;
+  req.set_id(id);
+  std::optional<std::int64_t> ttl;
+  if (co_await c.write(req.SerializeAsString())) {
+    auto msg = co_await c.read();
+    etcdserverpb::LeaseKeepAliveResponse resp;
+    if (msg && resp.ParseFromString(*msg)) ttl = resp.ttl();
+  }
+  c.cancel();
+  co_return ttl;
+}
+
+// LeaseTimeToLive: the TTL answered (-1: no such lease), or nullopt.
+awaitable<std::optional<std::int64_t>> lease_ttl(net::Channel& ch, std::int64_t id, milliseconds timeout) {
+  etcdserverpb::LeaseTimeToLiveRequest r;
+  r.set_id(id);
+  net::UnaryResult res =
+      co_await call(ch, "/etcdserverpb.Lease/LeaseTimeToLive", r.SerializeAsString(), timeout);
+  etcdserverpb::LeaseTimeToLiveResponse resp;
+  if (res.status.is_ok() && resp.ParseFromString(res.response)) co_return resp.ttl();
+  if (!res.status.is_ok() && res.status.message.find("not found") != std::string::npos) co_return -1;
+  co_return std::nullopt;
+}
+
+awaitable<void> lease_loop(Run& run, int lc) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  std::vector<std::unique_ptr<net::Channel>> chans;
+  for (int i = 0; i < kMembers; ++i)
+    chans.push_back(make_channel(ex, run.cluster->client_port(i)));
+  std::mt19937_64 rng(run.opt.seed * 104729ULL + static_cast<std::uint64_t>(lc));
+  const milliseconds timeout(run.opt.request_timeout_ms);
+  std::vector<LeaseRec> active, revoked;
+  std::uint64_t seq = 0;
+  auto violation = [&](const std::string& what) { run.anomalies.push_back("lease: " + what); };
+  auto hex = [](std::int64_t id) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(id));
+    return std::string(b);
+  };
+  // Keep-alive of every active lease; drops those with no acknowledged keep-alive within the TTL.
+  auto keepalive_round = [&]() -> awaitable<void> {
+    for (auto& l : active) {
+      // Up to three members in turn until one acknowledges (a member may be down or paused).
+      const std::size_t first = rng() % kMembers;
+      for (std::size_t attempt = 0; attempt < kMembers; ++attempt) {
+        const std::int64_t sent = now_ns();
+        auto ttl = co_await lease_keepalive(*chans[(first + attempt) % kMembers], l.id, timeout);
+        const std::int64_t done = now_ns();
+        if (ttl && *ttl > 0) {
+          l.last_ack_sent_ns = sent;
+          ++run.lease_keepalives_acked;
+          break;
+        }
+        ++run.lease_keepalives_failed;
+        if (ttl && done < l.last_ack_sent_ns + kLeaseTtlNs) {
+          violation("lease " + hex(l.id) + " kept alive (keep-alive sent " +
+                    std::to_string((done - l.last_ack_sent_ns) / 1'000'000) +
+                    " ms before this answer) answered not found to a keep-alive");
+          l.last_ack_sent_ns = -1;
+        }
+        if (ttl) break;  // an answer "not found": the lease is gone
+      }
+    }
+    const std::int64_t t = now_ns();
+    const auto before = active.size();
+    std::erase_if(active, [&](const LeaseRec& l) { return l.last_ack_sent_ns + kLeaseTtlNs <= t; });
+    run.leases_lapsed += static_cast<int>(before - active.size());
+  };
+  while (!run.stop_clients) {
+    co_await sleep_for(milliseconds(700 + static_cast<int>(rng() % 600)));
+    co_await keepalive_round();
+    const int dice = static_cast<int>(rng() % 10);
+    net::Channel& ch = *chans[rng() % kMembers];
+    if (dice < 3 && active.size() < 4) {
+      etcdserverpb::LeaseGrantRequest g;
+      g.set_ttl(kLeaseTtlS);
+      const std::int64_t sent = now_ns();
+      net::UnaryResult res =
+          co_await call(ch, "/etcdserverpb.Lease/LeaseGrant", g.SerializeAsString(), timeout);
+      etcdserverpb::LeaseGrantResponse gr;
+      if (!res.status.is_ok() || !gr.ParseFromString(res.response) || gr.id() == 0) continue;
+      ++run.leases_granted;
+      LeaseRec l;
+      l.id = gr.id();
+      l.last_ack_sent_ns = sent;
+      l.key = "fault/lease/l" + std::to_string(lc) + "-" + std::to_string(seq);
+      l.value = "l" + std::to_string(lc) + "-" + std::to_string(seq++);
+      etcdserverpb::PutRequest p;
+      p.set_key(l.key);
+      p.set_value(l.value);
+      p.set_lease(l.id);
+      lz::Op op;
+      op.client = run.opt.clients + 1 + lc;
+      op.key = l.key;
+      op.kind = lz::OpKind::kPut;
+      op.value = l.value;
+      op.invoke_ns = now_ns();
+      res = co_await call(*chans[rng() % kMembers], "/etcdserverpb.KV/Put", p.SerializeAsString(), timeout);
+      op.complete_ns = now_ns();
+      if (res.status.is_ok()) {
+        etcdserverpb::PutResponse pr;
+        l.key_acked = pr.ParseFromString(res.response);
+        if (!l.key_acked) op.outcome = lz::Outcome::kUnknown;
+      } else {
+        classify_error(op, res.status);
+      }
+      run.lease_puts.push_back(op);
+      active.push_back(std::move(l));
+    } else if (dice == 3 && !active.empty()) {
+      const std::size_t i = rng() % active.size();
+      etcdserverpb::LeaseRevokeRequest r;
+      r.set_id(active[i].id);
+      net::UnaryResult res =
+          co_await call(ch, "/etcdserverpb.Lease/LeaseRevoke", r.SerializeAsString(), timeout);
+      etcdserverpb::LeaseRevokeResponse rr;
+      if (res.status.is_ok() && rr.ParseFromString(res.response)) {
+        ++run.leases_revoked;
+        revoked.push_back(active[i]);
+      }
+      // Acknowledged or not, no more keep-alives: an unacknowledged revoke may have happened.
+      active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+  // The final check, on the healed cluster.
+  if (co_await wait_healthy(run, chans) >= 0) {
+    co_await keepalive_round();
+    for (const auto& l : active) {
+      auto ttl = co_await lease_ttl(*chans[rng() % kMembers], l.id, timeout);
+      const std::int64_t ttl_done = now_ns();
+      std::optional<lz::Op> read;
+      if (l.key_acked)
+        read =
+            co_await do_op(run, *chans[rng() % kMembers], run.opt.clients, lz::OpKind::kGet, l.key, "", "");
+      const std::int64_t deadline = l.last_ack_sent_ns + kLeaseTtlNs;
+      if (!ttl || ttl_done >= deadline ||
+          (read && (read->outcome != lz::Outcome::kOk || read->complete_ns >= deadline))) {
+        ++run.leases_unverifiable;
+        continue;
+      }
+      ++run.leases_checked_alive;
+      if (*ttl <= 0)
+        violation("lease " + hex(l.id) + " kept alive (keep-alive acknowledged, sent " +
+                  std::to_string((ttl_done - l.last_ack_sent_ns) / 1'000'000) +
+                  " ms before) is gone: LeaseTimeToLive TTL " + std::to_string(*ttl));
+      if (read && read->read != std::optional<std::string>(l.value))
+        violation("key " + l.key + " of kept-alive lease " + hex(l.id) + " reads " +
+                  (read->read ? "\"" + *read->read + "\"" : std::string("absent")) + ", expected \"" +
+                  l.value + "\"");
+    }
+    for (const auto& l : revoked) {
+      auto ttl = co_await lease_ttl(*chans[rng() % kMembers], l.id, timeout);
+      lz::Op read =
+          co_await do_op(run, *chans[rng() % kMembers], run.opt.clients, lz::OpKind::kGet, l.key, "", "");
+      if (!ttl || read.outcome != lz::Outcome::kOk) {
+        ++run.leases_unverifiable;
+        continue;
+      }
+      ++run.leases_checked_revoked;
+      if (*ttl != -1)
+        violation("revoked lease " + hex(l.id) + " still exists: LeaseTimeToLive TTL " +
+                  std::to_string(*ttl));
+      if (read.read)
+        violation("key " + l.key + " of revoked lease " + hex(l.id) + " still present (\"" + *read.read +
+                  "\")");
+    }
+  } else {
+    violation("cluster not healthy for the final lease check");
+  }
+  for (auto& c : chans)
+    c->close();
+  --run.clients_running;
+}
+
 // ---- watchers ------------------------------------------------------------------------------------
 
 // One watcher on the prefix "fault/": a Watch stream to a random member; when the stream breaks (member
@@ -669,7 +879,9 @@ void check_watchers(Run& run, std::int64_t final_revision) {
       l.events.push_back({e.revision, e.put, e.key, e.value});
     logs.push_back(std::move(l));
   }
-  const lz::WatchCheckResult r = lz::check_watch(logs, run.history, final_revision);
+  std::vector<lz::Op> writes = run.history;  // the lease keys' puts are seen by the watchers too
+  writes.insert(writes.end(), run.lease_puts.begin(), run.lease_puts.end());
+  const lz::WatchCheckResult r = lz::check_watch(logs, writes, final_revision);
   for (std::size_t w = 0; w < run.watchers.size(); ++w)
     std::printf("watcher %zu: revisions %lld..%lld, %zu events, %d streams\n", w,
                 static_cast<long long>(run.watchers[w].start), static_cast<long long>(r.reached[w]),
@@ -1357,9 +1569,11 @@ awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
     if (all) break;
     co_await sleep_for(milliseconds(50));
   }
-  run.clients_running = run.opt.clients;
+  run.clients_running = run.opt.clients + run.opt.lease_clients;
   for (int c = 0; c < run.opt.clients; ++c)
     boost::asio::co_spawn(ex, client_loop(run, c), boost::asio::detached);
+  for (int c = 0; c < run.opt.lease_clients; ++c)
+    boost::asio::co_spawn(ex, lease_loop(run, c), boost::asio::detached);
   boost::asio::co_spawn(ex, fault_loop(run, std::move(kinds)), boost::asio::detached);
   while (!run.faults_done)
     co_await sleep_for(milliseconds(100));
@@ -1431,6 +1645,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.scenario = v;
     else if (a == "--watchers")
       o.watchers = std::atoi(v);
+    else if (a == "--lease-clients")
+      o.lease_clients = std::atoi(v);
     else if (a == "--tmpfs-mb")
       o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
@@ -1461,11 +1677,12 @@ void print_recovery(const char* what, std::vector<double> v) {
 int main(int argc, char** argv) {
   Options opt;
   if (!parse(argc, argv, opt)) {
-    std::fprintf(stderr,
-                 "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
-                 "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
-                 "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-                 "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N]\n");
+    std::fprintf(
+        stderr,
+        "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
+        "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
+        "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
+        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -1587,6 +1804,14 @@ int main(int argc, char** argv) {
   for (int k = 0; k < kFaultKinds; ++k)
     std::printf("%s%s %d", k ? ", " : "", fault_name(k), fault_counts[k]);
   std::printf(")\n");
+  if (run.opt.lease_clients > 0)
+    std::printf(
+        "leases: %d granted, %d keep-alives acknowledged (%d not), %d revoked (acknowledged), %d lapsed "
+        "(no acknowledged keep-alive within %d s); final check: %d kept alive exist with their key, %d "
+        "revoked are gone with their key, %d unverifiable\n",
+        run.leases_granted, run.lease_keepalives_acked, run.lease_keepalives_failed, run.leases_revoked,
+        run.leases_lapsed, kLeaseTtlS, run.leases_checked_alive, run.leases_checked_revoked,
+        run.leases_unverifiable);
   std::vector<double> leader_recovery, follower_recovery, isolated_recovery, torn_recovery, replace_recovery,
       disk_recovery;
   for (const auto& f : run.faults) {
