@@ -765,23 +765,32 @@ namespace {
 constexpr unsigned char kMetadataV2 = 0xC2;
 }
 
-std::string Node::metadata_blob() const {
-  std::string cs = proto::to_pb(conf_state_).SerializeAsString();
+std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
+                                uint64_t member_id, const std::vector<MemberInfo>& members) {
+  std::string cs = proto::to_pb(conf_state).SerializeAsString();
   etcdserverpb::MemberListResponse ml;
-  ml.mutable_header()->set_cluster_id(cluster_id_);
-  ml.mutable_header()->set_member_id(cfg_.member_id);
-  for (const auto& [id, m] : members_)
+  ml.mutable_header()->set_cluster_id(cluster_id);
+  ml.mutable_header()->set_member_id(member_id);
+  for (const auto& m : members)
     *ml.add_members() = to_member_pb(m);
   std::string blob;
   blob.push_back(static_cast<char>(kMetadataV2));
   for (int i = 7; i >= 0; --i)
-    blob.push_back(static_cast<char>((conf_index_ >> (8 * i)) & 0xff));
+    blob.push_back(static_cast<char>((conf_index >> (8 * i)) & 0xff));
   uint32_t n = static_cast<uint32_t>(cs.size());
   for (int i = 3; i >= 0; --i)
     blob.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   blob += cs;
   blob += ml.SerializeAsString();
   return blob;
+}
+
+std::string Node::metadata_blob() const {
+  std::vector<MemberInfo> members;
+  members.reserve(members_.size());
+  for (const auto& [id, m] : members_)
+    members.push_back(m);
+  return encode_wal_metadata(conf_state_, conf_index_, cluster_id_, cfg_.member_id, members);
 }
 
 void Node::save_metadata() {

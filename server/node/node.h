@@ -103,6 +103,12 @@ struct NodeConfig {
   }();
 };
 
+// The WAL metadata a member saves with every membership change (layout in node.cc): its conf state,
+// the last conf-change index that state reflects, the cluster and member ids, the members. Also what
+// an offline restore (restore.cc) writes for a new member.
+std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
+                                uint64_t member_id, const std::vector<MemberInfo>& members);
+
 template <class T>
 using Result = Expected<T, EtcdError>;
 using ApplyDone = std::function<void(Result<storage::ApplyResponse>)>;

@@ -89,26 +89,6 @@ Expected<std::unique_ptr<storage::MvccStore>, std::string> open_store(const std:
   return std::move(*store);
 }
 
-// Node::metadata_blob's format (node.cc): u32 BE length | raftpb.ConfState | MemberListResponse with the
-// cluster id and this member's id in its header. A restored member's start decodes it with load_metadata.
-std::string metadata_blob(const raft::ConfState& cs, uint64_t cluster_id, uint64_t member_id,
-                          const std::vector<MemberInfo>& members) {
-  std::string c = proto::to_pb(cs).SerializeAsString();
-  etcdserverpb::MemberListResponse ml;
-  ml.mutable_header()->set_cluster_id(cluster_id);
-  ml.mutable_header()->set_member_id(member_id);
-  for (const auto& m : members) {
-    auto* pb = ml.add_members();
-    pb->set_id(m.id);
-    pb->set_name(m.name);
-    for (const auto& u : m.peer_urls)
-      pb->add_peerurls(u);
-  }
-  std::string blob;
-  put_be(blob, c.size(), 4);
-  return blob + c + ml.SerializeAsString();
-}
-
 }  // namespace
 
 bool is_bbolt(const std::string& b) {
@@ -270,7 +250,9 @@ Expected<RestoreResult, std::string> restore_member(const RestoreOptions& o) {
   raft::HardState hs;
   hs.term = res.applied_term;
   hs.commit = res.applied_index;
-  if (auto s = w.set_metadata(metadata_blob(cs, res.cluster_id, res.member_id, members)); !s.is_ok())
+  if (auto s = w.set_metadata(
+          encode_wal_metadata(cs, /*conf_index=*/res.applied_index, res.cluster_id, res.member_id, members));
+      !s.is_ok())
     return unexpected("WAL: " + s.message());
   if (auto s = w.save_snapshot(snap); !s.is_ok()) return unexpected("WAL: " + s.message());
   if (auto s = w.append({}, &hs); !s.is_ok()) return unexpected("WAL: " + s.message());
