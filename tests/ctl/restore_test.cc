@@ -168,7 +168,16 @@ TEST(Restore, RealStoreBecomesANewMembersDataDir) {
   EXPECT_EQ(w->state.hard_state.term, 4u);
   EXPECT_TRUE(w->state.entries.empty());
   ASSERT_TRUE(w->state.metadata);
-  const std::string& blob = *w->state.metadata;
+  // encode_wal_metadata's layout: marker 0xC2, the conf index (8 bytes BE), then length | ConfState |
+  // members.
+  const std::string& full = *w->state.metadata;
+  ASSERT_GE(full.size(), 9u);
+  ASSERT_EQ(static_cast<uint8_t>(full[0]), 0xC2);
+  uint64_t conf_index = 0;
+  for (int i = 1; i <= 8; ++i)
+    conf_index = (conf_index << 8) | static_cast<uint8_t>(full[i]);
+  EXPECT_EQ(conf_index, r->applied_index);
+  const std::string blob = full.substr(9);
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i)
     n = (n << 8) | static_cast<uint8_t>(blob[i]);
