@@ -100,6 +100,18 @@ void drive(std::int64_t total, double rate, std::vector<Request>& clients, Recor
     t.join();
 }
 
+// drive() with the progress bar over --total requests; returns the run's wall time in seconds.
+double drive_with_progress(const Invocation& inv, std::vector<Request>& clients, Recorder& rec) {
+  const auto t0 = Clock::now();
+  ProgressBar bar([&](double el) {
+    return bench::render_progress(rec.done.load(), inv.total, el, ProgressBar::kBarWidth);
+  });
+  drive(inv.total, inv.rate, clients, rec);
+  const double total_s = seconds_since(t0);
+  bar.stop();
+  return total_s;
+}
+
 std::vector<std::unique_ptr<Connection>> open_conns(const Invocation& inv, const ConnectionOptions& copts) {
   std::vector<std::unique_ptr<Connection>> conns;
   for (int i = 0; i < inv.conns; ++i)
@@ -158,13 +170,7 @@ int run_unary_workload(const std::string& workload, const Invocation& inv, const
     }
   }
   Recorder rec;
-  const auto t0 = Clock::now();
-  ProgressBar bar([&](double el) {
-    return bench::render_progress(rec.done.load(), inv.total, el, ProgressBar::kBarWidth);
-  });
-  drive(inv.total, inv.rate, clients, rec);
-  const double total_s = seconds_since(t0);
-  bar.stop();
+  const double total_s = drive_with_progress(inv, clients, rec);
   return report(rec, total_s);
 }
 
@@ -208,13 +214,7 @@ int run_lease_keepalive(const Invocation& inv, const ConnectionOptions& copts) {
     });
   }
   Recorder rec;
-  const auto t0 = Clock::now();
-  ProgressBar bar([&](double el) {
-    return bench::render_progress(rec.done.load(), inv.total, el, ProgressBar::kBarWidth);
-  });
-  drive(inv.total, inv.rate, clients, rec);
-  const double total_s = seconds_since(t0);
-  bar.stop();
+  const double total_s = drive_with_progress(inv, clients, rec);
   for (auto& c : state)
     c->stream->cancel();
   return report(rec, total_s);
