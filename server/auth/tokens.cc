@@ -63,6 +63,9 @@ std::optional<std::string> b64url_decode(std::string_view in) {
                           reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   if (n < 0 || static_cast<size_t>(n) < pad) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
+  // Only the canonical encoding: unused low bits of the last character must be zero, so one token has
+  // one spelling (otherwise "tampered" copies of a token would still verify).
+  if (b64url_encode(out) != in) return std::nullopt;
   return out;
 }
 

@@ -91,7 +91,8 @@ struct Cluster {  // one member's state machine: the MVCC store and the auth bes
     ASSERT_EQ(apply(EntryKind::kAuthUserGrantRole, g), std::nullopt);
     ASSERT_EQ(apply(EntryKind::kAuthEnable, pb::AuthEnableRequest{}), std::nullopt);
   }
-  void grant(const std::string& role, authpb::Permission::Type t, const std::string& key, const std::string& end) {
+  void grant(const std::string& role, authpb::Permission::Type t, const std::string& key,
+             const std::string& end) {
     pb::AuthRoleGrantPermissionRequest gp;
     gp.set_name(role);
     gp.mutable_perm()->set_permtype(t);
@@ -116,7 +117,8 @@ TEST(Auth, WritesDecidedAtApplyTime) {
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw"), c.as("alice")), std::nullopt);
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/x"), c.as("alice")), err_permission_denied());
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw", true), c.as("alice")), std::nullopt);  // read too
-  EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw"), EntryAuth{"", c.auth->store().revision()}), err_user_empty());
+  EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw"), EntryAuth{"", c.auth->store().revision()}),
+            err_user_empty());
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw"), c.as("nosuch")), err_permission_denied());
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/other"), c.as("root")), std::nullopt);
   // The member's own entries carry no [auth] and pass.
@@ -132,7 +134,8 @@ TEST(Auth, ConcurrentRevokeWinsInRaftOrder) {
   pb::AuthRoleRevokePermissionRequest rv;
   rv.set_role("reader");
   rv.set_key("/app/rw");
-  ASSERT_EQ(c.apply(EntryKind::kAuthRoleRevokePermission, rv, c.as("root")), std::nullopt);  // ...revoke first
+  ASSERT_EQ(c.apply(EntryKind::kAuthRoleRevokePermission, rv, c.as("root")),
+            std::nullopt);  // ...revoke first
   int64_t rev = c.kv->revision();
   EXPECT_EQ(c.apply(EntryKind::kPut, put("/app/rw"), checked), err_auth_old_revision());
   EXPECT_EQ(c.kv->revision(), rev);
@@ -167,7 +170,8 @@ TEST(Auth, TxnChecksEveryCompareAndBothBranches) {
     }
     return t;
   };
-  EXPECT_EQ(c.apply(EntryKind::kTxn, txn("/app/a", "/app/rw", "/app/rw", false), c.as("alice")), std::nullopt);
+  EXPECT_EQ(c.apply(EntryKind::kTxn, txn("/app/a", "/app/rw", "/app/rw", false), c.as("alice")),
+            std::nullopt);
   EXPECT_EQ(c.apply(EntryKind::kTxn, txn("/zzz", "/app/rw", "/app/rw", false), c.as("alice")),
             err_permission_denied());  // compare outside read
   EXPECT_EQ(c.apply(EntryKind::kTxn, txn("/app/a", "/app/rw", "/secret", false), c.as("alice")),
@@ -237,10 +241,11 @@ TEST(Auth, TokensIdentifyAndAreVoided) {
   EXPECT_EQ(c.auth->identify("", "cn-user").value().user, "cn-user");
   // A replayed Authenticate (committed before this member started) brings no token back.
   std::string replayed = random_simple_token();
-  ASSERT_EQ(c.apply_raw(EntryKind::kAuthenticate,
-                        encode_authenticate(AuthenticateRecord{"alice", c.auth->store().revision(), replayed}),
-                        std::nullopt, true),
-            std::nullopt);
+  ASSERT_EQ(
+      c.apply_raw(EntryKind::kAuthenticate,
+                  encode_authenticate(AuthenticateRecord{"alice", c.auth->store().revision(), replayed}),
+                  std::nullopt, true),
+      std::nullopt);
   EXPECT_FALSE(c.auth->identify(replayed, ""));
   // An Authenticate checked at an older revision is stale.
   EXPECT_EQ(c.apply_raw(EntryKind::kAuthenticate,

@@ -112,7 +112,8 @@ TEST(KeyRangeSet, MatchesNaiveModel) {
           break;
         }
       }
-      ASSERT_EQ(set.contains(*kr), want) << "round " << round << " request [" << r.first << ", " << r.second << ")";
+      ASSERT_EQ(set.contains(*kr), want)
+          << "round " << round << " request [" << r.first << ", " << r.second << ")";
     }
   }
 }

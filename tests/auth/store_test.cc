@@ -47,26 +47,33 @@ TEST(AuthStore, EtcdErrors) {
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.enable(b); }), err_root_user_not_exist());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_add("", "", false, b); }), err_user_empty());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_add("root", "h", false, b); }), std::nullopt);
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_add("root", "h", false, b); }), err_user_already_exist());
+  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_add("root", "h", false, b); }),
+            err_user_already_exist());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.enable(b); }), err_root_role_not_exist());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_add("", b); }), err_role_empty());
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_grant_role("root", "nosuch", b); }), err_role_not_found());
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_grant_role("nosuch", "root", b); }), err_user_not_found());
+  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_grant_role("root", "nosuch", b); }),
+            err_role_not_found());
+  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_grant_role("nosuch", "root", b); }),
+            err_user_not_found());
   // The root role needs no RoleAdd to be granted (etcd).
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_grant_role("root", "root", b); }), std::nullopt);
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_revoke_role("root", "r", b); }), err_role_not_granted());
+  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_revoke_role("root", "r", b); }),
+            err_role_not_granted());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_add("r", b); }), std::nullopt);
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_add("r", b); }), err_role_already_exist());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_revoke_permission("r", "a", "", b); }),
             err_permission_not_granted());
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "b", "a"), b); }),
+  EXPECT_EQ(f.apply([&](auto& b) {
+    return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "b", "a"), b);
+  }),
             err_invalid_auth_mgmt());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.enable(b); }), std::nullopt);
   EXPECT_TRUE(f.auth.enabled());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.enable(b); }), std::nullopt);  // twice is fine
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_delete("root", b); }), err_invalid_auth_mgmt());
   EXPECT_EQ(f.apply([&](auto& b) { return f.auth.role_delete("root", b); }), err_invalid_auth_mgmt());
-  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_revoke_role("root", "root", b); }), err_invalid_auth_mgmt());
+  EXPECT_EQ(f.apply([&](auto& b) { return f.auth.user_revoke_role("root", "root", b); }),
+            err_invalid_auth_mgmt());
 }
 
 TEST(AuthStore, RevisionCountsChangesOnly) {
@@ -88,8 +95,12 @@ TEST(AuthStore, PermissionsAndRoleDelete) {
   f.open();
   (void)f.apply([&](auto& b) { return f.auth.user_add("u", "h", false, b); });
   (void)f.apply([&](auto& b) { return f.auth.role_add("r", b); });
-  (void)f.apply([&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "/a/", "/a0"), b); });
-  (void)f.apply([&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::READWRITE, "k"), b); });
+  (void)f.apply([&](auto& b) {
+    return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "/a/", "/a0"), b);
+  });
+  (void)f.apply([&](auto& b) {
+    return f.auth.role_grant_permission("r", perm(authpb::Permission::READWRITE, "k"), b);
+  });
   (void)f.apply([&](auto& b) { return f.auth.user_grant_role("u", "r", b); });
   EXPECT_TRUE(f.auth.permitted("u", "/a/x", "", PermKind::kRead));
   EXPECT_TRUE(f.auth.permitted("u", "/a/", "/a0", PermKind::kRead));
@@ -98,7 +109,8 @@ TEST(AuthStore, PermissionsAndRoleDelete) {
   EXPECT_TRUE(f.auth.permitted("u", "k", "", PermKind::kWrite));
   EXPECT_FALSE(f.auth.permitted("nosuch", "k", "", PermKind::kRead));
   // Granting the same key again replaces its type.
-  (void)f.apply([&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "k"), b); });
+  (void)f.apply(
+      [&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::READ, "k"), b); });
   EXPECT_FALSE(f.auth.permitted("u", "k", "", PermKind::kWrite));
   EXPECT_EQ(f.auth.role("r")->keypermission_size(), 2);
   uint64_t floor = f.auth.user("u")->token_floor;
@@ -115,7 +127,9 @@ TEST(AuthStore, SurvivesReopen) {
   (void)f.apply([&](auto& b) { return f.auth.user_grant_role("root", "root", b); });
   (void)f.apply([&](auto& b) { return f.auth.user_add("nopw", "", true, b); });
   (void)f.apply([&](auto& b) { return f.auth.role_add("r", b); });
-  (void)f.apply([&](auto& b) { return f.auth.role_grant_permission("r", perm(authpb::Permission::WRITE, "a", "c"), b); });
+  (void)f.apply([&](auto& b) {
+    return f.auth.role_grant_permission("r", perm(authpb::Permission::WRITE, "a", "c"), b);
+  });
   (void)f.apply([&](auto& b) { return f.auth.user_grant_role("nopw", "r", b); });
   (void)f.apply([&](auto& b) { return f.auth.enable(b); });
   uint64_t rev = f.auth.revision();

@@ -106,6 +106,7 @@ void check_jwt_family(const std::string& method, const Pem& keys, const Pem& oth
   size_t dot1 = tok->find('.'), dot2 = tok->rfind('.');
   EXPECT_FALSE((*j)->verify(flip_char(*tok, dot1 + 3)));
   EXPECT_FALSE((*j)->verify(flip_char(*tok, dot2 + 5)));
+  EXPECT_FALSE((*j)->verify(flip_char(*tok, tok->size() - 1)));  // also a non-canonical spelling
   auto o = JwtTokens::from_pem(method, other.pub, other.priv, std::chrono::seconds(60), clock);
   ASSERT_TRUE(o);
   EXPECT_FALSE((*j)->verify(*(*o)->sign(TokenInfo{"alice", 42})));
@@ -140,11 +141,15 @@ TEST(JwtTokens, RefusesOtherAlgorithmsAndBadKeys) {
   EXPECT_FALSE((*j)->verify(*(*ps)->sign(TokenInfo{"u", 1})));
   // "none": header {"alg":"none"} with the claims and no signature.
   auto tok = *(*j)->sign(TokenInfo{"root", 1});
-  std::string none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0" + tok.substr(tok.find('.'), tok.rfind('.') - tok.find('.')) + ".";
+  std::string none =
+      "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0" + tok.substr(tok.find('.'), tok.rfind('.') - tok.find('.')) + ".";
   EXPECT_FALSE((*j)->verify(none));
-  EXPECT_FALSE(JwtTokens::from_pem("RS256", ec.pub, ec.priv, std::chrono::seconds(60), clock));  // wrong key type
-  EXPECT_FALSE(JwtTokens::from_pem("ES384", ec.pub, ec.priv, std::chrono::seconds(60), clock));  // wrong curve
-  EXPECT_FALSE(JwtTokens::from_pem("RS256", rsa.pub, keygen("RSA", nullptr).priv, std::chrono::seconds(60), clock));
+  EXPECT_FALSE(
+      JwtTokens::from_pem("RS256", ec.pub, ec.priv, std::chrono::seconds(60), clock));  // wrong key type
+  EXPECT_FALSE(
+      JwtTokens::from_pem("ES384", ec.pub, ec.priv, std::chrono::seconds(60), clock));  // wrong curve
+  EXPECT_FALSE(
+      JwtTokens::from_pem("RS256", rsa.pub, keygen("RSA", nullptr).priv, std::chrono::seconds(60), clock));
   EXPECT_FALSE(JwtTokens::from_pem("HS999", rsa.pub, rsa.priv, std::chrono::seconds(60), clock));
   EXPECT_FALSE(JwtTokens::from_pem("RS256", "not pem", rsa.priv, std::chrono::seconds(60), clock));
 }
