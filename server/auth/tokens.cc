@@ -369,6 +369,26 @@ Expected<std::string, std::string> JwtTokens::sign(const TokenInfo& info) const 
 
 std::optional<TokenInfo> JwtTokens::verify(std::string_view token) const {
   if (token.size() > kTokenBytesMax) return std::nullopt;
+  const int64_t now = clock_->unix_seconds();
+  {
+    std::lock_guard lk(cache_mu_);
+    auto it = cache_.find(token);
+    if (it != cache_.end()) {
+      if (it->second.exp > now) return it->second.info;
+      cache_.erase(it);
+      return std::nullopt;
+    }
+  }
+  int64_t exp = 0;
+  auto info = verify_uncached(token, &exp);
+  if (!info) return std::nullopt;
+  std::lock_guard lk(cache_mu_);
+  if (cache_.size() >= kJwtCacheEntriesMax) cache_.clear();
+  cache_.emplace(std::string(token), Verified{*info, exp});
+  return info;
+}
+
+std::optional<TokenInfo> JwtTokens::verify_uncached(std::string_view token, int64_t* exp_out) const {
   size_t a = token.find('.');
   size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
   if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos) return std::nullopt;
@@ -406,6 +426,7 @@ std::optional<TokenInfo> JwtTokens::verify(std::string_view token) const {
   double r = rev->second.number_value(), e = exp->second.number_value();
   if (!(r >= 0 && r < 9e15) || std::floor(r) != r || !(e < 9e15)) return std::nullopt;
   if (e <= static_cast<double>(clock_->unix_seconds())) return std::nullopt;  // expired
+  *exp_out = static_cast<int64_t>(e);
   return TokenInfo{user->second.string_value(), static_cast<uint64_t>(r)};
 }
 

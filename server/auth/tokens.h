@@ -37,6 +37,7 @@ namespace cairn::server::auth {
 inline constexpr size_t kSimpleTokensMax = 100'000;
 inline constexpr size_t kSimpleTokenChars = 32;
 inline constexpr size_t kTokenBytesMax = 8192;  // longer presented tokens are refused unread
+inline constexpr size_t kJwtCacheEntriesMax = 10'000;
 
 // Time for the providers: steady time for the simple TTLs, wall time for JWT expiry (a claim other
 // members read). Tests pass a simulated one.
@@ -107,6 +108,15 @@ class JwtTokens {
  private:
   struct Keys;
   JwtTokens() = default;
+  std::optional<TokenInfo> verify_uncached(std::string_view token, int64_t* exp) const;
+  // Tokens whose signature checked out, with their expiry: a signature is verified once per token, not
+  // once per request (an ECDSA or RSA verify costs more than the request). Cleared when full.
+  struct Verified {
+    TokenInfo info;
+    int64_t exp = 0;
+  };
+  mutable std::mutex cache_mu_;
+  mutable std::map<std::string, Verified, std::less<>> cache_;
   std::string method_;
   std::chrono::seconds ttl_{300};
   std::shared_ptr<Clock> clock_;
