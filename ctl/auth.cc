@@ -20,10 +20,18 @@ int fail(int code, const std::string& msg) {
   std::fprintf(stderr, "Error: %s\n", msg.c_str());
   return code;
 }
-int out(const std::string& s) {
-  std::fwrite(s.data(), 1, s.size(), stdout);
+int emit(const Printed& p) {
+  std::fwrite(p.out.data(), 1, p.out.size(), stdout);
   std::fflush(stdout);
-  return kExitSuccess;
+  if (!p.err.empty()) std::fwrite(p.err.data(), 1, p.err.size(), stderr);
+  if (!p.error.empty()) return fail(p.exit_code, p.error);
+  return p.exit_code;
+}
+
+// A header-only response: etcdctl's simple line, or the response in the chosen format.
+template <class Resp>
+int out(const Resp& r, const std::string& simple, const PrintOptions& print) {
+  return emit(print_auth_plain(r, r.header(), simple, print));
 }
 
 template <typename Resp>
@@ -40,6 +48,21 @@ bool call(Connection& c, const char* method, const google::protobuf::Message& re
   return true;
 }
 
+std::string prompt_quiet(const std::string& text) {
+  std::fprintf(stderr, "%s", text.c_str());
+  std::fflush(stderr);
+  termios old{};
+  ::tcgetattr(STDIN_FILENO, &old);
+  termios quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::string line;
+  std::getline(std::cin, line);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::fprintf(stderr, "\n");
+  return line;
+}
+
 // etcdctl: --interactive=false reads the password from stdin (one word); otherwise it prompts twice
 // on the terminal with echo off.
 std::optional<std::string> read_password(const std::string& user, bool interactive, std::string& err) {
@@ -53,22 +76,8 @@ std::optional<std::string> read_password(const std::string& user, bool interacti
           ": give name:password, or --interactive=false and the password on stdin";
     return std::nullopt;
   }
-  auto prompt = [](const std::string& text) {
-    std::fprintf(stderr, "%s", text.c_str());
-    std::fflush(stderr);
-    termios old{};
-    ::tcgetattr(STDIN_FILENO, &old);
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    std::string line;
-    std::getline(std::cin, line);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
-    std::fprintf(stderr, "\n");
-    return line;
-  };
-  std::string a = prompt("Password of " + user + ": ");
-  std::string b = prompt("Type password of " + user + " again for confirmation: ");
+  std::string a = prompt_quiet("Password of " + user + ": ");
+  std::string b = prompt_quiet("Type password of " + user + " again for confirmation: ");
   if (a != b) {
     err = "given passwords are different";
     return std::nullopt;
@@ -102,7 +111,7 @@ bool perm_range(const std::vector<std::string>& a, bool prefix, bool from_key, s
   return true;
 }
 
-int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
+int user_cmd(const std::string& sub, const Invocation& inv, Connection& c, const PrintOptions& print) {
   const auto& a = inv.args;
   int code = 0;
   if (sub == "list") {
@@ -111,7 +120,7 @@ int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     std::string s;
     for (const auto& u : r.users())
       s += u + "\n";
-    return out(s);
+    return emit(print_user_list(r, s, print));
   }
   if (sub == "add") {
     if (a.size() != 1) return fail(kExitBadArgs, "user add command requires user name as its argument");
@@ -134,7 +143,7 @@ int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.mutable_options()->set_no_password(inv.no_password);
     pb::AuthUserAddResponse r;
     if (!call(c, "/etcdserverpb.Auth/UserAdd", req, r, code)) return code;
-    return out("User " + user + " created\n");
+    return out(r, "User " + user + " created\n", print);
   }
   if (sub == "passwd") {
     if (a.size() != 1) return fail(kExitBadArgs, "user passwd command requires user name as its argument");
@@ -146,7 +155,7 @@ int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.set_password(*p);
     pb::AuthUserChangePasswordResponse r;
     if (!call(c, "/etcdserverpb.Auth/UserChangePassword", req, r, code)) return code;
-    return out("Password updated\n");
+    return out(r, "Password updated\n", print);
   }
   if (sub == "grant-role" || sub == "revoke-role") {
     if (a.size() != 2)
@@ -157,14 +166,14 @@ int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
       req.set_role(a[1]);
       pb::AuthUserGrantRoleResponse r;
       if (!call(c, "/etcdserverpb.Auth/UserGrantRole", req, r, code)) return code;
-      return out("Role " + a[1] + " is granted to user " + a[0] + "\n");
+      return out(r, "Role " + a[1] + " is granted to user " + a[0] + "\n", print);
     }
     pb::AuthUserRevokeRoleRequest req;
     req.set_name(a[0]);
     req.set_role(a[1]);
     pb::AuthUserRevokeRoleResponse r;
     if (!call(c, "/etcdserverpb.Auth/UserRevokeRole", req, r, code)) return code;
-    return out("Role " + a[1] + " is revoked from user " + a[0] + "\n");
+    return out(r, "Role " + a[1] + " is revoked from user " + a[0] + "\n", print);
   }
   if (a.size() != 1) return fail(kExitBadArgs, "user " + sub + " command requires user name as its argument");
   if (sub == "get") {
@@ -172,19 +181,19 @@ int user_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.set_name(a[0]);
     pb::AuthUserGetResponse r;
     if (!call(c, "/etcdserverpb.Auth/UserGet", req, r, code)) return code;
-    return out(simple_user_get(a[0], r));
+    return emit(print_user_get(r, simple_user_get(a[0], r), print));
   }
   if (sub == "delete") {
     pb::AuthUserDeleteRequest req;
     req.set_name(a[0]);
     pb::AuthUserDeleteResponse r;
     if (!call(c, "/etcdserverpb.Auth/UserDelete", req, r, code)) return code;
-    return out("User " + a[0] + " deleted\n");
+    return out(r, "User " + a[0] + " deleted\n", print);
   }
   return fail(kExitBadArgs, "unknown user command " + sub);
 }
 
-int role_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
+int role_cmd(const std::string& sub, const Invocation& inv, Connection& c, const PrintOptions& print) {
   const auto& a = inv.args;
   int code = 0;
   if (sub == "list") {
@@ -193,7 +202,7 @@ int role_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     std::string s;
     for (const auto& role : r.roles())
       s += role + "\n";
-    return out(s);
+    return emit(print_role_list(r, s, print));
   }
   if (sub == "grant-permission") {
     if (a.size() < 3 || a.size() > 4)
@@ -215,7 +224,7 @@ int role_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.mutable_perm()->set_range_end(end);
     pb::AuthRoleGrantPermissionResponse r;
     if (!call(c, "/etcdserverpb.Auth/RoleGrantPermission", req, r, code)) return code;
-    return out("Role " + a[0] + " updated\n");
+    return out(r, "Role " + a[0] + " updated\n", print);
   }
   if (sub == "revoke-permission") {
     if (a.size() < 2 || a.size() > 3)
@@ -230,7 +239,7 @@ int role_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.set_range_end(end);
     pb::AuthRoleRevokePermissionResponse r;
     if (!call(c, "/etcdserverpb.Auth/RoleRevokePermission", req, r, code)) return code;
-    return out(simple_role_revoke(a[0], key, end));
+    return out(r, simple_role_revoke(a[0], key, end), print);
   }
   if (a.size() != 1) return fail(kExitBadArgs, "role " + sub + " command requires role name as its argument");
   if (sub == "add") {
@@ -238,39 +247,55 @@ int role_cmd(const std::string& sub, const Invocation& inv, Connection& c) {
     req.set_name(a[0]);
     pb::AuthRoleAddResponse r;
     if (!call(c, "/etcdserverpb.Auth/RoleAdd", req, r, code)) return code;
-    return out("Role " + a[0] + " created\n");
+    return out(r, "Role " + a[0] + " created\n", print);
   }
   if (sub == "get") {
     pb::AuthRoleGetRequest req;
     req.set_role(a[0]);
     pb::AuthRoleGetResponse r;
     if (!call(c, "/etcdserverpb.Auth/RoleGet", req, r, code)) return code;
-    return out(simple_role_get(a[0], r));
+    return emit(print_role_get(r, simple_role_get(a[0], r), print));
   }
   if (sub == "delete") {
     pb::AuthRoleDeleteRequest req;
     req.set_role(a[0]);
     pb::AuthRoleDeleteResponse r;
     if (!call(c, "/etcdserverpb.Auth/RoleDelete", req, r, code)) return code;
-    return out("Role " + a[0] + " deleted\n");
+    return out(r, "Role " + a[0] + " deleted\n", print);
   }
   return fail(kExitBadArgs, "unknown role command " + sub);
 }
 
 }  // namespace
 
+std::optional<std::string> prompt_password(const std::string& prompt, std::string& err) {
+  if (!::isatty(STDIN_FILENO)) {
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      err = "no password given (no terminal to prompt on, nothing on stdin)";
+      return std::nullopt;
+    }
+    return line;
+  }
+  return prompt_quiet(prompt);
+}
+
 int run_auth_command(const std::string& group, const std::string& sub, const Invocation& inv,
                      const ConnectionOptions& copts, const PrintOptions& print) {
-  if (print.format != OutputFormat::kSimple)
-    return fail(kExitBadFeature,
-                "only the simple output format is supported by cairnctl's " + group + " commands");
   Connection c(copts);
-  if (group == "user") return user_cmd(sub, inv, c);
-  if (group == "role") return role_cmd(sub, inv, c);
+  if (group == "user") return user_cmd(sub, inv, c, print);
+  if (group == "role") return role_cmd(sub, inv, c, print);
   if (!inv.args.empty()) return fail(kExitBadArgs, "auth " + sub + " command does not accept any arguments");
   int code = 0;
+  // etcdctl prints these two lines whatever the output format.
+  auto line = [](const char* s) {
+    std::fputs(s, stdout);
+    std::fflush(stdout);
+    return kExitSuccess;
+  };
   if (sub == "enable") {
-    // As etcdctl: a missing root role is created and the enable retried.
+    // As etcdctl: when the root user lacks the root role, the role is created (if missing) and
+    // granted to root, and the enable retried.
     for (int attempt = 0;; ++attempt) {
       auto r = c.unary("/etcdserverpb.Auth/AuthEnable", pb::AuthEnableRequest{}.SerializeAsString(), false);
       if (r.status.is_ok()) break;
@@ -278,15 +303,21 @@ int run_auth_command(const std::string& group, const std::string& sub, const Inv
         return fail(kExitError, error_text(r.status));
       pb::AuthRoleAddRequest add;
       add.set_name("root");
-      pb::AuthRoleAddResponse ar;
-      if (!call(c, "/etcdserverpb.Auth/RoleAdd", add, ar, code)) return code;
+      auto ar = c.unary("/etcdserverpb.Auth/RoleAdd", add.SerializeAsString(), false);
+      if (!ar.status.is_ok() && ar.status.message != "etcdserver: role name already exists")
+        return fail(kExitError, error_text(ar.status));
+      pb::AuthUserGrantRoleRequest grant;
+      grant.set_user("root");
+      grant.set_role("root");
+      pb::AuthUserGrantRoleResponse gr;
+      if (!call(c, "/etcdserverpb.Auth/UserGrantRole", grant, gr, code)) return code;
     }
-    return out("Authentication Enabled\n");
+    return line("Authentication Enabled\n");
   }
   if (sub == "disable") {
     pb::AuthDisableResponse r;
     if (!call(c, "/etcdserverpb.Auth/AuthDisable", pb::AuthDisableRequest{}, r, code)) return code;
-    return out("Authentication Disabled\n");
+    return line("Authentication Disabled\n");
   }
   return fail(kExitBadArgs, "unknown auth command " + sub);
 }

@@ -1150,8 +1150,11 @@ int execute(const Invocation& inv) {
       password = name.substr(colon + 1);
       name = name.substr(0, colon);
     } else if (password.empty()) {
-      return fail(kExitBadArgs,
-                  "password is required: give --user=name:password or --password (no prompt yet)");
+      // etcdctl: --user without a password asks for it on the terminal, without echo.
+      std::string err;
+      auto p = prompt_password("Password: ", err);
+      if (!p) return fail(kExitBadArgs, err);
+      password = *p;
     }
     pb::AuthenticateRequest areq;
     areq.set_name(name);

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 namespace cairn::ctl {
 
@@ -1096,6 +1097,83 @@ Printed print_snapshot_status(const SnapshotStatusView& s, const PrintOptions& o
       return not_supported("protobuf");
   }
   return p;
+}
+
+}  // namespace cairn::ctl
+
+// ---- the auth commands (user, role): etcdctl 3.4 prints the response header and its lists ----
+namespace cairn::ctl {
+namespace {
+
+// Header-only responses, and those with one list: `list_name` (empty: none) in JSON, `fields_list` the
+// fields line (nullopt: etcdctl has no fields output for it).
+Printed auth_formats(const google::protobuf::Message& r, const pb::ResponseHeader& h,
+                     const std::string& simple, const PrintOptions& o, const std::string& json_extra,
+                     std::optional<std::string> fields_extra) {
+  switch (o.format) {
+    case OutputFormat::kSimple:
+      return text(simple);
+    case OutputFormat::kJson: {
+      JsonObject obj;
+      obj.raw("header", json_header(h));
+      std::string body = obj.done();
+      if (!json_extra.empty()) body.insert(body.size() - 1, "," + json_extra);
+      return text(body + "\n");
+    }
+    case OutputFormat::kFields:
+      if (!fields_extra) return not_supported("fields");
+      return text(fields_header(h) + *fields_extra);
+    case OutputFormat::kProtobuf:
+      return text(r.SerializeAsString());
+    case OutputFormat::kTable:
+      break;
+  }
+  return not_supported("table");
+}
+
+}  // namespace
+
+Printed print_auth_plain(const google::protobuf::Message& r, const pb::ResponseHeader& h,
+                         const std::string& simple, const PrintOptions& o) {
+  return auth_formats(r, h, simple, o, "", std::string());
+}
+
+Printed print_role_get(const pb::AuthRoleGetResponse& r, const std::string& simple, const PrintOptions& o) {
+  std::string json, fields;
+  if (r.perm_size() > 0) {
+    json = "\"perm\":[";
+    for (int i = 0; i < r.perm_size(); ++i) {
+      const auto& p = r.perm(i);
+      JsonObject obj;
+      obj.i64("permType", p.permtype());
+      obj.bytes("key", p.key());
+      obj.bytes("range_end", p.range_end());
+      json += (i ? "," : "") + obj.done();
+    }
+    json += "]";
+  }
+  for (const auto& p : r.perm())
+    fields += "\"PermType\" :  " + authpb::Permission::Type_Name(p.permtype()) +
+              "\n\"Key\" : " + go_quote(p.key()) + "\n\"RangeEnd\" : " + go_quote(p.range_end()) + "\n";
+  return auth_formats(r, r.header(), simple, o, json, fields);
+}
+
+Printed print_role_list(const pb::AuthRoleListResponse& r, const std::string& simple, const PrintOptions& o) {
+  std::string fields = "\"Roles\" :";
+  for (const auto& role : r.roles())
+    fields += " " + go_quote(role);
+  return auth_formats(r, r.header(), simple, o, r.roles_size() ? "\"roles\":" + json_strings(r.roles()) : "",
+                      fields + "\n");
+}
+
+Printed print_user_get(const pb::AuthUserGetResponse& r, const std::string& simple, const PrintOptions& o) {
+  return auth_formats(r, r.header(), simple, o, r.roles_size() ? "\"roles\":" + json_strings(r.roles()) : "",
+                      std::nullopt);
+}
+
+Printed print_user_list(const pb::AuthUserListResponse& r, const std::string& simple, const PrintOptions& o) {
+  return auth_formats(r, r.header(), simple, o, r.users_size() ? "\"users\":" + json_strings(r.users()) : "",
+                      std::nullopt);
 }
 
 }  // namespace cairn::ctl

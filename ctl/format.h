@@ -104,4 +104,17 @@ struct SnapshotStatusView {
 };
 Printed print_snapshot_status(const SnapshotStatusView& s, const PrintOptions& o);
 
+// The user and role commands: `simple` is etcdctl's simple text; json, fields and protobuf print the
+// response (etcdctl has no fields output for user get/list, and no table output for any of them).
+Printed print_auth_plain(const google::protobuf::Message& r, const etcdserverpb::ResponseHeader& h,
+                         const std::string& simple, const PrintOptions& o);
+Printed print_role_get(const etcdserverpb::AuthRoleGetResponse& r, const std::string& simple,
+                       const PrintOptions& o);
+Printed print_role_list(const etcdserverpb::AuthRoleListResponse& r, const std::string& simple,
+                        const PrintOptions& o);
+Printed print_user_get(const etcdserverpb::AuthUserGetResponse& r, const std::string& simple,
+                       const PrintOptions& o);
+Printed print_user_list(const etcdserverpb::AuthUserListResponse& r, const std::string& simple,
+                        const PrintOptions& o);
+
 }  // namespace cairn::ctl

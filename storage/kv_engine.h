@@ -7,6 +7,8 @@
 //   kKeys    revision-keyed MVCC records (revision.h documents the key, mvcc_store.h the value)
 //   kLeases  one record per lease (mvcc_store.h documents the format)
 //   kMeta    applied index/term, current and compacted revision, alarms (mvcc_store.h)
+//   kAuth    users, roles, the auth revision and the enabled flag: written by server/auth through
+//            MvccStore::apply's `extra` ops, never read by the store (server/auth/auth_store.h)
 //
 // Thread-safety contract: one thread (the apply thread) calls write(), get() and scan(); checkpoint()
 // and the size functions may be called from any thread at any time, including while writes continue,
@@ -25,8 +27,8 @@
 
 namespace cairn::storage {
 
-enum class Space : uint8_t { kKeys = 0, kLeases = 1, kMeta = 2 };
-inline constexpr size_t kSpaceCount = 3;
+enum class Space : uint8_t { kKeys = 0, kLeases = 1, kMeta = 2, kAuth = 3 };
+inline constexpr size_t kSpaceCount = 4;
 const char* space_name(Space s);
 
 // An ordered list of puts and erases that the engine applies all-or-nothing.

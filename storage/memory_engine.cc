@@ -11,7 +11,9 @@ namespace cairn::storage {
 namespace {
 
 constexpr std::string_view kDumpMagic = "CAIRNMEM";
-constexpr uint32_t kDumpVersion = 1;
+// Version 1 had three spaces (no kAuth); it still loads, with kAuth empty.
+constexpr uint32_t kDumpVersion = 2;
+constexpr uint32_t kDumpVersionThreeSpaces = 1;
 
 Error disk_down() {
   return make_error(Errc::kIo, "memory disk is down (simulated crash)");
@@ -51,6 +53,8 @@ const char* space_name(Space s) {
       return "leases";
     case Space::kMeta:
       return "meta";
+    case Space::kAuth:
+      return "auth";
   }
   return "?";
 }
@@ -165,11 +169,13 @@ Expected<std::unique_ptr<MemoryEngine>, Error> MemoryEngine::open_dir(const std:
   }
   codec::Reader r(body.substr(kDumpMagic.size()));
   uint32_t version = 0;
-  if (!r.u32(&version) || version != kDumpVersion) {
+  if (!r.u32(&version) || (version != kDumpVersion && version != kDumpVersionThreeSpaces)) {
     return unexpected(make_error(Errc::kCorruption, "unknown memory dump version in " + path));
   }
   auto engine = std::make_unique<MemoryEngine>();
-  for (auto& t : engine->disk_->tables_) {
+  const size_t spaces = version == kDumpVersionThreeSpaces ? 3 : kSpaceCount;
+  for (size_t si = 0; si < spaces; ++si) {
+    auto& t = engine->disk_->tables_[si];
     uint64_t n = 0;
     if (!r.u64(&n)) return unexpected(make_error(Errc::kCorruption, "truncated memory dump " + path));
     for (uint64_t i = 0; i < n; ++i) {

@@ -13,7 +13,7 @@
 // Checkpoint format (file `memory-engine.dump` inside the checkpoint directory), all integers
 // big-endian:
 //   8 bytes  magic "CAIRNMEM"
-//   4 bytes  format version (1)
+//   4 bytes  format version (2; version 1 files, written before kAuth, hold three spaces)
 //   per space in Space order: u64 record count, then per record: u32 key length, key,
 //            u32 value length, value
 //   4 bytes  CRC-32C of everything above

@@ -827,7 +827,8 @@ Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const Alarm
   return ApplyResponse(resp);
 }
 
-Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request) {
+Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request,
+                                                const WriteBatch* extra) {
   events_.clear();
   if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
   if (index <= applied_.index) return unexpected(make_error(Errc::kAlreadyApplied));
@@ -877,6 +878,16 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   }
 
   WriteBatch& batch = ctx.batch;
+  if (extra) {
+    for (const auto& op : extra->ops()) {
+      CAIRN_ASSERT(op.space == Space::kAuth);
+      if (op.erase) {
+        batch.erase(op.space, op.key);
+      } else {
+        batch.put(op.space, op.key, op.value);
+      }
+    }
+  }
   std::string applied;
   codec::put_u64(&applied, index);
   codec::put_u64(&applied, term);

@@ -25,6 +25,7 @@
 //            "revision"          i64 BE current main revision (absent: 1, empty store)
 //            "compact_revision"  i64 BE last compaction revision (absent: never compacted)
 //            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
+//   kAuth    not the store's: written through apply()'s `extra` (server/auth/auth_store.h)
 //
 // Logical size: sum over kKeys and kLeases records of (key bytes + value bytes), maintained
 // exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
@@ -107,7 +108,11 @@ class MvccStore {
   // any etcd error from the request (the entry is still recorded as applied), kAlreadyApplied,
   // or kIo/kCorruption from the engine, after which the store refuses all work and must be
   // reopened from the engine.
-  Expected<ApplyResponse, Error> apply(uint64_t index, uint64_t term, const ApplyRequest& request);
+  // `extra`: writes of a component beside the store for the same entry (server/auth's Space::kAuth
+  // records), put in the entry's batch so they land atomically with it and its applied index. They
+  // are written whether or not the request succeeds; the store never reads that space.
+  Expected<ApplyResponse, Error> apply(uint64_t index, uint64_t term, const ApplyRequest& request,
+                                       const WriteBatch* extra = nullptr);
 
   // The changes of the entry applied by the last apply() call (see the file comment). Empty after a
   // refused entry, an engine failure, or an entry that changed no key.

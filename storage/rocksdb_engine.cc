@@ -15,7 +15,8 @@ namespace cairn::storage {
 namespace {
 
 // Column family names, indexed by Space.
-const char* const kFamilyNames[kSpaceCount] = {"keys", "leases", "default"};
+// A store written before a space existed opens with that family created empty.
+const char* const kFamilyNames[kSpaceCount] = {"keys", "leases", "default", "auth"};
 
 Error from_status(const rocksdb::Status& s, const std::string& what) {
   const Errc code = s.IsCorruption() ? Errc::kCorruption : Errc::kIo;

@@ -10,6 +10,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "server/api/caller.h"
+#include "server/auth/errors.h"
 #include "server/net/completion.h"
 #include "server/node/url.h"
 
@@ -68,20 +70,42 @@ awaitable<Reply> on_node(Node* n, Fn fn) {
   });
 }
 
-// Proposes through raft; render(node, response) -> Reply runs on the node thread once applied.
+// Proposes through raft as the caller; render(node, response) -> Reply runs on the node thread once
+// applied. The entry carries the caller's identity and is checked at apply time (server/auth).
 template <class Render>
-awaitable<Reply> propose(Node* n, EntryKind kind, std::string body, Render render) {
+awaitable<Reply> propose(Node* n, const Caller& c, EntryKind kind, std::string body, Render render) {
   if (body.size() > n->config().max_request_bytes)
     return await_node([](PromisePtr p) { p->set(to_status(node::err_request_too_large())); });
-  return await_node([n, kind, body = std::move(body), render = std::move(render)](PromisePtr p) mutable {
-    n->propose(kind, std::move(body), [n, p, render](node::Result<storage::ApplyResponse> r) mutable {
-      if (!r) {
-        p->set(to_status(r.error()));
-        return;
-      }
-      p->set(render(*n, *r));
+  return as_caller(n, c, [n, kind, body = std::move(body), render = std::move(render)](node::EntryAuth who) {
+    return await_node([n, kind, body, render, who = std::move(who)](PromisePtr p) mutable {
+      n->propose(kind, std::move(body), std::move(who),
+                 [n, p, render](node::Result<storage::ApplyResponse> r) mutable {
+                   if (!r) {
+                     p->set(to_status(r.error()));
+                     return;
+                   }
+                   p->set(render(*n, *r));
+                 });
     });
   });
+}
+
+// Runs fn(node) -> Reply on the node thread once check(node, who) -> optional<EtcdError> allows it.
+template <class Check, class Fn>
+awaitable<Reply> on_node_as(Node* n, const Caller& c, Check check, Fn fn) {
+  return as_caller(n, c, [n, check = std::move(check), fn = std::move(fn)](node::EntryAuth who) {
+    return on_node(n, [check, fn, who = std::move(who)](Node& nd) -> Reply {
+      if (auto e = check(nd, who)) return to_status(*e);
+      return fn(nd);
+    });
+  });
+}
+
+// The maintenance calls that need root answer with etcd's untranslated auth errors.
+std::optional<EtcdError> admin_for_maintenance(Node& nd, const node::EntryAuth& who) {
+  auto e = nd.auth().check_admin(who);
+  if (!e) return std::nullopt;
+  return auth::maintenance_error(*e);
 }
 
 Reply do_range(Node& n, const storage::RangeRequest& req) {
@@ -93,30 +117,40 @@ Reply do_range(Node& n, const storage::RangeRequest& req) {
   return out.SerializeAsString();
 }
 
-awaitable<Reply> kv_range(Node* n, std::string bytes) {
+// A read runs on the node thread and is checked there, against the auth state it reads with.
+Reply do_range_as(Node& n, const storage::RangeRequest& req, const node::EntryAuth& who) {
+  if (auto e = n.auth().check_read(who, req.key, req.range_end)) return to_status(*e);
+  return do_range(n, req);
+}
+
+awaitable<Reply> kv_range(Node* n, std::string bytes, Caller c) {
   etcdserverpb::RangeRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   storage::RangeRequest req = node::from_pb(pb);
   if (auto e = storage::MvccStore::validate_range(req)) co_return to_status(node::from_store(*e));
   if (req.serializable) {
-    auto aw_ = on_node(n, [req](Node& nd) { return do_range(nd, req); });
+    auto aw_ = as_caller(n, c, [n, req](node::EntryAuth who) {
+      return on_node(n, [req, who](Node& nd) { return do_range_as(nd, req, who); });
+    });
     co_return co_await std::move(aw_);
   }
   {
-    auto aw_ = await_node([n, req](PromisePtr p) {
-      n->linearize([n, p, req](std::optional<EtcdError> e) {
-        if (e) {
-          p->set(to_status(*e));
-          return;
-        }
-        p->set(do_range(*n, req));
+    auto aw_ = as_caller(n, c, [n, req](node::EntryAuth who) {
+      return await_node([n, req, who](PromisePtr p) {
+        n->linearize([n, p, req, who](std::optional<EtcdError> e) {
+          if (e) {
+            p->set(to_status(*e));
+            return;
+          }
+          p->set(do_range_as(*n, req, who));
+        });
       });
     });
     co_return co_await std::move(aw_);
   }
 }
 
-awaitable<Reply> kv_put(Node* n, std::string bytes) {
+awaitable<Reply> kv_put(Node* n, std::string bytes, Caller c) {
   etcdserverpb::PutRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (auto e =
@@ -124,7 +158,7 @@ awaitable<Reply> kv_put(Node* n, std::string bytes) {
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =
-        propose(n, EntryKind::kPut, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
+        propose(n, c, EntryKind::kPut, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
           etcdserverpb::PutResponse out;
           if (auto* v = std::get_if<storage::PutResponse>(&r)) node::to_pb(*v, &out);
           fill(nd, out.mutable_header());
@@ -134,14 +168,14 @@ awaitable<Reply> kv_put(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> kv_delete(Node* n, std::string bytes) {
+awaitable<Reply> kv_delete(Node* n, std::string bytes, Caller c) {
   etcdserverpb::DeleteRangeRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (auto e =
           storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
     co_return to_status(node::from_store(*e));
   {
-    auto aw_ = propose(n, EntryKind::kDeleteRange, std::move(bytes),
+    auto aw_ = propose(n, c, EntryKind::kDeleteRange, std::move(bytes),
                        [](Node& nd, storage::ApplyResponse& r) -> Reply {
                          etcdserverpb::DeleteRangeResponse out;
                          if (auto* v = std::get_if<storage::DeleteRangeResponse>(&r)) node::to_pb(*v, &out);
@@ -152,7 +186,7 @@ awaitable<Reply> kv_delete(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> kv_txn(Node* n, std::string bytes) {
+awaitable<Reply> kv_txn(Node* n, std::string bytes, Caller c) {
   etcdserverpb::TxnRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (auto e =
@@ -160,7 +194,7 @@ awaitable<Reply> kv_txn(Node* n, std::string bytes) {
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =
-        propose(n, EntryKind::kTxn, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
+        propose(n, c, EntryKind::kTxn, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) -> Reply {
           etcdserverpb::TxnResponse out;
           if (auto* v = std::get_if<storage::TxnResponse>(&r)) node::to_pb(*v, &out);
           fill(nd, out.mutable_header());
@@ -170,16 +204,16 @@ awaitable<Reply> kv_txn(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> kv_compact(Node* n, std::string bytes) {
+awaitable<Reply> kv_compact(Node* n, std::string bytes, Caller c) {
   etcdserverpb::CompactionRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   {
-    auto aw_ =
-        propose(n, EntryKind::kCompaction, std::move(bytes), [](Node& nd, storage::ApplyResponse&) -> Reply {
-          etcdserverpb::CompactionResponse out;
-          fill(nd, out.mutable_header());
-          return out.SerializeAsString();
-        });
+    auto aw_ = propose(n, c, EntryKind::kCompaction, std::move(bytes),
+                       [](Node& nd, storage::ApplyResponse&) -> Reply {
+                         etcdserverpb::CompactionResponse out;
+                         fill(nd, out.mutable_header());
+                         return out.SerializeAsString();
+                       });
     co_return co_await std::move(aw_);
   }
 }
@@ -197,7 +231,7 @@ void add_members(Node& n, google::protobuf::RepeatedPtrField<etcdserverpb::Membe
   }
 }
 
-awaitable<Reply> member_list(Node* n, std::string) {
+awaitable<Reply> member_list(Node* n, std::string, Caller) {
   {
     auto aw_ = on_node(n, [](Node& nd) -> Reply {
       etcdserverpb::MemberListResponse out;
@@ -209,12 +243,24 @@ awaitable<Reply> member_list(Node* n, std::string) {
   }
 }
 
-// Validates on the node thread, then proposes the conf change; render runs once it is applied.
+// Validates on the node thread (root only, with auth on), then proposes the conf change; render runs
+// once it is applied.
 template <class Check, class Render>
-awaitable<Reply> member_change(Node* n, Check check, Render render) {
-  return await_node([n, check = std::move(check), render = std::move(render)](PromisePtr p) mutable {
-    if (!n->run([n, p, check = std::move(check), render = std::move(render)]() mutable {
+awaitable<Reply> member_change(Node* n, const Caller& c, Check check, Render render) {
+  return as_caller(n, c, [n, check = std::move(check), render = std::move(render)](node::EntryAuth who) {
+    return member_change_as(n, std::move(who), check, render);
+  });
+}
+
+template <class Check, class Render>
+awaitable<Reply> member_change_as(Node* n, node::EntryAuth who, Check check, Render render) {
+  return await_node([n, who, check = std::move(check), render = std::move(render)](PromisePtr p) mutable {
+    if (!n->run([n, p, who, check = std::move(check), render = std::move(render)]() mutable {
           raft::ConfChange cc;
+          if (auto e = n->auth().check_admin(who)) {
+            p->set(to_status(*e));
+            return;
+          }
           if (auto e = check(*n, cc)) {
             p->set(to_status(*e));
             return;
@@ -231,7 +277,7 @@ awaitable<Reply> member_change(Node* n, Check check, Render render) {
   });
 }
 
-awaitable<Reply> member_add(Node* n, std::string bytes) {
+awaitable<Reply> member_add(Node* n, std::string bytes, Caller c) {
   etcdserverpb::MemberAddRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   std::vector<std::string> urls(req.peerurls().begin(), req.peerurls().end());
@@ -242,7 +288,7 @@ awaitable<Reply> member_add(Node* n, std::string bytes) {
   bool learner = req.islearner();
   {
     auto aw_ = member_change(
-        n,
+        n, c,
         [id, urls, learner](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
           if (nd.members().count(id)) return node::err_member_exist();
           for (const auto& [mid, m] : nd.members())
@@ -274,13 +320,13 @@ awaitable<Reply> member_add(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> member_remove(Node* n, std::string bytes) {
+awaitable<Reply> member_remove(Node* n, std::string bytes, Caller c) {
   etcdserverpb::MemberRemoveRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   uint64_t id = req.id();
   {
     auto aw_ = member_change(
-        n,
+        n, c,
         [id](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
           if (!nd.members().count(id)) return node::err_member_not_found();
           cc.type = raft::ConfChangeType::kRemoveNode;
@@ -297,7 +343,7 @@ awaitable<Reply> member_remove(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> member_update(Node* n, std::string bytes) {
+awaitable<Reply> member_update(Node* n, std::string bytes, Caller c) {
   etcdserverpb::MemberUpdateRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   uint64_t id = req.id();
@@ -306,7 +352,7 @@ awaitable<Reply> member_update(Node* n, std::string bytes) {
     if (!node::parse_url(u)) co_return to_status(node::err_member_bad_urls());
   {
     auto aw_ = member_change(
-        n,
+        n, c,
         [id, urls](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
           if (!nd.members().count(id)) return node::err_member_not_found();
           etcdserverpb::Member m;
@@ -328,13 +374,13 @@ awaitable<Reply> member_update(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> member_promote(Node* n, std::string bytes) {
+awaitable<Reply> member_promote(Node* n, std::string bytes, Caller c) {
   etcdserverpb::MemberPromoteRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   uint64_t id = req.id();
   {
     auto aw_ = member_change(
-        n,
+        n, c,
         [id](Node& nd, raft::ConfChange& cc) -> std::optional<EtcdError> {
           auto it = nd.members().find(id);
           if (it == nd.members().end()) return node::err_member_not_found();
@@ -368,16 +414,16 @@ Reply status_reply(Node& nd) {
   return out.SerializeAsString();
 }
 
-awaitable<Reply> m_status(Node* n, std::string) {
+awaitable<Reply> m_status(Node* n, std::string, Caller) {
   {
     auto aw_ = on_node(n, status_reply);
     co_return co_await std::move(aw_);
   }
 }
 
-awaitable<Reply> m_hash(Node* n, std::string) {
+awaitable<Reply> m_hash(Node* n, std::string, Caller c) {
   {
-    auto aw_ = on_node(n, [](Node& nd) -> Reply {
+    auto aw_ = on_node_as(n, c, admin_for_maintenance, [](Node& nd) -> Reply {
       auto r = nd.store().hash();
       if (!r) return to_status(node::from_store(r.error()));
       etcdserverpb::HashResponse out;
@@ -389,12 +435,12 @@ awaitable<Reply> m_hash(Node* n, std::string) {
   }
 }
 
-awaitable<Reply> m_hashkv(Node* n, std::string bytes) {
+awaitable<Reply> m_hashkv(Node* n, std::string bytes, Caller c) {
   etcdserverpb::HashKVRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   int64_t rev = req.revision();
   {
-    auto aw_ = on_node(n, [rev](Node& nd) -> Reply {
+    auto aw_ = on_node_as(n, c, admin_for_maintenance, [rev](Node& nd) -> Reply {
       auto r = nd.store().hash_kv(rev);
       if (!r) return to_status(node::from_store(r.error()));
       etcdserverpb::HashKVResponse out;
@@ -407,9 +453,9 @@ awaitable<Reply> m_hashkv(Node* n, std::string bytes) {
   }
 }
 
-awaitable<Reply> m_defrag(Node* n, std::string) {
+awaitable<Reply> m_defrag(Node* n, std::string, Caller c) {
   {
-    auto aw_ = on_node(n, [](Node& nd) -> Reply {
+    auto aw_ = on_node_as(n, c, admin_for_maintenance, [](Node& nd) -> Reply {
       auto r = nd.store().defragment();
       if (!r) return to_status(node::from_store(r.error()));
       etcdserverpb::DefragmentResponse out;
@@ -431,24 +477,31 @@ Reply alarm_reply(Node& nd) {
   return out.SerializeAsString();
 }
 
-awaitable<Reply> m_alarm(Node* n, std::string bytes) {
+awaitable<Reply> m_alarm(Node* n, std::string bytes, Caller c) {
   etcdserverpb::AlarmRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (req.action() == etcdserverpb::AlarmRequest::GET) {
-    auto aw_ = on_node(n, alarm_reply);
+    auto aw_ = on_node_as(
+        n, c, [](Node& nd, const node::EntryAuth& who) { return nd.auth().check_user(who); }, alarm_reply);
     co_return co_await std::move(aw_);
   }
   {
-    auto aw_ = propose(n, EntryKind::kAlarm, std::move(bytes),
+    auto aw_ = propose(n, c, EntryKind::kAlarm, std::move(bytes),
                        [](Node& nd, storage::ApplyResponse&) { return alarm_reply(nd); });
     co_return co_await std::move(aw_);
   }
 }
 
-awaitable<Reply> m_move_leader(Node* n, std::string bytes) {
+awaitable<Reply> m_move_leader(Node* n, std::string bytes, Caller c) {
   etcdserverpb::MoveLeaderRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   uint64_t target = req.targetid();
+  // Root only with auth on (etcd 3.4 lets any client move the leader).
+  auto check = on_node_as(
+      n, c, [](Node& nd, const node::EntryAuth& who) { return nd.auth().check_admin(who); },
+      [](Node&) -> Reply { return std::string(); });
+  Reply allowed = co_await std::move(check);
+  if (!allowed.has_message()) co_return allowed;
   {
     auto aw_ = await_node([n, target](PromisePtr p) {
       n->move_leader(target, [n, p](std::optional<EtcdError> e) {
@@ -468,9 +521,13 @@ awaitable<Reply> m_move_leader(Node* n, std::string bytes) {
 // Snapshot: a checkpoint of the store, packed as (u32 name length, name, u64 size, bytes) per file,
 // zero-padded to a multiple of 512 bytes and followed by its SHA-256 (what etcdctl checks). It is not
 // a bbolt file, so etcdctl's offline `snapshot status/restore` cannot read it.
-awaitable<net::Status> m_snapshot(Node* n, ServerContext&, net::ServerStream& stream) {
+awaitable<net::Status> m_snapshot(Node* n, ServerContext& ctx, net::ServerStream& stream) {
   auto rd = stream.read();
   (void)co_await std::move(rd);
+  auto allowed_aw =
+      on_node_as(n, caller_of(ctx), admin_for_maintenance, [](Node&) -> Reply { return std::string(); });
+  Reply allowed = co_await std::move(allowed_aw);
+  if (!allowed.has_message()) co_return allowed.status();
   auto pack = [](Node& nd) -> Reply {
     namespace fs = std::filesystem;
     std::string dir = nd.config().data_dir + "/member/snapshot.tmp";
@@ -528,10 +585,10 @@ awaitable<net::Status> m_snapshot(Node* n, ServerContext&, net::ServerStream& st
 // ---- etcd's JSON gateway (grpc-gateway): POST /v3/... with proto3 JSON bodies ----
 
 template <class Req, class Resp, class H>
-awaitable<net::HttpResponse> gateway_call(Node* n, std::string body, H handler) {
+awaitable<net::HttpResponse> gateway_call(Node* n, std::string body, Caller c, H handler) {
   Req req;
   if (auto bad = gateway_parse(body, req)) co_return gateway_error(*bad);
-  auto aw = handler(n, req.SerializeAsString());
+  auto aw = handler(n, req.SerializeAsString(), std::move(c));
   Reply reply = co_await std::move(aw);
   if (!reply.has_message()) co_return gateway_error(reply.status());
   Resp resp;
@@ -543,8 +600,9 @@ awaitable<net::HttpResponse> gateway_call(Node* n, std::string body, H handler) 
 template <class Req, class Resp, class H>
 void gateway(net::Server& s, const char* path, Node& n, H h) {
   Node* np = &n;
-  s.add_http("POST", path,
-             [np, h](const net::HttpRequest& req) { return gateway_call<Req, Resp>(np, req.body, h); });
+  s.add_http("POST", path, [np, h](const net::HttpRequest& req) {
+    return gateway_call<Req, Resp>(np, req.body, caller_of(req), h);
+  });
 }
 
 }  // namespace
@@ -565,7 +623,9 @@ namespace {
 template <class H>
 void unary(net::Server& s, const char* path, Node& n, H h) {
   Node* np = &n;
-  s.add_unary(path, [np, h](ServerContext&, std::string_view req) { return h(np, std::string(req)); });
+  s.add_unary(path, [np, h](ServerContext& ctx, std::string_view req) {
+    return h(np, std::string(req), caller_of(ctx));
+  });
 }
 
 }  // namespace

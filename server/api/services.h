@@ -22,8 +22,11 @@ void register_http(net::Server& server, node::Node& node);
 // etcd's JSON gateway: POST /v3/kv/{range,put,deleterange,txn,compaction}, /v3/maintenance/status,
 // /v3/cluster/member/list (proto3 JSON, base64 bytes, int64 as strings).
 void register_gateway(net::Server& server, node::Node& node);
+// etcd's Auth service and its gateway routes /v3/auth/... (auth_service.cc).
+void register_auth(net::Server& server, node::Node& node);
 
 inline void register_all(net::Server& server, node::Node& node) {
+  register_auth(server, node);
   register_kv(server, node);
   register_cluster(server, node);
   register_maintenance(server, node);

@@ -260,6 +260,13 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
     return unexpected(std::string("--debug-unsafe-skip-read-index is only available in debug builds"));
 #endif
   nc.debug_unsafe_skip_read_index = g.debug_unsafe_skip_read_index;
+  if (auto spec = auth::parse_token_spec(g.auth_token); !spec) return unexpected(spec.error());
+  if (g.bcrypt_cost < auth::kBcryptCostMin || g.bcrypt_cost > auth::kBcryptCostMax)
+    return unexpected("invalid --bcrypt-cost " + std::to_string(g.bcrypt_cost) + " (4-31)");
+  if (g.auth_token_ttl == 0) return unexpected(std::string("--auth-token-ttl must be at least 1 second"));
+  nc.auth.token = g.auth_token;
+  nc.auth.token_ttl = std::chrono::seconds(g.auth_token_ttl);
+  nc.auth.bcrypt_cost = g.bcrypt_cost;
   if (g.auto_compaction_mode != "periodic" && g.auto_compaction_mode != "revision")
     return unexpected("invalid auto-compaction-mode \"" + g.auto_compaction_mode +
                       "\" (must be \"periodic\" or \"revision\")");
@@ -423,6 +430,11 @@ void add_server_options(CLI::App& app, Flags& f, bool with_env) {
   flag("--peer-client-cert-auth", f.peer_client_cert_auth, "ETCD_PEER_CLIENT_CERT_AUTH",
        "Enable peer client cert authentication.");
   flag("--peer-auto-tls", f.peer_auto_tls, "ETCD_PEER_AUTO_TLS", "Peer TLS using generated certificates.");
+  opt("--auth-token", f.auth_token, "ETCD_AUTH_TOKEN",
+      "Auth token type: simple, or jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256[,ttl=5m].");
+  opt("--auth-token-ttl", f.auth_token_ttl, "ETCD_AUTH_TOKEN_TTL",
+      "Seconds a simple token lives after its last use.");
+  opt("--bcrypt-cost", f.bcrypt_cost, "ETCD_BCRYPT_COST", "bcrypt cost of password hashes (4-31).");
   // Deliberately unsafe, debug builds only: answers linearizable reads from the local store without a
   // ReadIndex round, so a deposed or partitioned member serves stale data. The fault harness turns it
   // on to show that its linearizability checker catches the anomaly.

@@ -42,6 +42,11 @@ struct Flags {
   std::string peer_cert_file, peer_key_file, peer_trusted_ca_file;
   bool peer_client_cert_auth = false;
   bool peer_auto_tls = false;  // self-signed certificate under <data-dir>/fixtures/peer
+  // Auth (server/auth): token provider ("simple" or "jwt,pub-key=..,priv-key=..,sign-method=..[,ttl=..]"),
+  // the simple tokens' TTL in seconds, the bcrypt cost of password hashes.
+  std::string auth_token = "simple";
+  uint64_t auth_token_ttl = 300;
+  int bcrypt_cost = 10;
 };
 
 // etcd's --config-file: a YAML file whose top-level keys are the flag names without dashes

@@ -20,6 +20,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "server/api/caller.h"
 #include "server/api/gateway.h"
 #include "server/lease/install.h"
 #include "server/lease/lessor.h"
@@ -124,14 +125,14 @@ class LeaseService : public std::enable_shared_from_this<LeaseService> {
   void register_routes(net::Server& s);
 
   // ---- handlers (connection strand) ----
-  awaitable<Reply> grant(std::string bytes);
-  awaitable<Reply> revoke(std::string bytes);
-  awaitable<Reply> time_to_live(std::string bytes, bool forwarded);
-  awaitable<Reply> leases(std::string bytes);
+  awaitable<Reply> grant(std::string bytes, api::Caller c);
+  awaitable<Reply> revoke(std::string bytes, api::Caller c);
+  awaitable<Reply> time_to_live(std::string bytes, bool forwarded, api::Caller c);
+  awaitable<Reply> leases(std::string bytes, api::Caller c);
   awaitable<net::Status> keep_alive(net::ServerContext& ctx, net::ServerStream& stream);
   // One keep-alive, served here or by the leader; `fwd` is the caller's connection to the leader.
   class Forwarder;
-  awaitable<Reply> keep_alive_once(std::string request, bool forwarded, Forwarder& fwd);
+  awaitable<Reply> keep_alive_once(std::string request, bool forwarded, const api::Caller& c, Forwarder& fwd);
 
  private:
   static LessorConfig lessor_config(const Node& n) {
@@ -155,8 +156,10 @@ class LeaseService : public std::enable_shared_from_this<LeaseService> {
   // another member, which applied it) may still be missing here, so "not found" must wait (etcd's
   // waitAppliedIndex before a renew).
   bool catching_up() { return node_.applied_index() < node_.committed_index(); }
-  Answer serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest& req, bool forwarded);
-  Answer serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded);
+  Answer serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest& req, bool forwarded,
+                          const node::EntryAuth& who);
+  Answer serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded,
+                            const node::EntryAuth& who);
 
   Node& node_;
   net::Server* tls_source_ = nullptr;
@@ -246,7 +249,9 @@ Answer LeaseService::leader_or_forward(bool forwarded) {
   return Answer::forward(*ep);
 }
 
-Answer LeaseService::serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest& req, bool forwarded) {
+Answer LeaseService::serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest& req, bool forwarded,
+                                      const node::EntryAuth& who) {
+  if (auto e = node_.auth().check_user(who)) return Answer::error(*e);
   if (!lessor_.primary()) return leader_or_forward(forwarded);
   etcdserverpb::LeaseKeepAliveResponse out;
   fill(node_, out.mutable_header());  // before the renew, as etcd does
@@ -257,7 +262,10 @@ Answer LeaseService::serve_keep_alive(const etcdserverpb::LeaseKeepAliveRequest&
   return Answer::reply(out.SerializeAsString());
 }
 
-Answer LeaseService::serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded) {
+Answer LeaseService::serve_time_to_live(const etcdserverpb::LeaseTimeToLiveRequest& req, bool forwarded,
+                                        const node::EntryAuth& who) {
+  // With auth on: read on every key attached to the lease (etcd 3.5's checkLeaseTimeToLive).
+  if (auto e = node_.auth().check_lease_read(who, node_.store(), req.id())) return Answer::error(*e);
   if (!lessor_.primary()) return leader_or_forward(forwarded);
   etcdserverpb::LeaseTimeToLiveResponse out;
   fill(node_, out.mutable_header());
@@ -293,20 +301,22 @@ int64_t LeaseService::next_lease_id() {
   }
 }
 
+// Proposes as `who` (checked at apply time: server/auth).
 template <class Render>
-awaitable<Reply> propose(Node* n, EntryKind kind, std::string body, Render render) {
+awaitable<Reply> propose(Node* n, node::EntryAuth who, EntryKind kind, std::string body, Render render) {
   auto pc = net::make_completion<Reply>();
   auto promise = std::make_shared<net::CompletionPromise<Reply>>(std::move(pc.first));
   if (body.size() > n->config().max_request_bytes) {
     promise->set(to_status(node::err_request_too_large()));
   } else {
-    n->propose(kind, std::move(body), [n, promise, render](node::Result<storage::ApplyResponse> r) mutable {
-      if (!r) {
-        promise->set(to_status(r.error()));
-        return;
-      }
-      promise->set(render(*n, *r));
-    });
+    n->propose(kind, std::move(body), std::move(who),
+               [n, promise, render](node::Result<storage::ApplyResponse> r) mutable {
+                 if (!r) {
+                   promise->set(to_status(r.error()));
+                   return;
+                 }
+                 promise->set(render(*n, *r));
+               });
   }
   auto w = pc.second.wait();
   std::optional<Reply> r = co_await std::move(w);
@@ -314,7 +324,7 @@ awaitable<Reply> propose(Node* n, EntryKind kind, std::string body, Render rende
   co_return std::move(*r);
 }
 
-awaitable<Reply> LeaseService::grant(std::string bytes) {
+awaitable<Reply> LeaseService::grant(std::string bytes, api::Caller c) {
   etcdserverpb::LeaseGrantRequest req;
   if (!parse(req, bytes)) co_return to_status(unmarshal_error());
   if (req.ttl() > storage::kLeaseTtlMaxSeconds)
@@ -323,45 +333,55 @@ awaitable<Reply> LeaseService::grant(std::string bytes) {
   if (req.id() == 0) req.set_id(next_lease_id());
   if (req.ttl() < min_ttl()) req.set_ttl(min_ttl());
   auto self = shared_from_this();
-  auto aw = propose(&node_, EntryKind::kLeaseGrant, req.SerializeAsString(),
-                    [self](Node& nd, storage::ApplyResponse& r) -> Reply {
-                      etcdserverpb::LeaseGrantResponse out;
-                      if (auto* g = std::get_if<storage::LeaseGrantResponse>(&r)) {
-                        out.mutable_header()->set_revision(g->header.revision);
-                        out.set_id(g->id);
-                        out.set_ttl(g->ttl);
-                        self->lessor_.granted(LeaseRecord{g->id, g->ttl, 0});
-                      }
-                      fill(nd, out.mutable_header());
-                      return out.SerializeAsString();
-                    });
+  auto render = [self](Node& nd, storage::ApplyResponse& r) -> Reply {
+    etcdserverpb::LeaseGrantResponse out;
+    if (auto* g = std::get_if<storage::LeaseGrantResponse>(&r)) {
+      out.mutable_header()->set_revision(g->header.revision);
+      out.set_id(g->id);
+      out.set_ttl(g->ttl);
+      self->lessor_.granted(LeaseRecord{g->id, g->ttl, 0});
+    }
+    fill(nd, out.mutable_header());
+    return out.SerializeAsString();
+  };
+  Node* n = &node_;
+  std::string body = req.SerializeAsString();
+  auto aw = api::as_caller(n, std::move(c), [n, body, render](node::EntryAuth who) {
+    return propose(n, std::move(who), EntryKind::kLeaseGrant, body, render);
+  });
   co_return co_await std::move(aw);
 }
 
-awaitable<Reply> LeaseService::revoke(std::string bytes) {
+awaitable<Reply> LeaseService::revoke(std::string bytes, api::Caller c) {
   etcdserverpb::LeaseRevokeRequest req;
   if (!parse(req, bytes)) co_return to_status(unmarshal_error());
   const int64_t id = req.id();
   auto self = shared_from_this();
-  auto aw = propose(&node_, EntryKind::kLeaseRevoke, std::move(bytes),
-                    [self, id](Node& nd, storage::ApplyResponse& r) -> Reply {
-                      etcdserverpb::LeaseRevokeResponse out;
-                      if (auto* v = std::get_if<storage::LeaseRevokeResponse>(&r))
-                        out.mutable_header()->set_revision(v->header.revision);
-                      self->lessor_.revoked(id);
-                      fill(nd, out.mutable_header());
-                      return out.SerializeAsString();
-                    });
+  auto render = [self, id](Node& nd, storage::ApplyResponse& r) -> Reply {
+    etcdserverpb::LeaseRevokeResponse out;
+    if (auto* v = std::get_if<storage::LeaseRevokeResponse>(&r))
+      out.mutable_header()->set_revision(v->header.revision);
+    self->lessor_.revoked(id);
+    fill(nd, out.mutable_header());
+    return out.SerializeAsString();
+  };
+  Node* n = &node_;
+  auto aw = api::as_caller(n, std::move(c), [n, bytes, render](node::EntryAuth who) {
+    return propose(n, std::move(who), EntryKind::kLeaseRevoke, bytes, render);
+  });
   co_return co_await std::move(aw);
 }
 
-awaitable<Reply> LeaseService::leases(std::string bytes) {
+awaitable<Reply> LeaseService::leases(std::string bytes, api::Caller c) {
   etcdserverpb::LeaseLeasesRequest req;
   if (!parse(req, bytes)) co_return to_status(unmarshal_error());
   Node* n = &node_;
+  auto who = n->auth().identify(c.token, c.cert_cn);
+  if (!who) co_return to_status(who.error());
   auto aw = on_node<Answer>(
       n,
-      [n]() {
+      [n, who = std::move(*who)]() {
+        if (auto e = n->auth().check_user(who)) return Answer::error(*e);
         etcdserverpb::LeaseLeasesResponse out;
         fill(*n, out.mutable_header());
         for (int64_t id : n->store().lease_ids())
@@ -377,6 +397,8 @@ awaitable<Reply> LeaseService::leases(std::string bytes) {
 // A follower's connection to the leader, reused across the requests of one client stream or call.
 class LeaseService::Forwarder {
  public:
+  // The caller's token goes with every forwarded call: the leader checks it again.
+  explicit Forwarder(std::string token = {}) : token_(std::move(token)) {}
   // One forwarded call: a unary call, or a keep-alive stream carrying one request. nullopt: transport
   // failure (retry); otherwise the leader's reply.
   awaitable<std::optional<Reply>> call(const net::Endpoint& ep, const char* method, std::string request,
@@ -395,6 +417,7 @@ class LeaseService::Forwarder {
     net::CallOptions co;
     co.timeout = kForwardAttemptTimeout;
     co.metadata.emplace_back(kForwardedHeader, "1");
+    if (!token_.empty()) co.metadata.emplace_back("token", token_);
     if (!stream) {
       auto uw = channel_->unary(method, std::move(request), co);
       net::UnaryResult r = co_await std::move(uw);
@@ -428,6 +451,7 @@ class LeaseService::Forwarder {
   }
 
  private:
+  std::string token_;
   std::unique_ptr<net::Channel> channel_;
   net::Endpoint ep_;
 };
@@ -461,35 +485,43 @@ awaitable<Reply> serve_or_forward(Node* n, Serve serve, const char* method, std:
   }
 }
 
-awaitable<Reply> LeaseService::keep_alive_once(std::string request, bool forwarded, Forwarder& fwd) {
+awaitable<Reply> LeaseService::keep_alive_once(std::string request, bool forwarded, const api::Caller& c,
+                                               Forwarder& fwd) {
   etcdserverpb::LeaseKeepAliveRequest req;
   if (!parse(req, request)) co_return to_status(unmarshal_error());
   auto self = shared_from_this();
-  auto aw = serve_or_forward(
-      &node_, [self, req, forwarded]() { return self->serve_keep_alive(req, forwarded); }, kKeepAlivePath,
-      request, true, fwd);
+  Node* n = &node_;
+  auto aw = api::as_caller(n, c, [self, n, req, forwarded, request, &fwd](node::EntryAuth who) {
+    return serve_or_forward(
+        n, [self, req, forwarded, who]() { return self->serve_keep_alive(req, forwarded, who); },
+        kKeepAlivePath, request, true, fwd);
+  });
   co_return co_await std::move(aw);
 }
 
-awaitable<Reply> LeaseService::time_to_live(std::string bytes, bool forwarded) {
+awaitable<Reply> LeaseService::time_to_live(std::string bytes, bool forwarded, api::Caller c) {
   etcdserverpb::LeaseTimeToLiveRequest req;
   if (!parse(req, bytes)) co_return to_status(unmarshal_error());
-  Forwarder fwd;
+  Forwarder fwd(c.token);
   auto self = shared_from_this();
-  auto aw = serve_or_forward(
-      &node_, [self, req, forwarded]() { return self->serve_time_to_live(req, forwarded); }, kTimeToLivePath,
-      bytes, false, fwd);
+  Node* n = &node_;
+  auto aw = api::as_caller(n, c, [self, n, req, forwarded, bytes, &fwd](node::EntryAuth who) {
+    return serve_or_forward(
+        n, [self, req, forwarded, who]() { return self->serve_time_to_live(req, forwarded, who); },
+        kTimeToLivePath, bytes, false, fwd);
+  });
   co_return co_await std::move(aw);
 }
 
 awaitable<net::Status> LeaseService::keep_alive(net::ServerContext& ctx, net::ServerStream& stream) {
   const bool forwarded = ctx.metadata_value(kForwardedHeader).has_value();
-  Forwarder fwd;
+  const api::Caller caller = api::caller_of(ctx);
+  Forwarder fwd(caller.token);
   for (;;) {
     auto rw = stream.read();
     std::optional<std::string> msg = co_await std::move(rw);
     if (!msg) co_return net::Status::ok();  // the client half-closed
-    auto kw = keep_alive_once(*msg, forwarded, fwd);
+    auto kw = keep_alive_once(*msg, forwarded, caller, fwd);
     Reply r = co_await std::move(kw);
     if (!r.has_message()) co_return r.status();
     auto ww = stream.write(std::move(r.message()));
@@ -557,19 +589,20 @@ std::optional<std::vector<std::string>> split_json_objects(const std::string& bo
 
 // POST /v3/lease/keepalive: each JSON object in the body is one keep-alive; the answer is one
 // {"result":{...}} line per request (grpc-gateway's stream framing), or an {"error":{...}} line.
-awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> svc, std::string body) {
+awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> svc, std::string body,
+                                                api::Caller caller) {
   net::HttpResponse r;
   r.content_type = "application/json";
   r.headers.emplace_back("grpc-metadata-content-type", "application/grpc");
   auto objects = split_json_objects(body);
   if (!objects) co_return api::gateway_error(net::StatusCode::kInvalidArgument, "invalid JSON body");
-  LeaseService::Forwarder fwd;
+  LeaseService::Forwarder fwd(caller.token);
   for (const std::string& obj : *objects) {
     etcdserverpb::LeaseKeepAliveRequest req;
     std::optional<net::Status> err = api::gateway_parse(obj, req);
     std::optional<Reply> reply;
     if (!err) {
-      auto kw = svc->keep_alive_once(req.SerializeAsString(), false, fwd);
+      auto kw = svc->keep_alive_once(req.SerializeAsString(), false, caller, fwd);
       reply = co_await std::move(kw);
       if (!reply->has_message()) err = reply->status();
     }
@@ -589,34 +622,39 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
 
 void LeaseService::register_routes(net::Server& s) {
   auto self = shared_from_this();
-  s.add_unary(kGrantPath,
-              [self](net::ServerContext&, std::string_view req) { return self->grant(std::string(req)); });
-  s.add_unary(kRevokePath,
-              [self](net::ServerContext&, std::string_view req) { return self->revoke(std::string(req)); });
-  s.add_unary(kTimeToLivePath, [self](net::ServerContext& ctx, std::string_view req) {
-    return self->time_to_live(std::string(req), ctx.metadata_value(kForwardedHeader).has_value());
+  s.add_unary(kGrantPath, [self](net::ServerContext& ctx, std::string_view req) {
+    return self->grant(std::string(req), api::caller_of(ctx));
   });
-  s.add_unary(kLeasesPath,
-              [self](net::ServerContext&, std::string_view req) { return self->leases(std::string(req)); });
+  s.add_unary(kRevokePath, [self](net::ServerContext& ctx, std::string_view req) {
+    return self->revoke(std::string(req), api::caller_of(ctx));
+  });
+  s.add_unary(kTimeToLivePath, [self](net::ServerContext& ctx, std::string_view req) {
+    return self->time_to_live(std::string(req), ctx.metadata_value(kForwardedHeader).has_value(),
+                              api::caller_of(ctx));
+  });
+  s.add_unary(kLeasesPath, [self](net::ServerContext& ctx, std::string_view req) {
+    return self->leases(std::string(req), api::caller_of(ctx));
+  });
   s.add_stream(kKeepAlivePath,
                [self](net::ServerContext& ctx, net::ServerStream& st) { return self->keep_alive(ctx, st); });
 
   using namespace etcdserverpb;
   auto grant_gw = [self](const net::HttpRequest& r) {
     return gateway_unary<LeaseGrantRequest, LeaseGrantResponse>(
-        r.body, [self](std::string b) { return self->grant(std::move(b)); });
+        r.body, [self, c = api::caller_of(r)](std::string b) { return self->grant(std::move(b), c); });
   };
   auto revoke_gw = [self](const net::HttpRequest& r) {
     return gateway_unary<LeaseRevokeRequest, LeaseRevokeResponse>(
-        r.body, [self](std::string b) { return self->revoke(std::move(b)); });
+        r.body, [self, c = api::caller_of(r)](std::string b) { return self->revoke(std::move(b), c); });
   };
   auto ttl_gw = [self](const net::HttpRequest& r) {
     return gateway_unary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
-        r.body, [self](std::string b) { return self->time_to_live(std::move(b), false); });
+        r.body,
+        [self, c = api::caller_of(r)](std::string b) { return self->time_to_live(std::move(b), false, c); });
   };
   auto leases_gw = [self](const net::HttpRequest& r) {
     return gateway_unary<LeaseLeasesRequest, LeaseLeasesResponse>(
-        r.body, [self](std::string b) { return self->leases(std::move(b)); });
+        r.body, [self, c = api::caller_of(r)](std::string b) { return self->leases(std::move(b), c); });
   };
   s.add_http("POST", "/v3/lease/grant", grant_gw);
   s.add_http("POST", "/v3/lease/revoke", revoke_gw);
@@ -624,8 +662,9 @@ void LeaseService::register_routes(net::Server& s) {
   s.add_http("POST", "/v3/lease/timetolive", ttl_gw);
   s.add_http("POST", "/v3/kv/lease/timetolive", ttl_gw);
   s.add_http("POST", "/v3/lease/leases", leases_gw);
-  s.add_http("POST", "/v3/lease/keepalive",
-             [self](const net::HttpRequest& r) { return gateway_keep_alive(self, r.body); });
+  s.add_http("POST", "/v3/lease/keepalive", [self](const net::HttpRequest& r) {
+    return gateway_keep_alive(self, r.body, api::caller_of(r));
+  });
 }
 
 }  // namespace

@@ -82,6 +82,13 @@ uint64_t derive_cluster_id(std::vector<uint64_t> ids) {
 Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)) {
   // etcd: 5 s plus two election timeouts.
   request_timeout_ = std::chrono::milliseconds(5000) + 2 * cfg_.election;
+  // Created here so the API can ask it from the first request on; a bad configuration stops start().
+  auto a = auth::Auth::create(cfg_.auth);
+  if (!a) {
+    auth_error_ = a.error();
+    a = auth::Auth::create(auth::AuthOptions{});
+  }
+  auth_ = std::move(*a);
 }
 
 Node::~Node() {
@@ -149,12 +156,15 @@ Expected<bool, std::string> Node::open_store() {
   auto store = storage::MvccStore::open(std::move(*engine), so);
   if (!store) return unexpected("open store " + db_dir_ + ": " + store.error().message());
   store_ = std::move(*store);
+  if (auto r = auth_->load(store_->engine()); !r)
+    return unexpected("open store " + db_dir_ + ": " + r.error());
   return true;
 }
 
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (!auth_error_.empty()) return unexpected(auth_error_);
   member_dir_ = cfg_.data_dir + "/member";
   std::string wal_dir = cfg_.wal_dir.empty() ? member_dir_ + "/wal" : cfg_.wal_dir;
   db_dir_ = member_dir_ + "/db";
@@ -215,6 +225,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   mem_.set_conf_state(conf_state_);
   mem_.append(st.entries);
   mem_.set_hard_state(st.hard_state);
+  start_commit_index_ = st.hard_state.commit;
 
   raft::Config rc;
   rc.id = cfg_.member_id;
@@ -291,6 +302,14 @@ void Node::schedule_drain_locked() {
 }
 
 void Node::propose(EntryKind kind, std::string body, ApplyDone done) {
+  propose(kind, std::move(body), std::optional<EntryAuth>{}, std::move(done));
+}
+
+void Node::propose(EntryKind kind, std::string body, EntryAuth who, ApplyDone done) {
+  propose(kind, std::move(body), std::optional<EntryAuth>{std::move(who)}, std::move(done));
+}
+
+void Node::propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done) {
   std::unique_lock lk(inbox_mu_);
   if (inbox_closed_) {
     lk.unlock();
@@ -302,7 +321,7 @@ void Node::propose(EntryKind kind, std::string body, ApplyDone done) {
     done(unexpected(err_too_many_requests()));
     return;
   }
-  inbox_props_.push_back(PendingProposal{kind, std::move(body), std::move(done)});
+  inbox_props_.push_back(PendingProposal{kind, std::move(body), std::move(done), std::move(who)});
   schedule_drain_locked();
 }
 
@@ -429,7 +448,8 @@ void Node::drain() {
       continue;
     }
     uint64_t id = next_request_id();
-    std::string data = encode_entry_payload(EntryPayload{p.kind, id, cfg_.member_id, std::move(p.body)});
+    std::string data =
+        encode_entry_payload(EntryPayload{p.kind, id, cfg_.member_id, std::move(p.body), std::move(p.auth)});
     auto r = raw_->propose(std::move(data));
     if (!r) {
       stats_.proposals_failed++;
@@ -541,8 +561,8 @@ void Node::maybe_publish() {
   me.name = cfg_.name;
   me.client_urls = cfg_.advertise_client_urls;
   uint64_t id = next_request_id();
-  std::string data = encode_entry_payload(
-      EntryPayload{EntryKind::kPublish, id, cfg_.member_id, to_member_pb(me).SerializeAsString()});
+  std::string data = encode_entry_payload(EntryPayload{EntryKind::kPublish, id, cfg_.member_id,
+                                                       to_member_pb(me).SerializeAsString(), std::nullopt});
   (void)raw_->propose(std::move(data));
 }
 
@@ -653,7 +673,15 @@ void Node::apply_entry(const raft::Entry& e) {
       }
     }
   }
-  auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}});
+  // Auth decides before the store (server/auth/auth.h): a refused entry applies as a no-op.
+  storage::WriteBatch auth_writes;
+  std::optional<EtcdError> refused;
+  if (p)
+    refused =
+        auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
+  if (refused) req.reset();
+  auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
+                         auth_writes.empty() ? nullptr : &auth_writes);
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
     log_line("fatal: store apply failed: %s", r.error().message());
     std::abort();
@@ -668,7 +696,9 @@ void Node::apply_entry(const raft::Entry& e) {
   waiters_.erase(it);
   stats_.proposals_pending = waiters_.size();
   if (w.apply_done) {
-    if (r) {
+    if (refused) {
+      w.apply_done(unexpected(*refused));
+    } else if (r) {
       w.apply_done(std::move(*r));
     } else {
       w.apply_done(unexpected(from_store(r.error())));

@@ -41,6 +41,7 @@
 #include "raft/expected.h"
 #include "raft/log_storage.h"
 #include "raft/raw_node.h"
+#include "server/auth/auth.h"
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
 #include "server/node/request_codec.h"
@@ -90,6 +91,8 @@ struct NodeConfig {
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
   // --experimental-watch-progress-notify-interval (server/watch): etcd's 10 minutes, at least 100 ms.
   std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
+  // --auth-token, --auth-token-ttl, --bcrypt-cost (server/auth).
+  auth::AuthOptions auth;
   // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
   bool debug_unsafe_skip_read_index = false;
   // Options of the peer transport (queues, timeouts; the TLS settings of --peer-* flags when present).
@@ -173,6 +176,8 @@ class Node {
   // ---- thread-safe entry points (callbacks run on the node thread) ----
   // Proposes a store request (or a publish); done gets the store's response once applied here.
   void propose(EntryKind kind, std::string body, ApplyDone done);
+  // A client's request: `who` (from auth().identify) goes into the entry and is checked at apply time.
+  void propose(EntryKind kind, std::string body, EntryAuth who, ApplyDone done);
   // Calls done once a linearizable read may be served locally (ReadIndex, batched).
   void linearize(ErrorDone done);
   // Proposes a membership change; done once it is applied here.
@@ -196,6 +201,8 @@ class Node {
   uint64_t next_request_id() { return ++request_seq_; }
 
   // ---- any thread ----
+  // Authentication and authorization (server/auth/auth.h says which parts are for which thread).
+  auth::Auth& auth() { return *auth_; }
   const NodeConfig& config() const { return cfg_; }
   uint64_t member_id() const { return cfg_.member_id; }
   const NodeStats& stats() const { return stats_; }
@@ -206,6 +213,7 @@ class Node {
     EntryKind kind;
     std::string body;
     ApplyDone done;
+    std::optional<EntryAuth> auth;
   };
   struct Waiter {
     ApplyDone apply_done;  // store requests
@@ -222,6 +230,7 @@ class Node {
     std::chrono::steady_clock::time_point deadline;
   };
 
+  void propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done);
   void schedule_drain_locked();
   void drain();
   void on_tick();
@@ -249,6 +258,10 @@ class Node {
 
   NodeConfig cfg_;
   std::vector<NodeObserver> observers_;
+  std::unique_ptr<auth::Auth> auth_;
+  std::string auth_error_;  // a bad --auth-token: start() refuses with it
+  // The commit index found in the WAL at start: entries up to it are replays (auth tokens not revived).
+  uint64_t start_commit_index_ = 0;
   std::chrono::milliseconds request_timeout_;
   NodeStats stats_;
 

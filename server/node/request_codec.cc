@@ -1,5 +1,7 @@
 #include "server/node/request_codec.h"
 
+#include <algorithm>
+
 namespace cairn::server::node {
 
 namespace {
@@ -18,10 +20,17 @@ constexpr size_t kPayloadHeaderBytes = 17;
 
 std::string encode_entry_payload(const EntryPayload& p) {
   std::string out;
-  out.reserve(kPayloadHeaderBytes + p.body.size());
-  out.push_back(static_cast<char>(p.kind));
+  size_t user_bytes = p.auth ? std::min(p.auth->user.size(), kEntryUserBytesMax) : 0;
+  out.reserve(kPayloadHeaderBytes + (p.auth ? 10 + user_bytes : 0) + p.body.size());
+  out.push_back(static_cast<char>(static_cast<uint8_t>(p.kind) | (p.auth ? kEntryAuthFlag : 0)));
   put_u64(out, p.request_id);
   put_u64(out, p.origin);
+  if (p.auth) {
+    put_u64(out, p.auth->revision);
+    out.push_back(static_cast<char>((user_bytes >> 8) & 0xff));
+    out.push_back(static_cast<char>(user_bytes & 0xff));
+    out.append(p.auth->user, 0, user_bytes);
+  }
   out += p.body;
   return out;
 }
@@ -30,11 +39,24 @@ std::optional<EntryPayload> decode_entry_payload(std::string_view data) {
   if (data.size() < kPayloadHeaderBytes) return std::nullopt;
   EntryPayload p;
   auto k = static_cast<uint8_t>(data[0]);
+  bool has_auth = (k & kEntryAuthFlag) != 0;
+  k = static_cast<uint8_t>(k & ~kEntryAuthFlag);
   if (k < 1 || k > kEntryKindMax) return std::nullopt;
   p.kind = static_cast<EntryKind>(k);
   p.request_id = get_u64(data.substr(1));
   p.origin = get_u64(data.substr(9));
-  p.body = std::string(data.substr(kPayloadHeaderBytes));
+  data.remove_prefix(kPayloadHeaderBytes);
+  if (has_auth) {
+    if (data.size() < 10) return std::nullopt;
+    EntryAuth a;
+    a.revision = get_u64(data);
+    size_t n = (static_cast<size_t>(static_cast<uint8_t>(data[8])) << 8) | static_cast<uint8_t>(data[9]);
+    if (data.size() < 10 + n) return std::nullopt;
+    a.user = std::string(data.substr(10, n));
+    data.remove_prefix(10 + n);
+    p.auth = std::move(a);
+  }
+  p.body = std::string(data);
   return p;
 }
 
@@ -269,8 +291,8 @@ std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::strin
       if (!r.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
       return storage::ApplyRequest{from_pb(r)};
     }
-    case EntryKind::kPublish:
-      return std::nullopt;
+    default:
+      return std::nullopt;  // kPublish and the auth kinds are not store requests
   }
   return std::nullopt;
 }

@@ -2,8 +2,12 @@
 // request/response structs (storage/requests.h), and the layout of cairn's raft entry payloads.
 //
 // Entry payload (kNormal entries; an empty payload is raft's own empty entry and applies as a no-op):
-//   u8 kind | u64 BE request id | u64 BE origin member id | body (a serialized etcd message)
+//   u8 kind | u64 BE request id | u64 BE origin member id | [auth] | body (a serialized etcd message)
 // The origin member is the one holding a waiter for the request id; other members only apply.
+// A client's request carries [auth] (the kind byte has kEntryAuthFlag set): u64 BE auth revision | u16 BE
+// user name length | user name: who the request acts for and the auth revision its token was checked
+// at (server/auth decides at apply time against them; a user name may be empty: no credentials). The
+// member's own requests (lease expiry, checkpoints, auto-compaction, publish) have no [auth].
 #pragma once
 
 #include <cstdint>
@@ -28,15 +32,40 @@ enum class EntryKind : uint8_t {
   kLeaseGrant = 7,       // body: etcdserverpb::LeaseGrantRequest
   kLeaseRevoke = 8,      // body: etcdserverpb::LeaseRevokeRequest (client revoke or leader expiry)
   kLeaseCheckpoint = 9,  // body: etcdserverpb::LeaseCheckpointRequest (remaining TTLs, from the leader)
+  // Auth (server/auth/). Passwords never enter the log: UserAdd and UserChangePassword carry the bcrypt
+  // hash in their password field, made by the proposer.
+  kAuthEnable = 10,                // body: etcdserverpb::AuthEnableRequest
+  kAuthDisable = 11,               // body: etcdserverpb::AuthDisableRequest
+  kAuthenticate = 12,              // body: server/auth/auth.h's authenticate record (user, revision, token)
+  kAuthUserAdd = 13,               // body: etcdserverpb::AuthUserAddRequest (password: the hash)
+  kAuthUserDelete = 14,            // body: etcdserverpb::AuthUserDeleteRequest
+  kAuthUserChangePassword = 15,    // body: etcdserverpb::AuthUserChangePasswordRequest (password: the hash)
+  kAuthUserGrantRole = 16,         // body: etcdserverpb::AuthUserGrantRoleRequest
+  kAuthUserRevokeRole = 17,        // body: etcdserverpb::AuthUserRevokeRoleRequest
+  kAuthRoleAdd = 18,               // body: etcdserverpb::AuthRoleAddRequest
+  kAuthRoleDelete = 19,            // body: etcdserverpb::AuthRoleDeleteRequest
+  kAuthRoleGrantPermission = 20,   // body: etcdserverpb::AuthRoleGrantPermissionRequest
+  kAuthRoleRevokePermission = 21,  // body: etcdserverpb::AuthRoleRevokePermissionRequest
 };
 // The highest EntryKind value; payloads with a larger kind byte do not decode.
-inline constexpr uint8_t kEntryKindMax = 9;
+inline constexpr uint8_t kEntryKindMax = 21;
+// Set in the kind byte of a payload that carries [auth].
+inline constexpr uint8_t kEntryAuthFlag = 0x80;
+inline constexpr size_t kEntryUserBytesMax = 0xffff;
+
+// Who a client request acts for (see the payload layout above).
+struct EntryAuth {
+  std::string user;       // empty: the request named no user
+  uint64_t revision = 0;  // the auth revision when its token was checked
+  bool operator==(const EntryAuth&) const = default;
+};
 
 struct EntryPayload {
   EntryKind kind = EntryKind::kPut;
   uint64_t request_id = 0;
   uint64_t origin = 0;
   std::string body;
+  std::optional<EntryAuth> auth;  // client requests only
 };
 
 std::string encode_entry_payload(const EntryPayload& p);

@@ -164,7 +164,7 @@ Expected<SnapshotStatus, std::string> snapshot_status(const std::string& path) {
   auto h = s.hash_kv(0);
   if (!h) return unexpected("hash: " + h.error().message());
   st.hash = h->hash;
-  for (auto space : {storage::Space::kKeys, storage::Space::kLeases, storage::Space::kMeta}) {
+  for (auto space : {storage::Space::kKeys, storage::Space::kLeases, storage::Space::kMeta, storage::Space::kAuth}) {
     auto it = s.engine().scan(space, "", "");
     for (; it->valid(); it->next())
       ++st.total_keys;

@@ -48,6 +48,24 @@ HubLimits limits_from_env(const node::Node& node) {
   return limits;
 }
 
+// A watch its caller may not read is answered created-and-canceled with etcd's reason.
+bool refuse_watch(Installed& in, Outbox& out, const etcdserverpb::WatchCreateRequest& c,
+                  const node::EntryAuth& who) {
+  if (!in.node.auth().check_read(who, c.key(), c.range_end())) return false;
+  etcdserverpb::WatchResponse r;
+  const node::HeaderInfo hi = in.node.header();
+  r.mutable_header()->set_cluster_id(hi.cluster_id);
+  r.mutable_header()->set_member_id(hi.member_id);
+  r.mutable_header()->set_raft_term(hi.raft_term);
+  r.mutable_header()->set_revision(in.node.store().revision());
+  r.set_watch_id(c.watch_id());
+  r.set_created(true);
+  r.set_canceled(true);
+  r.set_cancel_reason("rpc error: code = PermissionDenied desc = etcdserver: permission denied");
+  (void)out.push(r.SerializeAsString());
+  return true;
+}
+
 awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out, net::ServerContext* ctx,
                           net::ServerStream* stream, net::Status* status) {
   for (;;) {
@@ -68,7 +86,18 @@ awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox>
           net::Status{net::StatusCode::kInvalidArgument, "grpc: failed to unmarshal the received message"};
       co_return;
     }
-    if (!in->node.run([in, out, req] { in->hub.handle(out.get(), *req); })) {
+    // With auth on, a watch is created only over keys its caller may read (etcd's isWatchPermitted),
+    // checked on the node thread with the token the stream presents now.
+    std::optional<node::EntryAuth> who;
+    if (req->has_create_request() && in->node.auth().enabled()) {
+      auto t = ctx->metadata_value("token");
+      auto w = in->node.auth().identify(t ? *t : std::string_view(), {});
+      who = w ? std::move(*w) : node::EntryAuth{{}, 0};
+    }
+    if (!in->node.run([in, out, req, who] {
+          if (who && refuse_watch(*in, *out, req->create_request(), *who)) return;
+          in->hub.handle(out.get(), *req);
+        })) {
       *status = net::Status{net::StatusCode::kUnavailable, "etcdserver: too many requests"};
       co_return;
     }

@@ -12,14 +12,14 @@ TEST(LeaseEntryKinds, NumbersAreStable) {
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseGrant), 7);
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseRevoke), 8);
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseCheckpoint), 9);
-  EXPECT_EQ(kEntryKindMax, 9);
+  EXPECT_EQ(kEntryKindMax, 21);  // the auth kinds (10-21) follow
 }
 
 TEST(LeaseEntryKinds, PayloadRoundTrip) {
   etcdserverpb::LeaseGrantRequest g;
   g.set_id(0x1234);
   g.set_ttl(30);
-  EntryPayload p{EntryKind::kLeaseGrant, 42, 7, g.SerializeAsString()};
+  EntryPayload p{EntryKind::kLeaseGrant, 42, 7, g.SerializeAsString(), std::nullopt};
   auto d = decode_entry_payload(encode_entry_payload(p));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->kind, EntryKind::kLeaseGrant);
@@ -44,9 +44,9 @@ TEST(LeaseEntryKinds, RevokeAndCheckpointDecode) {
 }
 
 TEST(LeaseEntryKinds, UnknownKindAndBadBodyRefused) {
-  EntryPayload p{EntryKind::kLeaseCheckpoint, 1, 1, ""};
+  EntryPayload p{EntryKind::kLeaseCheckpoint, 1, 1, "", std::nullopt};
   std::string bytes = encode_entry_payload(p);
-  bytes[0] = static_cast<char>(10);
+  bytes[0] = static_cast<char>(kEntryKindMax + 1);
   EXPECT_FALSE(decode_entry_payload(bytes).has_value());
   EXPECT_FALSE(to_apply_request(EntryKind::kLeaseGrant, std::string("\xff\xff\xff", 3)).has_value());
 }
