@@ -28,6 +28,24 @@ wait_auth() {
     sleep 0.2
   done
 }
+# until_ok CMD...: runs CMD until it succeeds, for at most 30 s (a write right after a member was killed
+# may meet an election: etcdctl reports the lost leader and does not retry).
+until_ok() {
+  local deadline=$((SECONDS + 30))
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || { echo "FAIL not done in 30 s: $*"; FAILED=1; return 1; }
+    sleep 0.2
+  done
+}
+# wait_value EP KEY VALUE: a serializable read of KEY as bob on EP returns VALUE within 30 s (a member that
+# installed a snapshot may still be applying the entries after it).
+wait_value() {
+  local deadline=$((SECONDS + 30))
+  until [[ "$(EPS=$1 ctl --user bob:bobpw get "$2" --print-value-only --consistency=s)" == "$3" ]]; do
+    (( SECONDS < deadline )) || return 0
+    sleep 0.2
+  done
+}
 
 for i in 1 2 3; do start "$i"; done
 wait_healthy
@@ -77,13 +95,14 @@ check_match "still denied after restart" "$(EPS=$(ep_of 1) ctl "${A[@]}" get /ot
 # Snapshot: member 3 misses more entries than the leader keeps, and gets the store.
 kill "${PIDS[3]}"
 for _ in $(seq 100); do kill -0 "${PIDS[3]}" 2>/dev/null || break; sleep 0.1; done
-EPS=$(ep_of 1),$(ep_of 2) ctl "${R[@]}" user add bob:bobpw >/dev/null
-EPS=$(ep_of 1),$(ep_of 2) ctl "${R[@]}" user grant-role bob reader >/dev/null
-for i in $(seq 1 120); do EPS=$(ep_of 1),$(ep_of 2) ctl "${R[@]}" put "/app/k$i" "v$i" >/dev/null; done
+EPS=$(ep_of 1),$(ep_of 2) until_ok ctl "${R[@]}" user add bob:bobpw
+EPS=$(ep_of 1),$(ep_of 2) until_ok ctl "${R[@]}" user grant-role bob reader
+for i in $(seq 1 120); do EPS=$(ep_of 1),$(ep_of 2) until_ok ctl "${R[@]}" put "/app/k$i" "v$i"; done
 start 3
 wait_auth "$(ep_of 3)"
 for _ in $(seq 100); do grep -q "installed the store snapshot" "$WORK/m3.log" && break; sleep 0.2; done
 check_match "member 3 installed a snapshot" "$(grep -c 'installed the store snapshot' "$WORK/m3.log")" '^[1-9]'
+wait_value "$(ep_of 3)" /app/k120 v120
 check "bob (added while m3 was down) on m3" "$(EPS=$(ep_of 3) ctl --user bob:bobpw get /app/k120 --print-value-only --consistency=s)" "v120"
 check_match "denied on m3" "$(EPS=$(ep_of 3) ctl --user bob:bobpw get /other --consistency=s)" 'permission denied'
 
