@@ -18,7 +18,7 @@
 // check() adds bbolt's own consistency check (what `etcdctl snapshot status` runs): no page
 // referenced twice, and with a freelist, every page reachable or free and none both.
 //
-// Parsing sits behind PageSource, so a fuzz target can feed bytes (BytesSource) directly.
+// Parsing sits behind PageSource, so a fuzz target can feed bytes directly (open_bytes).
 #pragma once
 
 #include <cstdint>
@@ -142,6 +142,12 @@ class Reader {
                                                              ReaderOptions options = {});
   static Expected<std::unique_ptr<Reader>, std::string> open_file(const std::string& path,
                                                                   ReaderOptions options = {});
+  // Over bytes in memory, which must outlive the reader: the entry point for a fuzz target, which
+  // then runs check() and walks the buckets with cursors.
+  static Expected<std::unique_ptr<Reader>, std::string> open_bytes(std::string_view bytes,
+                                                                   ReaderOptions options = {}) {
+    return open(std::make_unique<BytesSource>(bytes), options);
+  }
 
   const Meta& meta() const { return meta_; }
   uint32_t page_size() const { return meta_.page_size; }

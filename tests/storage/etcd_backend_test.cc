@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,7 +37,7 @@ const std::string& fixture() {
 }
 
 std::unique_ptr<bbolt::Reader> open_bytes(std::string_view b) {
-  auto r = bbolt::Reader::open(std::make_unique<bbolt::BytesSource>(b));
+  auto r = bbolt::Reader::open_bytes(b);
   EXPECT_TRUE(r) << r.error();
   return r ? std::move(*r) : nullptr;
 }
@@ -248,6 +249,20 @@ TEST(EtcdBackendTest, EmptyStoreExportsEtcdsFreshLayout) {
   ASSERT_TRUE(back.store);
   EXPECT_EQ(back.store->revision(), 1);
   EXPECT_EQ(back.store->applied().index, 1u);
+}
+
+TEST(EtcdBackendTest, ExportStopsWhenCancelled) {
+  auto disk = std::make_shared<MemoryDisk>();
+  auto store = sample_store(disk, 300, 2);
+  MemoryEngine source(disk);
+  std::atomic<bool> cancel{true};
+  ExportInfo info;
+  info.cancel = &cancel;
+  std::string out;
+  bbolt::StringSink sink(&out);
+  auto s = export_store(source, info, sink);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), "snapshot export cancelled");
 }
 
 // The real etcdctl reads the file (bbolt's tx.Check, then every bucket), when it is installed.
