@@ -12,6 +12,9 @@
 //      a queue of at most kSnapshotQueuedChunksMax chunks, hashing them, and adds the digest;
 //   3. the stream's coroutine sends each chunk as a SnapshotResponse (remaining_bytes counts what is
 //      left after the chunk, as etcd does) and the digest as the last message.
+// The members bucket lists the member table of step 1; members_removed stays empty (cairn keeps no
+// record of removed member ids); the auth buckets are a never-enabled auth store's until cairn has one
+// (ExportInfo::auth is where its users and roles go, read in step 1).
 // The file is unlinked as soon as the worker has it open, so nothing is left behind when the stream
 // ends, however it ends. A client that goes away cancels the worker (the coroutine's end joins it; the
 // export polls for cancellation between records). At most kSnapshotsInFlightMax snapshots run at once
