@@ -281,7 +281,7 @@ std::optional<std::string> etcdctl_status(const std::string& path) {
 
 TEST(EtcdBackendTest, LargeExportsAreReadByEtcdctl) {
   auto disk = std::make_shared<MemoryDisk>();
-  auto store = sample_store(disk, 3000, 8);
+  auto store = sample_store(disk, 1500, 6);
   MemoryEngine source(disk);
   const std::string path =
       std::filesystem::temp_directory_path() / ("cairn-etcd-backend-" + std::to_string(::getpid()) + ".db");
@@ -290,8 +290,8 @@ TEST(EtcdBackendTest, LargeExportsAreReadByEtcdctl) {
     ASSERT_TRUE(sink) << sink.error();
     auto s = export_store(source, ExportInfo{}, **sink);
     ASSERT_TRUE(s) << s.error();
-    EXPECT_GT(s->bytes, 1u << 20);
-    EXPECT_GT(s->key_records, 10000u);
+    EXPECT_GT(s->bytes, 512u << 10);
+    EXPECT_GT(s->key_records, 4000u);
   }
   auto reader = bbolt::Reader::open_file(path);
   ASSERT_TRUE(reader) << reader.error();
