@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/api/services.h"
@@ -97,10 +98,30 @@ class ChunkQueue {
   bool cancelled_ = false;
 };
 
-// What the node thread hands the worker.
-struct Prepared {
+// Removes an export's checkpoint and file when it goes: also when the stream was cancelled while the
+// node thread was still taking the checkpoint (its result is then dropped on the node thread).
+struct ExportFiles {
   std::string checkpoint_dir;
   std::string file;
+  ExportFiles() = default;
+  ExportFiles(ExportFiles&& o) noexcept
+      : checkpoint_dir(std::exchange(o.checkpoint_dir, {})), file(std::exchange(o.file, {})) {}
+  ExportFiles& operator=(ExportFiles&& o) noexcept {
+    ExportFiles old(std::move(*this));  // removes what this held
+    checkpoint_dir = std::exchange(o.checkpoint_dir, {});
+    file = std::exchange(o.file, {});
+    return *this;
+  }
+  ~ExportFiles() {
+    std::error_code ec;
+    if (!checkpoint_dir.empty()) fs::remove_all(checkpoint_dir, ec);
+    if (!file.empty()) fs::remove(file, ec);
+  }
+};
+
+// What the node thread hands the worker.
+struct Prepared {
+  ExportFiles files;
   storage::etcd_backend::ExportInfo info;
 };
 
@@ -135,9 +156,9 @@ Expected<Prepared, std::string> prepare(node::Node& nd) {
   fs::create_directories(dir, ec);
   if (ec) return unexpected("create " + dir + ": " + ec.message());
   Prepared p;
-  p.checkpoint_dir = dir + "/" + std::to_string(++g_seq);
-  p.file = p.checkpoint_dir + ".db";
-  if (auto r = nd.store().snapshot(p.checkpoint_dir); !r)
+  p.files.checkpoint_dir = dir + "/" + std::to_string(++g_seq);
+  p.files.file = p.files.checkpoint_dir + ".db";
+  if (auto r = nd.store().snapshot(p.files.checkpoint_dir); !r)
     return unexpected("checkpoint: " + r.error().message());
   p.info.member_id = nd.member_id();
   for (const auto& [id, m] : nd.members())
@@ -153,8 +174,8 @@ Expected<Unit, std::string> write_file(Prepared& p, const std::atomic<bool>& can
   ro.block_cache_size_bytes = 8ull << 20;
   Expected<Unit, std::string> result = Unit{};
   {
-    auto engine = storage::RocksEngine::open(p.checkpoint_dir, ro);
-    auto sink = storage::bbolt::FileSink::create(p.file);
+    auto engine = storage::RocksEngine::open(p.files.checkpoint_dir, ro);
+    auto sink = storage::bbolt::FileSink::create(p.files.file);
     if (!engine) {
       result = unexpected("open checkpoint: " + engine.error().message());
     } else if (!sink) {
@@ -166,7 +187,7 @@ Expected<Unit, std::string> write_file(Prepared& p, const std::atomic<bool>& can
     }
   }
   std::error_code ec;
-  fs::remove_all(p.checkpoint_dir, ec);
+  fs::remove_all(p.files.checkpoint_dir, ec);
   return result;
 }
 
@@ -217,9 +238,7 @@ class SnapshotJob {
   explicit SnapshotJob(Prepared p)
       : thread_([this, p = std::move(p)]() mutable {
           auto r = write_file(p, cancel_);
-          if (r) r = send_file(p.file, queue_);
-          std::error_code ec;
-          fs::remove(p.file, ec);
+          if (r) r = send_file(p.files.file, queue_);
           if (!r && !cancel_) {
             Item e;
             e.error = internal(r.error());

@@ -87,7 +87,8 @@ struct BucketRef {
 
 class Reader;
 
-// Forward iteration over one bucket in key order. Keys and values are valid until the next call.
+// Forward iteration over one bucket in key order. Keys and values are valid until the next call; the
+// Reader must outlive its cursors.
 class Cursor {
  public:
   // Moves to the next element (the first on the first call): true when on one, false at the end.

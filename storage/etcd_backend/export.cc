@@ -12,9 +12,6 @@ namespace {
 using Status = Expected<Unit, std::string>;
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-// Records between two cancellation checks.
-constexpr uint64_t kCancelCheckRecords = 256;
-
 Status bucket(bbolt::Writer& w, std::string_view name, const Pairs& kvs) {
   if (auto b = w.begin_bucket(name); !b) return b;
   for (const auto& [k, v] : kvs) {
@@ -32,8 +29,7 @@ Status key_bucket(KvEngine& engine, const ExportInfo& info, bbolt::Writer& w, Ex
   if (auto b = w.begin_bucket(kKeyBucket); !b) return b;
   auto it = engine.scan(Space::kKeys, "", "");
   for (; it->valid(); it->next()) {
-    if (sum->key_records % kCancelCheckRecords == 0 && cancelled(info))
-      return unexpected(std::string("snapshot export cancelled"));
+    if (cancelled(info)) return unexpected(std::string("snapshot export cancelled"));
     auto rk = decode_revision_key(it->key());
     auto kv = decode_kv_record(it->value());
     if (!rk || !kv)

@@ -44,7 +44,7 @@ struct ExportInfo {
   std::vector<uint64_t> removed_member_ids;
   std::string cluster_version = "3.4.0";
   AuthExport auth;
-  // Polled between records: set it to stop the export early (the result is then an error).
+  // Polled before every record: set it to stop the export early (the result is then an error).
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -14,8 +14,6 @@ namespace {
 
 using Status = Expected<Unit, std::string>;
 
-constexpr uint64_t kCancelCheckRecords = 256;
-
 std::string hex(std::string_view b) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -143,10 +141,8 @@ Status import_key_record(Context& cx, std::string_view k, std::string_view v,
 Status import_keys(Context& cx, const bbolt::BucketRef& b) {
   std::unordered_set<std::string> live;
   std::unordered_set<std::string>* tracked = cx.unfinished_compaction ? &live : nullptr;
-  uint64_t seen = 0;
   return for_each(cx.reader, b, kKeyBucket, [&](std::string_view k, std::string_view v) -> Status {
-    if (++seen % kCancelCheckRecords == 0 && cx.cancelled())
-      return unexpected(std::string("import cancelled"));
+    if (cx.cancelled()) return unexpected(std::string("import cancelled"));
     return import_key_record(cx, k, v, tracked);
   });
 }

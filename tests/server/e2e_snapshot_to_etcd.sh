@@ -99,7 +99,7 @@ for t in $(seq 1 20); do
 done
 EPS=$CAIRN_EP timeout -s KILL 0.3 etcdctl --endpoints="$CAIRN_EP" snapshot save "$WORK/cut.db" >/dev/null 2>&1
 clean=0
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   [[ -z "$(ls -A "$WORK/m1/member/snapshot-export")" ]] && { clean=1; break; }
   sleep 0.1
 done
