@@ -19,7 +19,7 @@
 // ends, however it ends. A client that goes away cancels the worker (the coroutine's end joins it; the
 // export polls for cancellation between records). At most kSnapshotsInFlightMax snapshots run at once
 // (etcd's "too many requests" beyond); a crash mid-export leaves member/snapshot-export behind, which
-// the next snapshot removes.
+// the member's first snapshot after its restart removes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
