@@ -746,9 +746,9 @@ int cmd_snapshot_save(Ctx& ctx) {
       std::fclose(f);
       return fail(kExitIO, std::string("write ") + part + ": " + std::strerror(errno));
     }
-    // etcd counts remaining_bytes after the message's blob, cairn before it: the first message's sum is
-    // etcd's total (plus its 32-byte digest) and at most one chunk more than cairn's; the bar is set to
-    // the exact size at the end.
+    // remaining_bytes counts what is left after the message's blob (etcd and cairn alike), so the first
+    // message's sum is the database's size; the 32-byte digest comes on top, and the bar is set to the
+    // exact size at the end.
     if (size == 0) announced = r.remaining_bytes() + blob.size();
     size += blob.size();
     received = size;

@@ -39,6 +39,8 @@ int cmd_snapshot_restore(const Invocation& inv) {
   o.skip_hash_check = inv.skip_hash_check;
   auto r = server::node::restore_member(o);
   if (!r) return fail(kExitError, r.error());
+  for (const auto& w : r->warnings)
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
   // etcdctl logs its progress on stderr and prints nothing on stdout; so does cairnctl.
   std::fprintf(stderr,
                "restored snapshot %s into %s: member %" PRIx64 ", cluster %" PRIx64 ", revision %" PRId64

@@ -1,5 +1,6 @@
-// The offline snapshot commands: `snapshot status <file>` and `snapshot restore <file> ...`
-// (server/node/restore.h does the work; this file is the command-line side).
+// The offline snapshot commands: `snapshot status <file>` and `snapshot restore <file> ...` of etcd
+// snapshots (cairn's or etcd's) and etcd members' db files (server/node/restore.h does the work; this
+// file is the command-line side).
 #pragma once
 
 #include "ctl/args.h"

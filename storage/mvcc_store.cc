@@ -19,20 +19,6 @@ constexpr std::string_view kMetaAlarmNoSpace = "alarm/nospace";
 // Bytes a lease record takes (key + value), for the logical size.
 constexpr uint64_t kLeaseRecordBytes = 8 + 1 + 8 + 8;
 
-std::string encode_lease_key(int64_t id) {
-  std::string k;
-  codec::put_i64(&k, id);
-  return k;
-}
-
-std::string encode_lease_record(int64_t ttl, int64_t remaining) {
-  std::string v;
-  v.push_back(static_cast<char>(kRecordFormat));
-  codec::put_i64(&v, ttl);
-  codec::put_i64(&v, remaining);
-  return v;
-}
-
 std::string encode_i64(int64_t v) {
   std::string s;
   codec::put_i64(&s, v);
@@ -234,6 +220,67 @@ std::optional<KeyValue> decode_kv_record(std::string_view bytes) {
   return kv;
 }
 
+std::string encode_lease_key(int64_t id) {
+  std::string k;
+  codec::put_i64(&k, id);
+  return k;
+}
+
+std::string encode_lease_record(int64_t ttl, int64_t remaining) {
+  std::string v;
+  v.push_back(static_cast<char>(kRecordFormat));
+  codec::put_i64(&v, ttl);
+  codec::put_i64(&v, remaining);
+  return v;
+}
+
+std::optional<LeaseInfo> decode_lease_record(std::string_view key, std::string_view value) {
+  codec::Reader kr(key);
+  codec::Reader vr(value);
+  LeaseInfo l;
+  uint8_t format = 0;
+  if (!kr.i64(&l.id) || !kr.done() || !vr.u8(&format) || format != kRecordFormat || !vr.i64(&l.ttl) ||
+      !vr.i64(&l.remaining_ttl) || !vr.done()) {
+    return std::nullopt;
+  }
+  return l;
+}
+
+Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
+  StoreMeta m;
+  auto applied = engine.get(Space::kMeta, kMetaApplied);
+  if (!applied) return unexpected(applied.error());
+  if (applied->has_value()) {
+    codec::Reader r(**applied);
+    if (!r.u64(&m.applied.index) || !r.u64(&m.applied.term) || !r.done())
+      return unexpected(corrupt("meta applied"));
+  }
+  for (auto [name, dst] :
+       {std::pair{kMetaRevision, &m.revision}, std::pair{kMetaCompactRevision, &m.compact_revision}}) {
+    auto v = engine.get(Space::kMeta, name);
+    if (!v) return unexpected(v.error());
+    if (v->has_value()) {
+      codec::Reader r(**v);
+      if (!r.i64(dst) || !r.done()) return unexpected(corrupt("meta " + std::string(name)));
+    }
+  }
+  auto alarm = engine.get(Space::kMeta, kMetaAlarmNoSpace);
+  if (!alarm) return unexpected(alarm.error());
+  m.alarm_nospace = alarm->has_value();
+  return m;
+}
+
+void put_store_meta(const StoreMeta& m, WriteBatch* batch) {
+  std::string applied;
+  codec::put_u64(&applied, m.applied.index);
+  codec::put_u64(&applied, m.applied.term);
+  batch->put(Space::kMeta, kMetaApplied, applied);
+  if (m.revision != 1) batch->put(Space::kMeta, kMetaRevision, encode_i64(m.revision));
+  if (m.compact_revision != -1)
+    batch->put(Space::kMeta, kMetaCompactRevision, encode_i64(m.compact_revision));
+  if (m.alarm_nospace) batch->put(Space::kMeta, kMetaAlarmNoSpace, "");
+}
+
 std::string prefix_end(std::string_view key) {
   std::string end(key);
   for (int i = static_cast<int>(end.size()) - 1; i >= 0; --i) {
@@ -276,25 +323,12 @@ Expected<std::unique_ptr<MvccStore>, Error> MvccStore::open(std::unique_ptr<KvEn
 }
 
 Expected<Unit, Error> MvccStore::rebuild() {
-  auto meta = [&](std::string_view k) { return engine_->get(Space::kMeta, k); };
-  auto applied = meta(kMetaApplied);
-  if (!applied) return unexpected(applied.error());
-  if (applied->has_value()) {
-    codec::Reader r(**applied);
-    if (!r.u64(&applied_.index) || !r.u64(&applied_.term) || !r.done())
-      return unexpected(corrupt("meta applied"));
-  }
-  for (auto [name, dst] : {std::pair{kMetaRevision, &rev_}, std::pair{kMetaCompactRevision, &compact_rev_}}) {
-    auto v = meta(name);
-    if (!v) return unexpected(v.error());
-    if (v->has_value()) {
-      codec::Reader r(**v);
-      if (!r.i64(dst) || !r.done()) return unexpected(corrupt("meta " + std::string(name)));
-    }
-  }
-  auto alarm = meta(kMetaAlarmNoSpace);
-  if (!alarm) return unexpected(alarm.error());
-  alarm_nospace_ = alarm->has_value();
+  auto meta = read_store_meta(*engine_);
+  if (!meta) return unexpected(meta.error());
+  applied_ = meta->applied;
+  rev_ = meta->revision;
+  compact_rev_ = meta->compact_revision;
+  alarm_nospace_ = meta->alarm_nospace;
 
   // Replay the revision-ordered history into the key index.
   int64_t max_main = 0;
@@ -331,17 +365,13 @@ Expected<Unit, Error> MvccStore::rebuild() {
 
   auto lit = engine_->scan(Space::kLeases, "", "");
   for (; lit->valid(); lit->next()) {
-    codec::Reader kr(lit->key());
-    codec::Reader vr(lit->value());
-    int64_t id = 0;
-    uint8_t format = 0;
-    Lease l;
-    if (!kr.i64(&id) || !kr.done() || !vr.u8(&format) || format != kRecordFormat || !vr.i64(&l.ttl) ||
-        !vr.i64(&l.remaining_ttl) || !vr.done()) {
-      return unexpected(corrupt("bad lease record"));
-    }
+    auto info = decode_lease_record(lit->key(), lit->value());
+    if (!info) return unexpected(corrupt("bad lease record"));
     logical_bytes_ += lit->key().size() + lit->value().size();
-    leases_.emplace(id, std::move(l));
+    Lease l;
+    l.ttl = info->ttl;
+    l.remaining_ttl = info->remaining_ttl;
+    leases_.emplace(info->id, std::move(l));
   }
   if (auto st = lit->status(); !st) return unexpected(st.error());
   for (const auto& [key, id] : key_lease_) {

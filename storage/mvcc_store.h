@@ -212,9 +212,26 @@ class MvccStore {
   std::vector<Event> events_;  // of the last applied entry
 };
 
-// Encodings of the records described in the file comment (exposed for tests and tools).
+// Encodings of the records described in the file comment (exposed for tests and tools, such as the
+// etcd snapshot exporter and importer in storage/etcd_backend that read and build stores offline).
 std::string encode_kv_record(const KeyValue& kv);
 std::optional<KeyValue> decode_kv_record(std::string_view bytes);
+std::string encode_lease_key(int64_t id);
+std::string encode_lease_record(int64_t ttl, int64_t remaining_ttl);
+// id, ttl and remaining_ttl of a kLeases record (keys are not stored with it).
+std::optional<LeaseInfo> decode_lease_record(std::string_view key, std::string_view value);
+
+// The kMeta records of a store.
+struct StoreMeta {
+  AppliedIndex applied;
+  int64_t revision = 1;           // an empty store is at revision 1
+  int64_t compact_revision = -1;  // -1: never compacted
+  bool alarm_nospace = false;
+};
+// Reads them from an engine without opening the store (kCorruption for a malformed record).
+Expected<StoreMeta, Error> read_store_meta(KvEngine& engine);
+// Adds them to a batch (absent records for the defaults: revision 1, never compacted, no alarm).
+void put_store_meta(const StoreMeta& meta, WriteBatch* batch);
 
 // clientv3's prefix end: the smallest key greater than every key with prefix `key` ("\0" when
 // there is none, meaning "to the end").

@@ -1,12 +1,7 @@
 #include "server/api/services.h"
 
 #include "server/api/gateway.h"
-
-#include <openssl/sha.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include "server/api/snapshot.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -518,68 +513,14 @@ awaitable<Reply> m_move_leader(Node* n, std::string bytes, Caller c) {
   }
 }
 
-// Snapshot: a checkpoint of the store, packed as (u32 name length, name, u64 size, bytes) per file,
-// zero-padded to a multiple of 512 bytes and followed by its SHA-256 (what etcdctl checks). It is not
-// a bbolt file, so etcdctl's offline `snapshot status/restore` cannot read it.
+// Snapshot: etcd's backend file, streamed by server/api/snapshot.h; with auth enabled, root only.
 awaitable<net::Status> m_snapshot(Node* n, ServerContext& ctx, net::ServerStream& stream) {
-  auto rd = stream.read();
-  (void)co_await std::move(rd);
   auto allowed_aw =
       on_node_as(n, caller_of(ctx), admin_for_maintenance, [](Node&) -> Reply { return std::string(); });
   Reply allowed = co_await std::move(allowed_aw);
   if (!allowed.has_message()) co_return allowed.status();
-  auto pack = [](Node& nd) -> Reply {
-    namespace fs = std::filesystem;
-    std::string dir = nd.config().data_dir + "/member/snapshot.tmp";
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    auto r = nd.store().snapshot(dir);
-    if (!r) return to_status(node::from_store(r.error()));
-    std::string out;
-    auto put = [&](uint64_t v, int bytes) {
-      for (int i = bytes - 1; i >= 0; --i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    };
-    for (const auto& ent : fs::directory_iterator(dir, ec)) {
-      if (!ent.is_regular_file()) continue;
-      std::ifstream f(ent.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      std::string name = ent.path().filename().string();
-      std::string data = ss.str();
-      put(name.size(), 4);
-      out += name;
-      put(data.size(), 8);
-      out += data;
-    }
-    fs::remove_all(dir, ec);
-    out.resize((out.size() + 511) / 512 * 512, '\0');
-    return out;
-  };
-  auto pack_aw = on_node(n, pack);
-  Reply packed = co_await std::move(pack_aw);
-  if (!packed.has_message()) co_return packed.status();
-  std::string data = std::move(packed.message());
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  constexpr size_t kChunkBytes = 32 * 1024;
-  size_t sent = 0;
-  while (sent < data.size()) {
-    size_t len = std::min(kChunkBytes, data.size() - sent);
-    etcdserverpb::SnapshotResponse msg;
-    msg.mutable_header()->set_member_id(n->member_id());
-    msg.set_remaining_bytes(data.size() - sent);
-    msg.set_blob(data.substr(sent, len));
-    sent += len;
-    auto w = stream.write(msg.SerializeAsString());
-    if (!co_await std::move(w)) co_return net::Status{net::StatusCode::kCancelled, "canceled"};
-  }
-  etcdserverpb::SnapshotResponse last;
-  last.mutable_header()->set_member_id(n->member_id());
-  last.set_blob(std::string(reinterpret_cast<const char*>(digest), sizeof digest));
-  auto lw = stream.write(last.SerializeAsString());
-  if (!co_await std::move(lw)) co_return net::Status{net::StatusCode::kCancelled, "canceled"};
-  co_return net::Status::ok();
+  auto snap = maintenance_snapshot(n, stream);
+  co_return co_await std::move(snap);
 }
 
 // ---- etcd's JSON gateway (grpc-gateway): POST /v3/... with proto3 JSON bodies ----

@@ -1,7 +1,10 @@
 #include "server/node/restore.h"
 
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,6 +18,9 @@
 #include "server/node/node.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
+#include "storage/bbolt/reader.h"
+#include "storage/etcd_backend/import.h"
+#include "storage/etcd_backend/status.h"
 #include "storage/mvcc_store.h"
 #include "storage/rocksdb_engine.h"
 #include "wal/crc32c.h"
@@ -60,10 +66,6 @@ Expected<std::string, std::string> read_all(const std::string& path) {
 Expected<SnapshotFileContents, std::string> load(const std::string& path, bool verify_digest) {
   auto data = read_all(path);
   if (!data) return unexpected(data.error());
-  if (is_bbolt(*data))
-    return unexpected(path +
-                      " is an etcd (bbolt) snapshot: cairnctl can only read snapshots saved from a cairn "
-                      "member; use etcdctl snapshot status/restore for etcd's");
   return parse_snapshot_file(*data, verify_digest);
 }
 
@@ -139,7 +141,57 @@ Expected<SnapshotFileContents, std::string> parse_snapshot_file(const std::strin
   return out;
 }
 
-Expected<SnapshotStatus, std::string> snapshot_status(const std::string& path) {
+namespace {
+
+// Whether `path` starts like a bbolt file.
+Expected<bool, std::string> file_is_bbolt(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return unexpected("open " + path + ": " + std::strerror(errno));
+  std::string head(20, '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(f.gcount()));
+  return is_bbolt(head);
+}
+
+// etcd's digest rule for a bbolt file (etcdctl's saveDB), reading the file in 1 MiB pieces.
+Expected<bool, std::string> check_etcd_digest(const std::string& path, bool skip) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) return unexpected("open " + path + ": " + ec.message());
+  if (size % kPaddingBytes != kDigestBytes) {
+    if (skip) return true;
+    return unexpected(std::string("snapshot missing hash but --skip-hash-check=false"));
+  }
+  if (skip) return true;
+  std::ifstream f(path, std::ios::binary);
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  std::string buf(1 << 20, '\0');
+  for (uint64_t left = size - kDigestBytes; left > 0;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    if (!f.read(buf.data(), static_cast<std::streamsize>(n)))
+      return unexpected("read " + path + ": short read");
+    EVP_DigestUpdate(sha.get(), buf.data(), n);
+    left -= n;
+  }
+  unsigned char want[kDigestBytes], got[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(sha.get(), got, &len);
+  if (!f.read(reinterpret_cast<char*>(want), kDigestBytes) || len != kDigestBytes ||
+      std::memcmp(want, got, kDigestBytes) != 0)
+    return unexpected(std::string("expected sha256 checksum mismatch: the snapshot file is damaged"));
+  return true;
+}
+
+Expected<SnapshotStatus, std::string> etcd_status(const std::string& path) {
+  auto reader = storage::bbolt::Reader::open_file(path);
+  if (!reader) return unexpected(reader.error());
+  auto st = storage::etcd_backend::backend_status(**reader);
+  if (!st) return unexpected(path + ": " + st.error());
+  return SnapshotStatus{st->hash, st->revision, st->total_keys, st->total_size, 0};
+}
+
+Expected<SnapshotStatus, std::string> legacy_status(const std::string& path) {
   auto c = load(path, /*verify_digest=*/false);
   if (!c) return unexpected(c.error());
   std::string tmpl = (fs::temp_directory_path() / "cairnctl-snapshot-status.XXXXXX").string();
@@ -173,8 +225,15 @@ Expected<SnapshotStatus, std::string> snapshot_status(const std::string& path) {
   return st;
 }
 
-Expected<RestoreResult, std::string> restore_member(const RestoreOptions& o) {
-  // The new membership, as a starting member derives it (server/app/flags.cc).
+// The new membership, as a starting member derives it (server/app/flags.cc).
+struct Membership {
+  std::vector<MemberInfo> members;
+  std::vector<uint64_t> ids;
+  uint64_t member_id = 0;
+  uint64_t cluster_id = 0;
+};
+
+Expected<Membership, std::string> plan_membership(const RestoreOptions& o) {
   std::map<std::string, std::vector<std::string>> by_name;
   std::vector<std::string> order;
   for (const auto& item : split_list(o.initial_cluster)) {
@@ -197,47 +256,61 @@ Expected<RestoreResult, std::string> restore_member(const RestoreOptions& o) {
       return unexpected("--initial-cluster has " + o.name + "=" + by_name[o.name].front() +
                         " but missing from --initial-advertise-peer-urls=" + o.initial_advertise_peer_urls);
   }
-  std::vector<MemberInfo> members;
-  std::vector<uint64_t> ids;
+  Membership m;
   for (const auto& n : order) {
-    MemberInfo m;
-    m.name = n;
-    m.peer_urls = by_name[n];
-    m.id = derive_member_id(m.peer_urls, o.initial_cluster_token);
-    if (std::find(ids.begin(), ids.end(), m.id) != ids.end())
+    MemberInfo mi;
+    mi.name = n;
+    mi.peer_urls = by_name[n];
+    mi.id = derive_member_id(mi.peer_urls, o.initial_cluster_token);
+    if (std::find(m.ids.begin(), m.ids.end(), mi.id) != m.ids.end())
       return unexpected("--initial-cluster: two members have the same peer URLs");
-    ids.push_back(m.id);
-    members.push_back(m);
+    m.ids.push_back(mi.id);
+    m.members.push_back(mi);
   }
-  RestoreResult res;
-  res.member_id = derive_member_id(self_urls, o.initial_cluster_token);
-  res.cluster_id = derive_cluster_id(ids);
+  m.member_id = derive_member_id(self_urls, o.initial_cluster_token);
+  m.cluster_id = derive_cluster_id(m.ids);
+  return m;
+}
 
-  std::error_code ec;
-  if (fs::exists(o.data_dir, ec)) return unexpected("data-dir \"" + o.data_dir + "\" exists");
-  auto contents = load(o.snapshot_path, !o.skip_hash_check);
-  if (!contents) return unexpected(contents.error());
-
-  const std::string member_dir = o.data_dir + "/member";
-  fs::create_directories(member_dir, ec);
-  if (ec) return unexpected("create " + member_dir + ": " + ec.message());
-  const std::string db_dir = member_dir + "/db";
-  if (auto u = unpack_dir(pack(*contents), db_dir); !u) return unexpected(u.error());
-  {
-    auto store = open_store(db_dir);
-    if (!store) return unexpected(store.error());
-    res.applied_index = (*store)->applied().index;
-    res.applied_term = std::max<uint64_t>((*store)->applied().term, 1);
-    res.revision = (*store)->revision();
-    if (auto s = (*store)->engine().sync(); !s) return unexpected("sync store: " + s.error().message());
+// Imports an etcd backend file into a new RocksDB store at db_dir.
+Expected<bool, std::string> import_etcd(const std::string& path, const std::string& db_dir,
+                                        RestoreResult* res) {
+  auto reader = storage::bbolt::Reader::open_file(path);
+  if (!reader) return unexpected(reader.error());
+  auto engine = storage::RocksEngine::open(db_dir);
+  if (!engine) return unexpected("create store " + db_dir + ": " + engine.error().message());
+  storage::etcd_backend::ImportOptions io;
+  io.refuse_enabled_auth = true;
+  auto sum = storage::etcd_backend::import_backend(**reader, **engine, io);
+  if (!sum) {
+    std::string why = path + ": " + sum.error();
+    if (sum.error().find("authentication enabled") != std::string::npos)
+      why +=
+          "; this cairn version has no auth store to enforce it: run `etcdctl auth disable` on the source "
+          "cluster and save the snapshot again";
+    return unexpected(why);
   }
-  if (res.applied_index == 0) return unexpected(std::string("the snapshot's store has no applied entries"));
+  res->warnings = sum->warnings;
+  if (!sum->auth.users.empty() || !sum->auth.roles.empty())
+    res->warnings.push_back(std::to_string(sum->auth.users.size()) + " users and " +
+                            std::to_string(sum->auth.roles.size()) +
+                            " roles (auth disabled) are not restored: this cairn version has no auth store");
+  return true;
+}
 
+Expected<bool, std::string> unpack_legacy(const SnapshotFileContents& c, const std::string& db_dir) {
+  if (auto u = unpack_dir(pack(c), db_dir); !u) return unexpected(u.error());
+  return true;
+}
+
+// The new member's WAL: membership, a snapshot marker at the store's applied index, committed there.
+Expected<bool, std::string> write_wal(const std::string& wal_dir, const Membership& m,
+                                      const RestoreResult& res) {
   raft::ConfState cs;
-  cs.voters = ids;
+  cs.voters = m.ids;
   std::sort(cs.voters.begin(), cs.voters.end());
   wal::PosixFileSystem pfs;
-  const std::string wal_dir = member_dir + "/wal";
+  std::error_code ec;
   fs::create_directories(wal_dir, ec);
   if (ec) return unexpected("create " + wal_dir + ": " + ec.message());
   auto opened = wal::Wal::open(pfs, wal_dir);
@@ -250,14 +323,72 @@ Expected<RestoreResult, std::string> restore_member(const RestoreOptions& o) {
   raft::HardState hs;
   hs.term = res.applied_term;
   hs.commit = res.applied_index;
-  if (auto s = w.set_metadata(
-          encode_wal_metadata(cs, /*conf_index=*/res.applied_index, res.cluster_id, res.member_id, members));
+  if (auto s = w.set_metadata(encode_wal_metadata(cs, /*conf_index=*/res.applied_index, res.cluster_id,
+                                                  res.member_id, m.members));
       !s.is_ok())
     return unexpected("WAL: " + s.message());
   if (auto s = w.save_snapshot(snap); !s.is_ok()) return unexpected("WAL: " + s.message());
   if (auto s = w.append({}, &hs); !s.is_ok()) return unexpected("WAL: " + s.message());
   if (auto d = w.sync(); !d) return unexpected("WAL sync: " + d.error().message());
   if (auto s = w.close(); !s.is_ok()) return unexpected("WAL close: " + s.message());
+  return true;
+}
+
+// Removes a data dir that a failed restore created, unless released.
+struct RemoveOnFailure {
+  std::string dir;
+  bool keep = false;
+  ~RemoveOnFailure() {
+    std::error_code ec;
+    if (!keep) fs::remove_all(dir, ec);
+  }
+};
+
+}  // namespace
+
+Expected<SnapshotStatus, std::string> snapshot_status(const std::string& path) {
+  auto bbolt = file_is_bbolt(path);
+  if (!bbolt) return unexpected(bbolt.error());
+  return *bbolt ? etcd_status(path) : legacy_status(path);
+}
+
+Expected<RestoreResult, std::string> restore_member(const RestoreOptions& o) {
+  auto m = plan_membership(o);
+  if (!m) return unexpected(m.error());
+  RestoreResult res;
+  res.member_id = m->member_id;
+  res.cluster_id = m->cluster_id;
+  std::error_code ec;
+  if (fs::exists(o.data_dir, ec)) return unexpected("data-dir \"" + o.data_dir + "\" exists");
+  auto bbolt = file_is_bbolt(o.snapshot_path);
+  if (!bbolt) return unexpected(bbolt.error());
+  // Everything that can be checked before writing is checked first.
+  std::optional<SnapshotFileContents> legacy;
+  if (*bbolt) {
+    if (auto d = check_etcd_digest(o.snapshot_path, o.skip_hash_check); !d) return unexpected(d.error());
+  } else {
+    auto c = load(o.snapshot_path, !o.skip_hash_check);
+    if (!c) return unexpected(c.error());
+    legacy = std::move(*c);
+  }
+  const std::string member_dir = o.data_dir + "/member";
+  fs::create_directories(member_dir, ec);
+  if (ec) return unexpected("create " + member_dir + ": " + ec.message());
+  RemoveOnFailure cleanup{o.data_dir};
+  const std::string db_dir = member_dir + "/db";
+  auto filled = *bbolt ? import_etcd(o.snapshot_path, db_dir, &res) : unpack_legacy(*legacy, db_dir);
+  if (!filled) return unexpected(filled.error());
+  {
+    auto store = open_store(db_dir);
+    if (!store) return unexpected(store.error());
+    res.applied_index = (*store)->applied().index;
+    res.applied_term = std::max<uint64_t>((*store)->applied().term, 1);
+    res.revision = (*store)->revision();
+    if (auto s = (*store)->engine().sync(); !s) return unexpected("sync store: " + s.error().message());
+  }
+  if (res.applied_index == 0) return unexpected(std::string("the snapshot's store has no applied entries"));
+  if (auto w = write_wal(member_dir + "/wal", *m, res); !w) return unexpected(w.error());
+  cleanup.keep = true;
   return res;
 }
 

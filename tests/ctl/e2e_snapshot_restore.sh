@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # cairnctl snapshot save/status/restore end to end: a 3-member cairn cluster gets keys, one member's
-# snapshot is saved, `snapshot status` agrees with the member's HashKV, the snapshot is restored into 3 new
-# data dirs with a new token and new peer URLs, the old cluster is stopped, the restored cluster starts,
-# has the keys and a new cluster id, takes writes, keeps them across a member restart, and its members'
-# HashKV agree. Also: etcd (bbolt) snapshots, damaged files and existing data dirs are refused.
+# snapshot (etcd's format) is saved, `snapshot status` prints what etcdctl prints for it, the snapshot is
+# restored into 3 new data dirs with a new token and new peer URLs, the old cluster is stopped, the
+# restored cluster starts, has the keys and a new cluster id, takes writes, keeps them across a member
+# restart, and its members' HashKV agree. Also: malformed bbolt files, damaged files and existing data
+# dirs are refused.
 # Usage: e2e_snapshot_restore.sh CAIRNCTL CAIRN   (ports BASE..BASE+130, default 17100)
 set -uo pipefail
 CTL=$1
@@ -28,8 +29,7 @@ check "snapshot save" "$(cat "$WORK/save.out")" "Snapshot saved at $WORK/snap.db
 
 st=$("$CTL" snapshot status "$WORK/snap.db" -w json)
 check "snapshot status revision" "$(echo "$st" | jget 'd["revision"]')" "$rev"
-hashkv=$(EPS=$(ep_of 1) c endpoint hashkv --rev="$rev" -w json | jget 'd[0]["HashKV"]["hash"]')
-check "snapshot status hash = the member's HashKV at that revision" "$(echo "$st" | jget 'd["hash"]')" "$hashkv"
+check "snapshot status = etcdctl's" "$st" "$(ETCDCTL_API=3 etcdctl snapshot status "$WORK/snap.db" -w json 2>/dev/null)"
 check_match "snapshot status simple" "$("$CTL" snapshot status "$WORK/snap.db")" "^[0-9a-f]+, $rev, [0-9]+, [0-9.]+ [kM]B$"
 check_match "snapshot status table" "$("$CTL" snapshot status "$WORK/snap.db" -w table)" "HASH.*REVISION.*TOTAL KEYS.*TOTAL SIZE"
 "$CTL" snapshot status "$WORK/snap.db" -w protobuf >/dev/null 2>&1
@@ -38,7 +38,7 @@ check "snapshot status -w protobuf: exit 4 as etcdctl" "$?" "4"
 # Refusals.
 head -c 4096 /dev/zero >"$WORK/bolt.db"
 printf '\xed\xda\x0c\xed' | dd of="$WORK/bolt.db" bs=1 seek=16 conv=notrunc 2>/dev/null
-check_match "etcd (bbolt) snapshot refused" "$("$CTL" snapshot restore "$WORK/bolt.db" --data-dir "$WORK/x" 2>&1)" "etcd \(bbolt\) snapshot"
+check_match "malformed bbolt file refused" "$("$CTL" snapshot restore "$WORK/bolt.db" --data-dir "$WORK/x" --skip-hash-check 2>&1)" "bbolt: no valid meta page"
 cp "$WORK/snap.db" "$WORK/bad.db"
 size=$(stat -c %s "$WORK/bad.db")
 printf 'X' | dd of="$WORK/bad.db" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
