@@ -19,6 +19,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/api/services.h"
+#include "server/auth/backend_format.h"
 #include "server/net/completion.h"
 #include "storage/etcd_backend/export.h"
 #include "storage/rocksdb_engine.h"
@@ -167,6 +168,19 @@ Expected<Prepared, std::string> prepare(node::Node& nd) {
   return p;
 }
 
+// The etcd file of one opened checkpoint. The auth space comes from the same checkpoint as the keys,
+// so the users and roles are those of the same moment.
+Expected<Unit, std::string> export_checkpoint(storage::KvEngine& engine,
+                                              storage::etcd_backend::ExportInfo& info,
+                                              storage::bbolt::FileSink& sink) {
+  auth::AuthStore auth_state;
+  if (auto a = auth_state.load(engine); !a) return unexpected("checkpoint: " + a.error());
+  info.auth = auth::export_auth(auth_state);
+  auto s = storage::etcd_backend::export_store(engine, info, sink);
+  if (!s) return unexpected(s.error());
+  return Unit{};
+}
+
 // Writes the etcd file from the checkpoint, then drops the checkpoint.
 Expected<Unit, std::string> write_file(Prepared& p, const std::atomic<bool>& cancel) {
   storage::RocksOptions ro;
@@ -182,8 +196,7 @@ Expected<Unit, std::string> write_file(Prepared& p, const std::atomic<bool>& can
       result = unexpected(sink.error());
     } else {
       p.info.cancel = &cancel;
-      auto s = storage::etcd_backend::export_store(**engine, p.info, **sink);
-      if (!s) result = unexpected(s.error());
+      result = export_checkpoint(**engine, p.info, **sink);
     }
   }
   std::error_code ec;

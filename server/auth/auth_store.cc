@@ -153,6 +153,28 @@ void AuthStore::write_role(const authpb::Role& r, storage::WriteBatch& batch) co
   batch.put(Space::kAuth, std::string(kRolePrefix) + r.name(), r.SerializeAsString());
 }
 
+void AuthStore::restore(bool enabled, uint64_t revision, std::vector<User> users,
+                        std::vector<authpb::Role> roles, storage::WriteBatch& batch) {
+  enabled_ = enabled;
+  revision_ = revision;
+  token_floor_ = revision;
+  users_.clear();
+  roles_.clear();
+  merged_.clear();
+  batch.put(Space::kAuth, kEnabledKey, enabled ? "1" : "0");
+  batch.put(Space::kAuth, kRevisionKey, u64_bytes(revision_));
+  batch.put(Space::kAuth, kTokenFloorKey, u64_bytes(token_floor_));
+  for (auto& u : users) {
+    u.token_floor = std::max(u.token_floor, revision);
+    write_user(u, batch);
+    users_[u.name] = std::move(u);
+  }
+  for (auto& r : roles) {
+    write_role(r, batch);
+    roles_[r.name()] = std::move(r);
+  }
+}
+
 std::optional<EtcdError> AuthStore::enable(storage::WriteBatch& batch) {
   if (enabled_) return std::nullopt;  // etcd: enabling twice is not an error
   const User* root = user(kRootUser);

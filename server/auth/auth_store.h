@@ -82,6 +82,11 @@ class AuthStore {
   std::optional<EtcdError> role_revoke_permission(const std::string& name, const std::string& key,
                                                   const std::string& range_end, storage::WriteBatch& batch);
 
+  // Replaces the whole state with the given one (an offline restore: server/auth/backend_format.h).
+  // Every token issued below `revision` is void (token floors at `revision`).
+  void restore(bool enabled, uint64_t revision, std::vector<User> users, std::vector<authpb::Role> roles,
+               storage::WriteBatch& batch);
+
  private:
   struct MergedPerms {
     KeyRangeSet read, write;

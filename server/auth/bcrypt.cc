@@ -11,7 +11,14 @@ namespace cairn::server::auth {
 
 namespace {
 constexpr size_t kSaltRandomBytes = 16;  // bcrypt's 128-bit salt
+
+// $2b$ (what we write), $2a$ (what Go's bcrypt, and so etcd, writes: the same algorithm for passwords
+// under 255 bytes, and bcrypt reads only 72) and $2y$; libxcrypt verifies all three.
+bool is_bcrypt(std::string_view hash) {
+  return hash.size() >= 7 && hash[0] == '$' && hash[1] == '2' &&
+         (hash[2] == 'a' || hash[2] == 'b' || hash[2] == 'y') && hash[3] == '$';
 }
+}  // namespace
 
 Expected<std::string, std::string> bcrypt_hash(std::string_view password, int cost) {
   if (cost < kBcryptCostMin || cost > kBcryptCostMax) return unexpected("bcrypt cost out of range");
@@ -34,7 +41,7 @@ Expected<std::string, std::string> bcrypt_hash(std::string_view password, int co
 }
 
 bool bcrypt_verify(std::string_view password, std::string_view hash) {
-  if (hash.size() < 7 || hash.substr(0, 4) != "$2b$") return false;
+  if (!is_bcrypt(hash)) return false;
   if (password.find('\0') != std::string_view::npos) return false;
   auto data = std::make_unique<crypt_data>();
   std::memset(data.get(), 0, sizeof(crypt_data));
@@ -47,7 +54,7 @@ bool bcrypt_verify(std::string_view password, std::string_view hash) {
 }
 
 int bcrypt_cost(std::string_view hash) {
-  if (hash.size() < 7 || hash.substr(0, 4) != "$2b$") return 0;
+  if (!is_bcrypt(hash)) return 0;
   if (hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9' || hash[6] != '$') return 0;
   return (hash[4] - '0') * 10 + (hash[5] - '0');
 }

@@ -18,7 +18,8 @@ inline constexpr int kBcryptCostDefault = 10;  // etcd's --bcrypt-cost default
 
 // "$2b$<cost>$<salt><hash>" (60 characters), or a message when hashing failed.
 Expected<std::string, std::string> bcrypt_hash(std::string_view password, int cost);
-// True iff `password` hashes to `hash` (a bcrypt hash from bcrypt_hash). Constant time in the hash.
+// True iff `password` hashes to `hash` (a $2b$ hash from bcrypt_hash, or a $2a$/$2y$ one such as etcd's,
+// made by Go's bcrypt, in a restored etcd snapshot). Constant time in the hash.
 bool bcrypt_verify(std::string_view password, std::string_view hash);
 // The cost a hash was made with (0: not a bcrypt hash).
 int bcrypt_cost(std::string_view hash);

@@ -15,6 +15,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "proto/raft_codec.h"
+#include "server/auth/backend_format.h"
 #include "server/node/node.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
@@ -216,7 +217,8 @@ Expected<SnapshotStatus, std::string> legacy_status(const std::string& path) {
   auto h = s.hash_kv(0);
   if (!h) return unexpected("hash: " + h.error().message());
   st.hash = h->hash;
-  for (auto space : {storage::Space::kKeys, storage::Space::kLeases, storage::Space::kMeta, storage::Space::kAuth}) {
+  for (auto space :
+       {storage::Space::kKeys, storage::Space::kLeases, storage::Space::kMeta, storage::Space::kAuth}) {
     auto it = s.engine().scan(space, "", "");
     for (; it->valid(); it->next())
       ++st.total_keys;
@@ -279,22 +281,13 @@ Expected<bool, std::string> import_etcd(const std::string& path, const std::stri
   if (!reader) return unexpected(reader.error());
   auto engine = storage::RocksEngine::open(db_dir);
   if (!engine) return unexpected("create store " + db_dir + ": " + engine.error().message());
-  storage::etcd_backend::ImportOptions io;
-  io.refuse_enabled_auth = true;
-  auto sum = storage::etcd_backend::import_backend(**reader, **engine, io);
-  if (!sum) {
-    std::string why = path + ": " + sum.error();
-    if (sum.error().find("authentication enabled") != std::string::npos)
-      why +=
-          "; this cairn version has no auth store to enforce it: run `etcdctl auth disable` on the source "
-          "cluster and save the snapshot again";
-    return unexpected(why);
-  }
+  auto sum = storage::etcd_backend::import_backend(**reader, **engine);
+  if (!sum) return unexpected(path + ": " + sum.error());
   res->warnings = sum->warnings;
-  if (!sum->auth.users.empty() || !sum->auth.roles.empty())
-    res->warnings.push_back(std::to_string(sum->auth.users.size()) + " users and " +
-                            std::to_string(sum->auth.roles.size()) +
-                            " roles (auth disabled) are not restored: this cairn version has no auth store");
+  // Users, roles and the enabled flag come along, so the restored cluster enforces the same rules.
+  if (sum->has_auth) {
+    if (auto a = auth::import_auth(sum->auth, **engine); !a) return unexpected(path + ": " + a.error());
+  }
   return true;
 }
 

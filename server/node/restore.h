@@ -8,9 +8,8 @@
 //     == 32); a member's db has none, so it needs skip_hash_check, as with etcdctl. Status prints
 //     etcdctl's figures (storage/etcd_backend/status.h); restore imports every record, lease and the
 //     compaction point into a new store (storage/etcd_backend/import.h): nothing is held in memory but
-//     the reader's pages and one write batch. A snapshot with auth enabled is refused (this cairn has no
-//     auth store to enforce it with); users and roles of a cluster with auth disabled are reported as
-//     not restored.
+//     the reader's pages and one write batch. Users, roles, the enabled flag and the auth revision are
+//     restored too (server/auth/backend_format.h); tokens issued before the snapshot are void.
 //   * the format cairn members streamed before they wrote etcd's (read for backups taken with those
 //     builds; deprecated): per file of a store checkpoint u32 BE name length | name | u64 BE size |
 //     bytes, zero padding to a multiple of 512, SHA-256 of everything before it. A name length of 0 (or

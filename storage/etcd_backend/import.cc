@@ -259,10 +259,6 @@ Expected<ImportSummary, std::string> import_backend(bbolt::Reader& reader, KvEng
   const auto& bs = *buckets;
   Status s = import_meta(cx, bs.find(kMetaBucket)->second);
   if (s) s = import_auth(cx, bs);
-  if (s && options.refuse_enabled_auth && sum.auth.enabled.value_or(false)) {
-    s = unexpected("the snapshot has authentication enabled (" + std::to_string(sum.auth.users.size()) +
-                   " users, " + std::to_string(sum.auth.roles.size()) + " roles)");
-  }
   if (s) s = import_keys(cx, bs.find(kKeyBucket)->second);
   if (s && bs.count(kLeaseBucket)) s = import_leases(cx, bs.find(kLeaseBucket)->second);
   if (s && bs.count(kAlarmBucket)) s = import_alarms(cx, bs.find(kAlarmBucket)->second);

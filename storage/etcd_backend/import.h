@@ -12,8 +12,8 @@
 //            tombstones whose put it had removed are dropped), the current revision = the last
 //            record's, or the compaction revision when that is higher (as etcd derives it)
 //   alarm    NOSPACE stays raised; other alarms (CORRUPT) are reported in warnings and dropped
-//   auth     returned in the summary (ImportSummary::auth) for the caller to store; a caller without
-//            an auth store refuses a file with auth enabled (ImportOptions::refuse_enabled_auth)
+//   auth     returned in the summary (ImportSummary::auth) for the caller to store
+//            (server/auth/backend_format.h)
 //   members, members_removed, cluster: reported (member count), not imported: a restored member's
 //            membership comes from its flags, as with etcdctl snapshot restore
 // Unknown buckets are reported in warnings.
@@ -41,8 +41,6 @@ struct ImportOptions {
   uint64_t batch_bytes_max = 4ull << 20;
   // Bounds the auth buckets read into ImportSummary::auth (etcd's auth data is small).
   uint64_t auth_bytes_max = 64ull << 20;
-  // Refuse (before importing any key) a file whose auth is enabled: for a caller that cannot enforce it.
-  bool refuse_enabled_auth = false;
   const std::atomic<bool>* cancel = nullptr;
 };
 

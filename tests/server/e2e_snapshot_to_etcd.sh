@@ -4,8 +4,8 @@
 # member, `etcdctl snapshot status` of it, `etcdctl snapshot restore`, and a real etcd 3.4 started on
 # the restored dir serves the same keys, values, create/mod revisions, versions, history above the
 # compaction point, compacted revisions, leases (granted TTLs, attached keys), takes writes at the next
-# revision, and has a working auth store (empty: cairn has no users yet; a root user and `auth enable`
-# work on it). The member leaves no export files behind, also when a client is killed mid-stream.
+# revision, and enforces cairn's users and roles (auth enabled on cairn before the save: root and a
+# reader who may read key/ only). The member leaves no export files behind, also when a client is killed mid-stream.
 #   usage: e2e_snapshot_to_etcd.sh path/to/cairn     env: BASE (default 17600; uses BASE..BASE+61)
 # Exits 77 (skipped) without etcd/etcdctl. Every process it starts is stopped by pid on exit.
 set -uo pipefail
@@ -50,6 +50,18 @@ kvs "$CAIRN_EP" >"$WORK/cairn.kvs"
 kvs "$CAIRN_EP" --rev=$((compact_at + 1)) >"$WORK/cairn.hist"
 for l in $L1 $L2; do EPS=$CAIRN_EP ctl lease timetolive "$l" --keys | sed 's/remaining([0-9]*s)//' >>"$WORK/cairn.leases"; done
 
+# Auth on: root, and alice who may read key/. From here on every etcdctl call (on cairn and on the
+# restored etcd) is root's, through etcdctl's ETCDCTL_USER.
+ctl role add reader >/dev/null
+ctl role grant-permission reader read key/ --prefix >/dev/null
+ctl user add alice:alicepw >/dev/null
+ctl user grant-role alice reader >/dev/null
+ctl role add root >/dev/null
+ctl user add root:rootpw >/dev/null
+ctl user grant-role root root >/dev/null
+check "auth enable on cairn" "$(ctl auth enable | tail -1)" "Authentication Enabled"
+export ETCDCTL_USER=root:rootpw
+
 EPS=$CAIRN_EP ctl snapshot save "$WORK/snap.db" >"$WORK/save.out" 2>&1
 check_match "etcdctl snapshot save from cairn" "$(tail -1 "$WORK/save.out")" "Snapshot saved at"
 check "no export files left on the member" "$(ls -A "$WORK/m1/member/snapshot-export" | wc -l)" "0"
@@ -59,8 +71,9 @@ st=$(etcdctl snapshot status "$WORK/snap.db" -w json 2>&1)
 check "etcdctl snapshot status: revision" "$(echo "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')" "$rev"
 keys=$(echo "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totalKey"])')
 # 70 key records (what the compaction at revision 10 keeps: the txn's 3 and key/back's second life; then
-# 66 puts), 2 leases, 3 members, 4 meta keys, authRevision, clusterVersion.
-check "etcdctl snapshot status: total keys" "$keys" "81"
+# 66 puts), 2 leases, 3 members, 4 meta keys, clusterVersion, and auth: authEnabled, authRevision, 2
+# users, 2 roles.
+check "etcdctl snapshot status: total keys" "$keys" "86"
 
 ECLIENT=$((BASE + 50)); EPEER=$((BASE + 51))
 etcdctl snapshot restore "$WORK/snap.db" --name e1 --data-dir "$WORK/e1.etcd" \
@@ -86,10 +99,13 @@ for l in $L1 $L2; do EPS=$ETCD_EP ctl lease timetolive "$l" --keys | sed 's/rema
 check "leases: granted TTLs and attached keys" "$(diff "$WORK/cairn.leases" "$WORK/etcd.leases" && echo same)" "same"
 check_match "lease TTL as granted" "$(cat "$WORK/etcd.leases")" "granted with TTL\(900s\).*attached keys\(\[key/leased1\]\)"
 check_match "a write on etcd gets the next revision" "$(EPS=$ETCD_EP ctl put key/new v -w json)" "\"revision\":$((rev + 1))"
-check "etcd's auth store: no users" "$(EPS=$ETCD_EP ctl user list)" ""
-check "etcd's auth store: no roles" "$(EPS=$ETCD_EP ctl role list)" ""
-EPS=$ETCD_EP ctl user add root:rootpw >/dev/null
-check "auth enable on the restored etcd" "$(EPS=$ETCD_EP ctl auth enable | tail -1)" "Authentication Enabled"
+check "etcd has cairn's users" "$(EPS=$ETCD_EP ctl user list | tr '\n' ' ')" "alice root "
+check "etcd has cairn's roles" "$(EPS=$ETCD_EP ctl role list | tr '\n' ' ')" "reader root "
+check "alice's password (cairn's bcrypt hash) works on etcd" \
+  "$(EPS=$ETCD_EP ETCDCTL_USER=alice:alicepw ctl get key/a --print-value-only)" "a-last"
+check_match "etcd denies alice a write, as cairn did" "$(EPS=$ETCD_EP ETCDCTL_USER=alice:alicepw ctl put key/a x)" \
+  "permission denied"
+check_match "etcd requires a user" "$(EPS=$ETCD_EP ETCDCTL_USER= ctl get key/a)" "user name is empty"
 
 # A client that goes away mid-stream: ~20 MB more in the store, etcdctl killed after 0.3 s (whether it
 # was still streaming or had finished, the member must stay healthy and clean up).
