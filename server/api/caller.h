@@ -22,14 +22,17 @@ struct Caller {
   std::string cert_cn;  // the verified client certificate's common name, when the port checks them
 };
 
+// A verified client certificate names the user when no token is sent (etcd's --client-cert-auth).
 inline Caller caller_of(const net::ServerContext& ctx) {
   Caller c;
   if (auto t = ctx.metadata_value("token")) c.token = std::string(*t);
+  c.cert_cn = ctx.peer_common_name();
   return c;
 }
 
 inline Caller caller_of(const net::HttpRequest& req) {
   Caller c;
+  c.cert_cn = req.peer_common_name;
   for (const auto& [k, v] : req.headers) {
     if (k != "authorization") continue;
     c.token = v.rfind("Bearer ", 0) == 0 ? v.substr(7) : v;

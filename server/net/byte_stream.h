@@ -33,6 +33,9 @@ class ByteStream {
   virtual bool is_open() const = 0;
   // "ip:port" of the other end, for logs and ServerContext.
   virtual std::string remote_address() const = 0;
+  // The common name of the certificate the other end presented and we verified (a TLS server that
+  // requires client certificates); empty otherwise.
+  virtual std::string peer_common_name() const { return {}; }
 };
 
 std::unique_ptr<ByteStream> make_tcp_byte_stream(boost::asio::ip::tcp::socket socket);

@@ -109,6 +109,7 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     out.body = req.body();
+    out.peer_common_name = stream_->peer_common_name();
     if (out.method == "OPTIONS") co_return HttpResponse{};
     std::string path = out.target.substr(0, out.target.find('?'));
     auto it = server_->http_routes.find({out.method, path});

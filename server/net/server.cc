@@ -46,6 +46,7 @@ struct ServerCall {
   bool headers_too_large = false;
   std::optional<Clock::time_point> deadline;
   std::string peer;
+  std::string peer_cn;  // verified client certificate's common name (TLS with client certificates)
 
   const UnaryHandler* unary = nullptr;
   const StreamHandler* stream = nullptr;
@@ -441,6 +442,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     call->conn = self;
     call->stream_id = frame->hd.stream_id;
     call->peer = self->stream_->remote_address();
+    call->peer_cn = self->stream_->peer_common_name();
     self->calls_.emplace(call->stream_id, call);
     self->disarm_idle_timer();
     return 0;
@@ -646,6 +648,10 @@ bool ServerContext::cancelled() const {
 }
 const std::string& ServerContext::peer() const {
   return call_->peer;
+}
+
+const std::string& ServerContext::peer_common_name() const {
+  return call_->peer_cn;
 }
 
 awaitable<std::optional<std::string>> ServerStream::read() {

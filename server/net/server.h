@@ -50,6 +50,9 @@ class ServerContext {
   // True once the client reset the stream, the deadline passed or the connection closed.
   bool cancelled() const;
   const std::string& peer() const;
+  // The verified client certificate's common name (a TLS port that requires client certificates);
+  // empty otherwise.
+  const std::string& peer_common_name() const;
 
  private:
   detail::ServerCall* call_;
@@ -91,6 +94,7 @@ struct HttpRequest {
   std::string target;  // "/health?x=1"
   Metadata headers;    // lower-case names
   std::string body;
+  std::string peer_common_name;  // as ServerContext::peer_common_name
 };
 
 struct HttpResponse {

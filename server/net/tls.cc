@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 namespace cairn::server::net {
 
@@ -301,7 +302,31 @@ class TlsStreamImpl final : public TlsStream {
   bool is_open() const override { return stream_.lowest_layer().is_open(); }
   std::string remote_address() const override { return remote_; }
 
+  // Read once per connection, after the handshake (the certificate cannot change afterwards: no
+  // renegotiation in TLS 1.3, and OpenSSL refuses client-initiated renegotiation by default).
+  std::string peer_common_name() const override {
+    if (!peer_cn_) peer_cn_ = read_peer_common_name();
+    return *peer_cn_;
+  }
+
  private:
+  std::string read_peer_common_name() const {
+    SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket>&>(stream_).native_handle();
+    if (!server_ || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+    X509Ptr cert(SSL_get1_peer_certificate(ssl));
+    if (!cert) return {};
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    if (i < 0) return {};
+    ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, s);
+    if (n < 0) return {};
+    std::string cn(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+    OPENSSL_free(utf8);
+    return cn;
+  }
+
   std::string describe(const boost::system::error_code& ec) {
     long v = SSL_get_verify_result(stream_.native_handle());
     if (!server_ && v != X509_V_OK) return verify_error_text(v, server_name_);
@@ -318,6 +343,7 @@ class TlsStreamImpl final : public TlsStream {
   std::string server_name_;
   std::string alpn_;
   std::string remote_;
+  mutable std::optional<std::string> peer_cn_;
 };
 
 }  // namespace

@@ -48,7 +48,15 @@ CAIRN_EP=$(ep_of 1)
 rev=$(header_rev "$CAIRN_EP")
 kvs "$CAIRN_EP" >"$WORK/cairn.kvs"
 kvs "$CAIRN_EP" --rev=$((compact_at + 1)) >"$WORK/cairn.hist"
-for l in $L1 $L2; do EPS=$CAIRN_EP ctl lease timetolive "$l" --keys | sed 's/remaining([0-9]*s)//' >>"$WORK/cairn.leases"; done
+# one line per lease, its attached keys sorted (etcd lists them in Go map order, which varies)
+lease_line() {
+  local line keys
+  sed 's/remaining([0-9]*s)//' | while IFS= read -r line; do
+    keys=$(grep -o '\[[^]]*\]' <<<"$line" | tr -d '[]' | tr ' ' '\n' | sort | paste -sd' ')
+    echo "${line%%attached keys*}attached keys([$keys])"
+  done
+}
+for l in $L1 $L2; do EPS=$CAIRN_EP ctl lease timetolive "$l" --keys | lease_line >>"$WORK/cairn.leases"; done
 
 # Auth on: root, and alice who may read key/. From here on every etcdctl call (on cairn and on the
 # restored etcd) is root's, through etcdctl's ETCDCTL_USER.
@@ -95,7 +103,7 @@ check "the same current revision" "$(header_rev "$ETCD_EP")" "$rev"
 kvs "$ETCD_EP" --rev=$((compact_at + 1)) >"$WORK/etcd.hist"
 check "the same history above the compaction point" "$(diff "$WORK/cairn.hist" "$WORK/etcd.hist" && echo same)" "same"
 check_match "the compacted revision is compacted on etcd" "$(EPS=$ETCD_EP ctl get key/a --rev=$((compact_at - 1)))" "required revision has been compacted"
-for l in $L1 $L2; do EPS=$ETCD_EP ctl lease timetolive "$l" --keys | sed 's/remaining([0-9]*s)//' >>"$WORK/etcd.leases"; done
+for l in $L1 $L2; do EPS=$ETCD_EP ctl lease timetolive "$l" --keys | lease_line >>"$WORK/etcd.leases"; done
 check "leases: granted TTLs and attached keys" "$(diff "$WORK/cairn.leases" "$WORK/etcd.leases" && echo same)" "same"
 check_match "lease TTL as granted" "$(cat "$WORK/etcd.leases")" "granted with TTL\(900s\).*attached keys\(\[key/leased1\]\)"
 check_match "a write on etcd gets the next revision" "$(EPS=$ETCD_EP ctl put key/new v -w json)" "\"revision\":$((rev + 1))"

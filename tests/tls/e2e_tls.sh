@@ -152,6 +152,25 @@ out=$(timeout 30 /usr/bin/python3 "$HERE/grpcio_tls.py" "127.0.0.1:$PB" "$C/ca.p
 check "client-cert-auth: python3-grpcio with a certificate" "$out" "grpcio over TLS: ok"
 out=$(timeout 30 /usr/bin/python3 "$HERE/grpcio_tls.py" "127.0.0.1:$PB" "$C/ca.pem" mk mv 2>&1); rc=$?
 check "client-cert-auth: python3-grpcio without a certificate fails" "$rc" 1
+# With auth on, a verified certificate's common name ("client") is the user when no token is sent.
+tctl --endpoints "$EB" "${mtls[@]}" role add rw-mk >/dev/null
+tctl --endpoints "$EB" "${mtls[@]}" role grant-permission rw-mk readwrite mk --prefix >/dev/null
+tctl --endpoints "$EB" "${mtls[@]}" user add client --no-password >/dev/null
+tctl --endpoints "$EB" "${mtls[@]}" user grant-role client rw-mk >/dev/null
+tctl --endpoints "$EB" "${mtls[@]}" user add root:rootpw >/dev/null
+check_match "client-cert-auth: auth enable" "$(tctl --endpoints "$EB" "${mtls[@]}" auth enable)" "Authentication Enabled"
+check "client-cert-auth + auth: the certificate's CN is the user" \
+  "$(tctl --endpoints "$EB" "${mtls[@]}" get mk --print-value-only)" "mv"
+check "client-cert-auth + auth: the CN user writes its keys" "$(tctl --endpoints "$EB" "${mtls[@]}" put mk3 v3)" "OK"
+check_match "client-cert-auth + auth: and nothing else" "$(tctl --endpoints "$EB" "${mtls[@]}" get other)" \
+  "permission denied"
+check_match "client-cert-auth + auth: gateway with the certificate" \
+  "$(curl -s --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client-key.pem" -X POST -d '{"key":"b3RoZXI="}' "$EB/v3/kv/range")" \
+  '"code":7'
+check "client-cert-auth + auth: a token wins over the certificate" \
+  "$(tctl --endpoints "$EB" "${mtls[@]}" --user root:rootpw put other x)" "OK"
+check "client-cert-auth + auth: auth disable" "$(tctl --endpoints "$EB" "${mtls[@]}" --user root:rootpw auth disable)" \
+  "Authentication Disabled"
 
 # --- C: --auto-tls (self-signed, under <data-dir>/fixtures/client) ---
 PC=$((BASE + 20))
