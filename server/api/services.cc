@@ -39,6 +39,13 @@ void fill(Node& n, etcdserverpb::ResponseHeader* h, bool with_revision = true) {
   if (with_revision && h->revision() == 0) h->set_revision(n.store().revision());
 }
 
+// The request limits a member applies where requests enter (--max-txn-ops).
+storage::StoreOptions store_limits(const Node& n) {
+  storage::StoreOptions o;
+  o.txn_ops_max = n.config().max_txn_ops;
+  return o;
+}
+
 EtcdError invalid(const std::string& what) {
   return {net::StatusCode::kInvalidArgument, what};
 }
@@ -86,6 +93,7 @@ awaitable<Reply> propose(Node* n, EntryKind kind, std::string body, Render rende
 
 Reply do_range(Node& n, const storage::RangeRequest& req) {
   auto r = n.store().range(req);
+  n.count_range();
   if (!r) return to_status(node::from_store(r.error()));
   etcdserverpb::RangeResponse out;
   node::to_pb(*r, &out);
@@ -119,8 +127,7 @@ awaitable<Reply> kv_range(Node* n, std::string bytes) {
 awaitable<Reply> kv_put(Node* n, std::string bytes) {
   etcdserverpb::PutRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =
@@ -137,8 +144,7 @@ awaitable<Reply> kv_put(Node* n, std::string bytes) {
 awaitable<Reply> kv_delete(Node* n, std::string bytes) {
   etcdserverpb::DeleteRangeRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ = propose(n, EntryKind::kDeleteRange, std::move(bytes),
@@ -155,8 +161,7 @@ awaitable<Reply> kv_delete(Node* n, std::string bytes) {
 awaitable<Reply> kv_txn(Node* n, std::string bytes) {
   etcdserverpb::TxnRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =

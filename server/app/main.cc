@@ -1,13 +1,22 @@
-// cairn: the server binary. Threads: the network io_context (client server and peer transport) runs
-// on kNetThreads threads; the node (raft, WAL, store) runs on its own thread (server/node/node.h).
+// cairn: the server binary. Threads: the network io_context (client servers, metrics servers and the peer
+// transport) runs on kNetThreads threads; the node (raft, WAL, store) runs on its own thread
+// (server/node/node.h). `cairn gateway ...` and `cairn grpc-proxy ...` are etcd's subcommands
+// (server/app/subcommands.h).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
 #include "server/api/services.h"
 #include "server/app/flags.h"
+#include "server/app/subcommands.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
 // and the returned handle keeps it alive. Called before Node::start().
@@ -27,21 +36,102 @@
 #include "server/lock/install.h"
 #define CAIRN_HAVE_LOCK 1
 #endif
+#if __has_include("server/corrupt/install.h")
+#include "server/corrupt/install.h"
+#define CAIRN_HAVE_CORRUPT 1
+#endif
 
 namespace {
+
+using namespace cairn::server;
+
 constexpr int kNetThreads = 2;
+
+// --log-outputs: the log is this process's stderr; stdout or a file (appended) take its place.
+std::optional<std::string> setup_log_output(const app::Flags& f) {
+  const std::string& out = f.log_outputs;
+  if (out.empty() || out == "default" || out == "stderr") return std::nullopt;
+  int fd = -1;
+  if (out == "stdout") {
+    fd = STDOUT_FILENO;
+  } else if (out.rfind("systemd/journal", 0) == 0) {
+    return std::string("--log-outputs=systemd/journal: cairn writes to stderr (journald captures it)");
+  } else {
+    fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return "open " + out + ": " + std::strerror(errno);
+  }
+  if (::dup2(fd, STDERR_FILENO) < 0) return std::string("--log-outputs: ") + std::strerror(errno);
+  if (fd != STDOUT_FILENO) ::close(fd);
+  return std::nullopt;
 }
 
-int main(int argc, char** argv) {
-  using namespace cairn::server;
-  auto parsed = app::parse_flags(argc, argv);
-  if (!parsed) {
-    const auto& e = parsed.error();
-    std::fprintf(e.code == 0 ? stdout : stderr, "%s%s", e.message.c_str(),
-                 e.message.empty() || e.message.back() == '\n' ? "" : "\n");
-    return e.code;
+net::ServerLimits server_limits(const app::ServerConfig& cfg) {
+  auto ms = [](app::GoDuration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  net::ServerLimits limits;
+  limits.message_bytes_max = cfg.node.max_request_bytes + net::kGrpcOverheadBytes;
+  limits.http_body_bytes_max = limits.message_bytes_max;
+  limits.shutdown_grace = std::chrono::milliseconds(2000);
+  limits.concurrent_streams_max = static_cast<uint32_t>(cfg.flags.max_concurrent_streams);
+  limits.keepalive_min_ping_interval = ms(cfg.flags.grpc_keepalive_min_time);
+  limits.keepalive_time = ms(cfg.flags.grpc_keepalive_interval);
+  limits.keepalive_timeout = ms(cfg.flags.grpc_keepalive_timeout);
+  return limits;
+}
+
+boost::system::error_code listen_on(net::Server& s, const net::Endpoint& ep) {
+  if (!ep.unix_path.empty()) return s.listen_unix(ep.unix_path);
+  return s.listen(ep.host, ep.port);
+}
+
+std::string where(const net::Server& s, const net::Endpoint& ep) {
+  if (!ep.unix_path.empty()) return "unix:" + ep.unix_path;
+  return ep.host + ":" + std::to_string(s.port());
+}
+
+// The gateway's old prefixes (etcd 3.4 serves /v3beta; /v3alpha is etcd 3.2/3.3's), or no gateway at all.
+void finish_gateway_routes(net::Server& s, const app::Flags& f) {
+  if (!f.enable_grpc_gateway) {
+    s.drop_http_routes("/v3/");
+    return;
   }
-  app::ServerConfig cfg = std::move(*parsed);
+  s.alias_http_routes("/v3/", "/v3beta/");
+  s.alias_http_routes("/v3/", "/v3alpha/");
+}
+
+std::vector<std::shared_ptr<void>> install_components(node::Node& node,
+                                                      const std::vector<net::Server*>& servers,
+                                                      const app::ServerConfig& cfg) {
+  std::vector<std::shared_ptr<void>> components;
+#ifdef CAIRN_HAVE_LEASE
+  components.push_back(lease::install(node, servers));
+#endif
+#ifdef CAIRN_HAVE_WATCH
+  components.push_back(watch::install(node, servers));
+#endif
+#ifdef CAIRN_HAVE_LOCK
+  components.push_back(lock::install(node, servers));
+#endif
+#ifdef CAIRN_HAVE_COMPACTOR
+  components.push_back(compactor::install(node, servers));
+#endif
+#ifdef CAIRN_HAVE_CORRUPT
+  components.push_back(corrupt::install(node, corrupt::options_from(cfg.flags)));
+#endif
+  (void)cfg;
+  return components;
+}
+
+int run_member(app::ServerConfig cfg) {
+  for (const auto& w : cfg.warnings)
+    std::fprintf(stderr, "cairn: %s\n", w.c_str());
+  if (auto e = setup_log_output(cfg.flags)) {
+    std::fprintf(stderr, "cairn: %s\n", e->c_str());
+    return 1;
+  }
+  if (cfg.flags.memory_mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    std::fprintf(stderr, "cairn: --experimental-memory-mlock: mlockall: %s\n", std::strerror(errno));
+    return 1;
+  }
   // Certificates are read (or generated) at startup; a bad one stops the member with status 1, as etcd.
   if (auto e = app::setup_tls(cfg)) {
     std::fprintf(stderr, "cairn: %s\n", e->c_str());
@@ -50,39 +140,36 @@ int main(int argc, char** argv) {
   boost::asio::io_context ioc;
   auto guard = boost::asio::make_work_guard(ioc);
   node::Node node(cfg.node);
-
-  net::ServerLimits limits;
-  limits.message_bytes_max = cfg.node.max_request_bytes + net::kGrpcOverheadBytes;
-  limits.http_body_bytes_max = limits.message_bytes_max;
-  limits.shutdown_grace = std::chrono::milliseconds(2000);
+  const net::ServerLimits limits = server_limits(cfg);
   std::vector<std::unique_ptr<net::Server>> servers;
-  std::vector<net::Server*> server_ptrs;
+  std::vector<net::Server*> client_servers;
   for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
     servers.push_back(std::make_unique<net::Server>(ioc, limits));
     if (cfg.client_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
     api::register_all(*servers.back(), node);
-    server_ptrs.push_back(servers.back().get());
+    client_servers.push_back(servers.back().get());
   }
-  std::vector<std::shared_ptr<void>> components;
-#ifdef CAIRN_HAVE_LEASE
-  components.push_back(lease::install(node, server_ptrs));
-#endif
-#ifdef CAIRN_HAVE_WATCH
-  components.push_back(watch::install(node, server_ptrs));
-#endif
-#ifdef CAIRN_HAVE_LOCK
-  components.push_back(lock::install(node, server_ptrs));
-#endif
-#ifdef CAIRN_HAVE_COMPACTOR
-  components.push_back(compactor::install(node, server_ptrs));
-#endif
-  for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
-    const auto& ep = cfg.client_listen[i];
-    if (auto ec = servers[i]->listen(ep.host, ep.port)) {
-      std::fprintf(stderr, "cairn: listen on client URL %s:%u: %s\n", ep.host.c_str(), ep.port,
+  auto components = install_components(node, client_servers, cfg);
+  for (auto* s : client_servers)
+    finish_gateway_routes(*s, cfg.flags);
+  for (size_t i = 0; i < cfg.metrics_listen.size(); ++i) {
+    servers.push_back(std::make_unique<net::Server>(ioc, limits));
+    if (cfg.metrics_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
+    api::register_monitoring(*servers.back(), node,
+                             client_servers.empty() ? *servers.back() : *client_servers[0]);
+  }
+  std::vector<net::Endpoint> eps = cfg.client_listen;
+  eps.insert(eps.end(), cfg.metrics_listen.begin(), cfg.metrics_listen.end());
+  std::string serving;
+  for (size_t i = 0; i < eps.size(); ++i) {
+    if (auto ec = listen_on(*servers[i], eps[i])) {
+      std::fprintf(stderr, "cairn: listen on %s URL %s:%u: %s\n",
+                   i < cfg.client_listen.size() ? "client" : "metrics",
+                   eps[i].unix_path.empty() ? eps[i].host.c_str() : eps[i].unix_path.c_str(), eps[i].port,
                    ec.message().c_str());
       return 1;
     }
+    serving += (serving.empty() ? "" : ",") + where(*servers[i], eps[i]);
   }
   auto started = node.start(ioc);
   if (!started) {
@@ -91,10 +178,12 @@ int main(int argc, char** argv) {
       s->shutdown();
     return 1;
   }
-  std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s:%u, cluster state %s\n",
-               static_cast<unsigned long long>(cfg.node.member_id), cfg.node.name.c_str(),
-               cfg.flags.listen_client_urls.c_str(), cfg.node.listen_peer_host.c_str(),
-               cfg.node.listen_peer_port, cfg.flags.initial_cluster_state.c_str());
+  std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s, cluster state %s\n",
+               static_cast<unsigned long long>(cfg.node.member_id), cfg.node.name.c_str(), serving.c_str(),
+               cfg.node.listen_peer_unix.empty()
+                   ? (cfg.node.listen_peer_host + ":" + std::to_string(cfg.node.listen_peer_port)).c_str()
+                   : ("unix:" + cfg.node.listen_peer_unix).c_str(),
+               cfg.flags.initial_cluster_state.c_str());
 
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
@@ -113,4 +202,19 @@ int main(int argc, char** argv) {
     t.join();
   node.stop();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && app::is_subcommand(argv[1])) return app::run_subcommand(argc - 1, argv + 1);
+  auto parsed = app::parse_flags(argc, argv);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    std::FILE* out = e.code == 0 ? stdout : stderr;
+    std::fprintf(out, "%s%s%s", e.code == 1 ? "cairn: " : "", e.message.c_str(),
+                 e.message.empty() || e.message.back() == '\n' ? "" : "\n");
+    return e.code;
+  }
+  return run_member(std::move(*parsed));
 }

@@ -45,6 +45,7 @@ struct Server::Impl {
   ServerStats stats;
 
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+  std::optional<boost::asio::local::stream_protocol::acceptor> unix_acceptor;  // listen_unix()
   std::uint16_t port = 0;
   std::string address;           // as given to listen()
   std::optional<ServerTls> tls;  // set before listen()

@@ -8,10 +8,12 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
+#include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
 #include "storage/rocksdb_engine.h"
@@ -146,6 +148,9 @@ Expected<bool, std::string> Node::open_store() {
   // Applied batches also skip RocksDB's own WAL (one write() per entry saved): sync() flushes them.
   so.sync_writes = false;
   so.engine_log = false;
+  // --max-txn-ops is checked where requests enter (NodeConfig::max_txn_ops): apply takes what was
+  // committed, so members started with different limits stay identical.
+  so.txn_ops_max = std::numeric_limits<size_t>::max();
   auto store = storage::MvccStore::open(std::move(*engine), so);
   if (!store) return unexpected("open store " + db_dir_ + ": " + store.error().message());
   store_ = std::move(*store);
@@ -225,7 +230,16 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (applied > st.hard_state.commit) applied = st.hard_state.commit;  // the store is never ahead of the log
   rc.applied = applied;
   rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  rc.pre_vote = cfg_.pre_vote;
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
+  // etcd's initial election tick advance: a one-member cluster campaigns after one tick; a larger one
+  // advances all but two ticks once the first peer message shows the network is up (drain()).
+  if (conf_state_.voters.size() <= 1) {
+    for (int i = 1; i < rc.election_timeout_ticks; ++i)
+      raw_->tick();
+  } else if (cfg_.initial_election_tick_advance) {
+    pending_tick_advance_ = rc.election_timeout_ticks - 2;
+  }
   request_seq_ = (cfg_.member_id & 0xffffffff00000000ull) ^
                  (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
 
@@ -245,8 +259,12 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     schedule_drain_locked();
   };
   transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, cfg_.peer_transport, cb);
-  if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port))
+  if (!cfg_.listen_peer_unix.empty()) {
+    if (auto e = transport_->listen_unix(cfg_.listen_peer_unix))
+      return unexpected("listen on peer socket " + cfg_.listen_peer_unix + ": " + e.message());
+  } else if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port)) {
     return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
+  }
   update_peers();
 
   tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
@@ -356,6 +374,10 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
             return;
           }
         }
+        if (auto e = check_reconfig(membership_view(), cc, cfg_.strict_reconfig_check, cfg_.max_learners)) {
+          (*shared)(*e);
+          return;
+        }
         cc.id = next_request_id();
         auto r = raw_->propose_conf_change(cc);
         if (!r) {
@@ -371,6 +393,27 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
       })) {
     (*shared)(err_too_many_requests());
   }
+}
+
+// What reconfig_check.h needs: voters, learners, started (published) members and, on the leader, the
+// voters heard from within the last two election timeouts (at least etcd's 5 s health interval).
+MembershipView Node::membership_view() const {
+  MembershipView v;
+  v.voters = conf_state_.voters;
+  for (const auto& [id, m] : members_) {
+    if (m.learner) v.learners.insert(id);
+    if (!m.client_urls.empty()) v.started.insert(id);
+  }
+  if (lead_ == cfg_.member_id) {
+    const auto window =
+        std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), 2 * cfg_.election);
+    const auto now = Clock::now();
+    v.active.emplace();
+    v.active->insert(cfg_.member_id);
+    for (const auto& [id, at] : last_heard_)
+      if (now - at <= window) v.active->insert(id);
+  }
+  return v;
 }
 
 void Node::move_leader(uint64_t target, ErrorDone done) {
@@ -410,8 +453,16 @@ void Node::drain() {
     unreachable.swap(inbox_unreachable_);
   }
   if (stopped_) return;
-  for (auto& m : msgs)
+  if (pending_tick_advance_ > 0 && !msgs.empty()) {  // before stepping: a leader's message resets it
+    for (int i = 0; i < pending_tick_advance_; ++i)
+      raw_->tick();
+    pending_tick_advance_ = 0;
+  }
+  const auto now = Clock::now();
+  for (auto& m : msgs) {
+    last_heard_[m.from] = now;
     (void)raw_->step(std::move(m));
+  }
   for (uint64_t id : unreachable)
     raw_->report_unreachable(id);
   for (auto& p : props) {
@@ -653,7 +704,10 @@ void Node::apply_entry(const raft::Entry& e) {
       }
     }
   }
+  const auto apply_started = Clock::now();
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}});
+  warn_slow_apply(e.index, Clock::now() - apply_started);
+  if (r) stats_.mvcc.add(count_mvcc_ops(*r), std::holds_alternative<storage::TxnResponse>(*r));
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
     log_line("fatal: store apply failed: %s", r.error().message());
     std::abort();
@@ -674,6 +728,19 @@ void Node::apply_entry(const raft::Entry& e) {
       w.apply_done(unexpected(from_store(r.error())));
     }
   }
+}
+
+// etcd's "apply request took too long" (--experimental-warning-apply-duration), at most one line a second.
+void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
+  if (took <= cfg_.warning_apply_duration) return;
+  ++slow_applies_;
+  auto now = Clock::now();
+  if (now - last_slow_apply_log_ < std::chrono::seconds(1)) return;
+  last_slow_apply_log_ = now;
+  std::fprintf(stderr,
+               "cairn: apply request took too long: entry %llu took %.3f ms (expected %.3f ms; %llu slow)\n",
+               static_cast<unsigned long long>(index), took.count() / 1e6,
+               cfg_.warning_apply_duration.count() / 1e6, static_cast<unsigned long long>(slow_applies_));
 }
 
 void Node::apply_conf_entry(const raft::Entry& e) {
