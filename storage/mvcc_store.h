@@ -25,6 +25,9 @@
 //            "revision"          i64 BE current main revision (absent: 1, empty store)
 //            "compact_revision"  i64 BE last compaction revision (absent: never compacted)
 //            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
+//            "alarm/corrupt"     present (empty value) while the CORRUPT alarm is active: writes (Put,
+//                                DeleteRange, a Txn with a put or delete, Compaction, LeaseGrant,
+//                                LeaseRevoke) fail with kCorrupt, reads still work (etcd's applierV3Corrupt)
 //
 // Logical size: sum over kKeys and kLeases records of (key bytes + value bytes), maintained
 // exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
@@ -202,6 +205,7 @@ class MvccStore {
   int64_t rev_ = 1;
   int64_t compact_rev_ = -1;
   bool alarm_nospace_ = false;
+  bool alarm_corrupt_ = false;
   uint64_t logical_bytes_ = 0;
   bool failed_ = false;
   std::vector<Event> events_;  // of the last applied entry

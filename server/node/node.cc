@@ -13,9 +13,11 @@
 
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
+#include "server/node/force_new_cluster.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
+#include "server/node/wal_retention.h"
 #include "storage/rocksdb_engine.h"
 
 namespace cairn::server::node {
@@ -212,6 +214,9 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (!members_.count(cfg_.member_id) && cfg_.new_cluster && fresh)
     return unexpected("this member is not in --initial-cluster");
 
+  if (cfg_.force_new_cluster && !fresh) {
+    if (auto r = force_new_cluster_on_start(st); !r) return unexpected(r.error());
+  }
   if (st.snapshot) {
     raft::Snapshot snap;
     snap.metadata = *st.snapshot;
@@ -234,7 +239,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
   // etcd's initial election tick advance: a one-member cluster campaigns after one tick; a larger one
   // advances all but two ticks once the first peer message shows the network is up (drain()).
-  if (conf_state_.voters.size() <= 1) {
+  if (conf_state_.voters.size() <= 1 || cfg_.force_new_cluster) {
     for (int i = 1; i < rc.election_timeout_ticks; ++i)
       raw_->tick();
   } else if (cfg_.initial_election_tick_advance) {
@@ -277,6 +282,29 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     ioc_.run();
   });
   boost::asio::post(ioc_, [this] { process_ready(); });
+  return true;
+}
+
+// --force-new-cluster (force_new_cluster.h): the committed log, then entries removing every other member,
+// durable before raft starts; they are applied like any conf change once raft hands them out.
+Expected<bool, std::string> Node::force_new_cluster_on_start(wal::RecoveredState& st) {
+  const uint64_t snap_index = st.snapshot ? st.snapshot->index : 0;
+  const uint64_t snap_term = st.snapshot ? st.snapshot->term : 0;
+  auto forced = force_new_cluster(st.entries, st.hard_state, snap_index, snap_term, conf_state_, conf_index_,
+                                  cfg_.member_id);
+  if (!forced) {
+    log_line("--force-new-cluster: this member is already the only one%s", "");
+    return true;
+  }
+  if (auto s = wal_->append(forced->entries, &forced->hard_state); !s.is_ok())
+    return unexpected("--force-new-cluster: WAL append: " + s.message());
+  if (auto d = wal_->sync(); !d) return unexpected("--force-new-cluster: WAL sync: " + d.error().message());
+  const uint64_t first_forced = forced->entries.front().index;
+  std::erase_if(st.entries, [&](const raft::Entry& e) { return e.index >= first_forced; });
+  st.entries.insert(st.entries.end(), forced->entries.begin(), forced->entries.end());
+  st.hard_state = forced->hard_state;
+  log_line("--force-new-cluster: restarting as a one-member cluster (%s membership changes appended)",
+           std::to_string(forced->entries.size()));
   return true;
 }
 
@@ -919,7 +947,12 @@ void Node::maybe_snapshot() {
     log_line("fatal: WAL sync failed: %s", d.error().message());
     std::abort();
   }
-  if (auto s = wal_->release_to(applied); !s.is_ok()) log_line("WAL release failed: %s", s.message());
+  // --max-wals: the newest max_wals segments stay even when the snapshot covers them (wal_retention.h).
+  std::vector<uint64_t> first_indices;
+  for (const auto& seg : wal_->segments())
+    first_indices.push_back(seg.first_index);
+  if (uint64_t to = wal_release_index(first_indices, applied, cfg_.max_wals); to > 0)
+    if (auto s = wal_->release_to(to); !s.is_ok()) log_line("WAL release failed: %s", s.message());
   snapshot_index_ = applied;
   stats_.snapshot_index = applied;
   stats_.snapshots_saved++;

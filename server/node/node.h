@@ -259,6 +259,7 @@ class Node {
   std::string metadata_blob() const;
   void save_metadata();
   Expected<bool, std::string> open_store();
+  Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
   void maybe_snapshot();
   void send_snapshot(raft::Message m);
