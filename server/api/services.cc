@@ -563,6 +563,14 @@ void register_gateway(net::Server& s, Node& n) {
   gateway<CompactionRequest, CompactionResponse>(s, "/v3/kv/compaction", n, kv_compact);
   gateway<StatusRequest, StatusResponse>(s, "/v3/maintenance/status", n, m_status);
   gateway<MemberListRequest, MemberListResponse>(s, "/v3/cluster/member/list", n, member_list);
+  gateway<MemberAddRequest, MemberAddResponse>(s, "/v3/cluster/member/add", n, member_add);
+  gateway<MemberRemoveRequest, MemberRemoveResponse>(s, "/v3/cluster/member/remove", n, member_remove);
+  gateway<MemberUpdateRequest, MemberUpdateResponse>(s, "/v3/cluster/member/update", n, member_update);
+  gateway<MemberPromoteRequest, MemberPromoteResponse>(s, "/v3/cluster/member/promote", n, member_promote);
+  gateway<AlarmRequest, AlarmResponse>(s, "/v3/maintenance/alarm", n, m_alarm);
+  gateway<DefragmentRequest, DefragmentResponse>(s, "/v3/maintenance/defragment", n, m_defrag);
+  gateway<HashRequest, HashResponse>(s, "/v3/maintenance/hash", n, m_hash);  // etcd 3.4 binds Hash here
+  gateway<MoveLeaderRequest, MoveLeaderResponse>(s, "/v3/maintenance/transfer-leadership", n, m_move_leader);
 }
 
 namespace {

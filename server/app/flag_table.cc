@@ -430,6 +430,16 @@ std::vector<FlagSpec> build_table() {
        "",
        {},
        false},
+      // cairn's own (debug builds only): this member corrupts what it applies, for the corruption checks'
+      // test.
+      {"debug-unsafe-corrupt-puts",
+       K::kBool,
+       &F::debug_unsafe_corrupt_puts,
+       "'false'",
+       kUnsafe,
+       "",
+       {},
+       false},
   };
 }
 

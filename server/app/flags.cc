@@ -181,7 +181,11 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
     if (auto e = apply_config_file(config_file, f, warnings))
       return unexpected(ParseExit{1, verify_error(*e)});
   } else {
-    if (auto e = apply_environment(*cl, warnings)) return unexpected(ParseExit{1, verify_error(*e)});
+    if (auto e = apply_environment(*cl, warnings)) {
+      // etcd reports a shadowed variable as it is, not as a flag verification error.
+      bool shadowed = e->rfind("conflicting environment variable", 0) == 0;
+      return unexpected(ParseExit{1, shadowed ? *e : verify_error(*e)});
+    }
     f = cl->flags;
     // etcd: a member that listens on chosen client URLs must say which ones clients should use.
     if (cl->set.count("listen-client-urls") && !cl->set.count("advertise-client-urls"))

@@ -113,6 +113,8 @@ struct Flags {
   bool unsafe_no_fsync = false;
   // Debug builds only (tests/fault proves its checker catches it): linearizable reads skip ReadIndex.
   bool debug_unsafe_skip_read_index = false;
+  // Debug builds only (tests/server/e2e_corrupt.sh): this member alters every value it applies.
+  bool debug_unsafe_corrupt_puts = false;
   // Flags cairn accepts and validates but needs no field for (etcd's bbolt, v2 proxy and discovery
   // tuning, ...): their last value, by flag name.
   std::map<std::string, std::string> other;

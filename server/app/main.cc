@@ -17,6 +17,7 @@
 #include "server/api/services.h"
 #include "server/app/flags.h"
 #include "server/app/subcommands.h"
+#include "server/corrupt/install.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
 // and the returned handle keeps it alive. Called before Node::start().
@@ -35,10 +36,6 @@
 #if __has_include("server/lock/install.h")
 #include "server/lock/install.h"
 #define CAIRN_HAVE_LOCK 1
-#endif
-#if __has_include("server/corrupt/install.h")
-#include "server/corrupt/install.h"
-#define CAIRN_HAVE_CORRUPT 1
 #endif
 
 namespace {
@@ -114,11 +111,26 @@ std::vector<std::shared_ptr<void>> install_components(node::Node& node,
 #ifdef CAIRN_HAVE_COMPACTOR
   components.push_back(compactor::install(node, servers));
 #endif
-#ifdef CAIRN_HAVE_CORRUPT
-  components.push_back(corrupt::install(node, corrupt::options_from(cfg.flags)));
-#endif
   (void)cfg;
   return components;
+}
+
+// --experimental-corrupt-check-time (or etcd 3.5's compact hash check, which cairn runs the same way),
+// and the client TLS context for peers with https:// client URLs.
+corrupt::Options corrupt_options(const app::ServerConfig& cfg) {
+  const app::Flags& f = cfg.flags;
+  corrupt::Options o;
+  auto period = f.corrupt_check_time.count() > 0 ? f.corrupt_check_time
+                : f.compact_hash_check_enabled   ? f.compact_hash_check_time
+                                                 : app::GoDuration(0);
+  o.period = std::chrono::duration_cast<std::chrono::milliseconds>(period);
+  net::TlsClientConfig tc;
+  tc.ca_file = f.trusted_ca_file;
+  tc.cert_file = f.client_cert_file.empty() ? f.cert_file : f.client_cert_file;
+  tc.key_file = f.client_key_file.empty() ? f.key_file : f.client_key_file;
+  tc.insecure_skip_verify = f.auto_tls && f.trusted_ca_file.empty();
+  if (auto c = net::make_client_tls(tc)) o.client_tls = *c;
+  return o;
 }
 
 int run_member(app::ServerConfig cfg) {
@@ -158,6 +170,23 @@ int run_member(app::ServerConfig cfg) {
     api::register_monitoring(*servers.back(), node,
                              client_servers.empty() ? *servers.back() : *client_servers[0]);
   }
+  const corrupt::Options corrupt_opts = corrupt_options(cfg);
+  components.push_back(corrupt::install(node, ioc, corrupt_opts));
+  auto started = node.start(ioc);
+  if (!started) {
+    std::fprintf(stderr, "cairn: %s\n", started.error().c_str());
+    for (auto& s : servers)
+      s->shutdown();
+    return 1;
+  }
+  // Before any client is served (etcd's --experimental-initial-corrupt-check).
+  if (cfg.flags.initial_corrupt_check) {
+    if (auto e = corrupt::initial_check(node, corrupt_opts)) {
+      std::fprintf(stderr, "cairn: %s\n", e->c_str());
+      node.stop();
+      return 1;
+    }
+  }
   std::vector<net::Endpoint> eps = cfg.client_listen;
   eps.insert(eps.end(), cfg.metrics_listen.begin(), cfg.metrics_listen.end());
   std::string serving;
@@ -167,17 +196,12 @@ int run_member(app::ServerConfig cfg) {
                    i < cfg.client_listen.size() ? "client" : "metrics",
                    eps[i].unix_path.empty() ? eps[i].host.c_str() : eps[i].unix_path.c_str(), eps[i].port,
                    ec.message().c_str());
+      node.stop();
       return 1;
     }
     serving += (serving.empty() ? "" : ",") + where(*servers[i], eps[i]);
   }
-  auto started = node.start(ioc);
-  if (!started) {
-    std::fprintf(stderr, "cairn: %s\n", started.error().c_str());
-    for (auto& s : servers)
-      s->shutdown();
-    return 1;
-  }
+
   std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s, cluster state %s\n",
                static_cast<unsigned long long>(cfg.node.member_id), cfg.node.name.c_str(), serving.c_str(),
                cfg.node.listen_peer_unix.empty()

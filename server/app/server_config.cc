@@ -89,6 +89,7 @@ std::optional<std::string> refuse_unsupported(const Flags& g) {
 #ifdef NDEBUG
   if (g.debug_unsafe_skip_read_index)
     return "--debug-unsafe-skip-read-index is only available in debug builds";
+  if (g.debug_unsafe_corrupt_puts) return "--debug-unsafe-corrupt-puts is only available in debug builds";
 #endif
   return std::nullopt;
 }
@@ -277,6 +278,7 @@ void member_options(const Flags& g, node::NodeConfig& nc) {
   nc.watch_progress_notify_interval =
       std::chrono::duration_cast<std::chrono::milliseconds>(g.watch_progress_notify_interval);
   nc.debug_unsafe_skip_read_index = g.debug_unsafe_skip_read_index;
+  nc.debug_unsafe_corrupt_puts = g.debug_unsafe_corrupt_puts;
   nc.pre_vote = g.pre_vote;
   nc.initial_election_tick_advance = g.initial_election_tick_advance;
   nc.strict_reconfig_check = g.strict_reconfig_check;

@@ -720,6 +720,8 @@ void Node::apply_entry(const raft::Entry& e) {
   if (!e.data.empty()) p = decode_entry_payload(e.data);
   std::optional<storage::ApplyRequest> req;
   if (p) req = to_apply_request(p->kind, p->body);
+  if (cfg_.debug_unsafe_corrupt_puts && req)  // deliberately unsafe; see NodeConfig
+    if (auto* put = std::get_if<storage::PutRequest>(&*req)) put->value += "~corrupt";
   if (p && p->kind == EntryKind::kPublish) {
     etcdserverpb::Member pb;
     if (pb.ParseFromString(p->body)) {

@@ -94,6 +94,9 @@ struct NodeConfig {
   std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
   // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
   bool debug_unsafe_skip_read_index = false;
+  // --debug-unsafe-corrupt-puts (debug builds only): every applied Put's value is altered here, so this
+  // member's HashKV differs from the others' (tests of the corruption checks).
+  bool debug_unsafe_corrupt_puts = false;
   // --listen-peer-urls unix://NAME: the peer socket file (listen_peer_host/port unused then).
   std::string listen_peer_unix;
   // --pre-vote (etcd 3.5's default: on).
