@@ -109,6 +109,7 @@ awaitable<HttpResponse> metrics(Node* n, const net::Server* s) {
     << static_cast<double>(st.wal_fsync_micros_total.load()) / 1e6
     << "\netcd_disk_wal_fsync_duration_seconds_count " << st.wal_fsyncs.load() << "\n";
   o << net::render_prometheus(s->stats());
+  o << s->call_metrics().render();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = o.str();

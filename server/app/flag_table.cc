@@ -205,7 +205,7 @@ std::vector<FlagSpec> build_table() {
       {"enable-pprof", K::kBool, &F::enable_pprof, "'false'", kMonitoring,
        "Go's pprof endpoints (not supported: true is refused; profile cairn with perf)."},
       {"metrics", K::kEnum, &F::metrics, "'basic'", kMonitoring,
-       "'extensive' adds per-method gRPC counters to /metrics.", "basic|extensive"},
+       "'extensive' adds per-method gRPC latency histograms to /metrics.", "basic|extensive"},
       {"listen-metrics-urls", K::kUrls, &F::listen_metrics_urls, "''", kMonitoring,
        "More URLs serving only /metrics and /health (http:// or https:// with the client TLS files).", ""},
 

@@ -159,6 +159,8 @@ int run_member(app::ServerConfig cfg) {
     servers.push_back(std::make_unique<net::Server>(ioc, limits));
     if (cfg.client_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
     api::register_all(*servers.back(), node);
+    // --metrics=extensive: per-method latency histograms (etcd's grpc_server_handling_seconds).
+    servers.back()->call_metrics().enable_histograms(cfg.flags.metrics == "extensive");
     client_servers.push_back(servers.back().get());
   }
   auto components = install_components(node, client_servers, cfg);

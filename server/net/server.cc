@@ -48,6 +48,7 @@ struct ServerCall {
   bool headers_too_large = false;
   std::optional<Clock::time_point> deadline;
   std::string peer;
+  Clock::time_point received_at = Clock::now();  // for grpc_server_handling_seconds
 
   const UnaryHandler* unary = nullptr;
   const StreamHandler* stream = nullptr;
@@ -159,6 +160,8 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void finish_call(ServerCall& call, Status status) {
     if (call.final_decided || call.stream_closed) return;
     call.final_decided = true;
+    if (call.unary || call.stream)
+      server_->call_metrics.handled(call.path, status.code, Clock::now() - call.received_at);
     call.deadline_timer.cancel();
     call.read_wake.cancel();
     call.write_wake.cancel();
@@ -427,6 +430,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void start_handler(const std::shared_ptr<ServerCall>& call) {
     call->handler_running = true;
     server_->stats.calls_started.fetch_add(1);
+    server_->call_metrics.started(call->path);
     auto self = std::static_pointer_cast<GrpcServerConnection>(shared_from_this());
     asio::co_spawn(executor(), run_handler(self, call),
                    asio::bind_cancellation_slot(
@@ -848,9 +852,11 @@ Server::~Server() {
 }
 
 void Server::add_unary(std::string path, UnaryHandler handler) {
+  impl_->call_metrics.add_method(path, false);
   impl_->unary_routes.emplace(std::move(path), std::move(handler));
 }
 void Server::add_stream(std::string path, StreamHandler handler) {
+  impl_->call_metrics.add_method(path, true);
   impl_->stream_routes.emplace(std::move(path), std::move(handler));
 }
 void Server::add_http(std::string method, std::string target, HttpHandler handler) {
@@ -953,6 +959,12 @@ void Server::shutdown() {
 
 const ServerStats& Server::stats() const {
   return impl_->stats;
+}
+CallMetrics& Server::call_metrics() {
+  return impl_->call_metrics;
+}
+const CallMetrics& Server::call_metrics() const {
+  return impl_->call_metrics;
 }
 const ServerLimits& Server::limits() const {
   return impl_->limits;

@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/net/call_metrics.h"
 #include "server/net/endpoint.h"
 #include "server/net/limits.h"
 #include "server/net/tls.h"
@@ -166,6 +167,9 @@ class Server {
   void shutdown();
 
   const ServerStats& stats() const;
+  // Per-method gRPC counters (and, once enabled, latency histograms) of this server's calls.
+  CallMetrics& call_metrics();
+  const CallMetrics& call_metrics() const;
   const ServerLimits& limits() const;
 
   struct Impl;

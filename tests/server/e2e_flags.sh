@@ -69,6 +69,8 @@ check "config file: put" "$(EPS=127.0.0.1:29710 ctl put k v)" "OK"
 check "config file: get" "$(EPS=127.0.0.1:29710 ctl get k --print-value-only)" "v"
 check "config file: metrics URL" "$(curl -s --max-time 5 http://127.0.0.1:29712/health)" '{"health":"true"}'
 check "config file: its name" "$(EPS=127.0.0.1:29710 ctl member list | cut -d, -f3 | tr -d ' ')" "allkeys"
+check_match "config file: --metrics=extensive histograms" "$(curl -s --max-time 5 $A/metrics)" \
+  'grpc_server_handling_seconds_bucket\{grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary",le="\+Inf"\} 1'
 check "config file: data dir relative to the working directory" "$([[ -d $WORK/allkeys/allkeys.etcd/member/wal ]] && echo yes)" "yes"
 
 # ---- 3. URL forms: port 0, unix:// client and peer sockets ----
@@ -120,6 +122,9 @@ check "etcd_mvcc_put_total" "$(metric $S etcd_mvcc_put_total)" "4"
 check "etcd_mvcc_delete_total" "$(metric $S etcd_mvcc_delete_total)" "1"
 check "etcd_mvcc_range_total" "$(metric $S etcd_mvcc_range_total)" "3"
 check "etcd_mvcc_txn_total" "$(metric $S etcd_mvcc_txn_total)" "1"
+check_match "grpc_server_handled_total" "$(curl -s --max-time 5 $S/metrics)" \
+  'grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} 1'
+check "--metrics=basic: no histograms" "$(curl -s --max-time 5 $S/metrics | grep -c grpc_server_handling_seconds)" "0"
 check_match "--max-txn-ops=2" "$(printf '\nput a 1\nput b 2\nput c 3\n\n\n' | EPS=127.0.0.1:29830 ctl txn)" \
   "etcdserver: too many operations in txn request"
 member=$(EPS=127.0.0.1:29830 ctl member list -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["members"][0]["ID"])')
