@@ -133,89 +133,109 @@ corrupt::Options corrupt_options(const app::ServerConfig& cfg) {
   return o;
 }
 
-int run_member(app::ServerConfig cfg) {
+// Process-wide settings before anything starts: the log output, memory locking, certificates.
+std::optional<std::string> prepare_process(app::ServerConfig& cfg) {
   for (const auto& w : cfg.warnings)
     std::fprintf(stderr, "cairn: %s\n", w.c_str());
-  if (auto e = setup_log_output(cfg.flags)) {
-    std::fprintf(stderr, "cairn: %s\n", e->c_str());
-    return 1;
-  }
-  if (cfg.flags.memory_mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
-    std::fprintf(stderr, "cairn: --experimental-memory-mlock: mlockall: %s\n", std::strerror(errno));
-    return 1;
-  }
+  if (auto e = setup_log_output(cfg.flags)) return e;
+  if (cfg.flags.memory_mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+    return std::string("--experimental-memory-mlock: mlockall: ") + std::strerror(errno);
   // Certificates are read (or generated) at startup; a bad one stops the member with status 1, as etcd.
-  if (auto e = app::setup_tls(cfg)) {
+  return app::setup_tls(cfg);
+}
+
+// The client servers (every service, the components' routes) and the metrics-only servers, in the order
+// of cfg.client_listen then cfg.metrics_listen.
+struct Servers {
+  std::vector<std::unique_ptr<net::Server>> all;
+  std::vector<net::Server*> client;
+  std::vector<std::shared_ptr<void>> components;
+};
+
+void build_servers(Servers& sv, boost::asio::io_context& ioc, node::Node& node,
+                   const app::ServerConfig& cfg) {
+  const net::ServerLimits limits = server_limits(cfg);
+  for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
+    sv.all.push_back(std::make_unique<net::Server>(ioc, limits));
+    if (cfg.client_listen_tls[i]) sv.all.back()->set_tls(*cfg.client_tls);
+    api::register_all(*sv.all.back(), node);
+    // --metrics=extensive: per-method latency histograms (etcd's grpc_server_handling_seconds).
+    sv.all.back()->call_metrics().enable_histograms(cfg.flags.metrics == "extensive");
+    sv.client.push_back(sv.all.back().get());
+  }
+  sv.components = install_components(node, sv.client, cfg);
+  for (auto* s : sv.client)
+    finish_gateway_routes(*s, cfg.flags);
+  for (size_t i = 0; i < cfg.metrics_listen.size(); ++i) {
+    sv.all.push_back(std::make_unique<net::Server>(ioc, limits));
+    if (cfg.metrics_listen_tls[i]) sv.all.back()->set_tls(*cfg.client_tls);
+    api::register_monitoring(*sv.all.back(), node, sv.client.empty() ? *sv.all.back() : *sv.client[0]);
+  }
+}
+
+// Listens on every client and metrics URL; the text names where (ports chosen for port 0 included).
+cairn::Expected<std::string, std::string> listen_all(Servers& sv, const app::ServerConfig& cfg) {
+  std::vector<net::Endpoint> eps = cfg.client_listen;
+  eps.insert(eps.end(), cfg.metrics_listen.begin(), cfg.metrics_listen.end());
+  std::string serving;
+  for (size_t i = 0; i < eps.size(); ++i) {
+    if (auto ec = listen_on(*sv.all[i], eps[i]))
+      return cairn::unexpected(std::string("listen on ") +
+                               (i < cfg.client_listen.size() ? "client" : "metrics") + " URL " +
+                               (eps[i].unix_path.empty() ? eps[i].host : eps[i].unix_path) + ":" +
+                               std::to_string(eps[i].port) + ": " + ec.message());
+    serving += (serving.empty() ? "" : ",") + where(*sv.all[i], eps[i]);
+  }
+  return serving;
+}
+
+// Starts the node; with --experimental-initial-corrupt-check the client URLs open only after the check
+// passed, otherwise before the node starts (a busy port stops the member before it touches its data).
+cairn::Expected<std::string, std::string> start_member(Servers& sv, boost::asio::io_context& ioc,
+                                                       node::Node& node, const app::ServerConfig& cfg) {
+  const corrupt::Options opts = corrupt_options(cfg);
+  sv.components.push_back(corrupt::install(node, ioc, opts));
+  if (!cfg.flags.initial_corrupt_check) {
+    auto serving = listen_all(sv, cfg);
+    if (!serving) return serving;
+    if (auto started = node.start(ioc); !started) return cairn::unexpected(started.error());
+    return serving;
+  }
+  if (auto started = node.start(ioc); !started) return cairn::unexpected(started.error());
+  if (auto e = corrupt::initial_check(node, opts)) return cairn::unexpected(*e);
+  return listen_all(sv, cfg);
+}
+
+int run_member(app::ServerConfig cfg) {
+  if (auto e = prepare_process(cfg)) {
     std::fprintf(stderr, "cairn: %s\n", e->c_str());
     return 1;
   }
   boost::asio::io_context ioc;
   auto guard = boost::asio::make_work_guard(ioc);
   node::Node node(cfg.node);
-  const net::ServerLimits limits = server_limits(cfg);
-  std::vector<std::unique_ptr<net::Server>> servers;
-  std::vector<net::Server*> client_servers;
-  for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
-    servers.push_back(std::make_unique<net::Server>(ioc, limits));
-    if (cfg.client_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
-    api::register_all(*servers.back(), node);
-    // --metrics=extensive: per-method latency histograms (etcd's grpc_server_handling_seconds).
-    servers.back()->call_metrics().enable_histograms(cfg.flags.metrics == "extensive");
-    client_servers.push_back(servers.back().get());
-  }
-  auto components = install_components(node, client_servers, cfg);
-  for (auto* s : client_servers)
-    finish_gateway_routes(*s, cfg.flags);
-  for (size_t i = 0; i < cfg.metrics_listen.size(); ++i) {
-    servers.push_back(std::make_unique<net::Server>(ioc, limits));
-    if (cfg.metrics_listen_tls[i]) servers.back()->set_tls(*cfg.client_tls);
-    api::register_monitoring(*servers.back(), node,
-                             client_servers.empty() ? *servers.back() : *client_servers[0]);
-  }
-  const corrupt::Options corrupt_opts = corrupt_options(cfg);
-  components.push_back(corrupt::install(node, ioc, corrupt_opts));
-  auto started = node.start(ioc);
-  if (!started) {
-    std::fprintf(stderr, "cairn: %s\n", started.error().c_str());
-    for (auto& s : servers)
+  Servers sv;
+  build_servers(sv, ioc, node, cfg);
+  auto serving = start_member(sv, ioc, node, cfg);
+  if (!serving) {
+    std::fprintf(stderr, "cairn: %s\n", serving.error().c_str());
+    for (auto& s : sv.all)
       s->shutdown();
+    node.stop();
     return 1;
   }
-  // Before any client is served (etcd's --experimental-initial-corrupt-check).
-  if (cfg.flags.initial_corrupt_check) {
-    if (auto e = corrupt::initial_check(node, corrupt_opts)) {
-      std::fprintf(stderr, "cairn: %s\n", e->c_str());
-      node.stop();
-      return 1;
-    }
-  }
-  std::vector<net::Endpoint> eps = cfg.client_listen;
-  eps.insert(eps.end(), cfg.metrics_listen.begin(), cfg.metrics_listen.end());
-  std::string serving;
-  for (size_t i = 0; i < eps.size(); ++i) {
-    if (auto ec = listen_on(*servers[i], eps[i])) {
-      std::fprintf(stderr, "cairn: listen on %s URL %s:%u: %s\n",
-                   i < cfg.client_listen.size() ? "client" : "metrics",
-                   eps[i].unix_path.empty() ? eps[i].host.c_str() : eps[i].unix_path.c_str(), eps[i].port,
-                   ec.message().c_str());
-      node.stop();
-      return 1;
-    }
-    serving += (serving.empty() ? "" : ",") + where(*servers[i], eps[i]);
-  }
-
+  const auto& nc = cfg.node;
+  std::string peers = nc.listen_peer_unix.empty()
+                          ? nc.listen_peer_host + ":" + std::to_string(nc.listen_peer_port)
+                          : "unix:" + nc.listen_peer_unix;
   std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s, cluster state %s\n",
-               static_cast<unsigned long long>(cfg.node.member_id), cfg.node.name.c_str(), serving.c_str(),
-               cfg.node.listen_peer_unix.empty()
-                   ? (cfg.node.listen_peer_host + ":" + std::to_string(cfg.node.listen_peer_port)).c_str()
-                   : ("unix:" + cfg.node.listen_peer_unix).c_str(),
-               cfg.flags.initial_cluster_state.c_str());
-
+               static_cast<unsigned long long>(nc.member_id), nc.name.c_str(), serving->c_str(),
+               peers.c_str(), cfg.flags.initial_cluster_state.c_str());
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     std::fprintf(stderr, "cairn: shutting down\n");
-    for (auto& s : servers)
+    for (auto& s : sv.all)
       s->shutdown();
     node.stop();
     guard.reset();
