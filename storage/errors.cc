@@ -28,6 +28,8 @@ std::string_view etcd_message(Errc code) {
       return "etcdserver: lease already exists";
     case Errc::kLeaseTtlTooLarge:
       return "etcdserver: too large lease TTL";
+    case Errc::kCorrupt:
+      return "etcdserver: corrupt cluster";
     case Errc::kAlreadyApplied:
       return "cairn: storage: entry already applied";
     case Errc::kIo:
@@ -61,6 +63,7 @@ GrpcCode grpc_code(Errc code) {
     case Errc::kLeaseExist:
       return GrpcCode::kFailedPrecondition;
     case Errc::kCorruption:
+    case Errc::kCorrupt:
       return GrpcCode::kDataLoss;
     case Errc::kAlreadyApplied:
     case Errc::kIo:

@@ -35,6 +35,7 @@ enum class Errc : uint8_t {
   kLeaseNotFound,     // NotFound            "etcdserver: requested lease not found"
   kLeaseExist,        // FailedPrecondition  "etcdserver: lease already exists"
   kLeaseTtlTooLarge,  // OutOfRange          "etcdserver: too large lease TTL"
+  kCorrupt,           // DataLoss            "etcdserver: corrupt cluster" (writes while CORRUPT is raised)
   // Not etcd errors: cairn-internal conditions. The server never forwards these verbatim.
   kAlreadyApplied,   // the entry index is at or below the applied index; nothing was done
   kIo,               // the engine failed; the store refuses further work and must be reopened

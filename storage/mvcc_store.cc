@@ -1,5 +1,7 @@
 #include "storage/mvcc_store.h"
 
+#include <tuple>
+
 #include <algorithm>
 
 #include "raft/assert.h"
@@ -15,6 +17,7 @@ constexpr std::string_view kMetaApplied = "applied";
 constexpr std::string_view kMetaRevision = "revision";
 constexpr std::string_view kMetaCompactRevision = "compact_revision";
 constexpr std::string_view kMetaAlarmNoSpace = "alarm/nospace";
+constexpr std::string_view kMetaAlarmCorrupt = "alarm/corrupt";
 
 // Bytes a lease record takes (key + value), for the logical size.
 constexpr uint64_t kLeaseRecordBytes = 8 + 1 + 8 + 8;
@@ -267,6 +270,9 @@ Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
   auto alarm = engine.get(Space::kMeta, kMetaAlarmNoSpace);
   if (!alarm) return unexpected(alarm.error());
   m.alarm_nospace = alarm->has_value();
+  auto corrupt_alarm = engine.get(Space::kMeta, kMetaAlarmCorrupt);
+  if (!corrupt_alarm) return unexpected(corrupt_alarm.error());
+  m.alarm_corrupt = corrupt_alarm->has_value();
   return m;
 }
 
@@ -279,6 +285,7 @@ void put_store_meta(const StoreMeta& m, WriteBatch* batch) {
   if (m.compact_revision != -1)
     batch->put(Space::kMeta, kMetaCompactRevision, encode_i64(m.compact_revision));
   if (m.alarm_nospace) batch->put(Space::kMeta, kMetaAlarmNoSpace, "");
+  if (m.alarm_corrupt) batch->put(Space::kMeta, kMetaAlarmCorrupt, "");
 }
 
 std::string prefix_end(std::string_view key) {
@@ -304,6 +311,7 @@ struct MvccStore::ApplyCtx {
   int64_t logical_delta = 0;
   std::optional<int64_t> new_compact_rev;
   std::optional<bool> new_alarm_nospace;
+  std::optional<bool> new_alarm_corrupt;
 
   bool changed() const { return next_sub > 0; }
   int64_t write_rev() const { return begin_rev + 1; }
@@ -329,6 +337,7 @@ Expected<Unit, Error> MvccStore::rebuild() {
   rev_ = meta->revision;
   compact_rev_ = meta->compact_revision;
   alarm_nospace_ = meta->alarm_nospace;
+  alarm_corrupt_ = meta->alarm_corrupt;
 
   // Replay the revision-ordered history into the key index.
   int64_t max_main = 0;
@@ -847,15 +856,39 @@ Expected<ApplyResponse, Error> MvccStore::apply_lease_checkpoint(ApplyCtx& ctx,
 }
 
 Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const AlarmRequest& r) {
-  if (r.alarm == AlarmType::kNoSpace) {
-    if (r.action == AlarmRequest::Action::kActivate) ctx.new_alarm_nospace = true;
-    if (r.action == AlarmRequest::Action::kDeactivate) ctx.new_alarm_nospace = false;
-  }
+  std::optional<bool>* target = r.alarm == AlarmType::kNoSpace   ? &ctx.new_alarm_nospace
+                                : r.alarm == AlarmType::kCorrupt ? &ctx.new_alarm_corrupt
+                                                                 : nullptr;
+  if (target && r.action == AlarmRequest::Action::kActivate) *target = true;
+  if (target && r.action == AlarmRequest::Action::kDeactivate) *target = false;
   AlarmResponse resp;
   resp.header.revision = rev_;
   if (ctx.new_alarm_nospace.value_or(alarm_nospace_)) resp.alarms.push_back(AlarmType::kNoSpace);
+  if (ctx.new_alarm_corrupt.value_or(alarm_corrupt_)) resp.alarms.push_back(AlarmType::kCorrupt);
   return ApplyResponse(resp);
 }
+
+namespace {
+bool txn_writes(const TxnRequest& t) {
+  for (const auto* branch : {&t.success, &t.failure})
+    for (const auto& op : *branch) {
+      if (std::holds_alternative<PutRequest>(op.request) ||
+          std::holds_alternative<DeleteRangeRequest>(op.request))
+        return true;
+      if (const auto* n = std::get_if<Box<TxnRequest>>(&op.request); n && txn_writes(**n)) return true;
+    }
+  return false;
+}
+
+// Requests the CORRUPT alarm refuses (etcd's applierV3Corrupt): every write; reads and alarms go on.
+bool refused_while_corrupt(const ApplyRequest& request) {
+  if (const auto* t = std::get_if<TxnRequest>(&request)) return txn_writes(*t);
+  return std::holds_alternative<PutRequest>(request) || std::holds_alternative<DeleteRangeRequest>(request) ||
+         std::holds_alternative<CompactionRequest>(request) ||
+         std::holds_alternative<LeaseGrantRequest>(request) ||
+         std::holds_alternative<LeaseRevokeRequest>(request);
+}
+}  // namespace
 
 Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request,
                                                 const WriteBatch* extra) {
@@ -867,6 +900,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   ctx.begin_rev = rev_;
   Expected<ApplyResponse, Error> result = [&]() -> Expected<ApplyResponse, Error> {
     if (auto e = validate(request, options_)) return unexpected(*e);
+    if (alarm_corrupt_ && refused_while_corrupt(request)) return unexpected(make_error(Errc::kCorrupt));
     return std::visit(
         [&](const auto& r) -> Expected<ApplyResponse, Error> {
           using T = std::decay_t<decltype(r)>;
@@ -924,11 +958,13 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   batch.put(Space::kMeta, kMetaApplied, applied);
   if (ctx.changed()) batch.put(Space::kMeta, kMetaRevision, encode_i64(ctx.write_rev()));
   if (ctx.new_compact_rev) batch.put(Space::kMeta, kMetaCompactRevision, encode_i64(*ctx.new_compact_rev));
-  if (ctx.new_alarm_nospace && *ctx.new_alarm_nospace != alarm_nospace_) {
-    if (*ctx.new_alarm_nospace) {
-      batch.put(Space::kMeta, kMetaAlarmNoSpace, "");
+  for (auto [next, now, key] : {std::tuple{ctx.new_alarm_nospace, alarm_nospace_, kMetaAlarmNoSpace},
+                                std::tuple{ctx.new_alarm_corrupt, alarm_corrupt_, kMetaAlarmCorrupt}}) {
+    if (!next || *next == now) continue;
+    if (*next) {
+      batch.put(Space::kMeta, key, "");
     } else {
-      batch.erase(Space::kMeta, kMetaAlarmNoSpace);
+      batch.erase(Space::kMeta, key);
     }
   }
   if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes, options_.engine_log}); !w) {
@@ -940,6 +976,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   if (ctx.changed()) rev_ = ctx.write_rev();
   if (ctx.new_compact_rev) compact_rev_ = *ctx.new_compact_rev;
   if (ctx.new_alarm_nospace) alarm_nospace_ = *ctx.new_alarm_nospace;
+  if (ctx.new_alarm_corrupt) alarm_corrupt_ = *ctx.new_alarm_corrupt;
   logical_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(logical_bytes_) + ctx.logical_delta);
   check_invariants();
   return result;
@@ -1066,8 +1103,10 @@ std::vector<int64_t> MvccStore::lease_ids() const {
 }
 
 std::vector<AlarmType> MvccStore::alarms() const {
-  if (alarm_nospace_) return {AlarmType::kNoSpace};
-  return {};
+  std::vector<AlarmType> out;
+  if (alarm_nospace_) out.push_back(AlarmType::kNoSpace);
+  if (alarm_corrupt_) out.push_back(AlarmType::kCorrupt);
+  return out;
 }
 
 void MvccStore::check_invariants() const {

@@ -26,6 +26,9 @@
 //            "compact_revision"  i64 BE last compaction revision (absent: never compacted)
 //            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
 //   kAuth    not the store's: written through apply()'s `extra` (server/auth/auth_store.h)
+//            "alarm/corrupt"     present (empty value) while the CORRUPT alarm is active: writes (Put,
+//                                DeleteRange, a Txn with a put or delete, Compaction, LeaseGrant,
+//                                LeaseRevoke) fail with kCorrupt, reads still work (etcd's applierV3Corrupt)
 //
 // Logical size: sum over kKeys and kLeases records of (key bytes + value bytes), maintained
 // exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
@@ -207,6 +210,7 @@ class MvccStore {
   int64_t rev_ = 1;
   int64_t compact_rev_ = -1;
   bool alarm_nospace_ = false;
+  bool alarm_corrupt_ = false;
   uint64_t logical_bytes_ = 0;
   bool failed_ = false;
   std::vector<Event> events_;  // of the last applied entry
@@ -227,6 +231,7 @@ struct StoreMeta {
   int64_t revision = 1;           // an empty store is at revision 1
   int64_t compact_revision = -1;  // -1: never compacted
   bool alarm_nospace = false;
+  bool alarm_corrupt = false;
 };
 // Reads them from an engine without opening the store (kCorruption for a malformed record).
 Expected<StoreMeta, Error> read_store_meta(KvEngine& engine);

@@ -219,7 +219,8 @@ struct LeaseCheckpointResponse {
 
 enum class AlarmType : uint8_t { kNone = 0, kNoSpace = 1, kCorrupt = 2 };
 
-// Only the store-owned alarm (NOSPACE) is handled here; member ids are the server's business.
+// The store keeps NOSPACE and CORRUPT (one flag each, for the whole cluster); member ids are the server's
+// business.
 struct AlarmRequest {
   enum class Action : uint8_t { kGet = 0, kActivate = 1, kDeactivate = 2 };
   Action action = Action::kGet;

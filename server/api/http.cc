@@ -22,15 +22,36 @@ net::HttpResponse json(unsigned status, std::string body) {
   return r;
 }
 
-// etcd's /health: healthy when a leader is known and a linearizable read goes through.
-awaitable<HttpResponse> health(Node* n) {
-  auto pc = net::make_completion<bool>();
-  auto p = std::make_shared<net::CompletionPromise<bool>>(std::move(pc.first));
-  n->linearize([p](std::optional<EtcdError> e) { p->set(!e); });
+std::string alarm_name(storage::AlarmType a) {
+  return a == storage::AlarmType::kNoSpace   ? "NOSPACE"
+         : a == storage::AlarmType::kCorrupt ? "CORRUPT"
+                                             : "NONE";
+}
+
+// etcd's /health: unhealthy while an alarm is raised (3.4: {"health":"false"}; the reason is etcd 3.5's
+// field), else healthy when a leader is known and a linearizable read goes through (?serializable=true,
+// etcd 3.5: a local read, so a member without quorum can still say it is alive).
+awaitable<HttpResponse> health(Node* n, const HttpRequest& req) {
+  const bool serializable = req.target.find("serializable=true") != std::string::npos;
+  auto pc = net::make_completion<std::string>();  // empty: healthy; else the reason
+  auto p = std::make_shared<net::CompletionPromise<std::string>>(std::move(pc.first));
+  if (!n->run([n, p, serializable] {
+        auto alarms = n->store().alarms();
+        if (!alarms.empty()) {
+          p->set("ALARM " + alarm_name(alarms.front()));
+          return;
+        }
+        if (serializable) {
+          p->set(n->leader() == 0 ? "RAFT NO LEADER" : "");
+          return;
+        }
+        n->linearize([p](std::optional<EtcdError> e) { p->set(e ? "RAFT NO LEADER" : ""); });
+      }))
+    p->set("TOO MANY REQUESTS");
   auto w = pc.second.wait();
-  std::optional<bool> ok = co_await std::move(w);
-  if (ok && *ok) co_return json(200, "{\"health\":\"true\"}");
-  co_return json(503, "{\"health\":\"false\"}");
+  std::optional<std::string> reason = co_await std::move(w);
+  if (reason && reason->empty()) co_return json(200, "{\"health\":\"true\"}");
+  co_return json(503, "{\"health\":\"false\",\"reason\":\"" + reason.value_or("STOPPED") + "\"}");
 }
 
 awaitable<HttpResponse> version() {
@@ -38,7 +59,7 @@ awaitable<HttpResponse> version() {
                           kClusterVersion + "\"}");
 }
 
-awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
+awaitable<HttpResponse> metrics(Node* n, const net::Server* s) {
   const auto& st = n->stats();
   std::ostringstream o;
   auto gauge = [&](const char* name, const char* help, const char* type, double v) {
@@ -59,6 +80,15 @@ awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
         static_cast<double>(st.proposals_pending.load()));
   gauge("etcd_server_proposals_failed_total", "The total number of failed proposals seen.", "counter",
         static_cast<double>(st.proposals_failed.load()));
+  const auto& mv = st.mvcc;
+  gauge("etcd_mvcc_put_total", "Total number of puts seen by this member.", "counter",
+        static_cast<double>(mv.puts.load()));
+  gauge("etcd_mvcc_delete_total", "Total number of deletes seen by this member.", "counter",
+        static_cast<double>(mv.deletes.load()));
+  gauge("etcd_mvcc_range_total", "Total number of ranges seen by this member.", "counter",
+        static_cast<double>(mv.ranges.load()));
+  gauge("etcd_mvcc_txn_total", "Total number of txns seen by this member.", "counter",
+        static_cast<double>(mv.txns.load()));
   gauge("etcd_mvcc_db_total_size_in_bytes",
         "Total size of the underlying database physically allocated in bytes.", "gauge",
         static_cast<double>(st.db_size_bytes.load()));
@@ -79,6 +109,7 @@ awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
     << static_cast<double>(st.wal_fsync_micros_total.load()) / 1e6
     << "\netcd_disk_wal_fsync_duration_seconds_count " << st.wal_fsyncs.load() << "\n";
   o << net::render_prometheus(s->stats());
+  o << s->call_metrics().render();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = o.str();
@@ -88,10 +119,14 @@ awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
 }  // namespace
 
 void register_http(net::Server& s, Node& n) {
-  Node* np = &n;
-  net::Server* sp = &s;
-  s.add_http("GET", "/health", [np](const HttpRequest&) { return health(np); });
+  register_monitoring(s, n, s);
   s.add_http("GET", "/version", [](const HttpRequest&) { return version(); });
+}
+
+void register_monitoring(net::Server& s, Node& n, const net::Server& stats_of) {
+  Node* np = &n;
+  const net::Server* sp = &stats_of;
+  s.add_http("GET", "/health", [np](const HttpRequest& r) { return health(np, r); });
   s.add_http("GET", "/metrics", [np, sp](const HttpRequest&) { return metrics(np, sp); });
 }
 

@@ -36,6 +36,13 @@ void fill(Node& n, etcdserverpb::ResponseHeader* h, bool with_revision = true) {
   if (with_revision && h->revision() == 0) h->set_revision(n.store().revision());
 }
 
+// The request limits a member applies where requests enter (--max-txn-ops).
+storage::StoreOptions store_limits(const Node& n) {
+  storage::StoreOptions o;
+  o.txn_ops_max = n.config().max_txn_ops;
+  return o;
+}
+
 EtcdError invalid(const std::string& what) {
   return {net::StatusCode::kInvalidArgument, what};
 }
@@ -105,6 +112,7 @@ std::optional<EtcdError> admin_for_maintenance(Node& nd, const node::EntryAuth& 
 
 Reply do_range(Node& n, const storage::RangeRequest& req) {
   auto r = n.store().range(req);
+  n.count_range();
   if (!r) return to_status(node::from_store(r.error()));
   etcdserverpb::RangeResponse out;
   node::to_pb(*r, &out);
@@ -148,8 +156,7 @@ awaitable<Reply> kv_range(Node* n, std::string bytes, Caller c) {
 awaitable<Reply> kv_put(Node* n, std::string bytes, Caller c) {
   etcdserverpb::PutRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =
@@ -166,8 +173,7 @@ awaitable<Reply> kv_put(Node* n, std::string bytes, Caller c) {
 awaitable<Reply> kv_delete(Node* n, std::string bytes, Caller c) {
   etcdserverpb::DeleteRangeRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ = propose(n, c, EntryKind::kDeleteRange, std::move(bytes),
@@ -184,8 +190,7 @@ awaitable<Reply> kv_delete(Node* n, std::string bytes, Caller c) {
 awaitable<Reply> kv_txn(Node* n, std::string bytes, Caller c) {
   etcdserverpb::TxnRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  if (auto e =
-          storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, storage::StoreOptions{}))
+  if (auto e = storage::MvccStore::validate(storage::ApplyRequest{node::from_pb(pb)}, store_limits(*n)))
     co_return to_status(node::from_store(*e));
   {
     auto aw_ =
@@ -557,6 +562,14 @@ void register_gateway(net::Server& s, Node& n) {
   gateway<CompactionRequest, CompactionResponse>(s, "/v3/kv/compaction", n, kv_compact);
   gateway<StatusRequest, StatusResponse>(s, "/v3/maintenance/status", n, m_status);
   gateway<MemberListRequest, MemberListResponse>(s, "/v3/cluster/member/list", n, member_list);
+  gateway<MemberAddRequest, MemberAddResponse>(s, "/v3/cluster/member/add", n, member_add);
+  gateway<MemberRemoveRequest, MemberRemoveResponse>(s, "/v3/cluster/member/remove", n, member_remove);
+  gateway<MemberUpdateRequest, MemberUpdateResponse>(s, "/v3/cluster/member/update", n, member_update);
+  gateway<MemberPromoteRequest, MemberPromoteResponse>(s, "/v3/cluster/member/promote", n, member_promote);
+  gateway<AlarmRequest, AlarmResponse>(s, "/v3/maintenance/alarm", n, m_alarm);
+  gateway<DefragmentRequest, DefragmentResponse>(s, "/v3/maintenance/defragment", n, m_defrag);
+  gateway<HashRequest, HashResponse>(s, "/v3/maintenance/hash", n, m_hash);  // etcd 3.4 binds Hash here
+  gateway<MoveLeaderRequest, MoveLeaderResponse>(s, "/v3/maintenance/transfer-leadership", n, m_move_leader);
 }
 
 namespace {

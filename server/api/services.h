@@ -19,8 +19,12 @@ void register_kv(net::Server& server, node::Node& node);
 void register_cluster(net::Server& server, node::Node& node);
 void register_maintenance(net::Server& server, node::Node& node);
 void register_http(net::Server& server, node::Node& node);
-// etcd's JSON gateway: POST /v3/kv/{range,put,deleterange,txn,compaction}, /v3/maintenance/status,
-// /v3/cluster/member/list (proto3 JSON, base64 bytes, int64 as strings).
+// /health and /metrics alone (--listen-metrics-urls); the network counters are those of `stats_of`.
+void register_monitoring(net::Server& server, node::Node& node, const net::Server& stats_of);
+// etcd's JSON gateway: POST /v3/kv/{range,put,deleterange,txn,compaction},
+// /v3/maintenance/{status,alarm,defragment,hash,transfer-leadership}, /v3/cluster/member/{list,add,remove,
+// update,promote} (proto3 JSON, base64 bytes, int64 as strings). main.cc also serves them under /v3beta
+// and /v3alpha.
 void register_gateway(net::Server& server, node::Node& node);
 // etcd's Auth service and its gateway routes /v3/auth/... (auth_service.cc).
 void register_auth(net::Server& server, node::Node& node);

@@ -1,496 +1,201 @@
+// parse_flags: the command line (Go's flag syntax), ETCD_* variables and --config-file, in etcd's order
+// (flags.h). Validation and the node configuration are in server_config.cc.
 #include "server/app/flags.h"
 
-#include <CLI/CLI.hpp>
-#include <cctype>
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
-#include <map>
-#include <optional>
+#include <set>
 #include <sstream>
 
-#include "server/node/url.h"
+#include "server/app/flag_table.h"
+
+extern char** environ;
 
 namespace cairn::server::app {
 
 namespace {
-std::string listen_host(const std::string& host) {
-  return host == "localhost" ? "127.0.0.1" : host;
+
+constexpr const char* kVersionText = "cairn Version: 0.1.0\netcd Version: 3.4.23 (API 3.4)\n";
+
+std::string verify_error(const std::string& what) {
+  return "error verifying flags, " + what + ". See 'cairn --help'.";
 }
 
-// "http://host:port" or "https://host:port" (node::parse_url knows only http://).
-std::optional<net::Endpoint> parse_any_url(const std::string& url) {
-  static const std::string kHttps = "https://";
-  if (url.compare(0, kHttps.size(), kHttps) == 0)
-    return node::parse_url("http://" + url.substr(kHttps.size()));
-  return node::parse_url(url);
+ParseExit usage_error(const std::string& what) {
+  return ParseExit{2, what + "\n" + usage_text()};
 }
 
-bool is_https(const std::string& url) {
-  return url.rfind("https://", 0) == 0;
-}
+// What the command line said, before variables and the config file.
+struct CommandLine {
+  Flags flags;
+  std::set<std::string> set;  // flag names given
+  std::string config_file;
+  bool version = false;
+  std::vector<std::string> positional;
+};
 
-// The config file's TLS sections: their keys and the flag each one sets.
-std::optional<std::string> tls_section_flag(const std::string& section, const std::string& key) {
-  static const char* const kKeys[] = {"cert-file", "key-file", "trusted-ca-file", "client-cert-auth",
-                                      "auto-tls"};
-  for (const char* k : kKeys) {
-    if (key != k) continue;
-    if (section == "client-transport-security") return "--" + key;
-    if (section == "peer-transport-security") return "--peer-" + key;
-  }
-  return std::nullopt;
-}
-
-// Go's time.ParseDuration subset: a sequence of <number><unit> with units h, m, s, ms. nullopt: malformed.
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& v) {
-  if (v.empty()) return std::nullopt;
-  double total_ms = 0;
-  size_t i = 0;
-  while (i < v.size()) {
-    size_t j = i;
-    while (j < v.size() && (std::isdigit(static_cast<unsigned char>(v[j])) || v[j] == '.'))
-      ++j;
-    if (j == i) return std::nullopt;
-    double num = 0;
-    try {
-      num = std::stod(v.substr(i, j - i));
-    } catch (...) {
-      return std::nullopt;
+// One flag at args[i] (Go's FlagSet.parseOne). Returns false when parsing stops (a non-flag or "--").
+Expected<bool, ParseExit> parse_one(const std::vector<std::string>& args, size_t& i, CommandLine& cl) {
+  const std::string& s = args[i];
+  if (s.size() < 2 || s[0] != '-') return false;
+  size_t minuses = 1;
+  if (s[1] == '-') {
+    minuses = 2;
+    if (s.size() == 2) {  // "--" ends the flags
+      ++i;
+      return false;
     }
-    size_t k = j;
-    while (k < v.size() && std::isalpha(static_cast<unsigned char>(v[k])))
-      ++k;
-    std::string unit = v.substr(j, k - j);
-    double scale = unit == "h"    ? 3'600'000.0
-                   : unit == "m"  ? 60'000.0
-                   : unit == "s"  ? 1000.0
-                   : unit == "ms" ? 1.0
-                                  : -1;
-    if (scale < 0) return std::nullopt;
-    total_ms += num * scale;
-    i = k;
   }
-  return std::chrono::milliseconds(static_cast<int64_t>(total_ms));
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
-
-// A YAML scalar: quoted ('..' with '' for a quote, ".." with backslash escapes) or plain up to a comment.
-std::optional<std::string> yaml_scalar(const std::string& raw) {
-  std::string v = trim(raw);
-  if (v.empty()) return std::string();
-  if (v[0] == '\'' || v[0] == '"') {
-    char q = v[0];
-    std::string out;
-    size_t i = 1;
-    for (; i < v.size(); ++i) {
-      if (q == '\'' && v[i] == '\'') {
-        if (i + 1 < v.size() && v[i + 1] == '\'') {
-          out.push_back('\'');
-          ++i;
-          continue;
-        }
-        break;
-      }
-      if (q == '"' && v[i] == '\\' && i + 1 < v.size()) {
-        out.push_back(v[++i]);
-        continue;
-      }
-      if (q == '"' && v[i] == '"') break;
-      out.push_back(v[i]);
+  std::string name = s.substr(minuses);
+  if (name.empty() || name[0] == '-' || name[0] == '=')
+    return unexpected(usage_error("bad flag syntax: " + s));
+  ++i;
+  bool has_value = false;
+  std::string value;
+  if (auto eq = name.find('='); eq != std::string::npos) {
+    value = name.substr(eq + 1);
+    name.resize(eq);
+    has_value = true;
+  }
+  if (name == "version" || name == "config-file") {
+    if (name == "version") {
+      auto b = has_value ? go_parse_bool(value) : Expected<bool, std::string>(true);
+      if (!b)
+        return unexpected(
+            usage_error("invalid boolean value " + go_quote(value) + " for -version: " + b.error()));
+      cl.version = *b;
+      return true;
     }
-    if (i >= v.size()) return std::nullopt;
-    std::string rest = trim(v.substr(i + 1));
-    if (!rest.empty() && rest[0] != '#') return std::nullopt;
-    return out;
-  }
-  size_t hash = v.find(" #");
-  if (hash != std::string::npos) v = trim(v.substr(0, hash));
-  if (v == "~" || v == "null") return std::string();
-  return v;
-}
-}  // namespace
-
-Expected<std::vector<std::string>, std::string> config_file_args(const std::string& text) {
-  std::vector<std::string> args;
-  std::string section;
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
-    ++line_no;
-    std::string t = trim(line);
-    if (t.empty() || t[0] == '#' || t == "---") continue;
-    bool indented = line[0] == ' ' || line[0] == '\t';
-    size_t colon = t.find(':');
-    if (colon == std::string::npos)
-      return unexpected("config file line " + std::to_string(line_no) + ": expected 'key: value'");
-    std::string key = trim(t.substr(0, colon));
-    auto value = yaml_scalar(t.substr(colon + 1));
-    if (!value) return unexpected("config file line " + std::to_string(line_no) + ": bad value for " + key);
-    if (indented) {
-      if (section.empty())
-        return unexpected("config file line " + std::to_string(line_no) + ": unexpected indentation");
-      if (auto flag = tls_section_flag(section, key)) {
-        if (!value->empty()) args.push_back(*flag + "=" + *value);
-        continue;
-      }
-      if (!value->empty() && *value != "false" && *value != "0")
-        return unexpected("config file: " + section + "." + key + " is not supported by cairn yet");
-      continue;
+    if (!has_value) {
+      if (i >= args.size()) return unexpected(usage_error("flag needs an argument: -config-file"));
+      value = args[i++];
     }
-    section.clear();
-    if (trim(t.substr(colon + 1)).empty()) {  // "key:" alone starts a section (or an empty value)
-      section = key;
-      continue;
-    }
-    args.push_back("--" + key + "=" + *value);
+    cl.config_file = value;
+    return true;
   }
-  return args;
-}
-
-Expected<ServerConfig, std::string> make_config(const Flags& f) {
-  ServerConfig sc;
-  sc.flags = f;
-  Flags& g = sc.flags;
-  if (g.name.empty()) return unexpected(std::string("--name must not be empty"));
-  if (g.data_dir.empty()) g.data_dir = g.name + ".etcd";
-  if (g.initial_cluster.empty()) {
-    for (const auto& u : node::split_list(g.initial_advertise_peer_urls))
-      g.initial_cluster += (g.initial_cluster.empty() ? "" : ",") + g.name + "=" + u;
+  const FlagSpec* spec = find_flag(name);
+  if (!spec) {
+    if (name == "help" || name == "h") return unexpected(ParseExit{0, help_text()});
+    return unexpected(usage_error("flag provided but not defined: -" + name));
   }
-  if (g.initial_cluster_state != "new" && g.initial_cluster_state != "existing")
-    return unexpected("invalid value \"" + g.initial_cluster_state +
-                      "\" for flag -initial-cluster-state: must be one of new, existing");
-  if (g.heartbeat_interval_ms == 0) return unexpected(std::string("--heartbeat-interval must be > 0"));
-  if (g.election_timeout_ms < 5 * g.heartbeat_interval_ms)
-    return unexpected("--election-timeout[" + std::to_string(g.election_timeout_ms) +
-                      "ms] should be at least as 5 times as --heartbeat-interval[" +
-                      std::to_string(g.heartbeat_interval_ms) + "ms]");
-  if (g.election_timeout_ms > 50000)
-    return unexpected("--election-timeout[" + std::to_string(g.election_timeout_ms) +
-                      "ms] is too long, and should be set less than 50000ms");
-
-  auto urls = [](const std::string& flag,
-                 const std::string& v) -> Expected<std::vector<std::string>, std::string> {
-    auto list = node::split_list(v);
-    if (list.empty()) return unexpected("--" + flag + " must not be empty");
-    for (const auto& u : list)
-      if (!parse_any_url(u))
-        return unexpected("invalid URL \"" + u + "\" for --" + flag +
-                          " (want http://host:port or https://host:port)");
-    return list;
-  };
-  auto lc = urls("listen-client-urls", g.listen_client_urls);
-  if (!lc) return unexpected(lc.error());
-  auto ac = urls("advertise-client-urls", g.advertise_client_urls);
-  if (!ac) return unexpected(ac.error());
-  auto lp = urls("listen-peer-urls", g.listen_peer_urls);
-  if (!lp) return unexpected(lp.error());
-  auto ap = urls("initial-advertise-peer-urls", g.initial_advertise_peer_urls);
-  if (!ap) return unexpected(ap.error());
-  if (lp->size() != 1) return unexpected(std::string("--listen-peer-urls: exactly one URL is supported"));
-
-  // --initial-cluster: name=url,name=url (a name may repeat for several URLs).
-  std::map<std::string, std::vector<std::string>> by_name;
-  std::vector<std::string> order;
-  for (const auto& item : node::split_list(g.initial_cluster)) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return unexpected("--initial-cluster: \"" + item + "\" is not name=url");
-    std::string n = item.substr(0, eq), u = item.substr(eq + 1);
-    if (!parse_any_url(u)) return unexpected("--initial-cluster: invalid URL \"" + u + "\"");
-    if (!by_name.count(n)) order.push_back(n);
-    by_name[n].push_back(u);
-  }
-  if (!by_name.count(g.name))
-    return unexpected("couldn't find local name \"" + g.name + "\" in the initial cluster configuration");
-  {
-    auto a = by_name[g.name], b = *ap;
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    if (a != b)
-      return unexpected("--initial-cluster has " + g.name + "=" + by_name[g.name].front() +
-                        " but missing from --initial-advertise-peer-urls=" + g.initial_advertise_peer_urls);
-  }
-
-  node::NodeConfig& nc = sc.node;
-  nc.name = g.name;
-  nc.data_dir = g.data_dir;
-  nc.wal_dir = g.wal_dir;
-  nc.cluster_token = g.initial_cluster_token;
-  nc.new_cluster = g.initial_cluster_state == "new";
-  nc.advertise_client_urls = *ac;
-  for (const auto& n : order) {
-    node::MemberInfo m;
-    m.name = n;
-    m.peer_urls = by_name[n];
-    m.id = node::derive_member_id(m.peer_urls, g.initial_cluster_token);
-    nc.initial_members.push_back(m);
-  }
-  nc.member_id = node::derive_member_id(*ap, g.initial_cluster_token);
-  auto pe = *parse_any_url(lp->front());
-  sc.peer_tls = is_https(lp->front());
-  if (sc.peer_tls && !g.peer_auto_tls && (g.peer_cert_file.empty() || g.peer_key_file.empty()))
-    return unexpected("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url " +
-                      lp->front() + " with HTTPS scheme");
-  nc.listen_peer_host = listen_host(pe.host);
-  nc.listen_peer_port = pe.port;
-  nc.heartbeat = std::chrono::milliseconds(g.heartbeat_interval_ms);
-  nc.election = std::chrono::milliseconds(g.election_timeout_ms);
-  if (g.snapshot_count == 0) return unexpected(std::string("--snapshot-count must be at least 1"));
-  nc.snapshot_count = g.snapshot_count;
-  nc.snapshot_catchup_entries = g.snapshot_catchup_entries;
-  nc.quota_backend_bytes = g.quota_backend_bytes == 0 ? (2ull << 30) : g.quota_backend_bytes;
-  nc.max_request_bytes = g.max_request_bytes;
-  auto progress = parse_duration(g.watch_progress_notify_interval);
-  if (!progress || progress->count() < 100)
-    return unexpected("invalid experimental-watch-progress-notify-interval \"" +
-                      g.watch_progress_notify_interval + "\" (a duration of at least 100ms)");
-  nc.watch_progress_notify_interval = *progress;
-#ifdef NDEBUG
-  if (g.debug_unsafe_skip_read_index)
-    return unexpected(std::string("--debug-unsafe-skip-read-index is only available in debug builds"));
-#endif
-  nc.debug_unsafe_skip_read_index = g.debug_unsafe_skip_read_index;
-  if (auto spec = auth::parse_token_spec(g.auth_token); !spec) return unexpected(spec.error());
-  if (g.bcrypt_cost < auth::kBcryptCostMin || g.bcrypt_cost > auth::kBcryptCostMax)
-    return unexpected("invalid --bcrypt-cost " + std::to_string(g.bcrypt_cost) + " (4-31)");
-  if (g.auth_token_ttl == 0) return unexpected(std::string("--auth-token-ttl must be at least 1 second"));
-  nc.auth.token = g.auth_token;
-  nc.auth.token_ttl = std::chrono::seconds(g.auth_token_ttl);
-  nc.auth.bcrypt_cost = g.bcrypt_cost;
-  if (g.auto_compaction_mode != "periodic" && g.auto_compaction_mode != "revision")
-    return unexpected("invalid auto-compaction-mode \"" + g.auto_compaction_mode +
-                      "\" (must be \"periodic\" or \"revision\")");
-  if (g.auto_compaction_mode == "revision") {
-    char* end = nullptr;
-    long long n = std::strtoll(g.auto_compaction_retention.c_str(), &end, 10);
-    if (g.auto_compaction_retention.empty() || *end != '\0' || n < 0)
-      return unexpected("invalid auto-compaction-retention \"" + g.auto_compaction_retention +
-                        "\" for revision mode (a revision count)");
-    nc.auto_compaction_revisions = n;
+  if (spec->kind == FlagKind::kBool || spec->kind == FlagKind::kIgnored) {
+    if (auto e = set_flag(cl.flags, *spec, has_value ? value : "true"))
+      return unexpected(
+          usage_error("invalid boolean value " + go_quote(value) + " for -" + name + ": " + *e));
   } else {
-    // etcd: a bare number is hours; otherwise a Go duration.
-    std::optional<std::chrono::milliseconds> d;
-    char* end = nullptr;
-    double hours = std::strtod(g.auto_compaction_retention.c_str(), &end);
-    if (!g.auto_compaction_retention.empty() && *end == '\0' && hours >= 0)
-      d = std::chrono::milliseconds(static_cast<int64_t>(hours * 3'600'000.0));
-    else
-      d = parse_duration(g.auto_compaction_retention);
-    if (!d || d->count() < 0)
-      return unexpected("invalid auto-compaction-retention \"" + g.auto_compaction_retention +
-                        "\" (hours, or a duration such as 30m or 1h30m)");
-    nc.auto_compaction_period = *d;
+    if (!has_value) {
+      if (i >= args.size()) return unexpected(usage_error("flag needs an argument: -" + name));
+      value = args[i++];
+    }
+    if (auto e = set_flag(cl.flags, *spec, value))
+      return unexpected(usage_error("invalid value " + go_quote(value) + " for flag -" + name + ": " + *e));
   }
-  for (const auto& u : *lc) {
-    auto e = *parse_any_url(u);
-    e.host = listen_host(e.host);
-    sc.client_listen.push_back(e);
-    sc.client_listen_tls.push_back(is_https(u));
-    if (is_https(u) && !g.auto_tls && (g.cert_file.empty() || g.key_file.empty()))
-      return unexpected("TLS key/cert (--cert-file, --key-file) must be provided for client url " + u +
-                        " with HTTPS scheme");
-  }
-  return sc;
+  cl.set.insert(name);
+  return true;
 }
 
-std::optional<std::string> setup_tls(ServerConfig& sc) {
-  const Flags& g = sc.flags;
-  auto hosts_of = [](const std::string& urls) {
-    std::vector<std::string> hosts;
-    for (const auto& u : node::split_list(urls))
-      if (auto e = parse_any_url(u)) hosts.push_back(e->host);
-    return hosts;
-  };
-  // etcd: given certificate files win over --auto-tls (with a warning).
-  auto server_config = [&](const std::string& cert, const std::string& key, const std::string& ca, bool cca,
-                           bool auto_tls, const char* fixture,
-                           const std::string& urls) -> Expected<net::TlsServerConfig, std::string> {
-    net::TlsServerConfig c;
-    if (!cert.empty() || !key.empty() || !auto_tls) {
-      if (auto_tls) std::fprintf(stderr, "cairn: ignoring %s auto TLS since certs given\n", fixture);
-      c.cert_file = cert;
-      c.key_file = key;
-    } else {
-      auto self = net::make_self_signed_cert(g.data_dir + "/fixtures/" + fixture, hosts_of(urls));
-      if (!self) return unexpected(self.error());
-      c = *self;
-    }
-    c.trusted_ca_file = ca;
-    c.client_cert_auth = cca;
-    return c;
-  };
-  bool any_client_tls = false;
-  for (bool t : sc.client_listen_tls)
-    any_client_tls = any_client_tls || t;
-  if (any_client_tls) {
-    auto c = server_config(g.cert_file, g.key_file, g.trusted_ca_file, g.client_cert_auth, g.auto_tls,
-                           "client", g.listen_client_urls);
-    if (!c) return c.error();
-    auto tls = net::make_server_tls(*c);
-    if (!tls)
-      return "client TLS (--cert-file " + c->cert_file + ", --key-file " + c->key_file + "): " + tls.error();
-    sc.client_tls = *tls;
+Expected<CommandLine, ParseExit> parse_command_line(int argc, const char* const* argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  CommandLine cl;
+  size_t i = 0;
+  while (i < args.size()) {
+    auto more = parse_one(args, i, cl);
+    if (!more) return unexpected(more.error());
+    if (!*more) break;
   }
-  if (sc.peer_tls) {
-    bool self_signed = g.peer_cert_file.empty() && g.peer_key_file.empty() && g.peer_auto_tls;
-    auto c = server_config(g.peer_cert_file, g.peer_key_file, g.peer_trusted_ca_file, g.peer_client_cert_auth,
-                           g.peer_auto_tls, "peer", g.listen_peer_urls);
-    if (!c) return c.error();
-    c->alpn_http = false;
-    auto server = net::make_server_tls(*c);
-    if (!server)
-      return "peer TLS (--peer-cert-file " + c->cert_file + ", --peer-key-file " + c->key_file +
-             "): " + server.error();
-    // Dialing the other members: the peer certificate is also our client certificate; with
-    // --peer-auto-tls nobody's certificate can be verified, so none is (etcd does the same).
-    net::TlsClientConfig cc;
-    cc.cert_file = c->cert_file;
-    cc.key_file = c->key_file;
-    cc.ca_file = g.peer_trusted_ca_file;
-    cc.insecure_skip_verify = self_signed;
-    cc.alpn_h2 = false;
-    auto client = net::make_client_tls(cc);
-    if (!client) return "peer TLS: " + client.error();
-    sc.node.peer_transport.tls_server = server->server;
-    sc.node.peer_transport.tls_client = *client;
+  cl.positional.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+  return cl;
+}
+
+// ETCD_* variables for the flags the command line did not set (etcd's SetFlagsFromEnv).
+std::optional<std::string> apply_environment(CommandLine& cl, std::vector<std::string>& warnings) {
+  std::set<std::string> known{"ETCD_CONFIG_FILE"};
+  for (const auto& spec : flag_table()) {
+    std::string env = flag_env_name(spec.name);
+    known.insert(env);
+    const char* v = std::getenv(env.c_str());
+    if (!v || !*v) continue;
+    if (cl.set.count(std::string(spec.name)))
+      return "conflicting environment variable \"" + env +
+             "\" is shadowed by corresponding command-line flag (either unset environment variable or "
+             "disable "
+             "flag)";
+    if (auto e = set_flag(cl.flags, spec, v))
+      return "invalid value " + go_quote(v) + " for " + env + ": " + *e;
+    cl.set.insert(std::string(spec.name));
+  }
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("ETCD_", 0) != 0) continue;
+    if (!known.count(kv.substr(0, kv.find('='))))
+      warnings.push_back("unrecognized environment variable " + kv);
   }
   return std::nullopt;
 }
 
-namespace {
-// Every server option, on `app`, stored in `f`; with_env also binds each one's ETCD_* variable.
-void add_server_options(CLI::App& app, Flags& f, bool with_env) {
-  auto opt = [&](const char* name, auto& var, const char* env, const char* help) {
-    auto* o = app.add_option(name, var, help)->capture_default_str();
-    if (with_env) o->envname(env);
-  };
-  opt("--name", f.name, "ETCD_NAME", "Human-readable name for this member.");
-  opt("--data-dir", f.data_dir, "ETCD_DATA_DIR", "Path to the data directory (default: <name>.etcd).");
-  opt("--wal-dir", f.wal_dir, "ETCD_WAL_DIR", "Path to a dedicated WAL directory.");
-  opt("--listen-client-urls", f.listen_client_urls, "ETCD_LISTEN_CLIENT_URLS",
-      "URLs to listen on for client traffic.");
-  opt("--advertise-client-urls", f.advertise_client_urls, "ETCD_ADVERTISE_CLIENT_URLS",
-      "This member's client URLs to advertise to the rest of the cluster.");
-  opt("--listen-peer-urls", f.listen_peer_urls, "ETCD_LISTEN_PEER_URLS",
-      "URL to listen on for peer traffic.");
-  opt("--initial-advertise-peer-urls", f.initial_advertise_peer_urls, "ETCD_INITIAL_ADVERTISE_PEER_URLS",
-      "This member's peer URLs to advertise to the rest of the cluster.");
-  opt("--initial-cluster", f.initial_cluster, "ETCD_INITIAL_CLUSTER",
-      "Initial cluster configuration (name=url,...).");
-  opt("--initial-cluster-state", f.initial_cluster_state, "ETCD_INITIAL_CLUSTER_STATE",
-      "Initial cluster state ('new' or 'existing').");
-  opt("--initial-cluster-token", f.initial_cluster_token, "ETCD_INITIAL_CLUSTER_TOKEN",
-      "Initial cluster token for the cluster during bootstrap.");
-  opt("--heartbeat-interval", f.heartbeat_interval_ms, "ETCD_HEARTBEAT_INTERVAL",
-      "Time (in milliseconds) of a heartbeat interval.");
-  opt("--election-timeout", f.election_timeout_ms, "ETCD_ELECTION_TIMEOUT",
-      "Time (in milliseconds) for an election to timeout.");
-  opt("--snapshot-count", f.snapshot_count, "ETCD_SNAPSHOT_COUNT",
-      "Number of committed transactions to trigger a snapshot to disk.");
-  opt("--experimental-snapshot-catchup-entries", f.snapshot_catchup_entries,
-      "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
-      "Number of entries for a slow follower to catch up after compacting the raft log.");
-  opt("--quota-backend-bytes", f.quota_backend_bytes, "ETCD_QUOTA_BACKEND_BYTES",
-      "Raise alarms when backend size exceeds the given quota (0 defaults to 2 GiB).");
-  opt("--max-request-bytes", f.max_request_bytes, "ETCD_MAX_REQUEST_BYTES",
-      "Maximum client request size in bytes the server will accept.");
-  opt("--auto-compaction-mode", f.auto_compaction_mode, "ETCD_AUTO_COMPACTION_MODE",
-      "Interpret 'auto-compaction-retention' one of: periodic|revision.");
-  opt("--auto-compaction-retention", f.auto_compaction_retention, "ETCD_AUTO_COMPACTION_RETENTION",
-      "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.");
-  opt("--experimental-watch-progress-notify-interval", f.watch_progress_notify_interval,
-      "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
-      "Duration of periodic watch progress notifications (at least 100ms).");
-  opt("--log-level", f.log_level, "ETCD_LOG_LEVEL", "Log level (accepted for compatibility).");
-  opt("--cert-file", f.cert_file, "ETCD_CERT_FILE", "Path to the client server TLS cert file.");
-  opt("--key-file", f.key_file, "ETCD_KEY_FILE", "Path to the client server TLS key file.");
-  opt("--trusted-ca-file", f.trusted_ca_file, "ETCD_TRUSTED_CA_FILE",
-      "Path to the client server TLS trusted CA file.");
-  auto flag = [&](const char* name, bool& var, const char* env, const char* help) {
-    auto* o = app.add_flag(name, var, help);
-    if (with_env) o->envname(env);
-  };
-  flag("--client-cert-auth", f.client_cert_auth, "ETCD_CLIENT_CERT_AUTH",
-       "Enable client cert authentication.");
-  flag("--auto-tls", f.auto_tls, "ETCD_AUTO_TLS", "Client TLS using generated certificates.");
-  opt("--peer-cert-file", f.peer_cert_file, "ETCD_PEER_CERT_FILE", "Path to the peer server TLS cert file.");
-  opt("--peer-key-file", f.peer_key_file, "ETCD_PEER_KEY_FILE", "Path to the peer server TLS key file.");
-  opt("--peer-trusted-ca-file", f.peer_trusted_ca_file, "ETCD_PEER_TRUSTED_CA_FILE",
-      "Path to the peer server TLS trusted CA file.");
-  flag("--peer-client-cert-auth", f.peer_client_cert_auth, "ETCD_PEER_CLIENT_CERT_AUTH",
-       "Enable peer client cert authentication.");
-  flag("--peer-auto-tls", f.peer_auto_tls, "ETCD_PEER_AUTO_TLS", "Peer TLS using generated certificates.");
-  opt("--auth-token", f.auth_token, "ETCD_AUTH_TOKEN",
-      "Auth token type: simple, or jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256[,ttl=5m].");
-  opt("--auth-token-ttl", f.auth_token_ttl, "ETCD_AUTH_TOKEN_TTL",
-      "Seconds a simple token lives after its last use.");
-  opt("--bcrypt-cost", f.bcrypt_cost, "ETCD_BCRYPT_COST", "bcrypt cost of password hashes (4-31).");
-  // Deliberately unsafe, debug builds only: answers linearizable reads from the local store without a
-  // ReadIndex round, so a deposed or partitioned member serves stale data. The fault harness turns it
-  // on to show that its linearizability checker catches the anomaly.
-  app.add_flag("--debug-unsafe-skip-read-index", f.debug_unsafe_skip_read_index,
-               "(debug builds, testing only) serve linearizable reads without ReadIndex");
+// The config file alone configures the member (etcd ignores flags and variables then).
+std::optional<std::string> apply_config_file(const std::string& path, Flags& f,
+                                             std::vector<std::string>& warnings) {
+  std::ifstream in(path);
+  if (!in) {
+    std::string err = std::strerror(errno);
+    if (!err.empty()) err[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(err[0])));
+    return "open " + path + ": " + err;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto args = config_file_args(text.str());
+  if (!args) return "config file " + path + ": " + args.error();
+  f = Flags{};
+  warnings.push_back("loaded the configuration from " + path +
+                     "; other command-line flags and ETCD_* variables are ignored");
+  for (const auto& a : *args) {
+    auto eq = a.find('=');
+    std::string name = a.substr(2, eq - 2), value = a.substr(eq + 1);
+    const FlagSpec* spec = find_flag(name);
+    if (!spec || spec->kind == FlagKind::kIgnored) {
+      warnings.push_back("config file " + path + ": '" + name + "' is not an etcd setting, ignored");
+      continue;
+    }
+    if (auto e = set_flag(f, *spec, value))
+      return "config file " + path + ": invalid value " + go_quote(value) + " for " + name + ": " + *e;
+  }
+  return std::nullopt;
 }
+
 }  // namespace
 
 Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv) {
-  CLI::App app{"cairn: a distributed key-value store that speaks etcd's v3 API", "cairn"};
+  auto cl = parse_command_line(argc, argv);
+  if (!cl) return unexpected(cl.error());
+  if (!cl->positional.empty())
+    return unexpected(ParseExit{1, verify_error("'" + cl->positional[0] + "' is not a valid flag")});
+  if (cl->version) return unexpected(ParseExit{0, kVersionText});
+  std::vector<std::string> warnings;
   Flags f;
-  add_server_options(app, f, /*with_env=*/true);
-  std::string config_file;
-  app.add_option("--config-file", config_file,
-                 "Path to the server configuration file (YAML). Other flags and variables are then ignored.")
-      ->envname("ETCD_CONFIG_FILE");
-  bool show_version = false;
-  app.add_flag("--version", show_version, "Print the version and exit.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    return unexpected(ParseExit{0, app.help()});
-  } catch (const CLI::ParseError& e) {
-    return unexpected(ParseExit{2, std::string(e.what()) + "\nRun 'cairn --help' for the list of flags."});
-  }
+  std::string config_file = cl->config_file;
+  if (config_file.empty())
+    if (const char* v = std::getenv("ETCD_CONFIG_FILE")) config_file = v;
   if (!config_file.empty()) {
-    std::ifstream in(config_file);
-    if (!in) return unexpected(ParseExit{2, "cannot read config file " + config_file});
-    std::stringstream text;
-    text << in.rdbuf();
-    auto args = config_file_args(text.str());
-    if (!args) return unexpected(ParseExit{2, args.error()});
-    // Re-parse from the file alone: defaults, then the file's values (etcd ignores flags and env then).
-    f = Flags{};
-    CLI::App file_app{"cairn", "cairn"};
-    add_server_options(file_app, f, /*with_env=*/false);
-    std::vector<std::string> fargs;
-    for (auto it = args->rbegin(); it != args->rend(); ++it) {  // CLI11 takes the vector form reversed
-      std::string name = it->substr(0, it->find('='));
-      if (!file_app.get_option_no_throw(name)) {
-        std::fprintf(stderr, "cairn: config file: '%s' is not used by cairn, skipped\n",
-                     name.substr(2).c_str());
-        continue;
-      }
-      fargs.push_back(*it);
+    if (auto e = apply_config_file(config_file, f, warnings))
+      return unexpected(ParseExit{1, verify_error(*e)});
+  } else {
+    if (auto e = apply_environment(*cl, warnings)) {
+      // etcd reports a shadowed variable as it is, not as a flag verification error.
+      bool shadowed = e->rfind("conflicting environment variable", 0) == 0;
+      return unexpected(ParseExit{1, shadowed ? *e : verify_error(*e)});
     }
-    try {
-      file_app.parse(fargs);
-    } catch (const CLI::ParseError& e) {
-      return unexpected(ParseExit{2, "config file " + config_file + ": " + e.what()});
-    }
+    f = cl->flags;
+    // etcd: a member that listens on chosen client URLs must say which ones clients should use.
+    if (cl->set.count("listen-client-urls") && !cl->set.count("advertise-client-urls"))
+      return unexpected(ParseExit{
+          1,
+          verify_error("--advertise-client-urls is required when --listen-client-urls is set explicitly")});
   }
-  if (show_version)
-    return unexpected(ParseExit{0, "cairn Version: 0.1.0 (etcd API 3.4)\netcd Version: 3.4.23\n"});
   auto sc = make_config(f);
-  if (!sc) return unexpected(ParseExit{2, sc.error()});
+  if (!sc) return unexpected(ParseExit{1, verify_error(sc.error())});
+  sc->warnings.insert(sc->warnings.begin(), warnings.begin(), warnings.end());
   return std::move(*sc);
 }
 

@@ -662,6 +662,7 @@ void LeaseService::register_routes(net::Server& s) {
   s.add_http("POST", "/v3/lease/timetolive", ttl_gw);
   s.add_http("POST", "/v3/kv/lease/timetolive", ttl_gw);
   s.add_http("POST", "/v3/lease/leases", leases_gw);
+  s.add_http("POST", "/v3/kv/lease/leases", leases_gw);  // etcd 3.4's second binding of LeaseLeases
   s.add_http("POST", "/v3/lease/keepalive", [self](const net::HttpRequest& r) {
     return gateway_keep_alive(self, r.body, api::caller_of(r));
   });

@@ -10,14 +10,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-class TcpByteStream final : public ByteStream {
+// A stream socket (TCP or unix domain) as a ByteStream.
+template <class Socket>
+class SocketByteStream final : public ByteStream {
  public:
-  explicit TcpByteStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
-    boost::system::error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto ep = socket_.remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+  SocketByteStream(Socket socket, std::string remote)
+      : socket_(std::move(socket)), remote_(std::move(remote)) {}
 
   asio::any_io_executor get_executor() override { return socket_.get_executor(); }
 
@@ -34,7 +32,7 @@ class TcpByteStream final : public ByteStream {
   void close() override {
     boost::system::error_code ec;
     if (socket_.is_open()) {
-      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      socket_.shutdown(Socket::shutdown_both, ec);
       socket_.close(ec);
     }
   }
@@ -43,14 +41,26 @@ class TcpByteStream final : public ByteStream {
   std::string remote_address() const override { return remote_; }
 
  private:
-  asio::ip::tcp::socket socket_;
+  Socket socket_;
   std::string remote_;
 };
 
 }  // namespace
 
 std::unique_ptr<ByteStream> make_tcp_byte_stream(asio::ip::tcp::socket socket) {
-  return std::make_unique<TcpByteStream>(std::move(socket));
+  boost::system::error_code ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  std::string remote;
+  auto ep = socket.remote_endpoint(ec);
+  if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  return std::make_unique<SocketByteStream<asio::ip::tcp::socket>>(std::move(socket), std::move(remote));
+}
+
+std::unique_ptr<ByteStream> make_unix_byte_stream(asio::local::stream_protocol::socket socket) {
+  boost::system::error_code ec;
+  std::string path = socket.local_endpoint(ec).path();
+  return std::make_unique<SocketByteStream<asio::local::stream_protocol::socket>>(std::move(socket),
+                                                                                  "unix:" + path);
 }
 
 }  // namespace cairn::server::net

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <memory>
@@ -39,5 +40,7 @@ class ByteStream {
 };
 
 std::unique_ptr<ByteStream> make_tcp_byte_stream(boost::asio::ip::tcp::socket socket);
+// A unix domain socket (etcd's unix:// URLs); remote_address() is "unix:<path>".
+std::unique_ptr<ByteStream> make_unix_byte_stream(boost::asio::local::stream_protocol::socket socket);
 
 }  // namespace cairn::server::net

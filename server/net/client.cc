@@ -492,8 +492,46 @@ std::uint64_t Channel::keepalive_pings_sent() const {
   return conn_ ? conn_->pings_sent() : 0;
 }
 
+awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_unix(const Endpoint& ep) {
+  const auto started = Clock::now();
+  asio::local::stream_protocol::socket socket(executor_);
+  auto timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer(executor_);
+  timer.expires_after(options_.connect_timeout);
+  timer.async_wait([&socket, timed_out](boost::system::error_code ec) {
+    if (ec || *timed_out) return;
+    *timed_out = true;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  });
+  auto [ec] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(ep.unix_path),
+                                            asio::as_tuple(use_awaitable));
+  bool expired = *timed_out;
+  *timed_out = true;
+  timer.cancel();
+  if (ec || expired) {
+    last_connect_error_ = "connection error: desc = \"transport: Error while dialing dial unix " +
+                          ep.unix_path + ": " +
+                          (expired ? std::string("i/o timeout") : "connect: " + ec.message()) + "\"";
+    co_return nullptr;
+  }
+  auto conn = std::make_shared<detail::GrpcClientConnection>(make_unix_byte_stream(std::move(socket)),
+                                                             options_, ep.unix_path, false);
+  conn->start();
+  if (!co_await conn->wait_ready(started + options_.connect_timeout)) {
+    last_connect_error_ = conn->ended()
+                              ? conn->failure()
+                              : "connection error: desc = \"timed out waiting for server handshake\"";
+    conn->abort();
+    co_return nullptr;
+  }
+  last_connect_error_.clear();
+  co_return conn;
+}
+
 awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(std::size_t index) {
   const Endpoint ep = endpoints_[index];
+  if (!ep.unix_path.empty()) co_return co_await connect_unix(ep);
   const std::string target = ep.host + ":" + std::to_string(ep.port);
   asio::ip::tcp::resolver resolver(executor_);
   auto [rec, results] =

@@ -120,6 +120,7 @@ class Channel {
  private:
   boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connection(
       std::optional<std::chrono::steady_clock::time_point> deadline, bool wait_for_ready);
+  boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connect_unix(const Endpoint& ep);
   boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connect_once(std::size_t index);
 
   boost::asio::any_io_executor executor_;

@@ -1,4 +1,5 @@
-// Where a Channel or the peer transport dials: host, port and, for TLS, the client context to use.
+// Where a Channel or the peer transport dials (or a server listens): host and port or a unix socket path
+// and, for TLS, the client context to use.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,9 @@ struct Endpoint {
   std::shared_ptr<const TlsContext> tls;
   // The name the server's certificate must be valid for, and the SNI; empty: `host`.
   std::string tls_server_name;
+  // Non-empty: a unix domain socket (etcd's unix://NAME:PORT URLs name the socket file "NAME:PORT");
+  // host and port are then only for logs.
+  std::string unix_path;
 };
 
 }  // namespace cairn::server::net

@@ -47,6 +47,12 @@ struct ServerLimits {
   std::chrono::milliseconds keepalive_min_ping_interval{5'000};
   // More strikes than this and the client gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings").
   int keepalive_ping_strikes_max = 2;
+  // Server keepalive (etcd's --grpc-keepalive-interval / --grpc-keepalive-timeout): an HTTP/2 connection
+  // that sent nothing for keepalive_time is sent a PING; when nothing arrives within keepalive_timeout
+  // after it, the connection is closed. keepalive_time 0: no server pings; keepalive_timeout 0: wait
+  // forever for the answer.
+  std::chrono::milliseconds keepalive_time{2 * 3'600'000};
+  std::chrono::milliseconds keepalive_timeout{20'000};
   // Received RST_STREAM frames nghttp2 tolerates (burst, then per second) before GOAWAY (rapid reset).
   std::uint64_t stream_reset_burst = 1'000;
   std::uint64_t stream_reset_rate_per_second = 33;

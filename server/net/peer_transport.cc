@@ -1,5 +1,7 @@
 #include "server/net/peer_transport.h"
 
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -144,6 +146,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   const PeerTransportCallbacks callbacks;
   PeerTransportStats stats;
   std::optional<asio::ip::tcp::acceptor> acceptor;
+  std::optional<asio::local::stream_protocol::acceptor> unix_acceptor;  // listen_unix()
   std::uint16_t port = 0;
 
   std::mutex mu;  // guards peers and stopped
@@ -203,7 +206,30 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 
   // --- outbound ---
 
+  // A unix:// peer URL (plain text only), within connect_timeout.
+  awaitable<std::unique_ptr<ByteStream>> dial_unix(const Endpoint& ep) {
+    if (options.tls_client) co_return nullptr;  // unixs:// peers are not supported
+    asio::local::stream_protocol::socket socket(strand);
+    auto done = std::make_shared<bool>(false);
+    asio::steady_timer timer(strand);
+    timer.expires_after(options.connect_timeout);
+    timer.async_wait([&socket, done](boost::system::error_code ec) {
+      if (ec || *done) return;
+      *done = true;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    });
+    auto [ec] = co_await socket.async_connect(asio::local::stream_protocol::endpoint(ep.unix_path),
+                                              asio::as_tuple(use_awaitable));
+    bool expired = *done;
+    *done = true;
+    timer.cancel();
+    if (ec || expired) co_return nullptr;
+    co_return make_unix_byte_stream(std::move(socket));
+  }
+
   awaitable<std::unique_ptr<ByteStream>> dial(const Endpoint& ep) {
+    if (!ep.unix_path.empty()) co_return co_await dial_unix(ep);
     asio::ip::tcp::resolver resolver(strand);
     auto [rec, results] =
         co_await resolver.async_resolve(ep.host, std::to_string(ep.port), asio::as_tuple(use_awaitable));
@@ -475,24 +501,27 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     self->inbound.erase(s.get());
   }
 
-  static awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+  std::pair<std::shared_ptr<ByteStream>, TlsStream*> wrap(asio::ip::tcp::socket socket) {
+    if (!options.tls_server) return {make_tcp_byte_stream(std::move(socket)), nullptr};
+    std::shared_ptr<TlsStream> t = make_tls_server_stream(options.tls_server, std::move(socket));
+    TlsStream* raw = t.get();
+    return {std::move(t), raw};
+  }
+  std::pair<std::shared_ptr<ByteStream>, TlsStream*> wrap(asio::local::stream_protocol::socket socket) {
+    return {make_unix_byte_stream(std::move(socket)), nullptr};
+  }
+
+  template <class Acceptor>
+  static awaitable<void> accept_loop(std::shared_ptr<Impl> self, Acceptor* acceptor) {
     while (true) {
-      auto [ec, socket] = co_await self->acceptor->async_accept(self->strand, asio::as_tuple(use_awaitable));
+      auto [ec, socket] = co_await acceptor->async_accept(self->strand, asio::as_tuple(use_awaitable));
       if (ec) {
-        if (!self->acceptor->is_open() || self->is_stopped()) co_return;
+        if (!acceptor->is_open() || self->is_stopped()) co_return;
         asio::steady_timer t(self->strand, std::chrono::milliseconds(50));
         co_await t.async_wait(asio::as_tuple(use_awaitable));
         continue;
       }
-      std::shared_ptr<ByteStream> s;
-      TlsStream* tls = nullptr;
-      if (self->options.tls_server) {
-        std::shared_ptr<TlsStream> t = make_tls_server_stream(self->options.tls_server, std::move(socket));
-        tls = t.get();
-        s = std::move(t);
-      } else {
-        s = make_tcp_byte_stream(std::move(socket));
-      }
+      auto [s, tls] = self->wrap(std::move(socket));
       if (self->is_stopped()) {
         s->close();
         continue;
@@ -523,7 +552,20 @@ boost::system::error_code PeerTransport::listen(const std::string& address, std:
   if (acc.bind(ep, ec); ec) return ec;
   if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) return ec;
   impl_->port = acc.local_endpoint(ec).port();
-  asio::co_spawn(impl_->strand, Impl::accept_loop(impl_), asio::detached);
+  asio::co_spawn(impl_->strand, Impl::accept_loop(impl_, &acc), asio::detached);
+  return {};
+}
+
+boost::system::error_code PeerTransport::listen_unix(const std::string& path) {
+  boost::system::error_code ec;
+  if (impl_->options.tls_server) return asio::error::operation_not_supported;  // unixs:// is not served
+  ::unlink(path.c_str());  // a socket file left by an earlier run
+  asio::local::stream_protocol::endpoint ep(path);
+  auto& acc = impl_->unix_acceptor.emplace(impl_->strand);
+  if (acc.open(ep.protocol(), ec); ec) return ec;
+  if (acc.bind(ep, ec); ec) return ec;
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) return ec;
+  asio::co_spawn(impl_->strand, Impl::accept_loop(impl_, &acc), asio::detached);
   return {};
 }
 
@@ -585,6 +627,7 @@ void PeerTransport::shutdown() {
   asio::post(impl_->strand, [impl, peers] {
     boost::system::error_code ignored;
     if (impl->acceptor) impl->acceptor->close(ignored);
+    if (impl->unix_acceptor) impl->unix_acceptor->close(ignored);
     for (auto& [id, p] : peers) {
       p->removed = true;
       if (p->stream) p->stream->close();

@@ -83,6 +83,9 @@ class PeerTransport {
   PeerTransport& operator=(const PeerTransport&) = delete;
 
   boost::system::error_code listen(const std::string& address, std::uint16_t port);
+  // A unix domain socket listener (etcd's unix:// peer URLs; plain text only). Peers whose Endpoint has a
+  // unix_path are dialed the same way.
+  boost::system::error_code listen_unix(const std::string& path);
   std::uint16_t port() const;
 
   // Thread-safe. Adding a known peer replaces its address (the connection is re-dialed).

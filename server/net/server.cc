@@ -3,6 +3,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -47,6 +49,7 @@ struct ServerCall {
   std::optional<Clock::time_point> deadline;
   std::string peer;
   std::string peer_cn;  // verified client certificate's common name (TLS with client certificates)
+  Clock::time_point received_at = Clock::now();  // for grpc_server_handling_seconds
 
   const UnaryHandler* unary = nullptr;
   const StreamHandler* stream = nullptr;
@@ -82,7 +85,8 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
         limits_(server->limits),
         count_(std::move(count)),
         idle_timer_(executor()),
-        grace_timer_(executor()) {
+        grace_timer_(executor()),
+        keepalive_timer_(executor()) {
     nghttp2_session_callbacks* cbs = nullptr;
     nghttp2_session_callbacks_new(&cbs);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &on_begin_headers);
@@ -122,6 +126,8 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       submit_goaway();
     }
     arm_idle_timer();
+    last_read_ = Clock::now();
+    if (limits_.keepalive_time.count() > 0) arm_keepalive(limits_.keepalive_time);
     asio::co_spawn(executor(), run(std::move(initial)),
                    [self](std::exception_ptr) { self->server_->unregister_connection(self.get()); });
   }
@@ -155,6 +161,8 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void finish_call(ServerCall& call, Status status) {
     if (call.final_decided || call.stream_closed) return;
     call.final_decided = true;
+    if (call.unary || call.stream)
+      server_->call_metrics.handled(call.path, status.code, Clock::now() - call.received_at);
     call.deadline_timer.cancel();
     call.read_wake.cancel();
     call.write_wake.cancel();
@@ -273,8 +281,45 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   void on_protocol_error(int) override { server_->stats.protocol_errors.fetch_add(1); }
+  void on_bytes_received() override { last_read_ = Clock::now(); }
+
+  // Server keepalive (etcd's --grpc-keepalive-interval / -timeout, grpc-go's ServerParameters): a
+  // connection that sent nothing for keepalive_time is pinged; if nothing at all (not even the PING
+  // ACK) arrives within keepalive_timeout after that, it is closed.
+  void arm_keepalive(std::chrono::milliseconds after) {
+    keepalive_timer_.expires_after(after);
+    auto self = std::static_pointer_cast<GrpcServerConnection>(shared_from_this());
+    keepalive_timer_.async_wait([self](boost::system::error_code ec) {
+      if (ec || self->ended_) return;
+      self->on_keepalive_timer();
+    });
+  }
+
+  void on_keepalive_timer() {
+    const auto now = Clock::now();
+    if (keepalive_ping_sent_) {
+      if (last_read_ < *keepalive_ping_sent_) {
+        server_->stats.keepalive_timeouts.fetch_add(1);
+        abort();
+        return;
+      }
+      keepalive_ping_sent_.reset();
+    }
+    const auto idle = now - last_read_;
+    if (idle < limits_.keepalive_time) {
+      arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(limits_.keepalive_time - idle) +
+                    std::chrono::milliseconds(1));
+      return;
+    }
+    nghttp2_submit_ping(ng_, NGHTTP2_FLAG_NONE, kKeepalivePingData);
+    server_->stats.keepalive_pings_sent.fetch_add(1);
+    signal_write();
+    keepalive_ping_sent_ = now;
+    if (limits_.keepalive_timeout.count() > 0) arm_keepalive(limits_.keepalive_timeout);
+  }
 
   void on_session_end() override {
+    keepalive_timer_.cancel();
     disarm_idle_timer();
     grace_timer_.cancel();
     auto calls = std::move(calls_);
@@ -386,6 +431,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void start_handler(const std::shared_ptr<ServerCall>& call) {
     call->handler_running = true;
     server_->stats.calls_started.fetch_add(1);
+    server_->call_metrics.started(call->path);
     auto self = std::static_pointer_cast<GrpcServerConnection>(shared_from_this());
     asio::co_spawn(executor(), run_handler(self, call),
                    asio::bind_cancellation_slot(
@@ -620,6 +666,10 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   bool shutting_down_ = false;
   bool final_goaway_submitted_ = false;
   static constexpr std::uint8_t kShutdownPingData[8] = {'c', 'a', 'i', 'r', 'n', 's', 'd', '1'};
+  static constexpr std::uint8_t kKeepalivePingData[8] = {'c', 'a', 'i', 'r', 'n', 'k', 'a', '1'};
+  asio::steady_timer keepalive_timer_;
+  Clock::time_point last_read_{};
+  std::optional<Clock::time_point> keepalive_ping_sent_;
   bool close_after_idle_ = false;
   std::optional<Clock::time_point> last_ping_;
   int ping_strikes_ = 0;
@@ -693,16 +743,7 @@ constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
                                  std::shared_ptr<detail::OpenConnectionCount> count,
-                                 asio::ip::tcp::socket socket) {
-  TlsStream* tls = nullptr;
-  std::unique_ptr<ByteStream> stream;
-  if (server->tls) {
-    auto t = make_tls_server_stream(server->tls->server, std::move(socket));
-    tls = t.get();
-    stream = std::move(t);
-  } else {
-    stream = make_tcp_byte_stream(std::move(socket));
-  }
+                                 std::unique_ptr<ByteStream> stream, TlsStream* tls) {
   // Handshake deadline: a client that trickles (or never sends) its first bytes is cut off. The timer
   // handler only touches the stream while `state->sniffing` is true, i.e. while this coroutine owns it.
   struct SniffState {
@@ -768,12 +809,27 @@ awaitable<void> serve_connection(std::shared_ptr<Server::Impl> server,
   }
 }
 
-awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server) {
+// The connection's transport: TLS over TCP when the server has a context, else the plain socket.
+std::pair<std::unique_ptr<ByteStream>, TlsStream*> wrap_socket(Server::Impl& server,
+                                                               asio::ip::tcp::socket socket) {
+  if (!server.tls) return {make_tcp_byte_stream(std::move(socket)), nullptr};
+  auto t = make_tls_server_stream(server.tls->server, std::move(socket));
+  TlsStream* raw = t.get();
+  return {std::move(t), raw};
+}
+
+std::pair<std::unique_ptr<ByteStream>, TlsStream*> wrap_socket(Server::Impl&,
+                                                               asio::local::stream_protocol::socket socket) {
+  return {make_unix_byte_stream(std::move(socket)), nullptr};
+}
+
+template <class Acceptor>
+awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server, Acceptor* acceptor) {
   while (true) {
-    auto [ec, socket] = co_await server->acceptor->async_accept(asio::make_strand(server->ioc),
-                                                                asio::as_tuple(use_awaitable));
+    auto [ec, socket] =
+        co_await acceptor->async_accept(asio::make_strand(server->ioc), asio::as_tuple(use_awaitable));
     if (ec) {
-      if (ec == asio::error::operation_aborted || !server->acceptor->is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
       // Out of descriptors and the like: back off briefly instead of spinning.
       asio::steady_timer t(server->ioc, std::chrono::milliseconds(50));
       co_await t.async_wait(asio::as_tuple(use_awaitable));
@@ -788,7 +844,8 @@ awaitable<void> accept_loop(std::shared_ptr<Server::Impl> server) {
     }
     auto count = std::make_shared<detail::OpenConnectionCount>(server);
     auto ex = socket.get_executor();
-    asio::co_spawn(ex, serve_connection(server, std::move(count), std::move(socket)), asio::detached);
+    auto [stream, tls] = wrap_socket(*server, std::move(socket));
+    asio::co_spawn(ex, serve_connection(server, std::move(count), std::move(stream), tls), asio::detached);
   }
 }
 
@@ -801,9 +858,11 @@ Server::~Server() {
 }
 
 void Server::add_unary(std::string path, UnaryHandler handler) {
+  impl_->call_metrics.add_method(path, false);
   impl_->unary_routes.emplace(std::move(path), std::move(handler));
 }
 void Server::add_stream(std::string path, StreamHandler handler) {
+  impl_->call_metrics.add_method(path, true);
   impl_->stream_routes.emplace(std::move(path), std::move(handler));
 }
 void Server::add_http(std::string method, std::string target, HttpHandler handler) {
@@ -839,8 +898,38 @@ boost::system::error_code Server::listen(const std::string& address, std::uint16
   if (acc.bind(ep, ec); ec) return ec;
   if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) return ec;
   impl_->port = acc.local_endpoint(ec).port();
-  asio::co_spawn(acc.get_executor(), accept_loop(impl_), asio::detached);
+  asio::co_spawn(acc.get_executor(), accept_loop(impl_, &acc), asio::detached);
   return {};
+}
+
+boost::system::error_code Server::listen_unix(const std::string& path) {
+  boost::system::error_code ec;
+  if (impl_->tls) return asio::error::operation_not_supported;  // unixs:// is not served
+  ::unlink(path.c_str());  // a socket file left by an earlier run (etcd removes it too)
+  impl_->address = "unix:" + path;
+  asio::local::stream_protocol::endpoint ep(path);
+  auto& acc = impl_->unix_acceptor.emplace(asio::make_strand(impl_->ioc));
+  if (acc.open(ep.protocol(), ec); ec) return ec;
+  if (acc.bind(ep, ec); ec) return ec;
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec) return ec;
+  asio::co_spawn(acc.get_executor(), accept_loop(impl_, &acc), asio::detached);
+  return {};
+}
+
+void Server::alias_http_routes(std::string_view from_prefix, std::string_view to_prefix) {
+  auto& routes = impl_->http_routes;
+  std::vector<std::pair<std::pair<std::string, std::string>, HttpHandler>> added;
+  for (const auto& [key, handler] : routes)
+    if (key.second.rfind(from_prefix, 0) == 0)
+      added.push_back({{key.first, std::string(to_prefix) + key.second.substr(from_prefix.size())}, handler});
+  for (auto& [key, handler] : added)
+    routes.emplace(std::move(key), std::move(handler));
+}
+
+void Server::drop_http_routes(std::string_view prefix) {
+  auto& routes = impl_->http_routes;
+  for (auto it = routes.begin(); it != routes.end();)
+    it = it->first.second.rfind(prefix, 0) == 0 ? routes.erase(it) : std::next(it);
 }
 
 std::uint16_t Server::port() const {
@@ -863,12 +952,25 @@ void Server::shutdown() {
       impl->acceptor->close(ignored);
     });
   }
+  if (impl_->unix_acceptor) {
+    auto impl = impl_;
+    asio::post(impl_->unix_acceptor->get_executor(), [impl] {
+      boost::system::error_code ignored;
+      impl->unix_acceptor->close(ignored);
+    });
+  }
   for (auto& c : conns)
     c->begin_shutdown();
 }
 
 const ServerStats& Server::stats() const {
   return impl_->stats;
+}
+CallMetrics& Server::call_metrics() {
+  return impl_->call_metrics;
+}
+const CallMetrics& Server::call_metrics() const {
+  return impl_->call_metrics;
 }
 const ServerLimits& Server::limits() const {
   return impl_->limits;
@@ -902,6 +1004,8 @@ std::string render_prometheus(const ServerStats& s) {
   add("grpc_calls_cancelled_total", "counter", s.calls_cancelled.load());
   add("h2_streams_refused_total", "counter", s.streams_refused.load());
   add("h2_protocol_errors_total", "counter", s.protocol_errors.load());
+  add("keepalive_pings_sent_total", "counter", s.keepalive_pings_sent.load());
+  add("keepalive_timeouts_total", "counter", s.keepalive_timeouts.load());
   add("pending_write_bytes", "gauge", s.pending_write_bytes.load());
   add("pending_write_bytes_peak", "gauge", s.pending_write_bytes_peak.load());
   return out;

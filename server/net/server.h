@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/net/call_metrics.h"
 #include "server/net/endpoint.h"
 #include "server/net/limits.h"
 #include "server/net/tls.h"
@@ -119,7 +120,9 @@ struct ServerStats {
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> calls_cancelled{0};
   std::atomic<std::uint64_t> streams_refused{0};
-  std::atomic<std::uint64_t> protocol_errors{0};  // HTTP/2 input nghttp2 rejected (GOAWAY sent)
+  std::atomic<std::uint64_t> protocol_errors{0};       // HTTP/2 input nghttp2 rejected (GOAWAY sent)
+  std::atomic<std::uint64_t> keepalive_pings_sent{0};  // server keepalive PINGs (idle connections)
+  std::atomic<std::uint64_t> keepalive_timeouts{0};    // connections closed: PING not answered in time
   // Response bytes queued in all streams and not yet handed to nghttp2, and the highest value seen: the
   // bound on this is what keeps never-reading clients from growing server memory.
   std::atomic<std::uint64_t> pending_write_bytes{0};
@@ -149,6 +152,14 @@ class Server {
 
   // Binds (port 0: the OS chooses) and starts accepting.
   boost::system::error_code listen(const std::string& address, std::uint16_t port);
+  // Listens on a unix domain socket (etcd's unix:// client URLs), replacing a stale socket file. Plain
+  // text only. May be called instead of listen() or in addition to it.
+  boost::system::error_code listen_unix(const std::string& path);
+  // Serves every HTTP route under `from_prefix` also under `to_prefix` (etcd 3.4's gateway answers
+  // /v3beta/... as /v3/...). Routes already registered under the new path are kept.
+  void alias_http_routes(std::string_view from_prefix, std::string_view to_prefix);
+  // Removes the HTTP routes whose path starts with `prefix` (--enable-grpc-gateway=false drops "/v3").
+  void drop_http_routes(std::string_view prefix);
   std::uint16_t port() const;
   // How this process reaches its own listener with a Channel: the listen address (127.0.0.1 for a
   // wildcard one), the port, and for a TLS port the loopback client context (see ServerTls).
@@ -160,6 +171,9 @@ class Server {
   void shutdown();
 
   const ServerStats& stats() const;
+  // Per-method gRPC counters (and, once enabled, latency histograms) of this server's calls.
+  CallMetrics& call_metrics();
+  const CallMetrics& call_metrics() const;
   const ServerLimits& limits() const;
 
   struct Impl;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "server/net/byte_stream.h"
+#include "server/net/call_metrics.h"
 #include "server/net/server.h"
 
 namespace cairn::server::net {
@@ -43,8 +44,10 @@ struct Server::Impl {
   std::unordered_map<std::string, StreamHandler> stream_routes;
   std::map<std::pair<std::string, std::string>, HttpHandler> http_routes;  // (method, path)
   ServerStats stats;
+  CallMetrics call_metrics;
 
   std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+  std::optional<boost::asio::local::stream_protocol::acceptor> unix_acceptor;  // listen_unix()
   std::uint16_t port = 0;
   std::string address;           // as given to listen()
   std::optional<ServerTls> tls;  // set before listen()

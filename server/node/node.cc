@@ -8,12 +8,16 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
+#include "server/node/force_new_cluster.h"
+#include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
+#include "server/node/wal_retention.h"
 #include "storage/rocksdb_engine.h"
 
 namespace cairn::server::node {
@@ -153,6 +157,9 @@ Expected<bool, std::string> Node::open_store() {
   // Applied batches also skip RocksDB's own WAL (one write() per entry saved): sync() flushes them.
   so.sync_writes = false;
   so.engine_log = false;
+  // --max-txn-ops is checked where requests enter (NodeConfig::max_txn_ops): apply takes what was
+  // committed, so members started with different limits stay identical.
+  so.txn_ops_max = std::numeric_limits<size_t>::max();
   auto store = storage::MvccStore::open(std::move(*engine), so);
   if (!store) return unexpected("open store " + db_dir_ + ": " + store.error().message());
   store_ = std::move(*store);
@@ -217,6 +224,9 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (!members_.count(cfg_.member_id) && cfg_.new_cluster && fresh)
     return unexpected("this member is not in --initial-cluster");
 
+  if (cfg_.force_new_cluster && !fresh) {
+    if (auto r = force_new_cluster_on_start(st); !r) return unexpected(r.error());
+  }
   if (st.snapshot) {
     raft::Snapshot snap;
     snap.metadata = *st.snapshot;
@@ -236,7 +246,16 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (applied > st.hard_state.commit) applied = st.hard_state.commit;  // the store is never ahead of the log
   rc.applied = applied;
   rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  rc.pre_vote = cfg_.pre_vote;
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
+  // etcd's initial election tick advance: a one-member cluster campaigns after one tick; a larger one
+  // advances all but two ticks once the first peer message shows the network is up (drain()).
+  if (conf_state_.voters.size() <= 1 || cfg_.force_new_cluster) {
+    for (int i = 1; i < rc.election_timeout_ticks; ++i)
+      raw_->tick();
+  } else if (cfg_.initial_election_tick_advance) {
+    pending_tick_advance_ = rc.election_timeout_ticks - 2;
+  }
   request_seq_ = (cfg_.member_id & 0xffffffff00000000ull) ^
                  (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
 
@@ -256,8 +275,12 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     schedule_drain_locked();
   };
   transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, cfg_.peer_transport, cb);
-  if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port))
+  if (!cfg_.listen_peer_unix.empty()) {
+    if (auto e = transport_->listen_unix(cfg_.listen_peer_unix))
+      return unexpected("listen on peer socket " + cfg_.listen_peer_unix + ": " + e.message());
+  } else if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port)) {
     return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
+  }
   update_peers();
 
   tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
@@ -270,6 +293,29 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     ioc_.run();
   });
   boost::asio::post(ioc_, [this] { process_ready(); });
+  return true;
+}
+
+// --force-new-cluster (force_new_cluster.h): the committed log, then entries removing every other member,
+// durable before raft starts; they are applied like any conf change once raft hands them out.
+Expected<bool, std::string> Node::force_new_cluster_on_start(wal::RecoveredState& st) {
+  const uint64_t snap_index = st.snapshot ? st.snapshot->index : 0;
+  const uint64_t snap_term = st.snapshot ? st.snapshot->term : 0;
+  auto forced = force_new_cluster(st.entries, st.hard_state, snap_index, snap_term, conf_state_, conf_index_,
+                                  cfg_.member_id);
+  if (!forced) {
+    log_line("--force-new-cluster: this member is already the only one%s", "");
+    return true;
+  }
+  if (auto s = wal_->append(forced->entries, &forced->hard_state); !s.is_ok())
+    return unexpected("--force-new-cluster: WAL append: " + s.message());
+  if (auto d = wal_->sync(); !d) return unexpected("--force-new-cluster: WAL sync: " + d.error().message());
+  const uint64_t first_forced = forced->entries.front().index;
+  std::erase_if(st.entries, [&](const raft::Entry& e) { return e.index >= first_forced; });
+  st.entries.insert(st.entries.end(), forced->entries.begin(), forced->entries.end());
+  st.hard_state = forced->hard_state;
+  log_line("--force-new-cluster: restarting as a one-member cluster (%s membership changes appended)",
+           std::to_string(forced->entries.size()));
   return true;
 }
 
@@ -375,6 +421,10 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
             return;
           }
         }
+        if (auto e = check_reconfig(membership_view(), cc, cfg_.strict_reconfig_check, cfg_.max_learners)) {
+          (*shared)(*e);
+          return;
+        }
         cc.id = next_request_id();
         auto r = raw_->propose_conf_change(cc);
         if (!r) {
@@ -390,6 +440,27 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
       })) {
     (*shared)(err_too_many_requests());
   }
+}
+
+// What reconfig_check.h needs: voters, learners, started (published) members and, on the leader, the
+// voters heard from within the last two election timeouts (at least etcd's 5 s health interval).
+MembershipView Node::membership_view() const {
+  MembershipView v;
+  v.voters = conf_state_.voters;
+  for (const auto& [id, m] : members_) {
+    if (m.learner) v.learners.insert(id);
+    if (!m.client_urls.empty()) v.started.insert(id);
+  }
+  if (lead_ == cfg_.member_id) {
+    const auto window =
+        std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), 2 * cfg_.election);
+    const auto now = Clock::now();
+    v.active.emplace();
+    v.active->insert(cfg_.member_id);
+    for (const auto& [id, at] : last_heard_)
+      if (now - at <= window) v.active->insert(id);
+  }
+  return v;
 }
 
 void Node::move_leader(uint64_t target, ErrorDone done) {
@@ -429,8 +500,16 @@ void Node::drain() {
     unreachable.swap(inbox_unreachable_);
   }
   if (stopped_) return;
-  for (auto& m : msgs)
+  if (pending_tick_advance_ > 0 && !msgs.empty()) {  // before stepping: a leader's message resets it
+    for (int i = 0; i < pending_tick_advance_; ++i)
+      raw_->tick();
+    pending_tick_advance_ = 0;
+  }
+  const auto now = Clock::now();
+  for (auto& m : msgs) {
+    last_heard_[m.from] = now;
     (void)raw_->step(std::move(m));
+  }
   for (uint64_t id : unreachable)
     raw_->report_unreachable(id);
   for (auto& p : props) {
@@ -661,6 +740,8 @@ void Node::apply_entry(const raft::Entry& e) {
   if (!e.data.empty()) p = decode_entry_payload(e.data);
   std::optional<storage::ApplyRequest> req;
   if (p) req = to_apply_request(p->kind, p->body);
+  if (cfg_.debug_unsafe_corrupt_puts && req)  // deliberately unsafe; see NodeConfig
+    if (auto* put = std::get_if<storage::PutRequest>(&*req)) put->value += "~corrupt";
   if (p && p->kind == EntryKind::kPublish) {
     etcdserverpb::Member pb;
     if (pb.ParseFromString(p->body)) {
@@ -680,8 +761,11 @@ void Node::apply_entry(const raft::Entry& e) {
     refused =
         auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
   if (refused) req.reset();
+  const auto apply_started = Clock::now();
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes);
+  warn_slow_apply(e.index, Clock::now() - apply_started);
+  if (r) stats_.mvcc.add(count_mvcc_ops(*r), std::holds_alternative<storage::TxnResponse>(*r));
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
     log_line("fatal: store apply failed: %s", r.error().message());
     std::abort();
@@ -704,6 +788,19 @@ void Node::apply_entry(const raft::Entry& e) {
       w.apply_done(unexpected(from_store(r.error())));
     }
   }
+}
+
+// etcd's "apply request took too long" (--experimental-warning-apply-duration), at most one line a second.
+void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
+  if (took <= cfg_.warning_apply_duration) return;
+  ++slow_applies_;
+  auto now = Clock::now();
+  if (now - last_slow_apply_log_ < std::chrono::seconds(1)) return;
+  last_slow_apply_log_ = now;
+  std::fprintf(stderr,
+               "cairn: apply request took too long: entry %llu took %.3f ms (expected %.3f ms; %llu slow)\n",
+               static_cast<unsigned long long>(index), took.count() / 1e6,
+               cfg_.warning_apply_duration.count() / 1e6, static_cast<unsigned long long>(slow_applies_));
 }
 
 void Node::apply_conf_entry(const raft::Entry& e) {
@@ -882,7 +979,12 @@ void Node::maybe_snapshot() {
     log_line("fatal: WAL sync failed: %s", d.error().message());
     std::abort();
   }
-  if (auto s = wal_->release_to(applied); !s.is_ok()) log_line("WAL release failed: %s", s.message());
+  // --max-wals: the newest max_wals segments stay even when the snapshot covers them (wal_retention.h).
+  std::vector<uint64_t> first_indices;
+  for (const auto& seg : wal_->segments())
+    first_indices.push_back(seg.first_index);
+  if (uint64_t to = wal_release_index(first_indices, applied, cfg_.max_wals); to > 0)
+    if (auto s = wal_->release_to(to); !s.is_ok()) log_line("WAL release failed: %s", s.message());
   snapshot_index_ = applied;
   stats_.snapshot_index = applied;
   stats_.snapshots_saved++;

@@ -44,6 +44,8 @@
 #include "server/auth/auth.h"
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
+#include "server/node/mvcc_metrics.h"
+#include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
 #include "storage/mvcc_store.h"
 #include "wal/posix_file_system.h"
@@ -95,6 +97,28 @@ struct NodeConfig {
   auth::AuthOptions auth;
   // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
   bool debug_unsafe_skip_read_index = false;
+  // --debug-unsafe-corrupt-puts (debug builds only): every applied Put's value is altered here, so this
+  // member's HashKV differs from the others' (tests of the corruption checks).
+  bool debug_unsafe_corrupt_puts = false;
+  // --listen-peer-urls unix://NAME: the peer socket file (listen_peer_host/port unused then).
+  std::string listen_peer_unix;
+  // --pre-vote (etcd 3.5's default: on).
+  bool pre_vote = true;
+  // --initial-election-tick-advance: on boot, advance the election clock (start(), tick_advance.h).
+  bool initial_election_tick_advance = true;
+  // --strict-reconfig-check: refuse membership changes that would leave no quorum (reconfig_check.h).
+  bool strict_reconfig_check = true;
+  // --max-learners: learners the membership may hold.
+  size_t max_learners = 1;
+  // --max-txn-ops: checked where requests enter (server/api), never at apply, so that members started
+  // with different values still apply the same log identically.
+  size_t max_txn_ops = 128;
+  // --experimental-warning-apply-duration: an entry whose apply takes longer is logged.
+  std::chrono::nanoseconds warning_apply_duration{std::chrono::milliseconds(100)};
+  // --max-wals: WAL segments kept (0: all); older ones go once a snapshot covers them (wal_retention.h).
+  size_t max_wals = 5;
+  // --force-new-cluster: restart as a one-member cluster from this data (force_new_cluster.h).
+  bool force_new_cluster = false;
   // Options of the peer transport (queues, timeouts; the TLS settings of --peer-* flags when present).
   // Redials of an unreachable member back off to at most 100 ms (etcd's peer streams redial at that
   // rate too): a restarted member hears the leader within about that long, not after a long backoff
@@ -141,6 +165,7 @@ struct NodeStats {
   std::atomic<uint64_t> snapshots_sent{0};       // store snapshots streamed to a lagging member
   std::atomic<uint64_t> snapshots_installed{0};  // store snapshots received and installed
   std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
+  MvccCounters mvcc;                             // etcd_mvcc_{put,delete,range,txn}_total
 };
 
 // Observers of the node's state machine, for the services that live beside it (watch hub, lessor).
@@ -206,6 +231,8 @@ class Node {
   const NodeConfig& config() const { return cfg_; }
   uint64_t member_id() const { return cfg_.member_id; }
   const NodeStats& stats() const { return stats_; }
+  // A range served here (etcd_mvcc_range_total; writes are counted where they are applied).
+  void count_range() { stats_.mvcc.add(MvccOpCounts{0, 0, 1}, false); }
   std::chrono::milliseconds request_timeout() const { return request_timeout_; }
 
  private:
@@ -239,9 +266,12 @@ class Node {
   void apply_committed(const std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& e);
   void apply_conf_entry(const raft::Entry& e);
+  void warn_slow_apply(uint64_t index, std::chrono::nanoseconds took);
+  MembershipView membership_view() const;
   std::string metadata_blob() const;
   void save_metadata();
   Expected<bool, std::string> open_store();
+  Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
   void maybe_snapshot();
   void send_snapshot(raft::Message m);
@@ -306,6 +336,10 @@ class Node {
   std::chrono::steady_clock::time_point last_publish_attempt_{};
   bool published_ = false;
   bool stopped_ = false;
+  int pending_tick_advance_ = 0;  // election ticks to advance at the first peer message (start())
+  std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // peer -> last message (drain())
+  uint64_t slow_applies_ = 0;  // entries slower than warning_apply_duration
+  std::chrono::steady_clock::time_point last_slow_apply_log_{};
 
   // inbox (any thread)
   std::mutex inbox_mu_;

@@ -4,12 +4,36 @@
 
 namespace cairn::server::node {
 
+namespace {
+// "host:port" (IPv6 in brackets) into an Endpoint; nullopt if malformed.
+std::optional<net::Endpoint> parse_host_port(std::string rest) {
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return std::nullopt;
+  std::string host = rest.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return std::nullopt;
+  unsigned port = 0;
+  const char* b = rest.data() + colon + 1;
+  const char* e = rest.data() + rest.size();
+  auto [p, ec] = std::from_chars(b, e, port);
+  if (ec != std::errc() || p != e || port > 65535) return std::nullopt;
+  return net::Endpoint{host, static_cast<uint16_t>(port)};
+}
+}  // namespace
+
+bool is_unix_url(const std::string& url) {
+  return url.compare(0, 7, "unix://") == 0 || url.compare(0, 8, "unixs://") == 0;
+}
+
 std::optional<net::Endpoint> parse_url(const std::string& url) {
-  // http:// or https:// (the caller decides how to dial a TLS URL: the Endpoint carries no context).
   size_t scheme = 0;
   if (url.compare(0, 7, "http://") == 0) {
     scheme = 7;
   } else if (url.compare(0, 8, "https://") == 0) {
+    scheme = 8;
+  } else if (url.compare(0, 7, "unix://") == 0) {
+    scheme = 7;
+  } else if (url.compare(0, 8, "unixs://") == 0) {
     scheme = 8;
   } else {
     return std::nullopt;
@@ -19,16 +43,13 @@ std::optional<net::Endpoint> parse_url(const std::string& url) {
     if (slash + 1 != rest.size()) return std::nullopt;
     rest.resize(slash);
   }
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return std::nullopt;
-  std::string host = rest.substr(0, colon);
-  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  const char* b = rest.data() + colon + 1;
-  const char* e = rest.data() + rest.size();
-  auto [p, ec] = std::from_chars(b, e, port);
-  if (ec != std::errc() || p != e || port == 0 || port > 65535) return std::nullopt;
-  return net::Endpoint{host, static_cast<uint16_t>(port)};
+  if (is_unix_url(url)) {
+    if (rest.empty()) return std::nullopt;
+    net::Endpoint ep = parse_host_port(rest).value_or(net::Endpoint{rest, 0});
+    ep.unix_path = rest;
+    return ep;
+  }
+  return parse_host_port(rest);
 }
 
 std::vector<std::string> split_list(const std::string& s, char sep) {

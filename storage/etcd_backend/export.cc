@@ -56,11 +56,17 @@ Status lease_bucket(KvEngine& engine, bbolt::Writer& w, ExportSummary* sum) {
 }
 
 Pairs alarms(const StoreMeta& meta, uint64_t member_id) {
-  if (!meta.alarm_nospace) return {};
-  etcdserverpb::AlarmMember a;
-  a.set_memberid(member_id);
-  a.set_alarm(etcdserverpb::NOSPACE);
-  return {{a.SerializeAsString(), ""}};
+  Pairs out;
+  for (auto [raised, type] : {std::pair{meta.alarm_nospace, etcdserverpb::NOSPACE},
+                              std::pair{meta.alarm_corrupt, etcdserverpb::CORRUPT}}) {
+    if (!raised) continue;
+    etcdserverpb::AlarmMember a;
+    a.set_memberid(member_id);
+    a.set_alarm(type);
+    out.emplace_back(a.SerializeAsString(), "");
+  }
+  std::sort(out.begin(), out.end());  // a bucket's keys in order
+  return out;
 }
 
 Pairs auth_records(const AuthExport& a) {

@@ -467,5 +467,42 @@ TEST(Http1, BodyAndHeaderLimits) {
   expect_server_still_serves(server.port());
 }
 
+// Server keepalive (etcd's --grpc-keepalive-interval / --grpc-keepalive-timeout): an idle connection is
+// pinged; one that never answers is closed after the timeout, one that answers (nghttp2 acknowledges
+// pings by itself) stays up.
+TEST(Keepalive, SilentConnectionIsClosedAnsweringOneStays) {
+  ServerLimits limits;
+  limits.keepalive_time = 100ms;
+  limits.keepalive_timeout = 100ms;
+  TestServer server(limits);
+  {
+    RawConn c(server.port());
+    c.send(kPreface);
+    c.send(kEmptySettings);  // and then silence: no SETTINGS ACK, no PING ACK
+    std::string out;
+    ASSERT_TRUE(c.read_until_eof(out));
+    bool pinged = false;
+    for (const auto& f : parse_frames(out))
+      pinged = pinged || (f.type == NGHTTP2_PING && !(f.flags & NGHTTP2_FLAG_ACK) && f.payload == "cairnka1");
+    EXPECT_TRUE(pinged);
+  }
+  EXPECT_EQ(server.stats().keepalive_timeouts.load(), 1u);
+  ClientThread client;
+  auto r = client.run<std::vector<UnaryResult>>([&]() -> awaitable<std::vector<UnaryResult>> {
+    Channel ch(client.executor(), {{"127.0.0.1", server.port()}});
+    std::vector<UnaryResult> v;
+    v.push_back(co_await ch.unary("/cairn.test.Echo/Unary", "one"));
+    asio::steady_timer t(client.executor());
+    t.expires_after(500ms);  // idle for several ping periods
+    co_await t.async_wait(asio::use_awaitable);
+    v.push_back(co_await ch.unary("/cairn.test.Echo/Unary", "two"));
+    EXPECT_EQ(ch.connects(), 1u);  // the same connection: the answered pings kept it
+    co_return v;
+  });
+  EXPECT_TRUE(r[0].status.is_ok() && r[1].status.is_ok()) << r[1].status.message;
+  EXPECT_GE(server.stats().keepalive_pings_sent.load(), 2u);  // the silent one's and at least one more
+  EXPECT_EQ(server.stats().keepalive_timeouts.load(), 1u);
+}
+
 }  // namespace
 }  // namespace cairn::server::net::testing

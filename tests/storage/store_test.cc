@@ -91,6 +91,32 @@ TEST_P(StoreTest, QuotaRaisesNoSpaceThenServesReadsAndDeletesOnly) {
   EXPECT_TRUE(h.apply(put("tiny", "")));
 }
 
+// The CORRUPT alarm (raised by the server's corruption check): writes fail with etcd's "corrupt cluster",
+// reads and read-only transactions go on, the alarm survives a restart and can be cleared.
+TEST_P(StoreTest, CorruptAlarmRefusesWritesUntilCleared) {
+  Harness h(GetParam());
+  ASSERT_TRUE(h.apply(put("a", "1")));
+  ASSERT_TRUE(h.apply(AlarmRequest{AlarmRequest::Action::kActivate, AlarmType::kCorrupt}));
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kCorrupt}));
+  h.reopen();
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kCorrupt}));
+  auto refused = h.apply(put("b", "2"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message(), "etcdserver: corrupt cluster");
+  EXPECT_EQ(grpc_code(refused.error().code), GrpcCode::kDataLoss);
+  EXPECT_EQ(h.apply(del("a")).error().code, Errc::kCorrupt);
+  EXPECT_EQ(h.apply(LeaseGrantRequest{10, 1}).error().code, Errc::kCorrupt);
+  RangeRequest get_a;
+  get_a.key = "a";
+  TxnRequest read_only;
+  read_only.success.push_back(RequestOp{get_a});
+  EXPECT_TRUE(h.apply(read_only));
+  EXPECT_EQ(h.store().range(get_a)->kvs.size(), 1u);
+  ASSERT_TRUE(h.apply(AlarmRequest{AlarmRequest::Action::kDeactivate, AlarmType::kCorrupt}));
+  EXPECT_TRUE(h.store().alarms().empty());
+  EXPECT_TRUE(h.apply(put("b", "2")));
+}
+
 TEST_P(StoreTest, LeaseRevokeDeletesAllKeysInOneRevision) {
   Harness h(GetParam());
   ASSERT_TRUE(h.apply(LeaseGrantRequest{30, 77}));

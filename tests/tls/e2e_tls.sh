@@ -41,13 +41,13 @@ wait_until() {
 tctl() { ETCDCTL_API=3 timeout 20 etcdctl --dial-timeout=2s --command-timeout=3s "$@" 2>&1; }
 cctl() { timeout 20 "$CAIRNCTL" --dial-timeout=2s --command-timeout=3s "$@" 2>&1; }
 
-# --- startup errors: etcd's wording; status 1 for unusable files (etcd's), 2 for inconsistent flags ---
+# --- startup errors: etcd's wording and status 1 (unusable files and inconsistent flags, as etcd) ---
 P=$((BASE + 90))
 common=(--name bad --data-dir "$WORK/bad" --listen-client-urls "https://127.0.0.1:$P"
   --advertise-client-urls "https://127.0.0.1:$P" --listen-peer-urls "http://127.0.0.1:$((P + 1))"
   --initial-advertise-peer-urls "http://127.0.0.1:$((P + 1))" --initial-cluster "bad=http://127.0.0.1:$((P + 1))")
 out=$(timeout 20 "$CAIRN" "${common[@]}" 2>&1); rc=$?
-check "https without certificate: status" "$rc" 2
+check "https without certificate: status" "$rc" 1  # etcd: a verification error, status 1
 check_match "https without certificate: message" "$out" "TLS key/cert \(--cert-file, --key-file\) must be provided for client url https://127.0.0.1:$P with HTTPS scheme"
 out=$(timeout 20 "$CAIRN" "${common[@]}" --cert-file "$C/nonexistent.pem" --key-file "$C/server-key.pem" 2>&1); rc=$?
 check "missing cert file: status" "$rc" 1

@@ -1,0 +1,200 @@
+#include "server/corrupt/install.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+
+#include "proto/etcd/rpc.pb.h"
+#include "server/corrupt/verdict.h"
+#include "server/net/client.h"
+#include "server/net/completion.h"
+#include "server/node/request_codec.h"
+#include "server/node/url.h"
+
+namespace cairn::server::corrupt {
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+
+struct Peer {
+  uint64_t id = 0;
+  std::vector<net::Endpoint> endpoints;
+};
+
+// What the node thread knows: the local hash and the other members' client endpoints.
+struct Snapshot {
+  LocalHash local;
+  std::vector<Peer> peers;
+  bool ok = false;
+};
+
+Snapshot take_snapshot(node::Node& n, const Options& o) {
+  Snapshot s;
+  auto h = n.store().hash_kv(0);
+  if (!h) return s;
+  s.local = LocalHash{h->hash, n.store().revision(), n.store().compact_revision()};
+  for (const auto& [id, m] : n.members()) {
+    if (id == n.member_id() || m.learner) continue;
+    Peer p{id, {}};
+    for (const auto& u : m.client_urls) {
+      auto ep = node::parse_url(u);
+      if (!ep) continue;
+      if (u.rfind("https://", 0) == 0) {
+        if (!o.client_tls) continue;
+        ep->tls = o.client_tls;
+      }
+      p.endpoints.push_back(*ep);
+    }
+    if (!p.endpoints.empty()) s.peers.push_back(std::move(p));
+  }
+  s.ok = true;
+  return s;
+}
+
+// Runs fn(node) on the node thread; the awaitable yields its result (nullopt when the node is stopping).
+template <class T, class Fn>
+awaitable<std::optional<T>> on_node(node::Node& n, Fn fn) {
+  auto pc = net::make_completion<T>();
+  auto promise = std::make_shared<net::CompletionPromise<T>>(std::move(pc.first));
+  node::Node* np = &n;
+  (void)n.run([np, promise, fn = std::move(fn)] { promise->set(fn(*np)); });
+  promise.reset();  // a task that never runs drops the last reference: the wait yields nullopt
+  return pc.second.wait();
+}
+
+// Each peer's HashKV at `revision`; peers that fail (down, behind, compacted past it) are left out.
+awaitable<std::vector<PeerHash>> ask_peers(const std::vector<Peer>& peers, int64_t revision,
+                                           std::chrono::milliseconds timeout,
+                                           std::vector<std::string>* notes) {
+  std::vector<PeerHash> out;
+  auto ex = co_await asio::this_coro::executor;
+  for (const auto& p : peers) {
+    net::ChannelOptions co;
+    co.connect_timeout = timeout;
+    net::Channel ch(ex, p.endpoints, co);
+    etcdserverpb::HashKVRequest req;
+    req.set_revision(revision);
+    net::CallOptions call;
+    call.timeout = timeout;
+    std::string body = req.SerializeAsString();
+    auto rpc = ch.unary("/etcdserverpb.Maintenance/HashKV", std::move(body), call);
+    auto r = co_await std::move(rpc);
+    ch.close();
+    etcdserverpb::HashKVResponse resp;
+    if (r.status.code != net::StatusCode::kOk || !resp.ParseFromString(r.response)) {
+      notes->push_back("cannot fetch the hash of member " + std::to_string(p.id) + ": " + r.status.message);
+      continue;
+    }
+    out.push_back(PeerHash{resp.header().member_id() ? resp.header().member_id() : p.id, resp.hash(),
+                           resp.header().revision(), resp.compact_revision()});
+  }
+  co_return out;
+}
+
+std::string hex(uint64_t id) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+// (GCC 12 double-destroys lambda captures inside a co_await expression: every awaitable that takes a
+// lambda is made first and awaited after.)
+awaitable<std::optional<std::string>> initial_round(node::Node& n, const Options& o) {
+  const Options* op = &o;
+  auto snap_wait = on_node<Snapshot>(n, [op](node::Node& nd) { return take_snapshot(nd, *op); });
+  auto snap = co_await std::move(snap_wait);
+  if (!snap || !snap->ok) co_return std::string("initial corruption check: cannot hash the local store");
+  std::vector<std::string> notes;
+  auto ask = ask_peers(snap->peers, snap->local.revision, o.rpc_timeout, &notes);
+  auto peers = co_await std::move(ask);
+  auto verdict = judge_initial(snap->local, peers);
+  for (const auto& note : notes)
+    std::fprintf(stderr, "cairn: initial corruption check: %s\n", note.c_str());
+  for (const auto& note : verdict.notes)
+    std::fprintf(stderr, "cairn: initial corruption check: %s\n", note.c_str());
+  if (!verdict.mismatched.empty()) {
+    std::string ids;
+    for (uint64_t id : verdict.mismatched)
+      ids += (ids.empty() ? "" : ",") + hex(id);
+    co_return hex(n.member_id()) + " found data inconsistency with peers (" + ids + ")";
+  }
+  std::fprintf(stderr,
+               "cairn: initial corruption check passed (revision %lld, %zu of %zu members compared)\n",
+               static_cast<long long>(snap->local.revision), peers.size(), snap->peers.size());
+  co_return std::nullopt;
+}
+
+struct Periodic {
+  node::Node* node;
+  Options options;
+  bool in_flight = false;
+  Clock::time_point next;
+};
+
+// One leader round: hash, ask the peers, hash again, raise CORRUPT for the members that differ.
+awaitable<void> periodic_round(std::shared_ptr<Periodic> st, std::shared_ptr<const Snapshot> before) {
+  node::Node& n = *st->node;
+  std::vector<std::string> notes;
+  auto ask = ask_peers(before->peers, before->local.revision, st->options.rpc_timeout, &notes);
+  auto peers = std::make_shared<const std::vector<PeerHash>>(co_await std::move(ask));
+  auto judge = on_node<std::vector<uint64_t>>(n, [st, before, peers](node::Node& nd) {
+    auto after = take_snapshot(nd, st->options);
+    st->in_flight = false;
+    st->next = Clock::now() + st->options.period;
+    if (!after.ok) return std::vector<uint64_t>{};
+    return judge_periodic(before->local, after.local, nd.member_id(), *peers);
+  });
+  auto verdict = co_await std::move(judge);
+  if (!verdict) co_return;
+  for (uint64_t id : *verdict) {
+    std::fprintf(stderr, "cairn: corruption check: member %s's hash differs; raising the CORRUPT alarm\n",
+                 hex(id).c_str());
+    etcdserverpb::AlarmRequest req;
+    req.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+    req.set_alarm(etcdserverpb::CORRUPT);
+    req.set_memberid(id);
+    n.propose(node::EntryKind::kAlarm, req.SerializeAsString(), [](node::Result<storage::ApplyResponse>) {});
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> initial_check(node::Node& node, const Options& options) {
+  asio::io_context ioc;
+  std::optional<std::string> result;
+  bool done = false;
+  asio::co_spawn(
+      ioc,
+      [&]() -> awaitable<void> {
+        auto round = initial_round(node, options);
+        result = co_await std::move(round);
+      },
+      [&](std::exception_ptr) { done = true; });
+  ioc.run_for(options.initial_timeout + options.rpc_timeout);
+  if (!done) return std::string("initial corruption check did not finish in time");
+  return result;
+}
+
+std::shared_ptr<void> install(node::Node& node, asio::io_context& net_ioc, const Options& options) {
+  if (options.period.count() <= 0) return nullptr;
+  auto st = std::make_shared<Periodic>(Periodic{&node, options, false, Clock::now() + options.period});
+  auto strand = asio::make_strand(net_ioc);
+  node::NodeObserver o;
+  o.on_tick = [st, strand] {
+    node::Node& n = *st->node;
+    if (st->in_flight || n.leader() != n.member_id() || Clock::now() < st->next) return;
+    auto before = std::make_shared<const Snapshot>(take_snapshot(n, st->options));
+    if (!before->ok) return;
+    st->in_flight = true;
+    asio::co_spawn(strand, periodic_round(st, before), asio::detached);
+  };
+  node.add_observer(std::move(o));
+  return st;
+}
+
+}  // namespace cairn::server::corrupt
