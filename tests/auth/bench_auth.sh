@@ -3,7 +3,9 @@
 # setting a fresh 3-member cairn cluster on loopback (etcd's default heartbeat and election timeout), the
 # same `cairnctl bench` commands, then the cluster is stopped. With auth on the benchmark runs as root:
 # every request pays the token check, the identity in its entry and the apply-time decision (root's
-# short-circuit, not a key-range search). Prints one table (requests/s and the ratio to auth off).
+# short-circuit, not a key-range search). ROUNDS rounds (default 3), each running the three settings in
+# turn, so that a change in the machine's load hits every setting alike; prints each setting's median
+# requests/s over the rounds and its ratio to auth off, then every round's figures.
 # Usage: bench_auth.sh CAIRN CAIRNCTL   (ports BASE..BASE+21, default 18960; release builds)
 set -uo pipefail
 CAIRN=$1
@@ -44,19 +46,28 @@ run() { # run NAME [cairn flags...]
     user=(--user root:rootpw)
   fi
   c "${user[@]}" put foo bar >/dev/null
-  PUT_RPS[$name]=$(c "${user[@]}" "${PUT[@]}" 2>/dev/null | rps)
-  RANGE_RPS[$name]=$(c "${user[@]}" "${RANGE[@]}" 2>/dev/null | rps)
+  PUT_RPS[$name]+="$(c "${user[@]}" "${PUT[@]}" 2>/dev/null | rps) "
+  RANGE_RPS[$name]+="$(c "${user[@]}" "${RANGE[@]}" 2>/dev/null | rps) "
   stop_all
 }
 
 declare -A PUT_RPS RANGE_RPS
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/jwt.key" 2>/dev/null
 openssl pkey -in "$WORK/jwt.key" -pubout -out "$WORK/jwt.pub" 2>/dev/null
-run off
-run simple --auth-token simple
-run jwt --auth-token "jwt,pub-key=$WORK/jwt.pub,priv-key=$WORK/jwt.key,sign-method=ES256"
+for _ in $(seq "${ROUNDS:-3}"); do
+  run off
+  run simple --auth-token simple
+  run jwt --auth-token "jwt,pub-key=$WORK/jwt.pub,priv-key=$WORK/jwt.key,sign-method=ES256"
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : "?")}'; }
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}x')" 2>/dev/null || echo "?"; }
-echo "| workload | auth off req/s | simple req/s | ratio | jwt req/s | ratio |"
+row() { # row LABEL off simple jwt   (each a list of per-round figures)
+  local o s j
+  o=$(median <<<"$2") s=$(median <<<"$3") j=$(median <<<"$4")
+  echo "| \`cairnctl $1\` | $o | $s | $(ratio "$s" "$o") | $j | $(ratio "$j" "$o") |"
+}
+echo "| workload (median of ${ROUNDS:-3} rounds) | auth off req/s | simple req/s | ratio | jwt req/s | ratio |"
 echo "|---|---|---|---|---|---|"
-echo "| \`cairnctl ${PUT[*]}\` | ${PUT_RPS[off]} | ${PUT_RPS[simple]} | $(ratio "${PUT_RPS[simple]}" "${PUT_RPS[off]}") | ${PUT_RPS[jwt]} | $(ratio "${PUT_RPS[jwt]}" "${PUT_RPS[off]}") |"
-echo "| \`cairnctl ${RANGE[*]}\` | ${RANGE_RPS[off]} | ${RANGE_RPS[simple]} | $(ratio "${RANGE_RPS[simple]}" "${RANGE_RPS[off]}") | ${RANGE_RPS[jwt]} | $(ratio "${RANGE_RPS[jwt]}" "${RANGE_RPS[off]}") |"
+row "${PUT[*]}" "${PUT_RPS[off]}" "${PUT_RPS[simple]}" "${PUT_RPS[jwt]}"
+row "${RANGE[*]}" "${RANGE_RPS[off]}" "${RANGE_RPS[simple]}" "${RANGE_RPS[jwt]}"
+for k in off simple jwt; do echo "rounds, $k: put ${PUT_RPS[$k]}| range ${RANGE_RPS[$k]}"; done
