@@ -470,10 +470,13 @@ TEST(WalCrash, CrashDuringRepairThenReopenStillWorks) {
       auto opened = Wal::open(fs, kDir, unbuffered());
       ASSERT_TRUE(opened.has_value()) << k << ": " << opened.error().to_string();
       EXPECT_EQ(opened->state.entries, make_entries(1, 10, 1, 40)) << k;
+      // Repaired again, or cut after the mark was durable: either way the member knows.
+      EXPECT_TRUE(opened->state.hard_state.lost_tail) << k;
       opened->wal.reset();
       auto third = open_ok(fs, kDir, unbuffered());
       EXPECT_TRUE(third.state.repaired.empty()) << k;
       EXPECT_EQ(third.state.entries, make_entries(1, 10, 1, 40)) << k;
+      EXPECT_TRUE(third.state.hard_state.lost_tail) << k;
     }
   }
 }
