@@ -459,6 +459,15 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
       state.tail_repair = TailRepair{p, scan->valid_end, used > scan->valid_end ? used - scan->valid_end : 0,
                                      scan->reason, 0};
     }
+    // A repair cut the preallocated zeros too: allocate them again, so that appends do not need new
+    // blocks (a member on a full disk keeps writing into them).
+    if (options.preallocate) {
+      auto size = (*file)->size();
+      if (!size) return unexpected(size.error());
+      if (*size < options.segment_size_bytes_max) {
+        if (Status s = (*file)->allocate(options.segment_size_bytes_max); !s.is_ok()) return unexpected(s);
+      }
+    }
     // What we read may still sit only in the page cache (the previous process died before its
     // fdatasync); make it durable before anyone acts on it.
     if (Status s = (*file)->sync(); !s.is_ok()) return unexpected(s);

@@ -73,7 +73,8 @@
 // good record nothing is repaired (that is preallocated space). Otherwise the original file is copied to
 // `<name>.broken` (fsynced, directory fsynced), the segment is truncated after its last good record and
 // fsynced. A crash during repair leaves either the original (repaired again on the next open) or the
-// truncated segment. Stray `segment.tmp` files are removed.
+// truncated segment. Stray `segment.tmp` files are removed. A last segment shorter than
+// segment_size_bytes_max (a repair cut its preallocated zeros) is preallocated again on open.
 //
 // ## A repair may cut acknowledged records
 // A torn unsynced write and a synced tail the disk lost look the same at the end of the last segment.

@@ -44,6 +44,7 @@
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
 #include "server/node/request_codec.h"
+#include "server/node/wal_recovery.h"
 #include "storage/mvcc_store.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
@@ -293,6 +294,7 @@ class Node {
   std::chrono::steady_clock::time_point last_publish_attempt_{};
   bool published_ = false;
   bool stopped_ = false;
+  LostTailNotices lost_tail_notices_;
 
   // inbox (any thread)
   std::mutex inbox_mu_;

@@ -11,12 +11,14 @@
 // (these reads join the history), check the history per key, and compare Maintenance/HashKV of all members at
 // one revision.
 //
-//   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--faults K1,K2,...] [--clients N]
+//   cairn_fault --cairn build/bin/cairn [--seed N] [--seeds N] [--duration S] [--faults K1,K2,...] [--clients
+//   N]
 //               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
 //               [--server-arg ARG]... [--skip-read-index] [--scenario stale-read] [--expect-violation]
 //               [--watchers N] [--lease-clients N]
 //   cairn_fault --etcd /usr/bin/etcd ...       (the same against etcd; no partitions: see --faults)
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
+// Soak mode (--seeds N): N runs, seeds --seed .. --seed+N-1, one line each; exit 1 if any did not pass.
 // With --expect-violation: 0 only if the checker rejected some key and nothing else went wrong.
 // The same --seed repeats the same fault schedule (kinds, targets among followers, hold times, cut
 // modes); client timing is not deterministic. See docs/fault-testing.md.
@@ -95,6 +97,7 @@ struct Options {
   int lease_clients = 1;  // coroutines granting, keeping alive and revoking leases (keys fault/lease/...)
   int tmpfs_mb = 256;     // size of each member's tmpfs data dir when disk-full is enabled
   bool tmpfs = false;     // set when the tmpfs data dirs are mounted (disk-full possible)
+  int seeds = 0;          // soak mode (--seeds N): seeds seed .. seed+N-1, one run and one line each
 };
 
 enum FaultKind {
@@ -1029,6 +1032,13 @@ awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
   }
   if (!removed) co_return std::nullopt;
   c.kill_member(target);
+  // The removed member's data dir goes with it: on the slot's tmpfs (disk-full) the dirs of replaced
+  // members took the room the next one needs (the third replacement of a slot found it full). Kept with
+  // --keep when there is no tmpfs.
+  if (!run.opt.keep || run.opt.tmpfs) {
+    std::error_code ec;
+    std::filesystem::remove_all(c.data_dir(target), ec);
+  }
   if (run.proxy) run.proxy->remove_route(static_cast<std::uint16_t>(c.advertised_peer_port(target)));
   const std::string old_url = c.peer_url(target);
   c.next_generation(target);
@@ -1341,7 +1351,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         if (run.proxy)
           run.proxy->add_route(f.target, static_cast<std::uint16_t>(c.advertised_peer_port(f.target)),
                                static_cast<std::uint16_t>(c.listen_peer_port(f.target)));
-        // The removed member's data dir is left behind; the new member starts empty.
+        // The new member starts empty (the removed one's data dir is gone).
         c.set_initial_cluster(f.target, r->first);
         std::printf("[%8.3f s] fault %zu: removed follower %s (leader m%d), added %s (id %016llx), started\n",
                     now_s(), n + 1, old_name.c_str(), leader + 1, c.name(f.target).c_str(),
@@ -1651,6 +1661,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
       o.base_port = std::atoi(v);
+    else if (a == "--seeds")
+      o.seeds = std::atoi(v);
     else if (a == "--request-timeout-ms")
       o.request_timeout_ms = std::atoi(v);
     else
@@ -1658,6 +1670,7 @@ bool parse(int argc, char** argv, Options& o) {
   }
   if (o.etcd) o.proxy = false;  // etcd's peer links are HTTP streams without cairn's HELLO
   if (!o.scenario.empty() && (o.scenario != "stale-read" || !o.proxy)) return false;
+  if (o.seeds < 0 || (o.seeds > 0 && (!o.scenario.empty() || o.expect_violation))) return false;
   return !o.cairn.empty() && o.clients > 0 && o.keys > 0 && o.duration_s >= 0 && o.base_port > 0 &&
          o.base_port + 10 * kMembers < 65536;
 }
@@ -1672,21 +1685,8 @@ void print_recovery(const char* what, std::vector<double> v) {
               v[v.size() / 2], v.back());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options opt;
-  if (!parse(argc, argv, opt)) {
-    std::fprintf(
-        stderr,
-        "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
-        "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
-        "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // no output lost if the process dies (ctest pipes stdout)
+// One run of one seed, everything printed to stdout; returns the exit code (see the file comment).
+int run_seed(Options opt) {
   g_start = Clock::now();
   char tmpl[] = "/tmp/cairn-fault.XXXXXX";
   if (!::mkdtemp(tmpl)) {
@@ -1914,4 +1914,104 @@ int main(int argc, char** argv) {
   }
   std::printf("PASSED: seed %llu\n", static_cast<unsigned long long>(opt.seed));
   return 0;
+}
+
+// The figures of a finished run, from its log: the lines run_seed prints.
+std::string soak_summary(const std::string& log_path) {
+  FILE* f = std::fopen(log_path.c_str(), "r");
+  if (!f) return "(no log)";
+  std::string ops, faults, torn, replaced, last;
+  char line[4096];
+  while (std::fgets(line, sizeof line, f)) {
+    std::string l(line);
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    if (l.rfind("operations: ", 0) == 0) ops = l.substr(12);
+    if (l.rfind("faults injected: ", 0) == 0) faults = l.substr(17);
+    if (l.find("restart after a torn WAL tail -> healthy") != std::string::npos) torn = l;
+    if (l.find("replacement member started -> healthy") != std::string::npos) replaced = l;
+    if (!l.empty()) last = l;
+  }
+  std::fclose(f);
+  auto trim = [](std::string t) {
+    const auto p = t.find_first_not_of(' ');
+    return p == std::string::npos ? t : t.substr(p);
+  };
+  std::string out = "faults " + faults + "; ops " + ops;
+  if (!torn.empty()) out += "; " + trim(torn);
+  if (!replaced.empty()) out += "; " + trim(replaced);
+  return out;
+}
+
+// Soak mode: seeds opt.seed .. opt.seed+opt.seeds-1, each a run of its own in a child process (its own
+// mount namespace, members and ports, freed when it ends), its output in a log file; one line per seed.
+int soak(const Options& opt) {
+  char tmpl[] = "/tmp/cairn-fault-soak.XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    std::perror("mkdtemp");
+    return 2;
+  }
+  const std::string dir = tmpl;
+  std::printf("cairn_fault soak: %d seeds from %llu, %d s each, logs in %s\n", opt.seeds,
+              static_cast<unsigned long long>(opt.seed), opt.duration_s, dir.c_str());
+  int passed = 0, failed = 0;
+  for (int k = 0; k < opt.seeds; ++k) {
+    Options one = opt;
+    one.seeds = 0;
+    one.seed = opt.seed + static_cast<std::uint64_t>(k);
+    const std::string log = dir + "/seed-" + std::to_string(one.seed) + ".log";
+    const auto t0 = Clock::now();
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("fork");
+      return 2;
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the run (and its members) end with the soak
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) ::_exit(2);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::setvbuf(stdout, nullptr, _IOLBF, 0);
+      std::fflush(stdout);
+      ::_exit(run_seed(one));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const char* verdict = code == 0 ? "PASSED" : code == 3 ? "INCONCLUSIVE" : "FAILED";
+    std::printf("seed %llu: %s in %.0f s (exit %d): %s\n", static_cast<unsigned long long>(one.seed), verdict,
+                secs, code, soak_summary(log).c_str());
+    if (code == 0) {
+      ++passed;
+      if (!opt.keep) ::unlink(log.c_str());
+    } else {
+      ++failed;
+      std::printf("  log kept: %s\n", log.c_str());
+    }
+  }
+  std::printf("soak: %d seeds, %d passed, %d failed\n", opt.seeds, passed, failed);
+  std::error_code ec;
+  if (failed == 0 && !opt.keep) std::filesystem::remove(dir, ec);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (!parse(argc, argv, opt)) {
+    std::fprintf(
+        stderr,
+        "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--seeds N] [--duration S] [--faults "
+        "K,...] "
+        "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
+        "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
+        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // no output lost if the process dies (ctest pipes stdout)
+  return opt.seeds > 0 ? soak(opt) : run_seed(opt);
 }
