@@ -1002,12 +1002,18 @@ std::string tear_wal_tail(const std::string& data_dir, int mode, std::mt19937_64
 }
 
 // Whether recovery left a `.broken` copy of a repaired segment (docs/wal.md) in the member's WAL dir.
-bool wal_repaired(const std::string& data_dir) {
+// With `remove`, deletes the copies once seen: up to a segment's size each, they would fill the slot's
+// small tmpfs over many torn-wal faults.
+bool wal_repaired(const std::string& data_dir, bool remove) {
   std::error_code ec;
+  std::vector<std::filesystem::path> copies;
   for (const auto& e :
        std::filesystem::directory_iterator(std::filesystem::path(data_dir) / "member" / "wal", ec))
-    if (e.path().extension() == ".broken") return true;
-  return false;
+    if (e.path().extension() == ".broken") copies.push_back(e.path());
+  if (remove)
+    for (const auto& p : copies)
+      std::filesystem::remove(p, ec);
+  return !copies.empty();
 }
 
 // MemberRemove then MemberAdd through `via` (a member index); retried across leader changes. Returns the
@@ -1289,7 +1295,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         co_await sleep_for(milliseconds(hold_ms));
         c.start(f.target);
         f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
-        if (torn && f.recovery_s >= 0 && !wal_repaired(c.data_dir(f.target)))
+        if (torn && f.recovery_s >= 0 && !wal_repaired(c.data_dir(f.target), !run.opt.keep))
           run.anomalies.push_back("m" + std::to_string(f.target + 1) + " restarted after a torn WAL tail (" +
                                   what + ") without repairing it (no .broken copy)");
         f.note = torn ? (pick2 == 0 ? "torn append, repaired" : "torn last record, repaired") : what;
