@@ -1764,8 +1764,11 @@ int run_seed(Options opt) {
       run.proxy = &proxy;
     }
     boost::asio::co_spawn(ioc, main_flow(run, kinds, &finished), boost::asio::detached);
-    // Hang guard: the run must end well within the faults' duration plus recovery allowances.
-    boost::asio::steady_timer guard(ioc, std::chrono::seconds(opt.duration_s + 240));
+    // Hang guard: the run must end well within the faults' duration plus recovery allowances, and the
+    // final checks of a long run's history (the watch check of a 300 s run took minutes under ASan on a
+    // loaded machine): 240 s, plus half of what the duration has beyond a minute.
+    const int guard_s = opt.duration_s + 240 + std::max(0, opt.duration_s - 60) / 2;
+    boost::asio::steady_timer guard(ioc, std::chrono::seconds(guard_s));
     guard.async_wait([&](const boost::system::error_code& ec) {
       if (!ec && !finished) ioc.stop();
     });
