@@ -25,6 +25,14 @@
 // The leader's commit index would not do as the target: acknowledgements already in flight (or
 // delayed, duplicated) may still commit entries above it.
 //
+// What counts toward commit meanwhile. The lost acknowledgements stop counting when the leader resets
+// the member's progress to its real end (step 2). Acknowledgements the member sends after its restart
+// are of entries it holds durably, so they count as any member's do. A lost acknowledgement that was
+// still in flight (delayed by the network) can raise the leader's progress once more and count once
+// more; that is safe, because the member still votes for no one until its log reaches the target, which
+// is at or above every entry such an acknowledgement covers (and the leader resets it again when its
+// next heartbeat names a commit index beyond the member's log).
+//
 // An answer counts only for a report of this incarnation: a report from before a later crash may have
 // been answered before acknowledgements that were lost in that crash were sent. Reports carry a nonce
 // drawn per incarnation, echoed by the answer. Any leader's answer is as good as another's, so the
