@@ -20,15 +20,20 @@ raftpb::HardState to_pb(const raft::HardState& hs) {
   out.set_term(hs.term);
   out.set_vote(hs.vote);
   out.set_commit(hs.commit);
+  out.set_lost_tail(hs.lost_tail);
   return out;
 }
 
-raft::HardState from_pb(const raftpb::HardState& hs) { return {hs.term(), hs.vote(), hs.commit()}; }
+raft::HardState from_pb(const raftpb::HardState& hs) {
+  return {hs.term(), hs.vote(), hs.commit(), hs.lost_tail()};
+}
 
 raftpb::ConfState to_pb(const raft::ConfState& cs) {
   raftpb::ConfState out;
-  for (auto v : cs.voters) out.add_voters(v);
-  for (auto l : cs.learners) out.add_learners(l);
+  for (auto v : cs.voters)
+    out.add_voters(v);
+  for (auto l : cs.learners)
+    out.add_learners(l);
   return out;
 }
 
@@ -58,7 +63,9 @@ raftpb::Snapshot to_pb(const raft::Snapshot& s) {
   return out;
 }
 
-raft::Snapshot from_pb(const raftpb::Snapshot& s) { return {s.data(), from_pb(s.metadata())}; }
+raft::Snapshot from_pb(const raftpb::Snapshot& s) {
+  return {s.data(), from_pb(s.metadata())};
+}
 
 raftpb::Message to_pb(const raft::Message& m) {
   raftpb::Message out;
@@ -68,7 +75,8 @@ raftpb::Message to_pb(const raft::Message& m) {
   out.set_term(m.term);
   out.set_log_term(m.log_term);
   out.set_index(m.index);
-  for (const auto& e : m.entries) *out.add_entries() = to_pb(e);
+  for (const auto& e : m.entries)
+    *out.add_entries() = to_pb(e);
   out.set_commit(m.commit);
   if (!m.snapshot.empty()) *out.mutable_snapshot() = to_pb(m.snapshot);
   out.set_reject(m.reject);
@@ -86,7 +94,8 @@ raft::Message from_pb(const raftpb::Message& m) {
   out.log_term = m.log_term();
   out.index = m.index();
   out.entries.reserve(m.entries_size());
-  for (const auto& e : m.entries()) out.entries.push_back(from_pb(e));
+  for (const auto& e : m.entries())
+    out.entries.push_back(from_pb(e));
   out.commit = m.commit();
   if (m.has_snapshot()) out.snapshot = from_pb(m.snapshot());
   out.reject = m.reject();
@@ -104,25 +113,33 @@ std::optional<Pb> parse(std::string_view bytes) {
 }
 }  // namespace
 
-std::string encode(const raft::Entry& e) { return to_pb(e).SerializeAsString(); }
+std::string encode(const raft::Entry& e) {
+  return to_pb(e).SerializeAsString();
+}
 std::optional<raft::Entry> decode_entry(std::string_view bytes) {
   auto pb = parse<raftpb::Entry>(bytes);
   if (!pb || !raftpb::EntryType_IsValid(pb->type())) return std::nullopt;
   return from_pb(*pb);
 }
-std::string encode(const raft::HardState& hs) { return to_pb(hs).SerializeAsString(); }
+std::string encode(const raft::HardState& hs) {
+  return to_pb(hs).SerializeAsString();
+}
 std::optional<raft::HardState> decode_hard_state(std::string_view bytes) {
   auto pb = parse<raftpb::HardState>(bytes);
   if (!pb) return std::nullopt;
   return from_pb(*pb);
 }
-std::string encode(const raft::SnapshotMetadata& m) { return to_pb(m).SerializeAsString(); }
+std::string encode(const raft::SnapshotMetadata& m) {
+  return to_pb(m).SerializeAsString();
+}
 std::optional<raft::SnapshotMetadata> decode_snapshot_metadata(std::string_view bytes) {
   auto pb = parse<raftpb::SnapshotMetadata>(bytes);
   if (!pb) return std::nullopt;
   return from_pb(*pb);
 }
-std::string encode(const raft::Message& m) { return to_pb(m).SerializeAsString(); }
+std::string encode(const raft::Message& m) {
+  return to_pb(m).SerializeAsString();
+}
 std::optional<raft::Message> decode_message(std::string_view bytes) {
   auto pb = parse<raftpb::Message>(bytes);
   if (!pb || !raftpb::MessageType_IsValid(pb->type())) return std::nullopt;

@@ -114,6 +114,16 @@ bool Progress::maybe_decr_to(Index rejected, Index match_hint) {
   return true;
 }
 
+void Progress::reset_after_lost_tail(Index matched, Index last) {
+  CAIRN_ASSERT(matched <= last);
+  state = ProgressState::kProbe;
+  match_index = matched;
+  next_index = last + 1;
+  probe_sent = false;
+  pending_snapshot = 0;
+  inflights.reset();
+}
+
 bool Progress::is_paused() const {
   switch (state) {
     case ProgressState::kProbe:

@@ -72,6 +72,9 @@ class Progress {
   // The follower rejected an append at `rejected` and hints that its log matches up to `match_hint`.
   // Returns false if the rejection is stale (answers an older request).
   bool maybe_decr_to(Index rejected, Index match_hint);
+  // The follower's log lost its tail and really ends at `last`, matching ours through `matched`: what
+  // it acknowledged above is void (raft/lost_tail.h). Probe again from its real end.
+  void reset_after_lost_tail(Index matched, Index last);
   // Whether the leader must hold further appends to this follower.
   bool is_paused() const;
 

@@ -19,7 +19,8 @@ Raft::Raft(const Config& cfg, const LogStorage* storage)
       cfg_(cfg),
       log_(storage, cfg.committed_bytes_per_ready_max),
       tracker_(cfg.inflight_msgs_max, cfg.inflight_bytes_max),
-      rng_(cfg.rng_seed ^ (cfg.id * 0x9e3779b97f4a7c15ULL)) {
+      rng_(cfg.rng_seed ^ (cfg.id * 0x9e3779b97f4a7c15ULL)),
+      lost_tail_(false) {
   CAIRN_ASSERT_MSG(cfg.id != kNone, "raft: id must not be 0");
   CAIRN_ASSERT_MSG(cfg.heartbeat_interval_ticks > 0, "heartbeat interval must be > 0");
   CAIRN_ASSERT_MSG(cfg.election_timeout_ticks > cfg.heartbeat_interval_ticks,
@@ -29,18 +30,31 @@ Raft::Raft(const Config& cfg, const LogStorage* storage)
   InitialState st = storage->initial_state();
   tracker_.set_config(MembershipConfig::from_conf_state(st.conf_state), log_.last_index() + 1);
   if (!st.hard_state.empty()) {
-    CAIRN_ASSERT_MSG(st.hard_state.commit >= log_.committed() && st.hard_state.commit <= log_.last_index(),
-                     "hard state commit out of range of the log");
+    // A commit index below the snapshot is fine (a crash can keep a snapshot but not the hard state
+    // written after it): the snapshot is committed. Above the log it is not.
+    CAIRN_ASSERT_MSG(st.hard_state.commit <= log_.last_index(), "hard state commit beyond the log");
     log_.commit_to(st.hard_state.commit);
     term_ = st.hard_state.term;
     vote_ = st.hard_state.vote;
+    lost_tail_ = LostTail(st.hard_state.lost_tail);
   }
   if (cfg.applied > 0) log_.applied_to(std::min(cfg.applied, log_.committed()));
   become_follower(term_, kNone);
 }
 
 bool Raft::promotable() const {
-  return tracker_.is_voter(id_);
+  return tracker_.is_voter(id_) && may_vote();
+}
+
+// A member whose log lost its tail votes (for itself or anyone) only once it has caught up
+// (raft/lost_tail.h), unless it is the only voter: nobody else has what it lost.
+bool Raft::may_vote() const {
+  if (!lost_tail_.active()) return true;
+  if (tracker_.config().voters.size() == 1 && tracker_.is_voter(id_)) return true;
+#if CAIRN_INVARIANTS
+  if (cfg_.testing_break == TestingBreak::kLostTailVotes) return true;
+#endif
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -59,7 +73,9 @@ void Raft::send(Message m) {
   }
   // A vote request embodies our durable self-vote and term; a vote granted and an append acknowledged
   // are promises about durable state. None may leave before the Ready that produced them is durable.
-  if (m.type == MessageType::kVote || m.type == MessageType::kVoteResp || m.type == MessageType::kAppResp) {
+  // A lost-tail report states where the durable log ends.
+  if (m.type == MessageType::kVote || m.type == MessageType::kVoteResp || m.type == MessageType::kAppResp ||
+      m.type == MessageType::kLostTail) {
     msgs_after_persist_.push_back(std::move(m));
   } else {
     msgs_.push_back(std::move(m));
@@ -151,6 +167,7 @@ void Raft::reset(Term term) {
   if (term_ != term) {
     term_ = term;
     vote_ = kNone;
+    lost_tail_.on_new_term();
   }
   lead_ = kNone;
   election_elapsed_ = 0;
@@ -200,6 +217,8 @@ void Raft::become_leader() {
   self->match_index = log_.stable_last_index();
   self->next_index = log_.last_index() + 1;
   self->recent_active = true;
+  // Only a sole voter leads with a lost tail: there was nobody to catch up from.
+  if (lost_tail_.active()) lost_tail_ = LostTail(false);
   // Conservatively treat every unapplied entry as a possible configuration change.
   pending_conf_index_ = log_.last_index();
   // A new leader commits an entry of its own term before it can tell what earlier entries are
@@ -370,7 +389,7 @@ Expected<bool, Error> Raft::step(Message m) {
       if (cfg_.testing_break == TestingBreak::kVoteIgnoringLog) up_to_date = true;
       if (cfg_.testing_break == TestingBreak::kVoteTwice && role_ == StateRole::kFollower) can_vote = true;
 #endif
-      if (can_vote && up_to_date) {
+      if (can_vote && up_to_date && may_vote()) {
         Message r;
         r.to = m.from;
         r.type = vote_resp_type(m.type);
@@ -530,6 +549,9 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
     case MessageType::kUnreachable:
       if (pr->state == ProgressState::kReplicate) pr->become_probe();
       return true;
+    case MessageType::kLostTail:
+      handle_lost_tail(m, *pr);
+      return true;
     case MessageType::kTransferLeader: {
       if (pr->is_learner) return true;
       NodeId transferee = m.from;
@@ -637,6 +659,11 @@ Expected<bool, Error> Raft::step_follower(Message& m) {
     case MessageType::kReadIndexResp:
       read_states_.push_back(ReadState{m.index, m.context});
       return true;
+    case MessageType::kLostTailResp:
+      // Only the leader of a term answers, and only a report of this incarnation counts (the nonce).
+      lost_tail_.on_answer(LostTail::decode_nonce(m.context), m.index);
+      lost_tail_.on_matched(log_.committed());
+      return true;
     default:
       return true;
   }
@@ -649,11 +676,16 @@ void Raft::handle_append(const Message& m) {
   if (m.index < log_.committed()) {
     r.index = log_.committed();
     send(std::move(r));
+    lost_tail_.on_matched(log_.committed());
+    report_lost_tail();
     return;
   }
   if (auto last_new = log_.maybe_append(m.index, m.log_term, m.commit, m.entries)) {
     r.index = *last_new;
     send(std::move(r));
+    // Our log now equals the leader's through last_new (log matching, §5.3).
+    lost_tail_.on_matched(*last_new);
+    report_lost_tail();
     return;
   }
   // Raft §5.3 with the optimisation of the thesis: instead of retreating one entry at a time, tell
@@ -665,15 +697,27 @@ void Raft::handle_append(const Message& m) {
   r.reject_hint = hint_index;
   r.log_term = hint_term;
   send(std::move(r));
+  report_lost_tail();
 }
 
 void Raft::handle_heartbeat(const Message& m) {
-  log_.commit_to(m.commit);
+  Index commit = m.commit;
+  if (commit > log_.last_index()) {
+    // The leader tells us to commit entries we do not have: it counted acknowledgements of ours that
+    // our storage has since lost. A protocol event, not a reason to stop: catch up (lost_tail.h). Our
+    // log matches the leader's as far as it reaches: it is a prefix of what we acknowledged in this
+    // term, plus what this leader sent since.
+    lost_tail_.on_loss_found();
+    commit = log_.last_index();
+  }
+  log_.commit_to(commit);
+  lost_tail_.on_matched(log_.committed());
   Message r;
   r.to = m.from;
   r.type = MessageType::kHeartbeatResp;
   r.context = m.context;
   send(std::move(r));
+  report_lost_tail();
 }
 
 void Raft::handle_snapshot(const Message& m) {
@@ -686,6 +730,43 @@ void Raft::handle_snapshot(const Message& m) {
     r.index = log_.committed();
   }
   send(std::move(r));
+  lost_tail_.on_matched(log_.committed());
+  report_lost_tail();
+}
+
+// Follower side of lost-tail recovery: tell the leader where our log really ends.
+void Raft::report_lost_tail() {
+  if (!lost_tail_.report_due() || lead_ == kNone) return;
+  if (lost_tail_.nonce() == 0) lost_tail_.set_nonce(rng_.next() | 1);
+  Message r;
+  r.to = lead_;
+  r.type = MessageType::kLostTail;
+  r.index = log_.last_index();
+  r.log_term = log_.last_term();
+  r.context = LostTail::encode_nonce(lost_tail_.nonce());
+  send(std::move(r));
+  lost_tail_.on_report_sent();
+}
+
+// Leader side: forget what the follower acknowledged above its real end, probe from there, and give
+// it the index it must catch up to (our last index: see lost_tail.h for why not the commit index).
+void Raft::handle_lost_tail(const Message& m, Progress& pr) {
+  pr.recent_active = true;
+#if CAIRN_INVARIANTS
+  if (cfg_.testing_break == TestingBreak::kLostTailIgnored) return;
+#endif
+  const Index last = std::min(m.index, log_.last_index());
+  // Matching terms at its last entry mean the logs agree up to it (§5.3); otherwise what it still has
+  // of what it acknowledged (a prefix of it) agrees with us.
+  const Index matched = log_.match_term(m.index, m.log_term) ? last : std::min(pr.match_index, last);
+  pr.reset_after_lost_tail(matched, last);
+  Message r;
+  r.to = m.from;
+  r.type = MessageType::kLostTailResp;
+  r.index = log_.last_index();
+  r.context = m.context;
+  send(std::move(r));
+  send_append(m.from);
 }
 
 bool Raft::restore(const Snapshot& s) {
@@ -817,6 +898,8 @@ void Raft::check_invariants() const {
     }
   }
   if (role_ == StateRole::kCandidate) CAIRN_ASSERT(vote_ == id_);
+  // A member catching up after a lost tail never campaigns (unless it is the only voter).
+  if (!may_vote()) CAIRN_ASSERT(role_ == StateRole::kFollower);
 }
 
 }  // namespace cairn::raft

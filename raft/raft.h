@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "raft/log_storage.h"
+#include "raft/lost_tail.h"
 #include "raft/raft_log.h"
 #include "raft/read_only.h"
 #include "raft/rng.h"
@@ -29,6 +30,8 @@ enum class TestingBreak : uint8_t {
   kCommitPreviousTerm,  // §5.4.2: commit entries of earlier terms by counting replicas
   kVoteIgnoringLog,     // §5.4.1: grant votes without the up-to-date log check
   kVoteTwice,           // §5.2: grant every vote request, even after voting in the term
+  kLostTailVotes,       // lost_tail.h: a member whose log lost its tail votes and campaigns at once
+  kLostTailIgnored,     // lost_tail.h: the leader ignores a lost-tail report (keeps the old progress)
 };
 #endif
 
@@ -75,7 +78,7 @@ class Raft {
   NodeId vote() const { return vote_; }
   NodeId lead() const { return lead_; }
   StateRole role() const { return role_; }
-  HardState hard_state() const { return {term_, vote_, log_.committed()}; }
+  HardState hard_state() const { return {term_, vote_, log_.committed(), lost_tail_.active()}; }
   SoftState soft_state() const { return {lead_, role_}; }
   RaftLog& log() { return log_; }
   const RaftLog& log() const { return log_; }
@@ -83,6 +86,7 @@ class Raft {
   NodeId lead_transferee() const { return lead_transferee_; }
   int randomized_election_timeout() const { return randomized_election_timeout_; }
   Index pending_conf_index() const { return pending_conf_index_; }
+  const LostTail& lost_tail() const { return lost_tail_; }
 
   std::vector<Message> take_msgs() { return std::exchange(msgs_, {}); }
   std::vector<Message> take_msgs_after_persist() { return std::exchange(msgs_after_persist_, {}); }
@@ -115,6 +119,10 @@ class Raft {
   void handle_heartbeat(const Message& m);
   void handle_snapshot(const Message& m);
   bool restore(const Snapshot& s);
+  // Protocol-aware recovery of a lost log tail (raft/lost_tail.h).
+  bool may_vote() const;
+  void report_lost_tail();
+  void handle_lost_tail(const Message& m, Progress& pr);
 
   void tick_election();
   void tick_heartbeat();
@@ -155,6 +163,7 @@ class Raft {
   NodeId lead_transferee_ = kNone;
   // The leader may not propose a configuration change while one at or below this index is unapplied.
   Index pending_conf_index_ = 0;
+  LostTail lost_tail_;
 };
 
 }  // namespace cairn::raft

@@ -11,7 +11,7 @@ bool is_local_msg(MessageType t) {
 }
 bool is_response_msg(MessageType t) {
   return t == MessageType::kAppResp || t == MessageType::kVoteResp || t == MessageType::kHeartbeatResp ||
-         t == MessageType::kPreVoteResp;
+         t == MessageType::kPreVoteResp || t == MessageType::kLostTail;
 }
 }  // namespace
 
@@ -107,9 +107,11 @@ Ready RawNode::ready() {
   rd.messages_after_persist = raft_.take_msgs_after_persist();
   rd.read_states = raft_.take_read_states();
   // A snapshot or new entries must be fsynced before anything acknowledges them; so must a new term
-  // or vote (a vote is a promise). A commit-index change alone need not be.
+  // or vote (a vote is a promise), and a lost-tail mark (it keeps the member from voting). A
+  // commit-index change alone need not be.
   rd.must_sync = !rd.entries.empty() || !rd.snapshot.empty() ||
-                 (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote));
+                 (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote ||
+                                    hs.lost_tail != prev_hard_.lost_tail));
 
   InProgress ip;
   ip.number = rd.number;

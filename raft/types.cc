@@ -44,6 +44,10 @@ const char* to_string(MessageType t) {
       return "MsgPreVote";
     case MessageType::kPreVoteResp:
       return "MsgPreVoteResp";
+    case MessageType::kLostTail:
+      return "MsgLostTail";
+    case MessageType::kLostTailResp:
+      return "MsgLostTailResp";
   }
   return "MsgUnknown";
 }

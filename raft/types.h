@@ -58,7 +58,11 @@ struct HardState {
   Term term = 0;
   NodeId vote = kNone;
   Index commit = 0;
-  bool empty() const { return term == 0 && vote == kNone && commit == 0; }
+  // The member's log may lack entries it acknowledged: its storage lost a tail that had been synced
+  // (found by WAL repair, or by a leader's commit index beyond the log). Until it has caught up from a
+  // leader it neither votes nor campaigns (raft/lost_tail.h). Cleared by the core once caught up.
+  bool lost_tail = false;
+  bool empty() const { return term == 0 && vote == kNone && commit == 0 && !lost_tail; }
   bool operator==(const HardState&) const = default;
 };
 
@@ -82,6 +86,11 @@ enum class MessageType : uint8_t {
   kReadIndexResp = 16,
   kPreVote = 17,
   kPreVoteResp = 18,
+  // A member whose log lost its tail tells the leader where the log really ends (index, log_term):
+  // acknowledgements it sent above that are void. Sent only once that log is durable.
+  kLostTail = 19,
+  // The leader's answer: the member has caught up once its log matches the leader's through index.
+  kLostTailResp = 20,
 };
 
 const char* to_string(MessageType t);

@@ -7,6 +7,7 @@
 #include "proto/raft_codec.h"
 #include "raft/assert.h"
 #include "wal/crc32c.h"
+#include "wal/vote_record.h"
 
 namespace cairn::wal {
 
@@ -217,8 +218,30 @@ class Replayer {
 struct ScanResult {
   uint64_t valid_end = 0;  // offset after the last good record
   uint32_t chain_crc = 0;
-  bool torn = false;  // bytes after valid_end must be cut (last segment only)
+  bool torn = false;   // bytes after valid_end must be cut (last segment only)
+  std::string reason;  // why the record at valid_end did not read (when torn)
 };
+
+// Length of `data` without its trailing zeros (preallocated space).
+uint64_t nonzero_length(std::string_view data) {
+  uint64_t n = data.size();
+  while (n > 0 && data[n - 1] == 0)
+    --n;
+  return n;
+}
+
+// The vote record's term and vote win over the log's last surviving hard state when newer: a lost tail
+// may have taken the hard state records of a later term or vote with it. The mark is kept by either.
+raft::HardState merge_vote_record(raft::HardState hs, const VoteRecord::Value& v) {
+  if (v.term > hs.term) {
+    hs.term = v.term;
+    hs.vote = v.vote;
+  } else if (v.term == hs.term && hs.vote == raft::kNone) {
+    hs.vote = v.vote;
+  }
+  hs.lost_tail = hs.lost_tail || v.lost_tail;
+  return hs;
+}
 
 // Reads one segment, applying its records. `prev_crc` is the chain value the header must carry (absent
 // for the first segment present). Torn tails are accepted only when `is_last`.
@@ -334,6 +357,7 @@ Expected<ScanResult, Status> scan_segment(const std::string& path, std::string_v
           Status::corruption(path, off, reason + " followed by non-zero data (not a torn write)"));
     }
     r.torn = true;
+    r.reason = reason;
     break;
   }
   r.valid_end = off;
@@ -379,9 +403,15 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
     }
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  auto vote = VoteRecord::open(fs, dir);
+  if (!vote) return unexpected(vote.error());
+  w.vote_ = std::move(*vote);
 
   if (found.empty()) {
     if (Status s = w.create_segment(1, 1); !s.is_ok()) return unexpected(s);
+    state.hard_state = merge_vote_record({}, w.vote_->value());
+    w.hard_state_ = state.hard_state;
+    w.durable_.hard_state = state.hard_state;
     return result;
   }
 
@@ -406,19 +436,37 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
     auto file = fs.open_file(p, false);
     if (!file) return unexpected(file.error());
     if (scan->torn) {
-      // Keep the original for forensics, durably, before cutting it: a crash in between leaves either
-      // the original (repaired again) or the cut segment.
+      // Keep the original (without its preallocated zeros) for forensics and set the lost-tail mark, both
+      // durably, before cutting: a crash in between leaves either the original (repaired again) or the cut
+      // segment with the mark set.
       const std::string broken = p + ".broken";
       auto copy = fs.open_file(broken, true);
       if (!copy) return unexpected(copy.error());
       File& c = **copy;
+      const uint64_t used = nonzero_length(*data);
       Status s = c.truncate(0);
-      if (s.is_ok()) s = c.write_at(0, *data);
+      if (s.is_ok()) s = c.write_at(0, std::string_view(*data).substr(0, used));
       if (s.is_ok()) s = c.sync();
       if (s.is_ok()) s = fs.sync_dir(dir);
+      if (s.is_ok()) {
+        VoteRecord::Value v = w.vote_->value();
+        const raft::HardState hs = merge_vote_record(state.hard_state, v);
+        s = w.vote_->write(VoteRecord::Value{hs.term, hs.vote, true});
+      }
       if (s.is_ok()) s = (*file)->truncate(scan->valid_end);
       if (!s.is_ok()) return unexpected(s);
       state.repaired.push_back(p);
+      state.tail_repair = TailRepair{p, scan->valid_end, used > scan->valid_end ? used - scan->valid_end : 0,
+                                     scan->reason, 0};
+    }
+    // A repair cut the preallocated zeros too: allocate them again, so that appends do not need new
+    // blocks (a member on a full disk keeps writing into them).
+    if (options.preallocate) {
+      auto size = (*file)->size();
+      if (!size) return unexpected(size.error());
+      if (*size < options.segment_size_bytes_max) {
+        if (Status s = (*file)->allocate(options.segment_size_bytes_max); !s.is_ok()) return unexpected(s);
+      }
     }
     // What we read may still sit only in the page cache (the previous process died before its
     // fdatasync); make it durable before anyone acts on it.
@@ -437,6 +485,10 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
   if (state.snapshot) (void)w.log_->apply_snapshot(state.snapshot->index, state.snapshot->term);
   for (const auto& e : state.entries)
     w.log_->append(e.index, e.term);
+  if (state.tail_repair) state.tail_repair->last_index = w.log_->last();
+  state.hard_state = merge_vote_record(state.hard_state, w.vote_->value());
+  // The record catches up with the log's hard state (e.g. after a crash between a sync and its write).
+  if (Status s = w.sync_vote_record_to(state.hard_state); !s.is_ok()) return unexpected(s);
   w.hard_state_ = state.hard_state;
   w.snapshot_ = state.snapshot;
   w.metadata_ = state.metadata;
@@ -635,6 +687,14 @@ Status Wal::set_metadata(std::string_view blob) {
   return Status::ok();
 }
 
+Status Wal::sync_vote_record_to(const raft::HardState& hs) {
+  const VoteRecord::Value& rec = vote_->value();
+  const VoteRecord::Value now{hs.term, hs.vote, hs.lost_tail};
+  // Never back to an older term: the record exists to keep the newest one.
+  if (now == rec || now.term < rec.term) return Status::ok();
+  return vote_->write(now);
+}
+
 Expected<Durable, Status> Wal::sync() {
   if (Status s = check_usable(); !s.is_ok()) return unexpected(s);
   if (Status s = flush(); !s.is_ok()) return unexpected(s);
@@ -642,6 +702,8 @@ Expected<Durable, Status> Wal::sync() {
     if (Status s = current_->sync(); !s.is_ok()) return unexpected(fail(s));
     dirty_ = false;
   }
+  // After the log's sync, so the record never holds a hard state the log does not.
+  if (Status s = sync_vote_record_to(hard_state_); !s.is_ok()) return unexpected(fail(s));
   durable_ = Durable{log_->last(), hard_state_, snapshot_ ? snapshot_->index : 0};
   check_invariants();
   return durable_;

@@ -5,8 +5,9 @@
 // A WAL directory holds segments named `<seq>-<first_index>.wal`, both 16 lower-case hex digits:
 // `seq` counts segments from 1 without gaps; `first_index` is the index the next entry appended had when
 // the segment was created (last index + 1). Other files: `segment.tmp` (the preallocated spare, see
-// below; deleted on open), `<segment>.broken` (the original of a repaired segment, kept for forensics,
-// never read), anything else is ignored.
+// below; deleted on open), `<segment>.broken` (the original of a repaired segment up to its last non-zero
+// byte, kept for forensics, never read), `vote` (the vote record, wal/vote_record.h: term, vote and
+// lost-tail mark, outside the segments), anything else is ignored.
 //
 // ## Segment layout (all integers little-endian; every record starts at an 8-byte aligned offset)
 //   segment header, 40 bytes:
@@ -72,9 +73,20 @@
 // good record nothing is repaired (that is preallocated space). Otherwise the original file is copied to
 // `<name>.broken` (fsynced, directory fsynced), the segment is truncated after its last good record and
 // fsynced. A crash during repair leaves either the original (repaired again on the next open) or the
-// truncated segment. Stray `segment.tmp` files are removed. Zeros after the last record of an earlier segment
-// are accepted as its end (rollover cuts them, but nothing depends on it): the next segment's prev_crc proves
-// that no record was lost there.
+// truncated segment. Stray `segment.tmp` files are removed. A last segment shorter than
+// segment_size_bytes_max (a repair cut its preallocated zeros) is preallocated again on open.
+//
+// ## A repair may cut acknowledged records
+// A torn unsynced write and a synced tail the disk lost look the same at the end of the last segment.
+// So after cutting bytes the WAL assumes the worst: before the truncation it writes the vote record
+// (wal/vote_record.h) with the lost-tail mark set, and open() reports the hard state with
+// `lost_tail` (the Raft core then catches up before it votes, raft/lost_tail.h) and what was cut
+// (RecoveredState::tail_repair). The recovered hard state merges the vote record: its term and vote win
+// when they are newer than the last hard state record that survived; the mark stays until the owner
+// appends a hard state without it. sync() rewrites the vote record (one more fdatasync) whenever the
+// term, vote or mark it made durable changed, i.e. about once per election. Zeros after the last record of an
+// earlier segment are accepted as its end (rollover cuts them, but nothing depends on it): the next segment's
+// prev_crc proves that no record was lost there.
 //
 // ## Crash states recovery refuses (kCorruption naming file and byte offset)
 // Any bad record in a segment that is not the last; a bad record in the last segment followed by
@@ -82,7 +94,8 @@
 // version, crc, or seq/first_index different from its name; a prev_crc that does not continue the chain;
 // a gap in seq (a missing middle segment); an entry index gap; a record whose crc matches but whose payload
 // does not decode. Residual ambiguity: a zeroed sector or a damaged length in the last segment is
-// indistinguishable from a torn write and is truncated, so acknowledged records after it are lost.
+// indistinguishable from a torn write and is truncated, so acknowledged records after it are lost here;
+// the lost-tail mark (above) has the member get them back from its peers.
 //
 // ## Errors
 // Expected failures are returned as Status. After an I/O error in a write or sync the Wal is failed:
@@ -107,6 +120,7 @@ namespace cairn::wal {
 namespace detail {
 class TermLog;
 }
+class VoteRecord;
 
 struct WalOptions {
   // A segment rolls over before a record would take it past this size (a single larger record still
@@ -121,12 +135,23 @@ struct WalOptions {
 };
 
 // What open() found on disk.
+struct TailRepair {
+  std::string segment;         // path of the repaired (last) segment
+  uint64_t offset = 0;         // where it now ends: the first record that did not read
+  uint64_t bytes_cut = 0;      // from there to its last non-zero byte (preallocated zeros not counted)
+  std::string reason;          // why that record did not read
+  raft::Index last_index = 0;  // the log's last index after the cut
+};
+
 struct RecoveredState {
   std::optional<raft::SnapshotMetadata> snapshot;  // the latest snapshot marker
-  raft::HardState hard_state;                      // the latest hard state (empty if none)
-  std::vector<raft::Entry> entries;                // the log after the snapshot, contiguous
-  std::optional<std::string> metadata;             // the latest metadata blob
-  std::vector<std::string> repaired;               // segments whose torn tail was truncated
+  // The latest hard state (empty if none), merged with the vote record; lost_tail if a repair cut bytes
+  // now or earlier and the mark was not cleared since.
+  raft::HardState hard_state;
+  std::vector<raft::Entry> entries;       // the log after the snapshot, contiguous
+  std::optional<std::string> metadata;    // the latest metadata blob
+  std::vector<std::string> repaired;      // segments whose torn tail was truncated
+  std::optional<TailRepair> tail_repair;  // what this open's repair cut, if it cut anything
 };
 
 // What sync() reports: everything appended before it is on disk.
@@ -190,6 +215,8 @@ class Wal {
   Status rollover();
   Status flush();
   Status create_segment(uint64_t seq, raft::Index first_index);
+  // Makes the vote record hold hs's term, vote and mark, if they are newer (one write and fdatasync).
+  Status sync_vote_record_to(const raft::HardState& hs);
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
   FileSystem& fs_;
@@ -204,6 +231,7 @@ class Wal {
   bool dirty_ = false;             // current segment has writes not yet fdatasynced
   uint32_t chain_crc_ = 0;
   std::unique_ptr<detail::TermLog> log_;  // index/term bookkeeping to validate appends
+  std::unique_ptr<VoteRecord> vote_;      // term, vote and lost-tail mark outside the segments
   raft::HardState hard_state_;
   std::optional<raft::SnapshotMetadata> snapshot_;
   std::optional<std::string> metadata_;

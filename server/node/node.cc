@@ -18,6 +18,7 @@
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
 #include "server/node/wal_retention.h"
+#include "server/node/wal_recovery.h"
 #include "storage/rocksdb_engine.h"
 
 namespace cairn::server::node {
@@ -182,6 +183,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().message());
   wal_ = std::move(opened->wal);
   wal::RecoveredState st = std::move(opened->state);
+  if (auto notice = lost_tail_notices_.at_start(st)) log_line("%s", *notice);
 
   if (auto r = recover_incoming_store(st.snapshot); !r) return unexpected(r.error());
   fs::create_directories(db_dir_, ec);
@@ -242,9 +244,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   rc.heartbeat_interval_ticks = 1;
   rc.election_timeout_ticks = std::max<int>(
       2, static_cast<int>(cfg_.election.count() / std::max<int64_t>(1, cfg_.heartbeat.count())));
-  uint64_t applied = store_->applied().index;
-  if (applied > st.hard_state.commit) applied = st.hard_state.commit;  // the store is never ahead of the log
-  rc.applied = applied;
+  rc.applied = raft_applied_at_start(store_->applied().index, st.hard_state, conf_index_, st.entries);
   rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
   rc.pre_vote = cfg_.pre_vote;
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
@@ -706,6 +706,8 @@ void Node::process_ready() {
       if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
       if (!rd.entries.empty()) mem_.append(rd.entries);
       if (rd.hard_state) mem_.set_hard_state(*rd.hard_state);
+      if (rd.hard_state)
+        if (auto notice = lost_tail_notices_.on_hard_state(*rd.hard_state)) log_line("%s", *notice);
     }
     send(rd.messages_after_persist);
     if (!early_apply) apply_committed(rd.committed_entries);
@@ -806,11 +808,13 @@ void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
 void Node::apply_conf_entry(const raft::Entry& e) {
   auto cc = raft::ConfChange::decode(e.data);
   if (!cc) return;
-  if (e.index <= store_->applied().index) return;
-  if (e.index <= conf_index_) {
-    // Replayed after a crash that cost the store its latest batches: conf_state_, members_ and the
-    // cluster id (from the WAL metadata) already include this change and later ones.
-    (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+  const bool store_has_it = e.index <= store_->applied().index;
+  // Replayed after a crash that cost the store its latest batches: conf_state_, members_ and the cluster
+  // id (from the WAL metadata) already include this change and later ones. The store may have it while
+  // the metadata does not only if the WAL lost the metadata record with its tail (wal_recovery.h): then
+  // the membership still needs it. (Metadata of the first layout has no conf index: trust the store.)
+  if (e.index <= conf_index_ || (store_has_it && conf_index_ == 0)) {
+    if (!store_has_it) (void)store_->apply(e.index, e.term, storage::NoopRequest{});
     return;
   }
   std::optional<MemberInfo> ctx;
@@ -862,7 +866,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
   update_peers();
   save_metadata();
   (void)wal_->sync();
-  (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+  if (!store_has_it) (void)store_->apply(e.index, e.term, storage::NoopRequest{});
   auto it = waiters_.find(cc->id);
   if (it != waiters_.end()) {
     Waiter w = std::move(it->second);

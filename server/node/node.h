@@ -47,6 +47,7 @@
 #include "server/node/mvcc_metrics.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
+#include "server/node/wal_recovery.h"
 #include "storage/mvcc_store.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
@@ -340,6 +341,7 @@ class Node {
   std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // peer -> last message (drain())
   uint64_t slow_applies_ = 0;  // entries slower than warning_apply_duration
   std::chrono::steady_clock::time_point last_slow_apply_log_{};
+  LostTailNotices lost_tail_notices_;
 
   // inbox (any thread)
   std::mutex inbox_mu_;

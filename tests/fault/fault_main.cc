@@ -11,12 +11,14 @@
 // (these reads join the history), check the history per key, and compare Maintenance/HashKV of all members at
 // one revision.
 //
-//   cairn_fault --cairn build/bin/cairn [--seed N] [--duration S] [--faults K1,K2,...] [--clients N]
+//   cairn_fault --cairn build/bin/cairn [--seed N] [--seeds N] [--duration S] [--faults K1,K2,...] [--clients
+//   N]
 //               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
 //               [--server-arg ARG]... [--skip-read-index] [--scenario stale-read] [--expect-violation]
 //               [--watchers N] [--lease-clients N]
 //   cairn_fault --etcd /usr/bin/etcd ...       (the same against etcd; no partitions: see --faults)
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
+// Soak mode (--seeds N): N runs, seeds --seed .. --seed+N-1, one line each; exit 1 if any did not pass.
 // With --expect-violation: 0 only if the checker rejected some key and nothing else went wrong.
 // The same --seed repeats the same fault schedule (kinds, targets among followers, hold times, cut
 // modes); client timing is not deterministic. See docs/fault-testing.md.
@@ -95,6 +97,7 @@ struct Options {
   int lease_clients = 1;  // coroutines granting, keeping alive and revoking leases (keys fault/lease/...)
   int tmpfs_mb = 256;     // size of each member's tmpfs data dir when disk-full is enabled
   bool tmpfs = false;     // set when the tmpfs data dirs are mounted (disk-full possible)
+  int seeds = 0;          // soak mode (--seeds N): seeds seed .. seed+N-1, one run and one line each
 };
 
 enum FaultKind {
@@ -999,12 +1002,18 @@ std::string tear_wal_tail(const std::string& data_dir, int mode, std::mt19937_64
 }
 
 // Whether recovery left a `.broken` copy of a repaired segment (docs/wal.md) in the member's WAL dir.
-bool wal_repaired(const std::string& data_dir) {
+// With `remove`, deletes the copies once seen: up to a segment's size each, they would fill the slot's
+// small tmpfs over many torn-wal faults.
+bool wal_repaired(const std::string& data_dir, bool remove) {
   std::error_code ec;
+  std::vector<std::filesystem::path> copies;
   for (const auto& e :
        std::filesystem::directory_iterator(std::filesystem::path(data_dir) / "member" / "wal", ec))
-    if (e.path().extension() == ".broken") return true;
-  return false;
+    if (e.path().extension() == ".broken") copies.push_back(e.path());
+  if (remove)
+    for (const auto& p : copies)
+      std::filesystem::remove(p, ec);
+  return !copies.empty();
 }
 
 // MemberRemove then MemberAdd through `via` (a member index); retried across leader changes. Returns the
@@ -1029,6 +1038,13 @@ awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
   }
   if (!removed) co_return std::nullopt;
   c.kill_member(target);
+  // The removed member's data dir goes with it: on the slot's tmpfs (disk-full) the dirs of replaced
+  // members took the room the next one needs (the third replacement of a slot found it full). Kept with
+  // --keep when there is no tmpfs.
+  if (!run.opt.keep || run.opt.tmpfs) {
+    std::error_code ec;
+    std::filesystem::remove_all(c.data_dir(target), ec);
+  }
   if (run.proxy) run.proxy->remove_route(static_cast<std::uint16_t>(c.advertised_peer_port(target)));
   const std::string old_url = c.peer_url(target);
   c.next_generation(target);
@@ -1279,7 +1295,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         co_await sleep_for(milliseconds(hold_ms));
         c.start(f.target);
         f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
-        if (torn && f.recovery_s >= 0 && !wal_repaired(c.data_dir(f.target)))
+        if (torn && f.recovery_s >= 0 && !wal_repaired(c.data_dir(f.target), !run.opt.keep))
           run.anomalies.push_back("m" + std::to_string(f.target + 1) + " restarted after a torn WAL tail (" +
                                   what + ") without repairing it (no .broken copy)");
         f.note = torn ? (pick2 == 0 ? "torn append, repaired" : "torn last record, repaired") : what;
@@ -1341,7 +1357,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         if (run.proxy)
           run.proxy->add_route(f.target, static_cast<std::uint16_t>(c.advertised_peer_port(f.target)),
                                static_cast<std::uint16_t>(c.listen_peer_port(f.target)));
-        // The removed member's data dir is left behind; the new member starts empty.
+        // The new member starts empty (the removed one's data dir is gone).
         c.set_initial_cluster(f.target, r->first);
         std::printf("[%8.3f s] fault %zu: removed follower %s (leader m%d), added %s (id %016llx), started\n",
                     now_s(), n + 1, old_name.c_str(), leader + 1, c.name(f.target).c_str(),
@@ -1372,6 +1388,7 @@ awaitable<void> final_phase(Run& run) {
     run.anomalies.push_back("cluster not healthy within 60 s after the faults");
     co_return;
   }
+  std::printf("[%8.3f s] final phase: cluster healthy, leader m%d\n", now_s(), leader + 1);
   // Final linearizable reads of every key, part of the history: every acknowledged write must show.
   for (int k = 0; k < run.opt.keys; ++k) {
     bool done = false;
@@ -1420,7 +1437,7 @@ awaitable<void> final_phase(Run& run) {
       run.anomalies.push_back("HashKV of m" + std::to_string(i + 1) + " failed: " + last_error);
       continue;
     }
-    std::printf("HashKV m%d at revision %lld: hash %08x, compact revision %lld\n", i + 1,
+    std::printf("[%8.3f s] HashKV m%d at revision %lld: hash %08x, compact revision %lld\n", now_s(), i + 1,
                 static_cast<long long>(revision), hashes[i]->first,
                 static_cast<long long>(hashes[i]->second));
   }
@@ -1582,6 +1599,7 @@ awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
   run.stop_clients = true;
   while (run.clients_running > 0)
     co_await sleep_for(milliseconds(50));
+  std::printf("[%8.3f s] clients stopped\n", now_s());
   if (run.anomalies.empty()) co_await final_phase(run);
   // Watchers still running (the final phase was skipped or gave up): stop them, so nothing is left
   // pending when the io_context goes away.
@@ -1651,6 +1669,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
       o.base_port = std::atoi(v);
+    else if (a == "--seeds")
+      o.seeds = std::atoi(v);
     else if (a == "--request-timeout-ms")
       o.request_timeout_ms = std::atoi(v);
     else
@@ -1658,6 +1678,7 @@ bool parse(int argc, char** argv, Options& o) {
   }
   if (o.etcd) o.proxy = false;  // etcd's peer links are HTTP streams without cairn's HELLO
   if (!o.scenario.empty() && (o.scenario != "stale-read" || !o.proxy)) return false;
+  if (o.seeds < 0 || (o.seeds > 0 && (!o.scenario.empty() || o.expect_violation))) return false;
   return !o.cairn.empty() && o.clients > 0 && o.keys > 0 && o.duration_s >= 0 && o.base_port > 0 &&
          o.base_port + 10 * kMembers < 65536;
 }
@@ -1672,21 +1693,8 @@ void print_recovery(const char* what, std::vector<double> v) {
               v[v.size() / 2], v.back());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options opt;
-  if (!parse(argc, argv, opt)) {
-    std::fprintf(
-        stderr,
-        "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--duration S] [--faults K,...] "
-        "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
-        "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // no output lost if the process dies (ctest pipes stdout)
+// One run of one seed, everything printed to stdout; returns the exit code (see the file comment).
+int run_seed(Options opt) {
   g_start = Clock::now();
   char tmpl[] = "/tmp/cairn-fault.XXXXXX";
   if (!::mkdtemp(tmpl)) {
@@ -1756,8 +1764,11 @@ int main(int argc, char** argv) {
       run.proxy = &proxy;
     }
     boost::asio::co_spawn(ioc, main_flow(run, kinds, &finished), boost::asio::detached);
-    // Hang guard: the run must end well within the faults' duration plus recovery allowances.
-    boost::asio::steady_timer guard(ioc, std::chrono::seconds(opt.duration_s + 240));
+    // Hang guard: the run must end well within the faults' duration plus recovery allowances, and the
+    // final checks of a long run's history (the watch check of a 300 s run took minutes under ASan on a
+    // loaded machine): 240 s, plus half of what the duration has beyond a minute.
+    const int guard_s = opt.duration_s + 240 + std::max(0, opt.duration_s - 60) / 2;
+    boost::asio::steady_timer guard(ioc, std::chrono::seconds(guard_s));
     guard.async_wait([&](const boost::system::error_code& ec) {
       if (!ec && !finished) ioc.stop();
     });
@@ -1914,4 +1925,102 @@ int main(int argc, char** argv) {
   }
   std::printf("PASSED: seed %llu\n", static_cast<unsigned long long>(opt.seed));
   return 0;
+}
+
+// The figures of a finished run, from its log (the lines run_seed prints), on one line.
+std::string soak_summary(const std::string& log_path) {
+  FILE* f = std::fopen(log_path.c_str(), "r");
+  if (!f) return "(no log)";
+  std::string ops, faults, recovery;
+  char line[4096];
+  while (std::fgets(line, sizeof line, f)) {
+    std::string l(line);
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    if (l.rfind("operations: ", 0) == 0) ops = l.substr(12);
+    if (l.rfind("faults injected: ", 0) == 0) faults = l.substr(17);
+    // "  restart after a torn WAL tail -> healthy: n=3 min 0.1 s, median 0.2 s, max 0.4 s" -> "torn 0.4 s"
+    for (const char* what : {"torn WAL tail", "replacement member", "disk freed", "follower restart"}) {
+      const auto at = l.find(" max ");
+      if (l.find(what) == std::string::npos || at == std::string::npos) continue;
+      recovery += std::string(recovery.empty() ? "" : ", ") + what + " -> healthy max " + l.substr(at + 5);
+    }
+  }
+  std::fclose(f);
+  std::string out = "faults " + faults + "; ops " + ops;
+  if (!recovery.empty()) out += "; " + recovery;
+  return out;
+}
+
+// Soak mode: seeds opt.seed .. opt.seed+opt.seeds-1, each a run of its own in a child process (its own
+// mount namespace, members and ports, freed when it ends), its output in a log file; one line per seed.
+int soak(const Options& opt) {
+  char tmpl[] = "/tmp/cairn-fault-soak.XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    std::perror("mkdtemp");
+    return 2;
+  }
+  const std::string dir = tmpl;
+  std::printf("cairn_fault soak: %d seeds from %llu, %d s each, logs in %s\n", opt.seeds,
+              static_cast<unsigned long long>(opt.seed), opt.duration_s, dir.c_str());
+  int passed = 0, failed = 0;
+  for (int k = 0; k < opt.seeds; ++k) {
+    Options one = opt;
+    one.seeds = 0;
+    one.seed = opt.seed + static_cast<std::uint64_t>(k);
+    const std::string log = dir + "/seed-" + std::to_string(one.seed) + ".log";
+    const auto t0 = Clock::now();
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("fork");
+      return 2;
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the run (and its members) end with the soak
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) ::_exit(2);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::setvbuf(stdout, nullptr, _IOLBF, 0);
+      std::fflush(stdout);
+      ::_exit(run_seed(one));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const char* verdict = code == 0 ? "PASSED" : code == 3 ? "INCONCLUSIVE" : "FAILED";
+    std::printf("seed %llu: %s in %.0f s (exit %d): %s\n", static_cast<unsigned long long>(one.seed), verdict,
+                secs, code, soak_summary(log).c_str());
+    if (code == 0) {
+      ++passed;
+      if (!opt.keep) ::unlink(log.c_str());
+    } else {
+      ++failed;
+      std::printf("  log kept: %s\n", log.c_str());
+    }
+  }
+  std::printf("soak: %d seeds, %d passed, %d failed\n", opt.seeds, passed, failed);
+  std::error_code ec;
+  if (failed == 0 && !opt.keep) std::filesystem::remove(dir, ec);
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (!parse(argc, argv, opt)) {
+    std::fprintf(
+        stderr,
+        "usage: cairn_fault (--cairn PATH | --etcd PATH) [--seed N] [--seeds N] [--duration S] [--faults "
+        "K,...] "
+        "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
+        "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
+        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // no output lost if the process dies (ctest pipes stdout)
+  return opt.seeds > 0 ? soak(opt) : run_seed(opt);
 }

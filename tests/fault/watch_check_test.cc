@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,86 @@ TEST(MultiRead, SeeingTheFutureIsRejected) {
   auto bad = check_multi_reads({f.watcher(f.events)}, {mread(3, "v1", "v2", 11, 15)}, f.history);
   ASSERT_FALSE(bad.empty());
   EXPECT_NE(bad[0].find("invoked after the read completed"), std::string::npos) << bad[0];
+}
+
+// The naive check (every revision and every write scanned per read), which check_multi_reads replaced
+// with binary searches: both must find the same anomalies on random histories, valid or not.
+std::vector<std::string> naive_multi_reads(const std::vector<WatchEvent>& events,
+                                           const std::vector<MultiRead>& reads,
+                                           const std::vector<Op>& history) {
+  std::vector<std::string> out;
+  for (const auto& r : reads) {
+    const std::string what =
+        "multi-key read by client " + std::to_string(r.client) + " at revision " + std::to_string(r.revision);
+    for (std::size_t i = 0; i < r.keys.size(); ++i) {
+      std::optional<std::string> state;
+      for (const auto& e : events)
+        if (e.revision <= r.revision && e.key == r.keys[i])
+          state = e.put ? std::optional(e.value) : std::nullopt;
+      if (state != r.values[i]) out.push_back(what + " value " + r.keys[i]);
+    }
+    for (const auto& op : history) {
+      if (op.kind != OpKind::kPut || op.outcome != Outcome::kOk) continue;
+      std::int64_t rev = -1;
+      for (const auto& e : events)
+        if (e.put && e.value == op.value) rev = e.revision;
+      if (rev < 0) continue;
+      if (op.complete_ns < r.invoke_ns && rev > r.revision)
+        out.push_back(what + " misses " + std::to_string(rev));
+      if (op.invoke_ns > r.complete_ns && rev <= r.revision)
+        out.push_back(what + " future " + std::to_string(rev));
+    }
+  }
+  return out;
+}
+
+TEST(MultiRead, AgreesWithTheNaiveCheckOnRandomHistories) {
+  std::mt19937_64 rng(5);
+  int anomalous = 0;
+  for (int round = 0; round < 200; ++round) {
+    // Sequential puts and deletes on 3 keys, one per revision from 2, at times 10*rev .. 10*rev+5.
+    std::vector<WatchEvent> events;
+    std::vector<Op> history;
+    for (std::int64_t rev = 2; rev < 40; ++rev) {
+      const bool put = rng() % 4 != 0;
+      const std::string key = "k/" + std::to_string(rng() % 3), value = "v" + std::to_string(rev);
+      events.push_back({rev, put, key, put ? value : ""});
+      if (!put) continue;
+      Op op;
+      op.kind = OpKind::kPut;
+      op.key = key;
+      op.value = value;
+      op.outcome = Outcome::kOk;
+      op.invoke_ns = 10 * rev;
+      op.complete_ns = 10 * rev + 5;
+      history.push_back(op);
+    }
+    WatcherLog w;
+    w.start = 2;
+    w.events = events;
+    std::vector<MultiRead> reads;
+    for (int i = 0; i < 10; ++i) {
+      MultiRead r;
+      r.revision = 2 + static_cast<std::int64_t>(rng() % 38);
+      r.keys = {"k/" + std::to_string(rng() % 3), "k/" + std::to_string(rng() % 3)};
+      // Mostly the true state, sometimes a stale or wrong one; times around the revision's own.
+      for (const auto& k : r.keys) {
+        std::optional<std::string> v;
+        for (const auto& e : events)
+          if (e.revision <= r.revision && e.key == k) v = e.put ? std::optional(e.value) : std::nullopt;
+        if (rng() % 8 == 0) v = "v" + std::to_string(rng() % 40);
+        r.values.push_back(v);
+      }
+      r.invoke_ns = 10 * r.revision + static_cast<std::int64_t>(rng() % 30) - 15;
+      r.complete_ns = r.invoke_ns + 1 + static_cast<std::int64_t>(rng() % 20);
+      reads.push_back(r);
+    }
+    const auto fast = check_multi_reads({w}, reads, history);
+    const auto naive = naive_multi_reads(events, reads, history);
+    EXPECT_EQ(fast.size(), naive.size()) << "round " << round;
+    if (!naive.empty()) ++anomalous;
+  }
+  EXPECT_GT(anomalous, 20);  // the random histories do contain anomalies
 }
 
 }  // namespace

@@ -39,21 +39,36 @@ int main(int argc, char** argv) {
       opts.verbose = true;
 #if CAIRN_INVARIANTS
     } else if (a == "--break") {
-      // 1: commit previous-term entries by count, 2: vote ignoring logs, 3: vote twice in a term
+      // 1: commit previous-term entries by count, 2: vote ignoring logs, 3: vote twice in a term,
+      // 4: vote with a lost log tail, 5: leader ignores lost-tail reports
       opts.break_rule = static_cast<cairn::raft::TestingBreak>(next());
 #endif
     } else if (a == "--no-membership") {
       opts.membership_changes = false;
+    } else if (a == "--lost-tail") {
+      // always | never | seed (the default: drawn per seed)
+      std::string v = i + 1 < argc ? argv[++i] : "";
+      using LT = cairn::sim::SimOptions::LostTail;
+      if (v == "always") {
+        opts.lost_tail = LT::kAlways;
+      } else if (v == "never") {
+        opts.lost_tail = LT::kNever;
+      } else if (v == "seed") {
+        opts.lost_tail = LT::kSeed;
+      } else {
+        std::fprintf(stderr, "--lost-tail takes always, never or seed\n");
+        return 2;
+      }
     } else {
-      std::fprintf(
-          stderr,
-          "usage: cairn_sim [--seeds N] [--first-seed S] [--seed S] [--steps M] [--nodes N] [--verbose]\n");
+      std::fprintf(stderr,
+                   "usage: cairn_sim [--seeds N] [--first-seed S] [--seed S] [--steps M] [--nodes N] "
+                   "[--lost-tail always|never|seed] [--no-membership] [--break K] [--verbose]\n");
       return 2;
     }
   }
   auto t0 = std::chrono::steady_clock::now();
   uint64_t passed = 0, failed = 0, committed = 0, msgs = 0, crashes = 0, elections = 0, snaps = 0, confs = 0,
-           reads = 0;
+           reads = 0, lost_tails = 0, lost_tail_seeds = 0;
   for (uint64_t s = first; s < first + count; ++s) {
     if (std::getenv("CAIRN_SIM_PROGRESS")) std::fprintf(stderr, "seed %llu\n", (unsigned long long)s);
     auto r = cairn::sim::run_simulation(s, opts);
@@ -64,6 +79,8 @@ int main(int argc, char** argv) {
     snaps += r.snapshots_sent;
     confs += r.conf_changes;
     reads += r.reads;
+    lost_tails += r.lost_tails;
+    if (r.fault_mix.find("lost-tail") != std::string::npos) ++lost_tail_seeds;
     if (r.ok) {
       ++passed;
       if (opts.verbose)
@@ -71,20 +88,26 @@ int main(int argc, char** argv) {
                     (unsigned long long)r.state_hash, r.fault_mix.c_str());
     } else {
       ++failed;
+      using LT = cairn::sim::SimOptions::LostTail;
+      const char* lost_tail = opts.lost_tail == LT::kAlways  ? " --lost-tail always"
+                              : opts.lost_tail == LT::kNever ? " --lost-tail never"
+                                                             : "";
       std::printf(
-          "seed %llu FAILED (faults: %s): %s\n  replay: cairn_sim --seed %llu --steps %d --nodes %d "
+          "seed %llu FAILED (faults: %s): %s\n  replay: cairn_sim --seed %llu --steps %d --nodes %d%s%s "
           "--verbose\n",
           (unsigned long long)s, r.fault_mix.c_str(), r.failure.c_str(), (unsigned long long)s,
-          opts.safety_steps, opts.nodes);
+          opts.safety_steps, opts.nodes, lost_tail, opts.membership_changes ? "" : " --no-membership");
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "simulated %llu seeds x %d steps in %.1fs: %llu entries committed, %llu messages, %llu crashes, "
-      "%llu elections, %llu snapshots sent, %llu conf changes applied, %llu reads\n",
+      "%llu elections, %llu snapshots sent, %llu conf changes applied, %llu reads, %llu lost tails in %llu "
+      "seeds\n",
       (unsigned long long)count, opts.safety_steps, secs, (unsigned long long)committed,
       (unsigned long long)msgs, (unsigned long long)crashes, (unsigned long long)elections,
-      (unsigned long long)snaps, (unsigned long long)confs, (unsigned long long)reads);
+      (unsigned long long)snaps, (unsigned long long)confs, (unsigned long long)reads,
+      (unsigned long long)lost_tails, (unsigned long long)lost_tail_seeds);
   std::printf("%llu passed, %llu failed\n", (unsigned long long)passed, (unsigned long long)failed);
   return failed == 0 ? 0 : 1;
 }

@@ -38,11 +38,11 @@ TEST(Simulation, MakesProgressUnderFaults) {
 
 #if CAIRN_INVARIANTS
 // The checkers can fail: break one Raft rule on purpose and require that some seed reports it.
-int seeds_caught(raft::TestingBreak rule, const char* expect_substr, std::string* example) {
-  SimOptions o;
+int seeds_caught(raft::TestingBreak rule, const char* expect_substr, std::string* example,
+                 uint64_t seeds = 200, SimOptions o = {}) {
   o.break_rule = rule;
   int caught = 0;
-  for (uint64_t seed = 1; seed <= 200; ++seed) {
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
     auto r = run_simulation(seed, o);
     if (!r.ok) {
       ++caught;
@@ -66,7 +66,54 @@ TEST(Simulation, CatchesDoubleVotes) {
   EXPECT_GT(seeds_caught(raft::TestingBreak::kVoteTwice, "election safety", &example), 0);
   std::printf("first violation: %s\n", example.c_str());
 }
+
+SimOptions with_lost_tails() {
+  SimOptions o;
+  o.lost_tail = SimOptions::LostTail::kAlways;
+  return o;
+}
+
+// raft/lost_tail.h: a member whose log lost acknowledged entries votes for no one until it has caught
+// up. With the rule off, a candidate lacking an entry committed with the lost acknowledgement wins
+// (leader completeness, §5.4.1); the simulator's lost-tail fault must find such a history.
+TEST(Simulation, CatchesVotesOfAMemberThatLostItsTail) {
+  std::string example;
+  int completeness = 0;
+  SimOptions o = with_lost_tails();
+  o.break_rule = raft::TestingBreak::kLostTailVotes;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    auto r = run_simulation(seed, o);
+    if (r.ok || r.failure.find("leader completeness") == std::string::npos) continue;
+    if (example.empty()) example = r.failure;
+    ++completeness;
+  }
+  EXPECT_GT(completeness, 0);
+  std::printf("%d seeds of 400 violated leader completeness; first: %s\n", completeness, example.c_str());
+}
+
+// The leader must reset the progress of a member that reports a lost tail and answer it: with the
+// reports ignored, the member never catches up (and never votes again), which the liveness phase reports.
+TEST(Simulation, CatchesALeaderThatIgnoresLostTailReports) {
+  std::string example;
+  EXPECT_GT(
+      seeds_caught(raft::TestingBreak::kLostTailIgnored, "never caught up", &example, 60, with_lost_tails()),
+      0);
+  std::printf("first violation: %s\n", example.c_str());
+}
 #endif
+
+// The lost-tail fault is exercised and holds (the CLI's --lost-tail always runs thousands more).
+TEST(Simulation, LostTailsAreRecoveredSafely) {
+  SimOptions o;
+  o.lost_tail = SimOptions::LostTail::kAlways;
+  uint64_t lost = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    auto r = run_simulation(seed, o);
+    ASSERT_TRUE(r.ok) << "seed " << seed << ": " << r.failure;
+    lost += r.lost_tails;
+  }
+  EXPECT_GT(lost, 20u);
+}
 
 }  // namespace
 }  // namespace cairn::sim

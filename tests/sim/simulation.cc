@@ -111,6 +111,7 @@ class Sim {
   void act_propose(Member& mb);
   void act_read(Member& mb);
   void act_crash(Member& mb);
+  void lose_tail(Member& mb);
   void act_restart(Member& mb);
   void act_partition();
   void act_snapshot(Member& mb);
@@ -153,6 +154,7 @@ class Sim {
   uint64_t delay_max_ = 1;
   bool crashes_ = false, partitions_ = false, snapshots_ = false, membership_ = false, transfers_ = false;
   bool torn_writes_ = false;
+  bool lost_tails_ = false;
   uint64_t append_bytes_max_ = 64;
 
   // global knowledge for the checkers
@@ -180,9 +182,23 @@ void Sim::draw_faults() {
   transfers_ = rng_.uniform(4) == 0;
   static const uint64_t append_sizes[] = {1, 64, 4096};
   append_bytes_max_ = append_sizes[rng_.uniform(3)];
+  // Drawn from a stream of its own, so that seeds without the fault replay as they did before it existed.
+  raft::Rng extra(seed_ ^ 0x6c6f73745f7461ULL);
+  switch (opts_.lost_tail) {
+    case SimOptions::LostTail::kSeed:
+      lost_tails_ = crashes_ && extra.uniform(2) == 0;
+      break;
+    case SimOptions::LostTail::kAlways:
+      lost_tails_ = crashes_;
+      break;
+    case SimOptions::LostTail::kNever:
+      lost_tails_ = false;
+      break;
+  }
   std::ostringstream os;
   os << "drop=" << drop_p_ << " dup=" << dup_p_ << " delay<=" << delay_max_ << (crashes_ ? " crash" : "")
-     << (torn_writes_ ? " torn" : "") << (partitions_ ? " partition" : "") << (snapshots_ ? " snapshot" : "")
+     << (torn_writes_ ? " torn" : "") << (lost_tails_ ? " lost-tail" : "")
+     << (partitions_ ? " partition" : "") << (snapshots_ ? " snapshot" : "")
      << (membership_ ? " membership" : "") << (transfers_ ? " transfer" : "")
      << " append<=" << append_bytes_max_;
   res_.fault_mix = os.str();
@@ -375,6 +391,41 @@ void Sim::act_crash(Member& mb) {
   mb.up = false;
   mb.node.reset();
   mb.pending.reset();
+  if (lost_tails_ && chance(0.3)) lose_tail(mb);
+}
+
+// The disk lost a synced tail of the log: the entries after `keep` and every hard state written after
+// them, except the term and vote (the vote record, wal/vote_record.h, is kept apart from the log). The
+// member restarts marked lost_tail, as the WAL marks it after such a repair. Only one member at a time:
+// what a majority lost is lost, and no protocol can bring it back.
+void Sim::lose_tail(Member& mb) {
+  for (const auto& other : members_) {
+    if (other.id != mb.id && other.disk->hard_state().lost_tail) return;
+  }
+  const MemoryStorage& d = *mb.disk;
+  auto snap = *d.snapshot();
+  // The snapshot marker is written after the entries it covers: a tail that loses them loses the marker
+  // too. Keep it simple and cut only after the snapshot (entries it covers are dropped with it).
+  const Index snap_index = snap.metadata.index, last = d.last_index();
+  if (last <= snap_index) return;  // nothing after the snapshot
+  const Index keep = snap_index + rng_.uniform(last - snap_index);
+  std::vector<Entry> ents;
+  if (keep > snap_index) ents = *d.entries(snap_index + 1, keep + 1, UINT64_MAX);
+  raft::HardState hs = d.hard_state();
+  hs.commit = std::min(hs.commit, keep);
+  hs.lost_tail = true;
+  auto nd = std::make_unique<MemoryStorage>();
+  if (!snap.empty()) {
+    nd->apply_snapshot(snap);
+  } else {
+    nd->set_conf_state(d.initial_state().conf_state);
+  }
+  nd->append(ents);
+  nd->set_hard_state(hs);
+  mb.disk = std::move(nd);
+  ++res_.lost_tails;
+  trace("lost tail " + std::to_string(mb.id) + ": entries " + std::to_string(keep + 1) + ".." +
+        std::to_string(last) + ", commit now " + std::to_string(hs.commit));
 }
 
 void Sim::act_restart(Member& mb) {
@@ -660,6 +711,17 @@ SimResult Sim::run() {
     }
     fail("liveness: no write committed everywhere within " + std::to_string(opts_.liveness_rounds_max) +
          " healed rounds;" + st);
+  }
+  // A member of the final configuration whose log lost its tail has caught up by now (it votes again).
+  // (A removed member hears no leader any more: it stays as it is.)
+  Member* final_leader = failed_ ? nullptr : leader();
+  for (auto& mb : members_) {
+    if (failed_ || !mb.node->raft().lost_tail().active()) continue;
+    if (final_leader && !final_leader->node->raft().tracker().config().contains(mb.id)) continue;
+    const auto& lt = mb.node->raft().lost_tail();
+    fail("liveness: node " + std::to_string(mb.id) + " never caught up after losing its log's tail (" +
+         raft::to_string(lt.state()) + ", target " + std::to_string(lt.target()) + ", last " +
+         std::to_string(mb.node->raft().log().last_index()) + ")");
   }
   // Nothing acknowledged is lost: every member of the final configuration applied it, identically.
   if (!failed_) {

@@ -147,7 +147,11 @@ TEST(WalCrash, MidRecordTearByHandIsRepaired) {
   EXPECT_EQ(opened.state.entries, make_entries(1, 4, 1, 100));
   ASSERT_EQ(opened.state.repaired, std::vector<std::string>{path});
   EXPECT_EQ(read(fs, path + ".broken"), torn);
-  EXPECT_EQ(read(fs, path).size(), offs[4]);
+  // Cut after the last good record, and preallocated again: zeros from there on.
+  const std::string cut = read(fs, path);
+  EXPECT_EQ(cut.substr(0, offs[4]), before.substr(0, offs[4]));
+  EXPECT_EQ(cut.size(), unbuffered().segment_size_bytes_max);
+  EXPECT_EQ(cut.find_first_not_of('\0', offs[4]), std::string::npos);
   // Appending continues the chain from the last good record.
   ASSERT_TRUE(opened.wal->append(make_entries(5, 6, 2, 100), nullptr).is_ok());
   ASSERT_TRUE(opened.wal->sync().has_value());
@@ -470,10 +474,13 @@ TEST(WalCrash, CrashDuringRepairThenReopenStillWorks) {
       auto opened = Wal::open(fs, kDir, unbuffered());
       ASSERT_TRUE(opened.has_value()) << k << ": " << opened.error().to_string();
       EXPECT_EQ(opened->state.entries, make_entries(1, 10, 1, 40)) << k;
+      // Repaired again, or cut after the mark was durable: either way the member knows.
+      EXPECT_TRUE(opened->state.hard_state.lost_tail) << k;
       opened->wal.reset();
       auto third = open_ok(fs, kDir, unbuffered());
       EXPECT_TRUE(third.state.repaired.empty()) << k;
       EXPECT_EQ(third.state.entries, make_entries(1, 10, 1, 40)) << k;
+      EXPECT_TRUE(third.state.hard_state.lost_tail) << k;
     }
   }
 }

@@ -33,9 +33,11 @@ struct Model {
     }
     return std::nullopt;
   }
+  // The lost-tail mark is checked apart (RandomRun::reopen): a repair sets it.
   bool matches(const RecoveredState& r) const {
-    return r.snapshot == snapshot && r.hard_state == hard_state && r.entries == entries &&
-           r.metadata == metadata;
+    raft::HardState hs = r.hard_state;
+    hs.lost_tail = hard_state.lost_tail;
+    return r.snapshot == snapshot && hs == hard_state && r.entries == entries && r.metadata == metadata;
   }
 };
 
@@ -136,6 +138,8 @@ class RandomRun {
     auto d = wal_->sync();
     if (!d) return check(d.error());
     acked_ = records_.size();
+    // A synced hard state without the mark cleared it in the vote record too.
+    if (last_hs_unmarked_) mark_unsynced_ = false;
     EXPECT_EQ(d->last_index, model_now().last()) << seed_;
     return true;
   }
@@ -154,13 +158,16 @@ class RandomRun {
     if (pick(100) < 20 && now.last() > now.snapshot_index()) {
       first = now.snapshot_index() + 1 + pick(now.last() - now.snapshot_index());  // overwrite: new leader
       ++term_;
+      vote_ = raft::kNone;
     }
     const size_t n = pick(6);
     std::vector<raft::Entry> entries;
     for (size_t k = 0; k < n; ++k)
       entries.push_back(testing::make_entry(first + k, term_, pick(40)));
     std::optional<raft::HardState> hs;
-    if (pick(2) == 0) hs = raft::HardState{term_, pick(4), pick(first + n)};
+    // As Raft writes them: one vote per term at most, never taken back (the vote record relies on it).
+    if (vote_ == raft::kNone && pick(3) == 0) vote_ = 1 + pick(3);
+    if (pick(2) == 0) hs = raft::HardState{term_, vote_, pick(first + n)};
     for (const auto& e : entries) {
       Record rec;
       rec.entry = e;
@@ -171,6 +178,7 @@ class RandomRun {
       rec.kind = Record::Kind::kHardState;
       rec.hard_state = *hs;
       records_.push_back(std::move(rec));
+      last_hs_unmarked_ = true;
     }
     return check(wal_->append(entries, hs ? &*hs : nullptr));
   }
@@ -224,6 +232,14 @@ class RandomRun {
     }
     ASSERT_TRUE(found) << "seed " << seed_ << " crash " << crashes_ << ": recovered " << describe(recovered_)
                        << "\nacked " << acked_ << " of " << records_.size() << " records";
+    // A repair (of a torn unsynced write here) sets the lost-tail mark; only a repair since the last
+    // completed sync can have left it set (this test never appends a hard state with it).
+    const bool repaired = !recovered_.repaired.empty();
+    EXPECT_TRUE(!repaired || recovered_.hard_state.lost_tail) << seed_;
+    EXPECT_TRUE(!recovered_.hard_state.lost_tail || repaired || mark_unsynced_) << seed_;
+    EXPECT_EQ(repaired, recovered_.tail_repair.has_value()) << seed_;
+    mark_unsynced_ = recovered_.hard_state.lost_tail;
+    last_hs_unmarked_ = false;
     base_ = Model{recovered_.snapshot, recovered_.hard_state, recovered_.entries, recovered_.metadata};
     records_.clear();
     acked_ = 0;
@@ -241,6 +257,9 @@ class RandomRun {
   std::vector<Record> records_;  // records appended since, in order
   size_t acked_ = 0;             // records_ covered by the last successful sync
   raft::Term term_ = 1;
+  raft::NodeId vote_ = raft::kNone;
+  bool mark_unsynced_ = false;     // the recovered mark may still be in the vote record
+  bool last_hs_unmarked_ = false;  // a hard state (without the mark) was appended since the last open
   bool fault_armed_ = false;
   int crashes_ = 0;
 };
