@@ -33,9 +33,20 @@ awaitable<HttpResponse> health(Node* n) {
   co_return json(503, "{\"health\":\"false\"}");
 }
 
-awaitable<HttpResponse> version() {
-  co_return json(200, std::string("{\"etcdserver\":\"") + kServerVersion + "\",\"etcdcluster\":\"" +
-                          kClusterVersion + "\"}");
+// etcd 3.6's /version: the server, cluster and storage versions (server/node/version.h).
+awaitable<HttpResponse> version(Node* n) {
+  auto pc = net::make_completion<std::string>();
+  auto p = std::make_shared<net::CompletionPromise<std::string>>(std::move(pc.first));
+  if (!n->run([n, p] {
+        const node::DowngradeInfo& d = n->downgrade();
+        p->set(std::string("{\"etcdserver\":\"") + node::kEtcdServerVersion + "\",\"etcdcluster\":\"" +
+               node::cluster_version(d) + "\",\"storage\":\"" + node::storage_version(d) + "\"}");
+      }))
+    co_return json(503, "{\"message\":\"etcdserver: too many requests\"}");
+  auto w = pc.second.wait();
+  std::optional<std::string> body = co_await std::move(w);
+  if (!body) co_return json(503, "{\"message\":\"etcdserver: server stopped\"}");
+  co_return json(200, std::move(*body));
 }
 
 awaitable<HttpResponse> metrics(Node* n, net::Server* s) {
@@ -91,7 +102,7 @@ void register_http(net::Server& s, Node& n) {
   Node* np = &n;
   net::Server* sp = &s;
   s.add_http("GET", "/health", [np](const HttpRequest&) { return health(np); });
-  s.add_http("GET", "/version", [](const HttpRequest&) { return version(); });
+  s.add_http("GET", "/version", [np](const HttpRequest&) { return version(np); });
   s.add_http("GET", "/metrics", [np, sp](const HttpRequest&) { return metrics(np, sp); });
 }
 

@@ -158,7 +158,15 @@ Expected<bool, std::string> Node::open_store() {
   store_ = std::move(*store);
   if (auto r = auth_->load(store_->engine()); !r)
     return unexpected("open store " + db_dir_ + ": " + r.error());
+  load_downgrade();
   return true;
+}
+
+void Node::load_downgrade() {
+  downgrade_ = DowngradeInfo{};
+  auto v = store_->engine().get(storage::Space::kMeta, kDowngradeMetaKey);
+  if (!v || !*v) return;
+  if (auto d = decode_downgrade(**v)) downgrade_ = *d;
 }
 
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
@@ -680,12 +688,15 @@ void Node::apply_entry(const raft::Entry& e) {
     refused =
         auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
   if (refused) req.reset();
+  std::optional<DowngradeInfo> downgrade;
+  if (p && p->kind == EntryKind::kDowngrade) downgrade = stage_downgrade(*p, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes);
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
     log_line("fatal: store apply failed: %s", r.error().message());
     std::abort();
   }
+  if (downgrade && r) downgrade_ = *downgrade;
   stats_.proposals_applied++;
   for (auto& o : observers_)
     if (o.on_applied) o.on_applied(e.index);
@@ -706,6 +717,27 @@ void Node::apply_entry(const raft::Entry& e) {
   }
 }
 
+std::optional<DowngradeInfo> Node::stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch) {
+  auto d = decode_downgrade(p.body);
+  if (!d) return std::nullopt;  // malformed: applied as a no-op
+  if (d->enabled) {
+    batch.put(storage::Space::kMeta, kDowngradeMetaKey, encode_downgrade(*d));
+  } else {
+    batch.erase(storage::Space::kMeta, kDowngradeMetaKey);
+  }
+  return d;
+}
+
+// etcd's ValidateConfigurationChange for learners: at apply time, so concurrent adds (through
+// different members) cannot both pass; members_ is the same on every member at this point of the log.
+bool Node::learner_refused(const raft::ConfChange& cc) const {
+  if (cc.type != raft::ConfChangeType::kAddLearnerNode || members_.count(cc.node_id)) return false;
+  size_t learners = 0;
+  for (const auto& [id, m] : members_)
+    learners += m.learner ? 1 : 0;
+  return learners + 1 > cfg_.max_learners;
+}
+
 void Node::apply_conf_entry(const raft::Entry& e) {
   auto cc = raft::ConfChange::decode(e.data);
   if (!cc) return;
@@ -714,6 +746,18 @@ void Node::apply_conf_entry(const raft::Entry& e) {
     // Replayed after a crash that cost the store its latest batches: conf_state_, members_ and the
     // cluster id (from the WAL metadata) already include this change and later ones.
     (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    return;
+  }
+  if (learner_refused(*cc)) {
+    // Refused: raft's configuration and the member table stay as they are (etcd applies an empty
+    // change); the proposer hears etcd's error. A replay after a crash decides the same way: the
+    // member table it checks against is the one the entry met.
+    (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    auto it = waiters_.find(cc->id);
+    if (it == waiters_.end()) return;
+    Waiter w = std::move(it->second);
+    waiters_.erase(it);
+    if (w.error_done) w.error_done(err_too_many_learners());
     return;
   }
   std::optional<MemberInfo> ctx;
