@@ -54,9 +54,20 @@ awaitable<HttpResponse> health(Node* n, const HttpRequest& req) {
   co_return json(503, "{\"health\":\"false\",\"reason\":\"" + reason.value_or("STOPPED") + "\"}");
 }
 
-awaitable<HttpResponse> version() {
-  co_return json(200, std::string("{\"etcdserver\":\"") + kServerVersion + "\",\"etcdcluster\":\"" +
-                          kClusterVersion + "\"}");
+// etcd 3.6's /version: the server, cluster and storage versions (server/node/version.h).
+awaitable<HttpResponse> version(Node* n) {
+  auto pc = net::make_completion<std::string>();
+  auto p = std::make_shared<net::CompletionPromise<std::string>>(std::move(pc.first));
+  if (!n->run([n, p] {
+        const node::DowngradeInfo& d = n->downgrade();
+        p->set(std::string("{\"etcdserver\":\"") + node::kEtcdServerVersion + "\",\"etcdcluster\":\"" +
+               node::cluster_version(d) + "\",\"storage\":\"" + node::storage_version(d) + "\"}");
+      }))
+    co_return json(503, "{\"message\":\"etcdserver: too many requests\"}");
+  auto w = pc.second.wait();
+  std::optional<std::string> body = co_await std::move(w);
+  if (!body) co_return json(503, "{\"message\":\"etcdserver: server stopped\"}");
+  co_return json(200, std::move(*body));
 }
 
 awaitable<HttpResponse> metrics(Node* n, const net::Server* s) {
@@ -120,7 +131,8 @@ awaitable<HttpResponse> metrics(Node* n, const net::Server* s) {
 
 void register_http(net::Server& s, Node& n) {
   register_monitoring(s, n, s);
-  s.add_http("GET", "/version", [](const HttpRequest&) { return version(); });
+  Node* np = &n;
+  s.add_http("GET", "/version", [np](const HttpRequest&) { return version(np); });
 }
 
 void register_monitoring(net::Server& s, Node& n, const net::Server& stats_of) {

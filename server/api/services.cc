@@ -231,16 +231,27 @@ void add_members(Node& n, google::protobuf::RepeatedPtrField<etcdserverpb::Membe
   }
 }
 
-awaitable<Reply> member_list(Node* n, std::string, Caller) {
-  {
-    auto aw_ = on_node(n, [](Node& nd) -> Reply {
-      etcdserverpb::MemberListResponse out;
-      fill(nd, out.mutable_header(), false);
-      add_members(nd, out.mutable_members());
-      return out.SerializeAsString();
-    });
+Reply member_list_reply(Node& nd) {
+  etcdserverpb::MemberListResponse out;
+  fill(nd, out.mutable_header(), false);
+  add_members(nd, out.mutable_members());
+  return out.SerializeAsString();
+}
+
+// etcd 3.5+: `linearizable` (what 3.5+ clients send unless asked for a serializable list) waits for a
+// ReadIndex round first, so a member that was partitioned away does not answer with a stale list;
+// without it (3.4 clients, `--consistency=s`) the local table is the answer.
+awaitable<Reply> member_list(Node* n, std::string bytes, Caller) {
+  etcdserverpb::MemberListRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (!req.linearizable()) {
+    auto aw_ = on_node(n, member_list_reply);
     co_return co_await std::move(aw_);
   }
+  auto aw_ = await_node([n](PromisePtr p) {
+    n->linearize([n, p](std::optional<EtcdError> e) { p->set(e ? to_status(*e) : member_list_reply(*n)); });
+  });
+  co_return co_await std::move(aw_);
 }
 
 // Validates on the node thread (root only, with auth on), then proposes the conf change; render runs
@@ -399,10 +410,13 @@ awaitable<Reply> member_promote(Node* n, std::string bytes, Caller c) {
   }
 }
 
+// As etcd 3.6 fills it. errors: "etcdserver: no leader" without a leader, then one
+// "memberID:<id> alarm:<TYPE> " per active alarm (Go's compact text of etcd's AlarmMember, trailing
+// space included: what etcdctl endpoint status prints).
 Reply status_reply(Node& nd) {
   etcdserverpb::StatusResponse out;
   fill(nd, out.mutable_header());
-  out.set_version(kServerVersion);
+  out.set_version(node::kEtcdServerVersion);
   out.set_dbsize(static_cast<int64_t>(nd.store().db_size_bytes()));
   out.set_dbsizeinuse(static_cast<int64_t>(nd.store().logical_size_bytes()));
   out.set_leader(nd.leader());
@@ -410,7 +424,16 @@ Reply status_reply(Node& nd) {
   out.set_raftterm(nd.header().raft_term);
   out.set_raftappliedindex(nd.applied_index());
   out.set_islearner(nd.is_learner());
+  out.set_storageversion(node::storage_version(nd.downgrade()));
+  out.set_dbsizequota(static_cast<int64_t>(nd.config().quota_backend_bytes));
+  out.mutable_downgradeinfo()->set_enabled(nd.downgrade().enabled);
+  out.mutable_downgradeinfo()->set_targetversion(nd.downgrade().target_version);
   if (nd.leader() == 0) out.add_errors("etcdserver: no leader");
+  for (auto a : nd.store().alarms()) {
+    const auto type = static_cast<etcdserverpb::AlarmType>(a);
+    out.add_errors("memberID:" + std::to_string(nd.member_id()) +
+                   " alarm:" + etcdserverpb::AlarmType_Name(type) + " ");
+  }
   return out.SerializeAsString();
 }
 
@@ -447,6 +470,7 @@ awaitable<Reply> m_hashkv(Node* n, std::string bytes, Caller c) {
       fill(nd, out.mutable_header());
       out.set_hash(r->hash);
       out.set_compact_revision(r->compact_revision);
+      out.set_hash_revision(rev > 0 ? rev : r->header.revision);
       return out.SerializeAsString();
     });
     co_return co_await std::move(aw_);
@@ -516,6 +540,75 @@ awaitable<Reply> m_move_leader(Node* n, std::string bytes, Caller c) {
     });
     co_return co_await std::move(aw_);
   }
+}
+
+Reply downgrade_reply(Node& nd, const std::string& version) {
+  etcdserverpb::DowngradeResponse out;
+  fill(nd, out.mutable_header());
+  out.set_version(version);
+  return out.SerializeAsString();
+}
+
+// On the node thread, after a ReadIndex round (etcd reads the downgrade state linearizably). Every
+// answer carries the cluster version the request found, major.minor (etcd 3.6 answers ENABLE with the
+// version before the change, as its cluster version moves only later; CANCEL without a downgrade in
+// progress is answered like a successful one, as etcd 3.6 does).
+void downgrade_step(Node& nd, const etcdserverpb::DowngradeRequest& req, const PromisePtr& p) {
+  const std::string before = node::cluster_version_short(nd.downgrade());
+  node::DowngradeInfo next;
+  if (req.action() == etcdserverpb::DowngradeRequest::CANCEL) {
+    if (!nd.downgrade().enabled) {
+      p->set(downgrade_reply(nd, before));
+      return;
+    }
+  } else {
+    std::string target;
+    if (auto e = node::validate_downgrade(nd.downgrade(), req.version(), &target)) {
+      p->set(to_status(*e));
+      return;
+    }
+    if (req.action() == etcdserverpb::DowngradeRequest::VALIDATE) {
+      p->set(downgrade_reply(nd, before));
+      return;
+    }
+    next = node::DowngradeInfo{true, target};
+  }
+  Node* n = &nd;
+  nd.propose(EntryKind::kDowngrade, node::encode_downgrade(next),
+             [n, p, before](node::Result<storage::ApplyResponse> r) {
+               p->set(r ? downgrade_reply(*n, before) : to_status(r.error()));
+             });
+}
+
+// Downgrade (etcd 3.5+): VALIDATE, ENABLE, CANCEL; root only with auth on. server/node/version.h says
+// what a downgrade means for cairn.
+awaitable<Reply> m_downgrade(Node* n, std::string bytes, Caller c) {
+  etcdserverpb::DowngradeRequest req;
+  if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  if (!etcdserverpb::DowngradeRequest::DowngradeAction_IsValid(req.action()))
+    co_return to_status(EtcdError{net::StatusCode::kUnknown, "etcdserver: unknown method"});
+  if (req.action() != etcdserverpb::DowngradeRequest::CANCEL && !node::parse_downgrade_target(req.version()))
+    co_return to_status(node::err_wrong_downgrade_version_format());
+  auto allowed_aw = on_node_as(n, c, admin_for_maintenance, [](Node&) -> Reply { return std::string(); });
+  Reply allowed = co_await std::move(allowed_aw);
+  if (!allowed.has_message()) co_return allowed;
+  auto aw_ = await_node([n, req](PromisePtr p) {
+    n->linearize([n, p, req](std::optional<EtcdError> e) {
+      if (e) {
+        p->set(to_status(*e));
+        return;
+      }
+      downgrade_step(*n, req, p);
+    });
+  });
+  co_return co_await std::move(aw_);
+}
+
+// RangeStream (etcd 3.7) is not served yet: the answer an etcd without it gives (grpc-go's text for a
+// method it does not know), on which kube-apiserver falls back to paginated Range.
+awaitable<net::Status> kv_range_stream(ServerContext&, net::ServerStream&) {
+  co_return net::Status{net::StatusCode::kUnimplemented,
+                        "unknown method RangeStream for service etcdserverpb.KV"};
 }
 
 // Snapshot: etcd's backend file, streamed by server/api/snapshot.h; with auth enabled, root only.
@@ -590,6 +683,7 @@ void register_kv(net::Server& s, Node& n) {
   unary(s, "/etcdserverpb.KV/DeleteRange", n, kv_delete);
   unary(s, "/etcdserverpb.KV/Txn", n, kv_txn);
   unary(s, "/etcdserverpb.KV/Compact", n, kv_compact);
+  s.add_stream("/etcdserverpb.KV/RangeStream", kv_range_stream);
 }
 
 void register_cluster(net::Server& s, Node& n) {
@@ -607,6 +701,7 @@ void register_maintenance(net::Server& s, Node& n) {
   unary(s, "/etcdserverpb.Maintenance/Defragment", n, m_defrag);
   unary(s, "/etcdserverpb.Maintenance/Alarm", n, m_alarm);
   unary(s, "/etcdserverpb.Maintenance/MoveLeader", n, m_move_leader);
+  unary(s, "/etcdserverpb.Maintenance/Downgrade", n, m_downgrade);
   Node* np = &n;
   s.add_stream("/etcdserverpb.Maintenance/Snapshot",
                [np](ServerContext& ctx, net::ServerStream& st) { return m_snapshot(np, ctx, st); });

@@ -12,9 +12,6 @@
 
 namespace cairn::server::api {
 
-inline constexpr const char* kServerVersion = "3.4.23";
-inline constexpr const char* kClusterVersion = "3.4.0";
-
 void register_kv(net::Server& server, node::Node& node);
 void register_cluster(net::Server& server, node::Node& node);
 void register_maintenance(net::Server& server, node::Node& node);

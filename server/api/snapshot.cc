@@ -150,6 +150,11 @@ void clean_once(const std::string& dir) {
   fs::remove_all(dir, ec);
 }
 
+// The file has etcd 3.4's bucket layout (storage/etcd_backend/layout.h), which etcd 3.4 and every
+// later etcd restore: its cluster bucket and SnapshotResponse.version (3.6) name that version, not the
+// one the member reports.
+constexpr const char* kSnapshotLayoutVersion = "3.4.0";
+
 Expected<Prepared, std::string> prepare(node::Node& nd) {
   const std::string dir = nd.config().data_dir + "/member/snapshot-export";
   clean_once(dir);
@@ -164,7 +169,7 @@ Expected<Prepared, std::string> prepare(node::Node& nd) {
   p.info.member_id = nd.member_id();
   for (const auto& [id, m] : nd.members())
     p.info.members.push_back({id, m.name, m.peer_urls, m.client_urls, m.learner});
-  p.info.cluster_version = kClusterVersion;
+  p.info.cluster_version = kSnapshotLayoutVersion;
   return p;
 }
 
@@ -304,6 +309,7 @@ awaitable<net::Status> maintenance_snapshot(node::Node* n, net::ServerStream& st
     msg.mutable_header()->set_member_id(n->member_id());
     msg.set_remaining_bytes(it->remaining);
     msg.set_blob(std::move(it->blob));
+    msg.set_version(kSnapshotLayoutVersion);
     auto w = stream.write(msg.SerializeAsString());
     if (!co_await std::move(w)) co_return cancelled;
     if (it->last) co_return net::Status::ok();

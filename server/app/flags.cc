@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "server/app/flag_table.h"
+#include "server/node/version.h"
 
 extern char** environ;
 
@@ -16,7 +17,10 @@ namespace cairn::server::app {
 
 namespace {
 
-constexpr const char* kVersionText = "cairn Version: 0.1.0\netcd Version: 3.4.23 (API 3.4)\n";
+// etcd's first line (scripts grep "etcd Version: "), with the version cairn reports (server/node/version.h).
+std::string version_text() {
+  return std::string("etcd Version: ") + node::kEtcdServerVersion + "\ncairn Version: 0.1.0\nAPI Version: 3.6\n";
+}
 
 std::string verify_error(const std::string& what) {
   return "error verifying flags, " + what + ". See 'cairn --help'.";
@@ -171,7 +175,7 @@ Expected<ServerConfig, ParseExit> parse_flags(int argc, const char* const* argv)
   if (!cl) return unexpected(cl.error());
   if (!cl->positional.empty())
     return unexpected(ParseExit{1, verify_error("'" + cl->positional[0] + "' is not a valid flag")});
-  if (cl->version) return unexpected(ParseExit{0, kVersionText});
+  if (cl->version) return unexpected(ParseExit{0, version_text()});
   std::vector<std::string> warnings;
   Flags f;
   std::string config_file = cl->config_file;

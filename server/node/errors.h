@@ -52,6 +52,9 @@ inline EtcdError err_learner_not_ready() {
   return {net::StatusCode::kFailedPrecondition,
           "etcdserver: can only promote a learner member which is in sync with leader"};
 }
+inline EtcdError err_too_many_learners() {
+  return {net::StatusCode::kFailedPrecondition, "etcdserver: too many learner members in cluster"};
+}
 inline EtcdError err_bad_leader_transferee() {
   return {net::StatusCode::kFailedPrecondition, "etcdserver: bad leader transferee"};
 }

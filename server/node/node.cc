@@ -166,7 +166,15 @@ Expected<bool, std::string> Node::open_store() {
   store_ = std::move(*store);
   if (auto r = auth_->load(store_->engine()); !r)
     return unexpected("open store " + db_dir_ + ": " + r.error());
+  load_downgrade();
   return true;
+}
+
+void Node::load_downgrade() {
+  downgrade_ = DowngradeInfo{};
+  auto v = store_->engine().get(storage::Space::kMeta, kDowngradeMetaKey);
+  if (!v || !*v) return;
+  if (auto d = decode_downgrade(**v)) downgrade_ = *d;
 }
 
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
@@ -764,6 +772,8 @@ void Node::apply_entry(const raft::Entry& e) {
         auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
   if (refused) req.reset();
   const auto apply_started = Clock::now();
+  std::optional<DowngradeInfo> downgrade;
+  if (p && p->kind == EntryKind::kDowngrade) downgrade = stage_downgrade(*p, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes);
   warn_slow_apply(e.index, Clock::now() - apply_started);
@@ -772,6 +782,7 @@ void Node::apply_entry(const raft::Entry& e) {
     log_line("fatal: store apply failed: %s", r.error().message());
     std::abort();
   }
+  if (downgrade && r) downgrade_ = *downgrade;
   stats_.proposals_applied++;
   for (auto& o : observers_)
     if (o.on_applied) o.on_applied(e.index);
@@ -805,6 +816,27 @@ void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
                cfg_.warning_apply_duration.count() / 1e6, static_cast<unsigned long long>(slow_applies_));
 }
 
+std::optional<DowngradeInfo> Node::stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch) {
+  auto d = decode_downgrade(p.body);
+  if (!d) return std::nullopt;  // malformed: applied as a no-op
+  if (d->enabled) {
+    batch.put(storage::Space::kMeta, kDowngradeMetaKey, encode_downgrade(*d));
+  } else {
+    batch.erase(storage::Space::kMeta, kDowngradeMetaKey);
+  }
+  return d;
+}
+
+// etcd's ValidateConfigurationChange for learners: at apply time, so concurrent adds (through
+// different members) cannot both pass; members_ is the same on every member at this point of the log.
+bool Node::learner_refused(const raft::ConfChange& cc) const {
+  if (cc.type != raft::ConfChangeType::kAddLearnerNode || members_.count(cc.node_id)) return false;
+  size_t learners = 0;
+  for (const auto& [id, m] : members_)
+    learners += m.learner ? 1 : 0;
+  return learners + 1 > cfg_.max_learners;
+}
+
 void Node::apply_conf_entry(const raft::Entry& e) {
   auto cc = raft::ConfChange::decode(e.data);
   if (!cc) return;
@@ -815,6 +847,18 @@ void Node::apply_conf_entry(const raft::Entry& e) {
   // the membership still needs it. (Metadata of the first layout has no conf index: trust the store.)
   if (e.index <= conf_index_ || (store_has_it && conf_index_ == 0)) {
     if (!store_has_it) (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    return;
+  }
+  if (learner_refused(*cc)) {
+    // Refused: raft's configuration and the member table stay as they are (etcd applies an empty
+    // change); the proposer hears etcd's error. A replay after a crash decides the same way: the
+    // member table it checks against is the one the entry met.
+    (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    auto it = waiters_.find(cc->id);
+    if (it == waiters_.end()) return;
+    Waiter w = std::move(it->second);
+    waiters_.erase(it);
+    if (w.error_done) w.error_done(err_too_many_learners());
     return;
   }
   std::optional<MemberInfo> ctx;

@@ -48,6 +48,7 @@
 #include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
 #include "server/node/wal_recovery.h"
+#include "server/node/version.h"
 #include "storage/mvcc_store.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
@@ -96,6 +97,10 @@ struct NodeConfig {
   std::chrono::milliseconds watch_progress_notify_interval{std::chrono::minutes(10)};
   // --auth-token, --auth-token-ttl, --bcrypt-cost (server/auth).
   auth::AuthOptions auth;
+  // etcd 3.6's --max-learners (default 1): a conf change adding a learner beyond it is refused with
+  // "etcdserver: too many learner members in cluster", at apply time (as etcd does), so every member
+  // must run with the same value.
+  size_t max_learners = 1;
   // --debug-unsafe-skip-read-index (debug builds only): linearize() answers at once, without ReadIndex.
   bool debug_unsafe_skip_read_index = false;
   // --debug-unsafe-corrupt-puts (debug builds only): every applied Put's value is altered here, so this
@@ -109,8 +114,6 @@ struct NodeConfig {
   bool initial_election_tick_advance = true;
   // --strict-reconfig-check: refuse membership changes that would leave no quorum (reconfig_check.h).
   bool strict_reconfig_check = true;
-  // --max-learners: learners the membership may hold.
-  size_t max_learners = 1;
   // --max-txn-ops: checked where requests enter (server/api), never at apply, so that members started
   // with different values still apply the same log identically.
   size_t max_txn_ops = 128;
@@ -221,6 +224,8 @@ class Node {
   const std::map<uint64_t, MemberInfo>& members() const { return members_; }
   uint64_t leader() const { return lead_; }
   bool is_learner() const;
+  // The cluster's downgrade state (server/node/version.h), as of the last applied entry.
+  const DowngradeInfo& downgrade() const { return downgrade_; }
   raft::Status raft_status() const { return raw_->status(); }
   uint64_t committed_index() const { return mem_.hard_state().commit; }
   uint64_t applied_index() const { return store_->applied().index; }
@@ -269,6 +274,10 @@ class Node {
   void apply_conf_entry(const raft::Entry& e);
   void warn_slow_apply(uint64_t index, std::chrono::nanoseconds took);
   MembershipView membership_view() const;
+  // A kDowngrade entry: its record goes into the entry's batch; downgrade_ follows once applied.
+  std::optional<DowngradeInfo> stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch);
+  bool learner_refused(const raft::ConfChange& cc) const;
+  void load_downgrade();
   std::string metadata_blob() const;
   void save_metadata();
   Expected<bool, std::string> open_store();
@@ -315,6 +324,7 @@ class Node {
   uint64_t snap_seq_ = 0;
   uint64_t snapshot_index_ = 0;  // latest local (or installed) snapshot
   std::map<uint64_t, MemberInfo> members_;
+  DowngradeInfo downgrade_;
   raft::ConfState conf_state_;
   uint64_t cluster_id_ = 0;
   // The last conf-change entry reflected in conf_state_ and members_, saved with them in the WAL

@@ -28,9 +28,6 @@ inline EtcdError err_not_enough_started_members() {
   return {net::StatusCode::kFailedPrecondition,
           "etcdserver: re-configuration failed due to not enough started members"};
 }
-inline EtcdError err_too_many_learners() {
-  return {net::StatusCode::kFailedPrecondition, "etcdserver: too many learner members in cluster"};
-}
 
 // The change `cc` (add voter, add learner, promote = add voter for a learner, remove) against the view.
 // strict: apply the quorum checks (--strict-reconfig-check); the learner limit applies always.

@@ -46,9 +46,10 @@ enum class EntryKind : uint8_t {
   kAuthRoleDelete = 19,            // body: etcdserverpb::AuthRoleDeleteRequest
   kAuthRoleGrantPermission = 20,   // body: etcdserverpb::AuthRoleGrantPermissionRequest
   kAuthRoleRevokePermission = 21,  // body: etcdserverpb::AuthRoleRevokePermissionRequest
+  kDowngrade = 22,                 // body: server/node/version.h's DowngradeInfo record (ENABLE, CANCEL)
 };
 // The highest EntryKind value; payloads with a larger kind byte do not decode.
-inline constexpr uint8_t kEntryKindMax = 21;
+inline constexpr uint8_t kEntryKindMax = 22;
 // Set in the kind byte of a payload that carries [auth].
 inline constexpr uint8_t kEntryAuthFlag = 0x80;
 inline constexpr size_t kEntryUserBytesMax = 0xffff;

@@ -110,7 +110,11 @@ void Hub::handle(Outbox* out, const etcdserverpb::WatchRequest& request) {
       cancel(*s, request.cancel_request().watch_id());
       break;
     case etcdserverpb::WatchRequest::kProgressRequest:
+      // etcd 3.6 answers nothing on a stream without watchers, and one answer for requests that
+      // arrive while one is pending.
+      if (s->watchers.empty()) break;
       s->progress_wanted = true;
+      progress_waiting_.insert(s);
       maybe_answer_progress(*s);
       break;
     default:
@@ -325,12 +329,30 @@ void Hub::sync_all() {
   }
 }
 
+bool Hub::progress_covers(const Watcher& w, int64_t rev) {
+  return (w.flags & kFlagSynced) && w.next_rev <= rev + 1;
+}
+
 void Hub::maybe_answer_progress(Stream& s) {
-  // etcd 3.4 answers at once; answering only when every watcher of the stream is synced keeps the
-  // promise the client reads into it (nothing at or below that revision is still to come).
+  // The answer is a bookmark: "every event at or below this revision has been sent on this stream".
+  // So it waits until every watcher is synced (etcd 3.4.25/3.5.8 and later; 3.4.23 answered at
+  // once, #15220), is sent also when the watchers caught up without any event (3.4.31/3.5.13, #17507),
+  // and waits while a watcher starts beyond the current revision + 1, whose client was told (by the
+  // member it listed from) of revisions this member has not applied yet (3.6.2, #20221).
   if (!s.progress_wanted || s.unsynced > 0) return;
+  const int64_t cur = store().revision();
+  for (const auto& [id, w] : s.watchers)
+    if (!progress_covers(*w, cur)) return;
   s.progress_wanted = false;
-  push(s, response(-1, store().revision()));
+  progress_waiting_.erase(&s);
+  if (s.watchers.empty()) return;  // every watcher was cancelled meanwhile: nothing to answer for
+  push(s, response(-1, cur));
+}
+
+void Hub::answer_waiting_progress() {
+  std::vector<Stream*> waiting(progress_waiting_.begin(), progress_waiting_.end());
+  for (Stream* s : waiting)
+    if (!s->failed) maybe_answer_progress(*s);
 }
 
 // ---- live events ----
@@ -360,6 +382,7 @@ void Hub::on_applied() {
     dispatch(evs);
     dispatched_rev_ = cur;
   }
+  if (!progress_waiting_.empty()) answer_waiting_progress();
   for (auto it = streams_.begin(); it != streams_.end();) {
     auto next = std::next(it);
     if (it->second->failed) drop_stream(*it->second);
@@ -496,9 +519,10 @@ void Hub::on_tick(Clock::time_point now) {
       for (auto& [out, s] : streams_) {
         for (auto& [id, w] : s->watchers) {
           if (!(w->flags & kFlagProgress)) continue;
-          // etcd: only synced watchers with no events since the last notification, and only
-          // when the stream has room (else next time).
-          if ((w->flags & kFlagSynced) && !(w->flags & kFlagSentSinceProgress) && s->out->has_room() &&
+          // etcd: only synced watchers with no events since the last notification, not one that
+          // starts beyond the current revision + 1 (#20221), and only when the stream has room
+          // (else next time).
+          if (progress_covers(*w, cur) && !(w->flags & kFlagSentSinceProgress) && s->out->has_room() &&
               !s->failed) {
             push(*s, response(id, cur));
           }
@@ -547,6 +571,7 @@ void Hub::stop() {
   synced_keys_.clear();
   synced_ranges_.clear();
   unsynced_.clear();
+  progress_waiting_.clear();
   streams_.clear();
   watcher_count_ = 0;
   delete_waiters_.clear();
@@ -574,6 +599,7 @@ void Hub::fail_stream(Stream& s) {
 }
 
 void Hub::drop_stream(Stream& s) {
+  progress_waiting_.erase(&s);
   for (auto& [id, w] : s.watchers) {
     if (w->flags & kFlagSynced) {
       remove_synced(w.get());

@@ -165,7 +165,10 @@ class Hub {
   bool sync_watcher(Watcher* w, size_t* budget);
   void sync_stream(Stream& s, size_t* budget);
   void sync_all();
+  // A progress answer at `rev` may cover w: synced and not starting beyond rev + 1.
+  static bool progress_covers(const Watcher& w, int64_t rev);
   void maybe_answer_progress(Stream& s);
+  void answer_waiting_progress();
   void dispatch(const std::vector<storage::Event>& events);
   void notify_delete_waiters(const std::vector<storage::Event>& events);
   void recheck_delete_waiters();
@@ -188,6 +191,8 @@ class Hub {
   std::unordered_set<Watcher*> synced_ranges_;
   // unsynced group
   std::unordered_set<Watcher*> unsynced_;
+  // streams with a WatchProgressRequest not answered yet (maybe_answer_progress)
+  std::unordered_set<Stream*> progress_waiting_;
   // revision through which synced watchers have been served
   int64_t dispatched_rev_ = 0;
   size_t watcher_count_ = 0;

@@ -12,7 +12,8 @@ TEST(LeaseEntryKinds, NumbersAreStable) {
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseGrant), 7);
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseRevoke), 8);
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseCheckpoint), 9);
-  EXPECT_EQ(kEntryKindMax, 21);  // the auth kinds (10-21) follow
+  EXPECT_EQ(static_cast<int>(EntryKind::kDowngrade), 22);  // after the auth kinds (10-21)
+  EXPECT_EQ(kEntryKindMax, 22);
 }
 
 TEST(LeaseEntryKinds, PayloadRoundTrip) {

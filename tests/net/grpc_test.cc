@@ -254,6 +254,33 @@ TEST(Grpc, KeepalivePingsAreAnsweredAndExcessIsRefused) {
   EXPECT_EQ(st[1].code, StatusCode::kUnavailable) << st[1].message;
 }
 
+// kube-apiserver's client pings every 30 s (keepalive 30 s, timeout 10 s) while its watches are open;
+// etcd's minimum interval is 5 s. Scaled by 1/50: pings every 600 ms against a 100 ms minimum, over a
+// 3 s call, are all answered and never make the server send GOAWAY (later pings than planned, as on a
+// loaded machine, only widen the gap).
+TEST(Grpc, KeepalivePingsAtTheClientsIntervalAreAccepted) {
+  ServerLimits limits;
+  limits.keepalive_min_ping_interval = 100ms;
+  TestServer server(limits);
+  ClientThread client;
+  auto st = client.run<std::vector<Status>>([&]() -> awaitable<std::vector<Status>> {
+    ChannelOptions opts;
+    opts.keepalive_time = 600ms;
+    opts.keepalive_timeout = 10s;
+    std::vector<Status> v;
+    Channel ch(client.executor(), {local(server.port())}, opts);
+    ClientCall call = co_await ch.start_call("/cairn.test.Echo/Sleep");
+    co_await call.write("3000");
+    call.writes_done();
+    auto m = co_await call.read();
+    EXPECT_EQ(m.value_or(""), "slept");
+    v.push_back(co_await call.finish());
+    EXPECT_GE(ch.keepalive_pings_sent(), 2u);
+    co_return v;
+  });
+  EXPECT_TRUE(st[0].is_ok()) << st[0].message;
+}
+
 TEST(Grpc, ShutdownDrainsInFlightCall) {
   TestServer server;
   ClientThread client;

@@ -14,7 +14,7 @@ start 1; start 2; start 3
 wait_healthy
 check_match "cluster healthy" "$(ctl endpoint health)" "is healthy"
 check "/health" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 1)/health)" '{"health":"true"}'
-check "/version" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
+check "/version" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 2)/version)" '{"etcdserver":"3.6.0","etcdcluster":"3.6.0","storage":"3.6.0"}'
 check_match "/metrics" "$(curl -s --max-time 10 http://127.0.0.1:$(cport 3)/metrics)" "etcd_server_has_leader 1"
 
 check "put" "$(ctl put foo bar)" "OK"
@@ -35,11 +35,15 @@ check_match "JSON gateway range" "$(curl -s --max-time 10 -X POST http://127.0.0
 check_match "JSON gateway error" "$(curl -s --max-time 10 -X POST http://127.0.0.1:$(cport 2)/v3/kv/range -d '{}')" '"code":3'
 check "member list" "$(ctl member list | grep -c ', started, m[123], ')" "3"
 check "one leader" "$(ctl endpoint status | awk -F', ' '{print $5}' | grep -c true)" "1"
+check "endpoint status version" "$(ctl endpoint status | awk -F', ' '{print $3}' | sort -u)" "3.6.0"
 
 # A learner that has not caught up (never started here) cannot be promoted.
 out=$(ctl member add m4 --learner --peer-urls=http://127.0.0.1:$((BASE + 35)))
 lid=$(echo "$out" | sed -n 's/^Member *\([0-9a-f]*\) added.*/\1/p')  # etcdctl pads the id with spaces
 check_match "learner added" "$lid" "^[0-9a-f]+$"
+check_match "a second learner is refused (--max-learners 1)" \
+  "$(ctl member add m5 --learner --peer-urls=http://127.0.0.1:$((BASE + 45)))" "etcdserver: too many learner members in cluster"
+check "member list after the refused learner" "$(ctl member list | wc -l)" "4"
 lep=$(ctl endpoint status | awk -F', ' '$5 == "true" {print $1}')
 check_match "promote of a learner behind the leader" "$(EPS=$lep ctl member promote "$lid")" \
   "can only promote a learner member which is in sync with leader"

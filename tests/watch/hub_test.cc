@@ -422,6 +422,71 @@ TEST(WatchHub, ProgressRequestWaitsUntilEveryWatcherIsSynced) {
   EXPECT_EQ(summary(got), "#0 rev=6 P a=0@2,P a=1@3,P a=2@4,P a=3@5,P a=4@6 | #-1 rev=6");
 }
 
+// etcd 3.6: a stream without watchers gets no answer, and the request is not kept for later.
+TEST(WatchHub, ProgressRequestOnStreamWithoutWatchersIsNotAnswered) {
+  Env env;
+  env.put("a", "1");
+  Client c(env);
+  c.progress();
+  EXPECT_EQ(summary(c.read()), "");
+  c.create("a");
+  env.put("a", "2");
+  EXPECT_EQ(summary(c.read()), "#0 created rev=2 | #0 rev=3 P a=2@3");
+}
+
+// #17507: a watcher whose catch-up finds no event of its own still lets the bookmark through, at the
+// revision it caught up to; requests made while one is pending get one answer.
+TEST(WatchHub, ProgressRequestAnsweredForCaughtUpWatcherWithoutEvents) {
+  Env env;
+  for (int i = 0; i < 4; ++i)
+    env.put("a", std::to_string(i));
+  Client c(env, /*soft=*/1, 1 << 20);
+  c.create("b", {}, 2);  // unsynced after created: the outbox is "full"
+  c.progress();
+  c.progress();
+  EXPECT_EQ(summary(c.read()), "#0 created rev=5");
+  EXPECT_EQ(summary(c.read()), "#-1 rev=5");
+  EXPECT_EQ(summary(c.read()), "");
+}
+
+// #20221 (etcd 3.6.2): a watcher created from a revision this member has not reached yet (its client
+// listed from a member further ahead) must not get a bookmark below its start: the answer, and the
+// periodic notification, wait until the store is at start - 1.
+TEST(WatchHub, ProgressWaitsForWatcherStartingAheadOfTheStore) {
+  HubLimits limits;
+  limits.progress_notify_interval = std::chrono::milliseconds(1000);
+  Env env(limits);
+  env.put("a", "1");  // rev 2
+  Client c(env);
+  c.create("a", {}, /*start=*/5, 0, false, {}, /*progress=*/true);
+  env.tick();  // arms the timer
+  EXPECT_EQ(summary(c.read()), "#0 created rev=2");
+  c.progress();
+  env.advance(std::chrono::milliseconds(1000));
+  env.tick();
+  EXPECT_EQ(summary(c.read()), "");
+  env.put("x", "1");  // rev 3: events from 5 on are still owed
+  EXPECT_EQ(summary(c.read()), "");
+  env.put("x", "2");  // rev 4: everything below 5 is now known to be nothing for #0
+  EXPECT_EQ(summary(c.read()), "#-1 rev=4");
+  env.advance(std::chrono::milliseconds(1000));
+  env.tick();
+  EXPECT_EQ(summary(c.read()), "#0 rev=4");
+}
+
+// Cancelling the watcher that held a bookmark back answers the pending request at once.
+TEST(WatchHub, CancelOfTheBlockingWatcherAnswersPendingProgress) {
+  Env env;
+  env.put("a", "1");  // rev 2
+  Client c(env);
+  c.create("a");
+  c.create("b", {}, /*start=*/10);
+  c.progress();
+  EXPECT_EQ(summary(c.read()), "#0 created rev=2 | #1 created rev=2");
+  c.cancel(1);
+  EXPECT_EQ(summary(c.read()), "#1 canceled rev=2 | #-1 rev=2");
+}
+
 TEST(WatchHub, CancelActiveIdAnswersUnknownIdDoesNot) {
   Env env;
   Client c(env);
