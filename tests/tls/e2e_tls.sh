@@ -80,7 +80,7 @@ check "etcdctl with the wrong CA fails" "$rc/$(tail -1 <<<"$out")" "1/Error: con
 out=$(tctl --endpoints "127.0.0.1:$PA" get tlskey); rc=$?
 check "etcdctl in plain text on the TLS port fails" "$rc/$(tail -1 <<<"$out")" "1/Error: context deadline exceeded"
 check_match "curl /health over TLS" "$(curl -s --cacert "$C/ca.pem" "$EA/health")" '"health":"true"'
-check_match "curl /version over TLS" "$(curl -s --cacert "$C/ca.pem" "$EA/version")" '"etcdserver":"3\.4'
+check_match "curl /version over TLS" "$(curl -s --cacert "$C/ca.pem" "$EA/version")" '"etcdserver":"3\.6'
 check_match "curl /metrics counts TLS failures" "$(curl -s --cacert "$C/ca.pem" "$EA/metrics")" 'cairn_net_tls_handshake_failures_total [1-9]'
 check_match "JSON gateway over TLS" \
   "$(curl -s --cacert "$C/ca.pem" -X POST -d '{"key":"dGxza2V5"}' "$EA/v3/kv/range")" '"value":"dGxzdmFsdWU="'
