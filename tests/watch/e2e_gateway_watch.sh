@@ -126,5 +126,10 @@ deadline=$((SECONDS + 15))
 until [[ $(ctl get lk --prefix --keys-only | grep -c .) == 1 ]] || (( SECONDS > deadline )); do sleep 0.05; done
 check "lock: the gone waiter's key deleted, the holder's kept" "$(ctl get lk --prefix --keys-only | grep -v '^$')" "$holder"
 
-for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+# The clients go before the members do, and their connections are released while the members serve.
+for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+BG=()
+deadline=$((SECONDS + 15))
+until [[ $(metric cairn_net_connections_open) -le $base ]] || (( SECONDS > deadline )); do sleep 0.05; done
+check "end: every stream's connection released" "$(metric cairn_net_connections_open)" "$base"
 [[ $FAILED = 0 ]] && echo "PASS gateway streaming routes"
