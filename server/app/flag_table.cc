@@ -76,6 +76,8 @@ std::vector<FlagSpec> build_table() {
        "Peer connection write timeout (etcd 3.5; accepted, cairn's peer transport has its own)."},
       {"enable-grpc-gateway", K::kBool, &F::enable_grpc_gateway, "'true'", kMember,
        "Serve the JSON gateway (/v3/...) on the client URLs."},
+      {"enable-dashboard", K::kBool, &F::enable_dashboard, "'true'", kMember,
+       "Serve the web dashboard under /ui/ on the client URLs (cairn; needs the JSON gateway)."},
 
       // ---- Clustering ----
       {"initial-advertise-peer-urls", K::kUrls, &F::initial_advertise_peer_urls, "'http://localhost:2380'",

@@ -55,6 +55,7 @@ struct Flags {
   GoDuration grpc_keepalive_interval = std::chrono::hours(2);
   GoDuration grpc_keepalive_timeout = std::chrono::seconds(20);
   bool enable_grpc_gateway = true;
+  bool enable_dashboard = true;  // cairn: /ui/ (server/dashboard)
   // Clustering
   std::string initial_cluster;  // default: <name>=<initial-advertise-peer-urls>
   std::string initial_cluster_state = "new";

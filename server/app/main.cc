@@ -33,6 +33,10 @@
 #include "server/compactor/install.h"
 #define CAIRN_HAVE_COMPACTOR 1
 #endif
+#if __has_include("server/dashboard/install.h")
+#include "server/dashboard/install.h"
+#define CAIRN_HAVE_DASHBOARD 1
+#endif
 #if __has_include("server/lock/install.h")
 #include "server/lock/install.h"
 #define CAIRN_HAVE_LOCK 1
@@ -93,6 +97,10 @@ void finish_gateway_routes(net::Server& s, const app::Flags& f) {
   }
   s.alias_http_routes("/v3/", "/v3beta/");
   s.alias_http_routes("/v3/", "/v3alpha/");
+#ifdef CAIRN_HAVE_DASHBOARD
+  // The dashboard is a gateway client: without the gateway it has nothing to show.
+  if (f.enable_dashboard) dashboard::add_routes(s);
+#endif
 }
 
 std::vector<std::shared_ptr<void>> install_components(node::Node& node,

@@ -7,6 +7,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "server/api/caller.h"
 #include "server/api/gateway.h"
 #include "server/lock/recipes.h"
 #include "server/net/completion.h"
@@ -16,6 +19,7 @@ namespace cairn::server::lock {
 
 namespace asio = boost::asio;
 using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -100,7 +104,49 @@ awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metada
   // LocalClient's connection closes with it).
   auto ex = co_await asio::this_coro::executor;
   LocalClient client(ex, t->endpoints(), std::move(md), t->unary_timeout);
-  co_return co_await observe(client, std::move(req), stream);
+  co_return co_await observe(client, std::move(req),
+                             [&stream](std::string m) { return stream.write(std::move(m)); });
+}
+
+// POST /v3/election/observe: one LeaderRequest body, then {"result": LeaderResponse} lines until the
+// client closes the connection (which cancels the observation at once, not at the next change).
+awaitable<void> observe_lines(LocalClient& client, v3electionpb::LeaderRequest req, net::HttpStream& http) {
+  auto write = [&http](std::string bytes) -> awaitable<bool> {
+    v3electionpb::LeaderResponse resp;
+    if (!resp.ParseFromString(bytes)) co_return false;
+    google::protobuf::util::JsonPrintOptions jo;
+    jo.preserve_proto_field_names = true;
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(resp, &json, jo);
+    co_return co_await http.write("{\"result\":" + json + "}\n");
+  };
+  net::Status st = co_await observe(client, std::move(req), write);
+  if (!st.is_ok() && st.code != net::StatusCode::kCancelled) {
+    const unsigned code = api::http_status(st.code);
+    (void)co_await http.write("{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(st.code)) +
+                              ",\"http_code\":" + std::to_string(code) + ",\"message\":\"" +
+                              api::json_escape(st.message) + "\"}}\n");
+  }
+}
+
+awaitable<void> gateway_observe(std::shared_ptr<const Target> t, const net::HttpRequest& http_req,
+                                net::HttpStream& http) {
+  std::string body;
+  while (auto more = co_await http.read_body()) {
+    body += *more;
+    if (body.size() > t->server->limits().http_body_bytes_max) co_return;  // the connection closes
+  }
+  v3electionpb::LeaderRequest req;
+  if (auto bad = api::gateway_parse(body, req)) {
+    (void)co_await http.write(api::gateway_error(*bad).body + "\n");
+    co_return;
+  }
+  net::Metadata md;
+  const api::Caller caller = api::caller_of(http_req);
+  if (!caller.token.empty()) md.emplace_back("token", caller.token);
+  auto ex = co_await asio::this_coro::executor;
+  LocalClient client(ex, t->endpoints(), std::move(md), t->unary_timeout);
+  co_await (observe_lines(client, std::move(req), http) || http.wait_closed());
 }
 
 // ---- JSON gateway (grpc-gateway's mapping: proto3 JSON, original field names, etcd's error body) ----
@@ -166,6 +212,9 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
     s->add_stream("/v3electionpb.Election/Observe", [ct](net::ServerContext& ctx, net::ServerStream& st) {
       return grpc_observe(ct, forwarded(ctx), st);
     });
+    s->add_http_stream(
+        "POST", "/v3/election/observe", "application/json",
+        [ct](const net::HttpRequest& req, net::HttpStream& http) { return gateway_observe(ct, req, http); });
   }
   return installed;
 }

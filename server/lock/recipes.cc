@@ -309,7 +309,7 @@ awaitable<Result<v3electionpb::ResignResponse>> resign(LocalClient& c, CancelSig
   co_return resp;
 }
 
-awaitable<net::Status> observe(LocalClient& c, v3electionpb::LeaderRequest req, net::ServerStream& out) {
+awaitable<net::Status> observe(LocalClient& c, v3electionpb::LeaderRequest req, ObserveWrite out) {
   const std::string prefix = owner_prefix(req.name());
   while (true) {
     auto r = co_await c.range(first_created(prefix));
@@ -334,7 +334,7 @@ awaitable<net::Status> observe(LocalClient& c, v3electionpb::LeaderRequest req, 
       }
       ws.cancel();
     }
-    if (!co_await out.write(current.SerializeAsString())) co_return err_cancelled();
+    if (!co_await out(current.SerializeAsString())) co_return err_cancelled();
 
     // Follow this leader's key (its proclamations) until it is deleted.
     WatchStream ws = co_await c.watch(current.kv().key(), std::string(), current.header().revision() + 1);
@@ -350,7 +350,7 @@ awaitable<net::Status> observe(LocalClient& c, v3electionpb::LeaderRequest req, 
         v3electionpb::LeaderResponse change;
         *change.mutable_header() = w->header();
         *change.mutable_kv() = ev.kv();
-        if (!co_await out.write(change.SerializeAsString())) co_return err_cancelled();
+        if (!co_await out(change.SerializeAsString())) co_return err_cancelled();
       }
     }
     ws.cancel();

@@ -19,6 +19,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -65,8 +66,10 @@ boost::asio::awaitable<Result<v3electionpb::LeaderResponse>> leader(LocalClient&
 boost::asio::awaitable<Result<v3electionpb::ResignResponse>> resign(LocalClient& c, CancelSignal& cancel,
                                                                     v3electionpb::ResignRequest req);
 // Streams the current leader's key-value (waiting for one if there is none), then every change of it,
-// then the next leader's, until the caller goes away (out.write fails) or a call fails.
+// then the next leader's, until the caller goes away (out fails) or a call fails.
+// Writes one serialized LeaderResponse; false once the caller is gone.
+using ObserveWrite = std::function<boost::asio::awaitable<bool>(std::string)>;
 boost::asio::awaitable<net::Status> observe(LocalClient& c, v3electionpb::LeaderRequest req,
-                                            net::ServerStream& out);
+                                            ObserveWrite out);
 
 }  // namespace cairn::server::lock

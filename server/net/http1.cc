@@ -1,7 +1,13 @@
-// HTTP/1.1 on the client port (health, version, metrics, later the JSON gateway), parsed with Beast's
-// buffer-oriented request_parser so it runs over any ByteStream.
+// HTTP/1.1 on the client port (health, version, metrics, the JSON gateway, the dashboard), parsed with
+// Beast's buffer-oriented request_parser so it runs over any ByteStream.
+//
+// While a unary handler runs, the connection keeps reading: bytes of a pipelined next request are kept
+// (up to one request's bounds), and end of stream cancels the handler (the client went away, as Go's
+// net/http cancels the request context). A streaming route (HttpStream) takes over the connection
+// once the request header is parsed and the connection closes after it.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,8 +25,11 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::awaitable;
 using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
+
+using RequestParser = http::request_parser<http::string_body>;
 
 class Http1Connection final : public ConnectionHandle, public std::enable_shared_from_this<Http1Connection> {
  public:
@@ -48,7 +57,8 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     auto self = shared_from_this();
     asio::post(stream_->get_executor(), [self] {
       self->shutting_down_ = true;
-      if (self->idle_) self->stream_->close();
+      // A stream (a watch) has no natural end: it is closed, and its client reconnects elsewhere.
+      if (self->idle_ || self->streaming_) self->stream_->close();
     });
   }
 
@@ -99,7 +109,8 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     return r;
   }
 
-  awaitable<HttpResponse> dispatch(const http::request<http::string_body>& req, HttpRequest& out) {
+  HttpRequest describe(const http::request<http::string_body>& req) const {
+    HttpRequest out;
     out.method = std::string(req.method_string());
     out.target = std::string(req.target());
     for (const auto& f : req) {
@@ -108,25 +119,65 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    out.body = req.body();
     out.peer_common_name = stream_->peer_common_name();
-    if (out.method == "OPTIONS") co_return HttpResponse{};
-    std::string path = out.target.substr(0, out.target.find('?'));
-    auto it = server_->http_routes.find({out.method, path});
-    if (it == server_->http_routes.end()) co_return error_response(404, "404 page not found");
-    co_return co_await it->second(out);
+    return out;
   }
+
+  const HttpRoute* route_of(const http::request<http::string_body>& req) const {
+    std::string_view target = req.target();
+    auto it = server_->http_routes.find(
+        {std::string(req.method_string()), std::string(target.substr(0, target.find('?')))});
+    return it == server_->http_routes.end() ? nullptr : &it->second;
+  }
+
+  awaitable<HttpResponse> dispatch(const HttpRequest& req) {
+    if (req.method == "OPTIONS") co_return HttpResponse{};
+    std::string path = req.target.substr(0, req.target.find('?'));
+    auto it = server_->http_routes.find({req.method, path});
+    if (it == server_->http_routes.end() || !it->second.unary)
+      co_return error_response(404, "404 page not found");
+    co_return co_await it->second.unary(req);
+  }
+
+  // Reads while a unary handler runs; returns when the client closed the connection. Bytes that arrive
+  // (a pipelined request) are kept in `buf` up to one request's bounds, then reading pauses.
+  awaitable<void> watch_disconnect(std::string& buf) {
+    const std::size_t keep_bytes_max = server_->limits.header_bytes_max + server_->limits.http_body_bytes_max;
+    std::array<char, 4096> tmp{};
+    while (buf.size() < keep_bytes_max) {
+      IoResult r = co_await stream_->read_some(asio::buffer(tmp));
+      if (r.ec) co_return;
+      buf.append(tmp.data(), r.bytes);
+    }
+    // Paused until the handler finishes (which cancels this wait: it throws, and never wins).
+    asio::steady_timer forever(stream_->get_executor(), asio::steady_timer::time_point::max());
+    co_await forever.async_wait(use_awaitable);
+  }
+
+  // Runs the handler; nullopt if the client went away first (the handler was cancelled).
+  awaitable<std::optional<HttpResponse>> dispatch_watched(const HttpRequest& req, std::string& buf) {
+    auto v = co_await (dispatch(req) || watch_disconnect(buf));
+    if (v.index() == 1) {
+      server_->stats.calls_cancelled.fetch_add(1);
+      co_return std::nullopt;
+    }
+    co_return std::move(std::get<0>(v));
+  }
+
+  class Stream;
+  awaitable<void> serve_stream(const HttpRoute& route, RequestParser& parser, std::string& buf);
 
   awaitable<void> run(std::string buf) {
     const ServerLimits& limits = server_->limits;
     std::array<char, 8192> tmp{};
     bool first = true;
     while (true) {
-      http::request_parser<http::string_body> parser;
+      RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes_max));
       parser.body_limit(limits.http_body_bytes_max);
       parser.eager(true);
       bool continue_sent = false;
+      bool stream_checked = false;
       idle_ = buf.empty();
       if (idle_ && shutting_down_) co_return;
       arm(first || !idle_ ? limits.handshake_timeout : limits.idle_timeout);
@@ -138,6 +189,14 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
           unsigned status = ec == http::error::header_limit ? 431 : ec == http::error::body_limit ? 413 : 400;
           co_await write(serialize(error_response(status, ec.message()), false));
           co_return;
+        }
+        if (parser.is_header_done() && !stream_checked) {
+          stream_checked = true;
+          if (const HttpRoute* route = route_of(parser.get()); route && route->stream) {
+            disarm();
+            co_await serve_stream(*route, parser, buf);
+            co_return;
+          }
         }
         if (parser.is_done()) break;
         if (parser.is_header_done() && !continue_sent) {
@@ -161,9 +220,11 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
       first = false;
       const auto& req = parser.get();
       bool keep_alive = req.keep_alive() && !shutting_down_;
-      HttpRequest request;
-      HttpResponse response = co_await dispatch(req, request);
-      if (!co_await write(serialize(response, keep_alive))) co_return;
+      HttpRequest request = describe(req);
+      request.body = req.body();
+      std::optional<HttpResponse> response = co_await dispatch_watched(request, buf);
+      if (!response) co_return;
+      if (!co_await write(serialize(*response, keep_alive))) co_return;
       if (!keep_alive) co_return;
     }
   }
@@ -174,8 +235,104 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
   asio::steady_timer timer_;
   std::uint64_t generation_ = 0;
   bool idle_ = true;
+  bool streaming_ = false;
   bool shutting_down_ = false;
 };
+
+// HttpStream over the connection: body bytes from the live parser, chunked writes.
+class Http1Connection::Stream final : public HttpStream {
+ public:
+  Stream(Http1Connection& c, RequestParser& parser, std::string& buf, std::string content_type)
+      : c_(c), parser_(parser), buf_(buf), content_type_(std::move(content_type)) {}
+
+  awaitable<std::optional<std::string>> read_body() override {
+    std::array<char, 8192> tmp{};
+    for (;;) {
+      std::string& body = parser_.get().body();
+      if (!body.empty()) co_return std::exchange(body, std::string());
+      if (gone_ || parser_.is_done()) co_return std::nullopt;
+      if (!buf_.empty()) {
+        boost::beast::error_code ec;
+        std::size_t n = parser_.put(asio::buffer(buf_), ec);
+        buf_.erase(0, n);
+        if (ec && ec != http::error::need_more) {
+          gone_ = true;  // malformed framing: nothing more can be read
+          co_return std::nullopt;
+        }
+        if (n > 0) continue;
+      }
+      IoResult r = co_await c_.stream_->read_some(asio::buffer(tmp));
+      if (r.ec) {
+        gone_ = true;
+        co_return std::nullopt;
+      }
+      buf_.append(tmp.data(), r.bytes);
+    }
+  }
+
+  awaitable<void> wait_closed() override {
+    std::array<char, 4096> tmp{};
+    while (!gone_) {
+      IoResult r = co_await c_.stream_->read_some(asio::buffer(tmp));
+      if (r.ec) gone_ = true;
+    }
+  }
+
+  awaitable<bool> write(std::string bytes) override {
+    if (bytes.empty()) co_return !broken_;  // an empty chunk would end the response
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+    co_return co_await send(size + std::move(bytes) + "\r\n");
+  }
+
+  // Ends the chunked body (the headers alone when nothing was written).
+  awaitable<void> finish() { (void)co_await send("0\r\n\r\n"); }
+
+ private:
+  awaitable<bool> send(std::string chunk) {
+    if (broken_) co_return false;
+    std::string out;
+    if (!started_) {
+      started_ = true;
+      out = "HTTP/1.1 200 OK\r\nContent-Type: " + content_type_ +
+            "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n"
+            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n\r\n";
+    }
+    out += chunk;
+    broken_ = true;  // until the write completes: a cancelled or failed write leaves a partial chunk
+    if (!co_await c_.write(std::move(out))) co_return false;
+    broken_ = false;
+    co_return true;
+  }
+
+  Http1Connection& c_;
+  RequestParser& parser_;
+  std::string& buf_;
+  std::string content_type_;
+  bool started_ = false;
+  bool broken_ = false;
+  bool gone_ = false;
+};
+
+awaitable<void> Http1Connection::serve_stream(const HttpRoute& route, RequestParser& parser,
+                                              std::string& buf) {
+  // The body of a stream has no total bound (a watch sends requests for as long as it lives); what is
+  // buffered at once is bounded by the reads above and the handler.
+  parser.body_limit(boost::none);
+  streaming_ = true;
+  if (shutting_down_) co_return;
+  auto expect = parser.get()[http::field::expect];
+  if (boost::beast::iequals(expect, "100-continue") && !co_await write("HTTP/1.1 100 Continue\r\n\r\n"))
+    co_return;
+  HttpRequest request = describe(parser.get());
+  Stream s(*this, parser, buf, route.stream_content_type);
+  try {
+    co_await route.stream(request, s);
+  } catch (const std::exception&) {
+    co_return;  // cancelled mid-operation: the connection closes
+  }
+  co_await s.finish();
+}
 
 }  // namespace
 

@@ -866,7 +866,14 @@ void Server::add_stream(std::string path, StreamHandler handler) {
   impl_->stream_routes.emplace(std::move(path), std::move(handler));
 }
 void Server::add_http(std::string method, std::string target, HttpHandler handler) {
-  impl_->http_routes.emplace(std::make_pair(std::move(method), std::move(target)), std::move(handler));
+  impl_->http_routes.emplace(std::make_pair(std::move(method), std::move(target)),
+                             HttpRoute{std::move(handler), {}, {}});
+}
+
+void Server::add_http_stream(std::string method, std::string target, std::string content_type,
+                             HttpStreamHandler handler) {
+  impl_->http_routes.emplace(std::make_pair(std::move(method), std::move(target)),
+                             HttpRoute{{}, std::move(handler), std::move(content_type)});
 }
 
 void Server::set_tls(ServerTls tls) {
@@ -918,7 +925,7 @@ boost::system::error_code Server::listen_unix(const std::string& path) {
 
 void Server::alias_http_routes(std::string_view from_prefix, std::string_view to_prefix) {
   auto& routes = impl_->http_routes;
-  std::vector<std::pair<std::pair<std::string, std::string>, HttpHandler>> added;
+  std::vector<std::pair<std::pair<std::string, std::string>, HttpRoute>> added;
   for (const auto& [key, handler] : routes)
     if (key.second.rfind(from_prefix, 0) == 0)
       added.push_back({{key.first, std::string(to_prefix) + key.second.substr(from_prefix.size())}, handler});

@@ -105,7 +105,30 @@ struct HttpResponse {
   Metadata headers;
 };
 
+// A unary HTTP handler. When the client closes its connection before the response is ready the handler
+// is cancelled (Asio per-operation cancellation of what it awaits, e.g. Completion::wait), as Go's
+// net/http cancels a request's context.
 using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(const HttpRequest&)>;
+
+// One streaming HTTP/1.1 exchange (the JSON gateway's /v3/watch, /v3/election/observe): the request body
+// is handed over as it arrives and the response goes out with chunked transfer encoding, status 200.
+// The connection closes when the handler returns. Bounds: read_body() holds at most one socket read of
+// decoded body (the handler bounds what it accumulates); write() waits for the socket
+// (ServerLimits::write_stall_timeout closes a client that does not read). One read and one write may be
+// outstanding at once (from two coroutines on the connection's strand).
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  // The next request body bytes (chunked framing removed); nullopt once the body is complete or the
+  // client went away.
+  virtual boost::asio::awaitable<std::optional<std::string>> read_body() = 0;
+  // Completes when the client closes the connection (bytes after the body are read and dropped).
+  virtual boost::asio::awaitable<void> wait_closed() = 0;
+  // Sends one chunk (the first call sends the status line and headers first). False once the client
+  // is gone.
+  virtual boost::asio::awaitable<bool> write(std::string bytes) = 0;
+};
+using HttpStreamHandler = std::function<boost::asio::awaitable<void>(const HttpRequest&, HttpStream&)>;
 
 // Counters, readable from any thread (for /metrics and tests).
 struct ServerStats {
@@ -143,6 +166,9 @@ class Server {
   void add_unary(std::string path, UnaryHandler handler);
   void add_stream(std::string path, StreamHandler handler);
   void add_http(std::string method, std::string target, HttpHandler handler);
+  // `content_type` is the streamed response's (e.g. "application/json").
+  void add_http_stream(std::string method, std::string target, std::string content_type,
+                       HttpStreamHandler handler);
 
   // Serve TLS (from make_server_tls) instead of plain text; call before listen(). Every connection then
   // starts with a TLS handshake within ServerLimits::handshake_timeout; plain-text HTTP gets Go's

@@ -35,6 +35,13 @@ void start_http1(std::shared_ptr<Server::Impl> server, std::shared_ptr<OpenConne
 
 }  // namespace detail
 
+// An HTTP route: a unary handler or a streaming one.
+struct HttpRoute {
+  HttpHandler unary;
+  HttpStreamHandler stream;
+  std::string stream_content_type;
+};
+
 struct Server::Impl {
   Impl(boost::asio::io_context& ioc, ServerLimits l) : ioc(ioc), limits(l) {}
 
@@ -42,7 +49,7 @@ struct Server::Impl {
   const ServerLimits limits;
   std::unordered_map<std::string, UnaryHandler> unary_routes;
   std::unordered_map<std::string, StreamHandler> stream_routes;
-  std::map<std::pair<std::string, std::string>, HttpHandler> http_routes;  // (method, path)
+  std::map<std::pair<std::string, std::string>, HttpRoute> http_routes;  // (method, path)
   ServerStats stats;
   CallMetrics call_metrics;
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "server/watch/gateway.h"
 #include "server/watch/watch_hub.h"
 
 namespace cairn::server::watch {
@@ -66,18 +67,16 @@ bool refuse_watch(Installed& in, Outbox& out, const etcdserverpb::WatchCreateReq
   return true;
 }
 
-awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out, net::ServerContext* ctx,
-                          net::ServerStream* stream, net::Status* status) {
+awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out, StreamIo* io,
+                          net::Status* status) {
   for (;;) {
-    auto rd = stream->read();
+    auto rd = io->read();
     std::optional<std::string> m = co_await std::move(rd);
     if (!m) {
-      if (ctx->cancelled()) co_return;
+      if (io->cancelled()) co_return;
       // The client half-closed: etcd keeps the stream (and its watchers) until it is cancelled.
-      asio::steady_timer forever(co_await asio::this_coro::executor);
-      forever.expires_at(asio::steady_timer::time_point::max());
-      auto tw = forever.async_wait(asio::as_tuple(asio::use_awaitable));
-      co_await std::move(tw);
+      auto wc = io->wait_closed();
+      co_await std::move(wc);
       co_return;
     }
     auto req = std::make_shared<etcdserverpb::WatchRequest>();
@@ -90,8 +89,7 @@ awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox>
     // checked on the node thread with the token the stream presents now.
     std::optional<node::EntryAuth> who;
     if (req->has_create_request() && in->node.auth().enabled()) {
-      auto t = ctx->metadata_value("token");
-      auto w = in->node.auth().identify(t ? *t : std::string_view(), {});
+      auto w = in->node.auth().identify(io->token, io->cert_cn);
       who = w ? std::move(*w) : node::EntryAuth{{}, 0};
     }
     if (!in->node.run([in, out, req, who] {
@@ -104,15 +102,15 @@ awaitable<void> read_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox>
   }
 }
 
-awaitable<void> write_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out,
-                           net::ServerStream* stream, net::Status* status) {
+awaitable<void> write_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox> out, StreamIo* io,
+                           net::Status* status) {
   for (;;) {
     auto wt = out->wait();
     const bool ready = co_await std::move(wt);
     if (!ready) co_return;
     Outbox::Batch b = out->take();
     for (std::string& msg : b.messages) {
-      auto w = stream->write(std::move(msg));
+      auto w = io->write(std::move(msg));
       if (!co_await std::move(w)) co_return;
     }
     // The messages are with the transport now: let the hub catch up the watchers it held back. If
@@ -125,24 +123,40 @@ awaitable<void> write_loop(std::shared_ptr<Installed> in, std::shared_ptr<Outbox
   }
 }
 
-awaitable<net::Status> serve_watch(std::shared_ptr<Installed> in, net::ServerContext& ctx,
-                                   net::ServerStream& stream) {
+awaitable<net::Status> serve(std::shared_ptr<Installed> in, StreamIo& io) {
   const HubLimits& limits = in->hub.limits();
   auto out = std::make_shared<Outbox>(limits.outbox_bytes_soft_max, limits.outbox_bytes_hard_max);
-  const bool require_leader = ctx.metadata_value("hasleader") == std::optional<std::string_view>("true");
+  const bool require_leader = io.require_leader;
   if (!in->node.run([in, out, require_leader] { in->hub.open_stream(out, require_leader); }))
     co_return net::Status{net::StatusCode::kUnavailable, "etcdserver: too many requests"};
   net::Status status = net::Status::ok();
   try {
-    auto both = read_loop(in, out, &ctx, &stream, &status) || write_loop(in, out, &stream, &status);
+    auto both = read_loop(in, out, &io, &status) || write_loop(in, out, &io, &status);
     co_await std::move(both);
   } catch (const std::exception&) {
     // Both loops ended by cancellation (the call is over).
   }
   out->mark_gone();
   (void)in->node.run([in, out] { in->hub.close_stream(out.get()); });  // else swept on tick
-  if (status.is_ok() && ctx.cancelled()) status = net::Status{net::StatusCode::kCancelled, "canceled"};
+  if (status.is_ok() && io.cancelled()) status = net::Status{net::StatusCode::kCancelled, "canceled"};
   co_return status;
+}
+
+awaitable<net::Status> serve_watch(std::shared_ptr<Installed> in, net::ServerContext& ctx,
+                                   net::ServerStream& stream) {
+  StreamIo io;
+  io.read = [&stream] { return stream.read(); };
+  io.write = [&stream](std::string m) { return stream.write(std::move(m)); };
+  io.cancelled = [&ctx] { return ctx.cancelled(); };
+  io.wait_closed = []() -> awaitable<void> {
+    asio::steady_timer forever(co_await asio::this_coro::executor);
+    forever.expires_at(asio::steady_timer::time_point::max());
+    auto tw = forever.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await std::move(tw);
+  };
+  if (auto t = ctx.metadata_value("token")) io.token = std::string(*t);
+  io.require_leader = ctx.metadata_value("hasleader") == std::optional<std::string_view>("true");
+  co_return co_await serve(std::move(in), io);
 }
 
 }  // namespace
@@ -161,6 +175,7 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
   for (net::Server* s : servers) {
     s->add_stream("/etcdserverpb.Watch/Watch",
                   [in](net::ServerContext& ctx, net::ServerStream& st) { return serve_watch(in, ctx, st); });
+    add_gateway_route(*s, [in](StreamIo& io) { return serve(in, io); });
   }
   {
     std::lock_guard lock(registry_mu);
