@@ -1,6 +1,7 @@
 // The client port's HTTP/1.1 endpoints: /health, /version, /metrics (etcd's shapes).
 #include <sstream>
 
+#include "server/api/probes.h"
 #include "server/api/services.h"
 #include "server/net/completion.h"
 
@@ -140,6 +141,7 @@ void register_monitoring(net::Server& s, Node& n, const net::Server& stats_of) {
   const net::Server* sp = &stats_of;
   s.add_http("GET", "/health", [np](const HttpRequest& r) { return health(np, r); });
   s.add_http("GET", "/metrics", [np, sp](const HttpRequest&) { return metrics(np, sp); });
+  register_probes(s, n);
 }
 
 }  // namespace cairn::server::api

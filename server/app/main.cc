@@ -17,6 +17,7 @@
 #include "server/api/services.h"
 #include "server/app/flags.h"
 #include "server/app/subcommands.h"
+#include "server/app/systemd_notify.h"
 #include "server/corrupt/install.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
@@ -239,10 +240,12 @@ int run_member(app::ServerConfig cfg) {
   std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s, cluster state %s\n",
                static_cast<unsigned long long>(nc.member_id), nc.name.c_str(), serving->c_str(),
                peers.c_str(), cfg.flags.initial_cluster_state.c_str());
+  app::notify_ready("serving clients on " + *serving);
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     std::fprintf(stderr, "cairn: shutting down\n");
+    app::notify_stopping();
     for (auto& s : sv.all)
       s->shutdown();
     node.stop();
