@@ -869,8 +869,19 @@ void Server::add_http(std::string method, std::string target, HttpHandler handle
   impl_->http_routes.emplace(std::make_pair(std::move(method), std::move(target)), std::move(handler));
 }
 
+void Server::serve_stream(std::unique_ptr<ByteStream> stream) {
+  impl_->stats.connections_accepted.fetch_add(1);
+  auto count = std::make_shared<detail::OpenConnectionCount>(impl_);
+  auto ex = stream->get_executor();
+  asio::co_spawn(ex, serve_connection(impl_, std::move(count), std::move(stream), nullptr), asio::detached);
+}
+
 void Server::set_tls(ServerTls tls) {
   impl_->tls = std::move(tls);
+}
+
+void Server::set_http_access(HttpAccess access) {
+  impl_->http_access = std::move(access);
 }
 
 bool Server::tls() const {
