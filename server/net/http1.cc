@@ -73,15 +73,18 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     co_return !r.ec;
   }
 
-  static std::string serialize(const HttpResponse& r, bool keep_alive) {
+  // `allow_origin`: the CORS origin to allow (HttpAccess::allow_origin), if any.
+  static std::string serialize(const HttpResponse& r, bool keep_alive,
+                               const std::optional<std::string>& allow_origin = std::nullopt) {
     http::response<http::string_body> res;
     res.version(11);
     res.result(r.status);
     res.set(http::field::content_type, r.content_type);
-    // etcd answers every HTTP request with these (wire-compat doc 1.12).
-    res.set(http::field::access_control_allow_origin, "*");
-    res.set(http::field::access_control_allow_methods, "POST, GET, OPTIONS, PUT, DELETE");
-    res.set(http::field::access_control_allow_headers, "accept, content-type, authorization");
+    if (allow_origin) {  // the headers etcd sends with an allowed origin (wire-compat doc 1.12)
+      res.set(http::field::access_control_allow_origin, *allow_origin);
+      res.set(http::field::access_control_allow_methods, "POST, GET, OPTIONS, PUT, DELETE");
+      res.set(http::field::access_control_allow_headers, "accept, content-type, authorization");
+    }
     for (const auto& [k, v] : r.headers)
       res.set(k, v);
     res.keep_alive(keep_alive);
@@ -110,6 +113,10 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     }
     out.body = req.body();
     out.peer_common_name = stream_->peer_common_name();
+    // --host-whitelist guards plain-text HTTP against DNS rebinding (http_access.h); TLS is not checked.
+    std::string_view host(req[http::field::host].data(), req[http::field::host].size());
+    if (!server_->tls && !server_->http_access.host_allowed(host))
+      co_return error_response(421, misdirected_host_text(host_without_port(host)));
     if (out.method == "OPTIONS") co_return HttpResponse{};
     std::string path = out.target.substr(0, out.target.find('?'));
     auto it = server_->http_routes.find({out.method, path});
@@ -163,7 +170,10 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
       bool keep_alive = req.keep_alive() && !shutting_down_;
       HttpRequest request;
       HttpResponse response = co_await dispatch(req, request);
-      if (!co_await write(serialize(response, keep_alive))) co_return;
+      std::optional<std::string> origin;
+      if (auto it = req.find(http::field::origin); it != req.end()) origin = std::string(it->value());
+      if (!co_await write(serialize(response, keep_alive, server_->http_access.allow_origin(origin))))
+        co_return;
       if (!keep_alive) co_return;
     }
   }
