@@ -49,7 +49,10 @@ namespace {
 // decrease, are never 0 and never pass the leader's term. A peer's message that breaks this (found by
 // tests/fuzz raft_message: a gap made maybe_append slice out of range) is dropped like a lost one.
 bool well_formed_append(const Message& m) {
-  if (m.type != MessageType::kApp || m.entries.empty()) return true;
+  if (m.type != MessageType::kApp) return true;
+  // The entry it appends after exists at a real term (the log reports term 0 past its end, so a
+  // "match" there would let the commit index run past the log).
+  if ((m.index == 0) != (m.log_term == 0)) return false;
   Term prev = m.log_term;
   for (std::size_t i = 0; i < m.entries.size(); ++i) {
     const Entry& e = m.entries[i];
