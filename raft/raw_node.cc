@@ -43,8 +43,49 @@ Expected<bool, Error> RawNode::propose_conf_change(const ConfChange& cc) {
   return raft_.step(std::move(m));
 }
 
+namespace {
+
+// The log code trusts a MsgApp's shape: its entries follow m.index one by one, with terms that never
+// decrease, are never 0 and never pass the leader's term. A peer's message that breaks this (found by
+// tests/fuzz raft_message: a gap made maybe_append slice out of range) is dropped like a lost one.
+bool well_formed_append(const Message& m) {
+  if (m.type != MessageType::kApp) return true;
+  // The entry it appends after exists at a real term (the log reports term 0 past its end, so a
+  // "match" there would let the commit index run past the log).
+  if ((m.index == 0) != (m.log_term == 0)) return false;
+  Term prev = m.log_term;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.index + 1 + i || e.index <= m.index || e.term == 0 || e.term < prev || e.term > m.term)
+      return false;
+    prev = e.term;
+  }
+  return true;
+}
+
+}  // namespace
+
 Expected<bool, Error> RawNode::step(Message m) {
   if (is_local_msg(m.type)) return unexpected(Error::kStepLocalMsg);
+  // A forwarded proposal carries the entries a follower's client proposed; one without any is not a
+  // proposal at all, and the leader's step asserts on it, so a peer's empty MsgProp is dropped here.
+  if (m.type == MessageType::kProp && m.entries.empty()) return unexpected(Error::kProposalDropped);
+  if (!well_formed_append(m)) return unexpected(Error::kProposalDropped);
+  // Every peer message names its sender, and a vote (or its answer) names the term it is about; the
+  // core treats term 0 as "a local message" and asserts on a vote without one (tests/fuzz raft_message).
+  bool vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote ||
+              m.type == MessageType::kVoteResp || m.type == MessageType::kPreVoteResp;
+  if (m.from == kNone || (vote && m.term == 0)) return unexpected(Error::kProposalDropped);
+  // A forwarded proposal or read request never carries a term (the core asserts when forwarding one).
+  if ((m.type == MessageType::kProp || m.type == MessageType::kReadIndex) && m.term != 0)
+    return unexpected(Error::kProposalDropped);
+  // A snapshot covers at least entry 1 of some term (one at term 0 "matched" any index past the log).
+  if (m.type == MessageType::kSnap && (m.snapshot.metadata.index == 0 || m.snapshot.metadata.term == 0))
+    return unexpected(Error::kProposalDropped);
+  // A leader's heartbeat never commits past what this member holds (it sends min(match, commit)); one
+  // that does would trip the log's commit assertion, so it is dropped (tests/fuzz raft_message).
+  if (m.type == MessageType::kHeartbeat && m.commit > raft_.log().last_index())
+    return unexpected(Error::kProposalDropped);
   if (is_response_msg(m.type) && !raft_.tracker().progress(m.from))
     return unexpected(Error::kStepPeerNotFound);
   return raft_.step(std::move(m));

@@ -167,6 +167,7 @@ void build_servers(Servers& sv, boost::asio::io_context& ioc, node::Node& node,
   for (size_t i = 0; i < cfg.client_listen.size(); ++i) {
     sv.all.push_back(std::make_unique<net::Server>(ioc, limits));
     if (cfg.client_listen_tls[i]) sv.all.back()->set_tls(*cfg.client_tls);
+    sv.all.back()->set_http_access(net::HttpAccess::from_flags(cfg.flags.cors, cfg.flags.host_whitelist));
     api::register_all(*sv.all.back(), node);
     // --metrics=extensive: per-method latency histograms (etcd's grpc_server_handling_seconds).
     sv.all.back()->call_metrics().enable_histograms(cfg.flags.metrics == "extensive");

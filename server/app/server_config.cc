@@ -154,10 +154,6 @@ void not_enforced_warnings(const Flags& g, std::vector<std::string>& w) {
   warn(g.peer_cert_allowed_hostname, "--peer-cert-allowed-hostname",
        "any verified peer certificate is accepted");
   warn(g.cipher_suites, "--cipher-suites", "OpenSSL's TLS 1.2+ defaults apply");
-  if (g.cors != "*" && !g.cors.empty())
-    w.push_back("--cors is accepted but the gateway sends no CORS headers yet");
-  if (g.host_whitelist != "*" && !g.host_whitelist.empty())
-    w.push_back("--host-whitelist is accepted but not enforced yet");
   if (g.unsafe_no_fsync) w.push_back("--unsafe-no-fsync is ignored: cairn always syncs its WAL");
 }
 
@@ -331,9 +327,8 @@ Expected<ServerConfig, std::string> make_config(const Flags& f) {
   if (g.initial_cluster.empty())
     for (const auto& u : node::split_list(g.initial_advertise_peer_urls))
       g.initial_cluster += (g.initial_cluster.empty() ? "" : ",") + g.name + "=" + u;
-  for (auto check :
-       {refuse_unsupported(g), apply_feature_gates(g), check_timing(g), check_auth(g),
-        check_logging(g, sc.warnings)})
+  for (auto check : {refuse_unsupported(g), apply_feature_gates(g), check_timing(g), check_auth(g),
+                     check_logging(g, sc.warnings)})
     if (check) return unexpected(*check);
   if (g.max_concurrent_streams == 0) g.max_concurrent_streams = 4294967295u;  // grpc-go: 0 means no limit
 

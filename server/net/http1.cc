@@ -83,15 +83,18 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     co_return !r.ec;
   }
 
-  static std::string serialize(const HttpResponse& r, bool keep_alive) {
+  // `allow_origin`: the CORS origin to allow (HttpAccess::allow_origin), if any.
+  static std::string serialize(const HttpResponse& r, bool keep_alive,
+                               const std::optional<std::string>& allow_origin = std::nullopt) {
     http::response<http::string_body> res;
     res.version(11);
     res.result(r.status);
     res.set(http::field::content_type, r.content_type);
-    // etcd answers every HTTP request with these (wire-compat doc 1.12).
-    res.set(http::field::access_control_allow_origin, "*");
-    res.set(http::field::access_control_allow_methods, "POST, GET, OPTIONS, PUT, DELETE");
-    res.set(http::field::access_control_allow_headers, "accept, content-type, authorization");
+    if (allow_origin) {  // the headers etcd sends with an allowed origin (wire-compat doc 1.12)
+      res.set(http::field::access_control_allow_origin, *allow_origin);
+      res.set(http::field::access_control_allow_methods, "POST, GET, OPTIONS, PUT, DELETE");
+      res.set(http::field::access_control_allow_headers, "accept, content-type, authorization");
+    }
     for (const auto& [k, v] : r.headers)
       res.set(k, v);
     res.keep_alive(keep_alive);
@@ -121,6 +124,13 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
     }
     out.peer_common_name = stream_->peer_common_name();
     return out;
+  }
+
+  // --host-whitelist guards plain-text HTTP against DNS rebinding (http_access.h); TLS is not checked.
+  std::optional<HttpResponse> refused_host(const http::request<http::string_body>& req) const {
+    std::string_view host(req[http::field::host].data(), req[http::field::host].size());
+    if (server_->tls || server_->http_access.host_allowed(host)) return std::nullopt;
+    return error_response(421, misdirected_host_text(host_without_port(host)));
   }
 
   const HttpRoute* route_of(const http::request<http::string_body>& req) const {
@@ -193,6 +203,10 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
         if (parser.is_header_done() && !stream_checked) {
           stream_checked = true;
           if (const HttpRoute* route = route_of(parser.get()); route && route->stream) {
+            if (auto refused = refused_host(parser.get())) {
+              co_await write(serialize(*refused, false));
+              co_return;
+            }
             disarm();
             co_await serve_stream(*route, parser, buf);
             co_return;
@@ -220,11 +234,17 @@ class Http1Connection final : public ConnectionHandle, public std::enable_shared
       first = false;
       const auto& req = parser.get();
       bool keep_alive = req.keep_alive() && !shutting_down_;
-      HttpRequest request = describe(req);
-      request.body = req.body();
-      std::optional<HttpResponse> response = co_await dispatch_watched(request, buf);
-      if (!response) co_return;
-      if (!co_await write(serialize(*response, keep_alive))) co_return;
+      std::optional<HttpResponse> response = refused_host(req);
+      if (!response) {
+        HttpRequest request = describe(req);
+        request.body = req.body();
+        response = co_await dispatch_watched(request, buf);
+        if (!response) co_return;
+      }
+      std::optional<std::string> origin;
+      if (auto it = req.find(http::field::origin); it != req.end()) origin = std::string(it->value());
+      if (!co_await write(serialize(*response, keep_alive, server_->http_access.allow_origin(origin))))
+        co_return;
       if (!keep_alive) co_return;
     }
   }

@@ -569,6 +569,15 @@ boost::system::error_code PeerTransport::listen_unix(const std::string& path) {
   return {};
 }
 
+void PeerTransport::serve_stream(std::unique_ptr<ByteStream> stream) {
+  std::shared_ptr<ByteStream> s = std::move(stream);
+  asio::post(impl_->strand, [impl = impl_, s] {
+    if (impl->is_stopped()) return s->close();
+    impl->inbound.insert(s.get());
+    asio::co_spawn(impl->strand, Impl::serve_inbound(impl, s, nullptr), asio::detached);
+  });
+}
+
 std::uint16_t PeerTransport::port() const {
   return impl_->port;
 }

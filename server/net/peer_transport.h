@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 
+#include "server/net/byte_stream.h"
 #include "server/net/client.h"
 
 namespace cairn::server::net {
@@ -87,6 +88,9 @@ class PeerTransport {
   // unix_path are dialed the same way.
   boost::system::error_code listen_unix(const std::string& path);
   std::uint16_t port() const;
+  // Serves one already connected inbound stream exactly as an accepted connection (HELLO, frames,
+  // limits; plain text), for in-memory transports: the fuzz targets feed hostile bytes through it.
+  void serve_stream(std::unique_ptr<ByteStream> stream);
 
   // Thread-safe. Adding a known peer replaces its address (the connection is re-dialed).
   void add_peer(PeerId id, Endpoint endpoint);

@@ -876,8 +876,19 @@ void Server::add_http_stream(std::string method, std::string target, std::string
                              HttpRoute{{}, std::move(handler), std::move(content_type)});
 }
 
+void Server::serve_stream(std::unique_ptr<ByteStream> stream) {
+  impl_->stats.connections_accepted.fetch_add(1);
+  auto count = std::make_shared<detail::OpenConnectionCount>(impl_);
+  auto ex = stream->get_executor();
+  asio::co_spawn(ex, serve_connection(impl_, std::move(count), std::move(stream), nullptr), asio::detached);
+}
+
 void Server::set_tls(ServerTls tls) {
   impl_->tls = std::move(tls);
+}
+
+void Server::set_http_access(HttpAccess access) {
+  impl_->http_access = std::move(access);
 }
 
 bool Server::tls() const {

@@ -23,8 +23,10 @@
 #include <variant>
 #include <vector>
 
+#include "server/net/byte_stream.h"
 #include "server/net/call_metrics.h"
 #include "server/net/endpoint.h"
+#include "server/net/http_access.h"
 #include "server/net/limits.h"
 #include "server/net/tls.h"
 #include "server/net/wire.h"
@@ -175,6 +177,9 @@ class Server {
   // "400 Client sent an HTTP request to an HTTPS server." and other non-TLS bytes a close.
   void set_tls(ServerTls tls);
   bool tls() const;
+  // Browser access to the HTTP/1.1 side (--cors, --host-whitelist; http_access.h). Call before listen();
+  // the default sends no CORS headers and accepts every Host.
+  void set_http_access(HttpAccess access);
 
   // Binds (port 0: the OS chooses) and starts accepting.
   boost::system::error_code listen(const std::string& address, std::uint16_t port);
@@ -187,6 +192,9 @@ class Server {
   // Removes the HTTP routes whose path starts with `prefix` (--enable-grpc-gateway=false drops "/v3").
   void drop_http_routes(std::string_view prefix);
   std::uint16_t port() const;
+  // Serves one already connected stream exactly as an accepted connection (sniffing, HTTP/2 or HTTP/1.1,
+  // limits), for in-memory transports: the fuzz targets feed hostile bytes through it. Plain text only.
+  void serve_stream(std::unique_ptr<ByteStream> stream);
   // How this process reaches its own listener with a Channel: the listen address (127.0.0.1 for a
   // wildcard one), the port, and for a TLS port the loopback client context (see ServerTls).
   Endpoint self_endpoint() const;

@@ -58,6 +58,7 @@ struct Server::Impl {
   std::uint16_t port = 0;
   std::string address;           // as given to listen()
   std::optional<ServerTls> tls;  // set before listen()
+  HttpAccess http_access;        // set before listen()
 
   std::mutex mu;  // guards the two fields below
   std::unordered_map<detail::ConnectionHandle*, std::weak_ptr<detail::ConnectionHandle>> connections;

@@ -27,8 +27,9 @@ inline constexpr std::chrono::seconds kHangGuard{30};
 
 class TestServer {
  public:
-  explicit TestServer(ServerLimits limits = {}) : server_(ioc_, limits) {
+  explicit TestServer(ServerLimits limits = {}, HttpAccess access = {}) : server_(ioc_, limits) {
     service_.register_on(server_);
+    server_.set_http_access(std::move(access));
     auto ec = server_.listen("127.0.0.1", 0);
     EXPECT_FALSE(ec) << ec.message();
     for (int i = 0; i < 2; ++i)

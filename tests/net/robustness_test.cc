@@ -421,8 +421,8 @@ TEST(Http1, HealthVersionKeepAliveAndErrorsOnTheGrpcPort) {
   std::string r1 = c.read_http_response();
   EXPECT_EQ(r1.rfind("HTTP/1.1 200 OK", 0), 0u) << r1;
   EXPECT_NE(r1.find(R"({"health":"true"})"), std::string::npos);
-  EXPECT_NE(r1.find("Access-Control-Allow-Origin: *"), std::string::npos);
-  c.send("GET /version HTTP/1.1\r\nHost: x\r\n\r\n");  // same connection (keep-alive)
+  EXPECT_EQ(r1.find("Access-Control-Allow-Origin"), std::string::npos) << r1;  // no --cors: no CORS
+  c.send("GET /version HTTP/1.1\r\nHost: x\r\n\r\n");                          // same connection (keep-alive)
   std::string r2 = c.read_http_response();
   EXPECT_NE(r2.find("etcdserver"), std::string::npos) << r2;
   c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -444,6 +444,74 @@ TEST(Http1, HealthVersionKeepAliveAndErrorsOnTheGrpcPort) {
   std::string out;
   ASSERT_TRUE(c.read_until_eof(out));
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// --cors and --host-whitelist (server/net/http_access.h).
+std::string http_get(TestServer& server, const std::string& method, const std::string& headers) {
+  RawConn c(server.port());
+  c.send(method + " /health HTTP/1.1\r\n" + headers + "Connection: close\r\n\r\n");
+  return c.read_http_response();
+}
+
+TEST(HttpAccess, CrossOriginRequestGetsNoCorsHeaderByDefault) {
+  TestServer server;
+  std::string r = http_get(server, "GET", "Host: localhost\r\nOrigin: http://evil.example\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_EQ(r.find("Access-Control-"), std::string::npos) << r;  // the page cannot read the answer
+  std::string pre = http_get(server, "OPTIONS",
+                             "Host: localhost\r\nOrigin: http://evil.example\r\n"
+                             "Access-Control-Request-Method: POST\r\n");
+  EXPECT_EQ(pre.rfind("HTTP/1.1 200", 0), 0u) << pre;
+  EXPECT_EQ(pre.find("Access-Control-"), std::string::npos) << pre;  // preflight refused: no POST follows
+}
+
+TEST(HttpAccess, AnAllowedOriginIsEchoedAndOthersGetNothing) {
+  TestServer server({}, HttpAccess::from_flags("http://good.example,https://other.example", ""));
+  std::string ok = http_get(server, "GET", "Host: localhost\r\nOrigin: http://good.example\r\n");
+  EXPECT_NE(ok.find("Access-Control-Allow-Origin: http://good.example\r\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("Access-Control-Allow-Methods: POST, GET, OPTIONS, PUT, DELETE\r\n"), std::string::npos);
+  EXPECT_NE(ok.find("Access-Control-Allow-Headers: accept, content-type, authorization\r\n"),
+            std::string::npos);
+  std::string pre = http_get(server, "OPTIONS", "Host: localhost\r\nOrigin: https://other.example\r\n");
+  EXPECT_EQ(pre.rfind("HTTP/1.1 200", 0), 0u) << pre;
+  EXPECT_NE(pre.find("Access-Control-Allow-Origin: https://other.example\r\n"), std::string::npos) << pre;
+  std::string bad = http_get(server, "GET", "Host: localhost\r\nOrigin: http://evil.example\r\n");
+  EXPECT_EQ(bad.find("Access-Control-"), std::string::npos) << bad;
+  EXPECT_EQ(http_get(server, "GET", "Host: localhost\r\n").find("Access-Control-"), std::string::npos);
+}
+
+TEST(HttpAccess, CorsStarRestoresEtcdsDefault) {
+  TestServer server({}, HttpAccess::from_flags("*", "*"));
+  std::string r = http_get(server, "GET", "Host: anything:1\r\n");
+  EXPECT_NE(r.find("Access-Control-Allow-Origin: *\r\n"), std::string::npos) << r;
+  r = http_get(server, "GET", "Host: x\r\nOrigin: http://evil.example\r\n");
+  EXPECT_NE(r.find("Access-Control-Allow-Origin: *\r\n"), std::string::npos) << r;
+}
+
+TEST(HttpAccess, HostWhitelistRefusesOtherHostsWith421) {
+  TestServer server({}, HttpAccess::from_flags("", "localhost,127.0.0.1,::1"));
+  std::string bad = http_get(server, "GET", "Host: rebind.evil.example:2379\r\n");
+  EXPECT_EQ(bad.rfind("HTTP/1.1 421", 0), 0u) << bad;
+  EXPECT_NE(bad.find("rebind.evil.example"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("--host-whitelist"), std::string::npos) << bad;
+  EXPECT_EQ(http_get(server, "GET", "").rfind("HTTP/1.1 421", 0), 0u);  // no Host at all
+  EXPECT_EQ(http_get(server, "OPTIONS", "Host: evil.example\r\n").rfind("HTTP/1.1 421", 0), 0u);
+  for (const char* host : {"localhost:2379", "localhost", "127.0.0.1:1", "[::1]:2379"}) {
+    std::string ok = http_get(server, "GET", std::string("Host: ") + host + "\r\n");
+    EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << host << "\n" << ok;
+  }
+}
+
+TEST(HttpAccess, HostWithoutPort) {
+  EXPECT_EQ(host_without_port("example.com:80"), "example.com");
+  EXPECT_EQ(host_without_port("example.com"), "example.com");
+  EXPECT_EQ(host_without_port("[::1]:2379"), "::1");
+  EXPECT_EQ(host_without_port("[::1]"), "::1");
+  EXPECT_EQ(host_without_port("::1"), "::1");
+  EXPECT_EQ(host_without_port(""), "");
+  HttpAccess any = HttpAccess::from_flags("", "");
+  EXPECT_TRUE(any.host_allowed("whatever:1"));
+  EXPECT_FALSE(any.allow_origin(std::string("http://x")).has_value());
 }
 
 TEST(Http1, BodyAndHeaderLimits) {

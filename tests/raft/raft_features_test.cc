@@ -1112,6 +1112,24 @@ TEST(RawNodeContract, StepRefusesLocalMessagesAndResponsesFromStrangers) {
   EXPECT_EQ(r.error(), Error::kStepPeerNotFound);
 }
 
+// Found by tests/fuzz raft_message: a peer's MsgProp without entries reached the leader's
+// "proposal without entries" assertion. Peer input is refused with an error, never an abort.
+TEST(RawNodeContract, StepRefusesAProposalWithoutEntries) {
+  auto n = std::make_unique<TestNode>(plain_config(1), ConfState{{1}, {}});
+  n->node->campaign();
+  n->flush();
+  ASSERT_EQ(n->raft().role(), StateRole::kLeader);
+  Index last = n->raft().log().last_index();
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = 2;
+  auto r = n->node->step(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kProposalDropped);
+  EXPECT_EQ(n->raft().log().last_index(), last);
+  EXPECT_EQ(n->raft().role(), StateRole::kLeader);
+}
+
 TEST(RawNodeContract, RestartRecoversTermVoteCommitAndLog) {
   auto c = Cluster::plain(3);
   c->elect(1);
