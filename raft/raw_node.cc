@@ -82,10 +82,8 @@ Expected<bool, Error> RawNode::step(Message m) {
   // A snapshot covers at least entry 1 of some term (one at term 0 "matched" any index past the log).
   if (m.type == MessageType::kSnap && (m.snapshot.metadata.index == 0 || m.snapshot.metadata.term == 0))
     return unexpected(Error::kProposalDropped);
-  // A leader's heartbeat never commits past what this member holds (it sends min(match, commit)); one
-  // that does would trip the log's commit assertion, so it is dropped (tests/fuzz raft_message).
-  if (m.type == MessageType::kHeartbeat && m.commit > raft_.log().last_index())
-    return unexpected(Error::kProposalDropped);
+  // A heartbeat committing past this member's log is not dropped: the leader counted acknowledgements
+  // this member's storage lost, which the core handles as a lost tail (raft/lost_tail.h).
   if (is_response_msg(m.type) && !raft_.tracker().progress(m.from))
     return unexpected(Error::kStepPeerNotFound);
   return raft_.step(std::move(m));
