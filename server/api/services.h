@@ -16,7 +16,8 @@ void register_kv(net::Server& server, node::Node& node);
 void register_cluster(net::Server& server, node::Node& node);
 void register_maintenance(net::Server& server, node::Node& node);
 void register_http(net::Server& server, node::Node& node);
-// /health, /metrics, /livez and /readyz alone (--listen-metrics-urls); the network counters are those of `stats_of`.
+// /health, /metrics, /livez and /readyz alone (--listen-metrics-urls); the network counters are those of
+// `stats_of`.
 void register_monitoring(net::Server& server, node::Node& node, const net::Server& stats_of);
 // etcd's JSON gateway: POST /v3/kv/{range,put,deleterange,txn,compaction},
 // /v3/maintenance/{status,alarm,defragment,hash,transfer-leadership}, /v3/cluster/member/{list,add,remove,

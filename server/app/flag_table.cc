@@ -189,9 +189,9 @@ std::vector<FlagSpec> build_table() {
       {"bcrypt-cost", K::kInt, &F::bcrypt_cost, "10", kSecurity, "bcrypt cost of password hashes (4-31)."},
       {"cipher-suites", K::kString, &F::cipher_suites, "''", kSecurity,
        "TLS cipher suites (Go names; not enforced yet: OpenSSL's TLS 1.2+ defaults apply)."},
-      {"cors", K::kUrls, &F::cors, "''", kSecurity,
-       "Origins whose web pages may call the HTTP API (CORS); '*' allows any (etcd's default). "
-       "Empty: no CORS headers.",
+      {"cors", K::kUrls, &F::cors, "'*'", kSecurity,
+       "Origins whose web pages may call the HTTP API (CORS); '*' (etcd's default) allows any, "
+       "empty sends no CORS headers.",
        "*|"},
       {"host-whitelist", K::kString, &F::host_whitelist, "'*'", kSecurity,
        "Host headers accepted on plain-text HTTP (others get 421); '*' accepts any."},

@@ -19,7 +19,8 @@ namespace {
 
 // etcd's first line (scripts grep "etcd Version: "), with the version cairn reports (server/node/version.h).
 std::string version_text() {
-  return std::string("etcd Version: ") + node::kEtcdServerVersion + "\ncairn Version: 0.1.0\nAPI Version: 3.6\n";
+  return std::string("etcd Version: ") + node::kEtcdServerVersion +
+         "\ncairn Version: 0.1.0\nAPI Version: 3.6\n";
 }
 
 std::string verify_error(const std::string& what) {

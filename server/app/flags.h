@@ -83,7 +83,7 @@ struct Flags {
   int64_t bcrypt_cost = 10;
   std::string peer_crl_file, peer_cert_allowed_cn, peer_cert_allowed_hostname;
   std::string cipher_suites;
-  std::string cors;  // cairn: no CORS by default (etcd: "*"); server/net/http_access.h
+  std::string cors = "*";  // etcd's default; server/net/http_access.h (the dashboard reads other members)
   std::string host_whitelist = "*";
   std::string tls_min_version = "TLS1.2";
   std::string tls_max_version;

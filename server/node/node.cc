@@ -17,8 +17,8 @@
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/url.h"
-#include "server/node/wal_retention.h"
 #include "server/node/wal_recovery.h"
+#include "server/node/wal_retention.h"
 #include "storage/rocksdb_engine.h"
 
 namespace cairn::server::node {

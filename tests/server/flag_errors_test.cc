@@ -146,7 +146,8 @@ const std::vector<Case>& cases() {
       {{"--name", "y"},
        "ETCD_NAME=x",
        1,
-       "conflicting environment variable \"ETCD_NAME\" is shadowed by corresponding command-line flag (either unset "
+       "conflicting environment variable \"ETCD_NAME\" is shadowed by corresponding command-line flag "
+       "(either unset "
        "environment variable or disable flag)"},
   };
   return k;

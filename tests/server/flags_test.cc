@@ -135,7 +135,8 @@ TEST(Url, Parse) {
 }
 
 TEST(EntryPayload, RoundTrip) {
-  node::EntryPayload p{node::EntryKind::kTxn, 0x1122334455667788ull, 42, std::string("body\0x", 6), std::nullopt};
+  node::EntryPayload p{node::EntryKind::kTxn, 0x1122334455667788ull, 42, std::string("body\0x", 6),
+                       std::nullopt};
   auto d = node::decode_entry_payload(node::encode_entry_payload(p));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->kind, p.kind);
