@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 
+#include "wal/bytes.h"
 #include "wal/crc32c.h"
 
 namespace cairn::wal {
@@ -18,16 +19,6 @@ void put32(char* p, uint32_t v) {
 }
 void put64(char* p, uint64_t v) {
   std::memcpy(p, &v, 8);
-}
-uint32_t get32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t get64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
 }
 
 struct Slot {

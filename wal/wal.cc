@@ -6,6 +6,7 @@
 
 #include "proto/raft_codec.h"
 #include "raft/assert.h"
+#include "wal/bytes.h"
 #include "wal/crc32c.h"
 #include "wal/vote_record.h"
 
@@ -34,16 +35,6 @@ void put32(std::string& out, uint32_t v) {
 }
 void put64(std::string& out, uint64_t v) {
   out.append(reinterpret_cast<const char*>(&v), 8);
-}
-uint32_t get32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t get64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
 }
 
 bool all_zero(std::string_view bytes) {
