@@ -13,7 +13,6 @@
 #include "server/api/gateway.h"
 #include "server/lock/recipes.h"
 #include "server/net/completion.h"
-#include "server/node/url.h"
 
 namespace cairn::server::lock {
 
@@ -23,29 +22,24 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-// What one client server's routes need to reach this member: the server (its port is known once it
-// listens) and the advertised client URLs as fallbacks (a listener bound to one non-loopback address).
+// What one client server's routes need to reach this member: the server (inner calls are dialled
+// in-process, net::Server::in_process_endpoint) and the bound on each inner unary call.
 struct Target {
   net::Server* server = nullptr;
-  std::vector<net::Endpoint> advertised;
-  std::vector<bool> advertised_tls;  // per advertised URL: https://
   std::chrono::milliseconds unary_timeout{};
-
-  // This member's own port first (with the loopback TLS context when it is a TLS port), then the
-  // advertised URLs; an https:// one is dialled with the same context.
-  std::vector<net::Endpoint> endpoints() const {
-    net::Endpoint self = server->self_endpoint();
-    std::vector<net::Endpoint> eps{self};
-    for (size_t i = 0; i < advertised.size(); ++i) {
-      eps.push_back(advertised[i]);
-      if (advertised_tls[i]) eps.back().tls = self.tls;
-    }
-    return eps;
-  }
 };
 
-// Metadata of the incoming call that the inner calls carry on (the caller's auth token).
-constexpr const char* kForwardedMetadata[] = {"token", "authorization"};
+// A client of this member for one incoming call, acting as its caller (api::Caller): the inner calls carry
+// the caller's token, and without one present the caller's verified certificate's common name, so they
+// may do exactly what the caller may.
+using api::Caller;
+std::shared_ptr<LocalClient> make_client(asio::any_io_executor ex, const Target& t, const Caller& who) {
+  net::Metadata md;
+  if (!who.token.empty()) md.emplace_back("token", who.token);
+  return std::make_shared<LocalClient>(std::move(ex),
+                                       std::vector<net::Endpoint>{t.server->in_process_endpoint(who.cert_cn)},
+                                       std::move(md), t.unary_timeout);
+}
 
 template <class Req, class Resp>
 using Recipe = awaitable<Result<Resp>> (*)(LocalClient&, CancelSignal&, Req);
@@ -61,9 +55,9 @@ awaitable<void> drive(std::shared_ptr<LocalClient> client, std::shared_ptr<Cance
 // the caller goes away the handler's wait ends and the recipe is told to stop: it still gets to delete
 // its key (a cancelled handler coroutine could not: its next co_await would throw).
 template <class Req, class Resp>
-awaitable<Result<Resp>> run(const Target& t, net::Metadata md, Recipe<Req, Resp> recipe, Req req) {
+awaitable<Result<Resp>> run(const Target& t, const Caller& who, Recipe<Req, Resp> recipe, Req req) {
   auto ex = co_await asio::this_coro::executor;
-  auto client = std::make_shared<LocalClient>(ex, t.endpoints(), std::move(md), t.unary_timeout);
+  auto client = make_client(ex, t, who);
   auto cancel = std::make_shared<CancelSignal>();
   auto pc = net::make_completion<Result<Resp>>();
   asio::co_spawn(ex, drive<Req, Resp>(client, cancel, recipe, std::move(req), std::move(pc.first)),
@@ -76,35 +70,26 @@ awaitable<Result<Resp>> run(const Target& t, net::Metadata md, Recipe<Req, Resp>
   co_return std::move(*r);
 }
 
-net::Metadata forwarded(const net::ServerContext& ctx) {
-  net::Metadata md;
-  for (const char* name : kForwardedMetadata)
-    if (auto v = ctx.metadata_value(name)) md.emplace_back(name, std::string(*v));
-  return md;
-}
-
 template <class Req, class Resp>
-awaitable<net::Reply> grpc_unary(std::shared_ptr<const Target> t, net::Metadata md, Recipe<Req, Resp> recipe,
+awaitable<net::Reply> grpc_unary(std::shared_ptr<const Target> t, Caller who, Recipe<Req, Resp> recipe,
                                  std::string bytes) {
   Req req;
   if (!req.ParseFromString(bytes))
     co_return net::Status{net::StatusCode::kInternal, "grpc: error unmarshalling request"};
-  auto r = co_await run<Req, Resp>(*t, std::move(md), recipe, std::move(req));
+  auto r = co_await run<Req, Resp>(*t, std::move(who), recipe, std::move(req));
   if (!r) co_return r.error();
   co_return r->SerializeAsString();
 }
 
-awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, net::Metadata md,
-                                    net::ServerStream& stream) {
+awaitable<net::Status> grpc_observe(std::shared_ptr<const Target> t, Caller who, net::ServerStream& stream) {
   std::optional<std::string> first = co_await stream.read();
   v3electionpb::LeaderRequest req;
   if (!first || !req.ParseFromString(*first))
     co_return net::Status{net::StatusCode::kInternal, "grpc: error unmarshalling request"};
   // Observe has nothing to clean up: it runs in the handler, and a cancelled call simply unwinds (the
   // LocalClient's connection closes with it).
-  auto ex = co_await asio::this_coro::executor;
-  LocalClient client(ex, t->endpoints(), std::move(md), t->unary_timeout);
-  co_return co_await observe(client, std::move(req),
+  auto client = make_client(co_await asio::this_coro::executor, *t, who);
+  co_return co_await observe(*client, std::move(req),
                              [&stream](std::string m) { return stream.write(std::move(m)); });
 }
 
@@ -141,12 +126,8 @@ awaitable<void> gateway_observe(std::shared_ptr<const Target> t, const net::Http
     (void)co_await http.write(api::gateway_error(*bad).body + "\n");
     co_return;
   }
-  net::Metadata md;
-  const api::Caller caller = api::caller_of(http_req);
-  if (!caller.token.empty()) md.emplace_back("token", caller.token);
-  auto ex = co_await asio::this_coro::executor;
-  LocalClient client(ex, t->endpoints(), std::move(md), t->unary_timeout);
-  co_await (observe_lines(client, std::move(req), http) || http.wait_closed());
+  auto client = make_client(co_await asio::this_coro::executor, *t, api::caller_of(http_req));
+  co_await (observe_lines(*client, std::move(req), http) || http.wait_closed());
 }
 
 // ---- JSON gateway (grpc-gateway's mapping: proto3 JSON, original field names, etcd's error body) ----
@@ -156,10 +137,7 @@ awaitable<net::HttpResponse> gateway_unary(std::shared_ptr<const Target> t, Reci
                                            net::HttpRequest http) {
   Req req;
   if (auto bad = api::gateway_parse(http.body, req)) co_return api::gateway_error(*bad);
-  net::Metadata md;
-  for (const auto& [k, v] : http.headers)
-    if (k == "authorization") md.emplace_back(k, v);
-  auto r = co_await run<Req, Resp>(*t, std::move(md), recipe, std::move(req));
+  auto r = co_await run<Req, Resp>(*t, api::caller_of(http), recipe, std::move(req));
   if (!r) co_return api::gateway_error(r.error());
   co_return api::gateway_json(*r);
 }
@@ -168,7 +146,7 @@ template <class Req, class Resp>
 void add_route(net::Server& s, const std::shared_ptr<const Target>& t, const char* grpc_path,
                const char* gateway_path, Recipe<Req, Resp> recipe) {
   s.add_unary(grpc_path, [t, recipe](net::ServerContext& ctx, std::string_view req) {
-    return grpc_unary<Req, Resp>(t, forwarded(ctx), recipe, std::string(req));
+    return grpc_unary<Req, Resp>(t, api::caller_of(ctx), recipe, std::string(req));
   });
   s.add_http("POST", gateway_path,
              [t, recipe](const net::HttpRequest& req) { return gateway_unary<Req, Resp>(t, recipe, req); });
@@ -182,19 +160,11 @@ struct Installed {
 
 std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>& servers) {
   auto installed = std::make_shared<Installed>();
-  std::vector<net::Endpoint> advertised;
-  std::vector<bool> advertised_tls;
-  for (const auto& url : node.config().advertise_client_urls) {
-    if (auto ep = node::parse_url(url)) {
-      advertised.push_back(*ep);
-      advertised_tls.push_back(url.rfind("https://", 0) == 0);
-    }
-  }
   // Each inner unary call is answered (or failed with etcd's timeout) by the member within its
-  // request timeout; the margin covers the local round trip.
+  // request timeout; the margin covers the in-process round trip.
   const auto unary_timeout = node.request_timeout() + std::chrono::seconds(2);
   for (net::Server* s : servers) {
-    auto t = std::make_shared<Target>(Target{s, advertised, advertised_tls, unary_timeout});
+    auto t = std::make_shared<Target>(Target{s, unary_timeout});
     installed->targets.push_back(t);
     add_route<v3lockpb::LockRequest, v3lockpb::LockResponse>(*s, t, "/v3lockpb.Lock/Lock", "/v3/lock/lock",
                                                              lock);
@@ -210,7 +180,7 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
         *s, t, "/v3electionpb.Election/Resign", "/v3/election/resign", resign);
     std::shared_ptr<const Target> ct = t;
     s->add_stream("/v3electionpb.Election/Observe", [ct](net::ServerContext& ctx, net::ServerStream& st) {
-      return grpc_observe(ct, forwarded(ctx), st);
+      return grpc_observe(ct, api::caller_of(ctx), st);
     });
     s->add_http_stream(
         "POST", "/v3/election/observe", "application/json",

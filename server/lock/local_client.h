@@ -1,4 +1,5 @@
-// LocalClient: a gRPC client of this member's own client port, for the lock and election services.
+// LocalClient: a gRPC client of this member, for the lock and election services (dialled in-process:
+// net::Server::in_process_endpoint).
 //
 // etcd's v3lock and v3election services are clients of their own member: each step of a recipe is an
 // ordinary KV, Lease or Watch call. Doing the same here keeps the services out of the node's internals
@@ -6,7 +7,7 @@
 // as any client sees them).
 //
 // Threading: a LocalClient and its calls belong to the strand it was created on (net::Channel's rule).
-// One LocalClient (one HTTP/2 connection) serves one incoming Lock/Election call.
+// One LocalClient (one HTTP/2 connection over an in-memory pipe) serves one incoming Lock/Election call.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -58,7 +59,7 @@ class WatchStream {
 
 class LocalClient {
  public:
-  // endpoints: this member's client port first. metadata: forwarded to every call (the caller's auth
+  // endpoints: this member (in-process). metadata: forwarded to every call (the caller's auth
   // token). unary_timeout bounds each unary call (the server answers well within its request timeout).
   LocalClient(boost::asio::any_io_executor executor, std::vector<net::Endpoint> endpoints,
               net::Metadata metadata, std::chrono::milliseconds unary_timeout);

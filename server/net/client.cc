@@ -515,8 +515,13 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_unix(c
                           (expired ? std::string("i/o timeout") : "connect: " + ec.message()) + "\"";
     co_return nullptr;
   }
-  auto conn = std::make_shared<detail::GrpcClientConnection>(make_unix_byte_stream(std::move(socket)),
-                                                             options_, ep.unix_path, false);
+  co_return co_await handshake(make_unix_byte_stream(std::move(socket)), ep.unix_path, false, started);
+}
+
+awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::handshake(
+    std::unique_ptr<ByteStream> stream, std::string target, bool tls, Clock::time_point started) {
+  auto conn =
+      std::make_shared<detail::GrpcClientConnection>(std::move(stream), options_, std::move(target), tls);
   conn->start();
   if (!co_await conn->wait_ready(started + options_.connect_timeout)) {
     last_connect_error_ = conn->ended()
@@ -529,8 +534,18 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_unix(c
   co_return conn;
 }
 
+awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_in_process(const Endpoint& ep) {
+  std::unique_ptr<ByteStream> stream = ep.dial(executor_);
+  if (!stream) {
+    last_connect_error_ = "connection error: desc = \"transport: the in-process server has shut down\"";
+    co_return nullptr;
+  }
+  co_return co_await handshake(std::move(stream), ep.host, false, Clock::now());
+}
+
 awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(std::size_t index) {
   const Endpoint ep = endpoints_[index];
+  if (ep.dial) co_return co_await connect_in_process(ep);
   if (!ep.unix_path.empty()) co_return co_await connect_unix(ep);
   const std::string target = ep.host + ":" + std::to_string(ep.port);
   asio::ip::tcp::resolver resolver(executor_);
@@ -589,18 +604,7 @@ awaitable<std::shared_ptr<detail::GrpcClientConnection>> Channel::connect_once(s
     } else {
       stream = make_tcp_byte_stream(std::move(socket));
     }
-    auto conn = std::make_shared<detail::GrpcClientConnection>(std::move(stream), options_, target,
-                                                               ep.tls != nullptr);
-    conn->start();
-    if (!co_await conn->wait_ready(started + options_.connect_timeout)) {
-      last_connect_error_ = conn->ended()
-                                ? conn->failure()
-                                : "connection error: desc = \"timed out waiting for server handshake\"";
-      conn->abort();
-      continue;
-    }
-    last_connect_error_.clear();
-    co_return conn;
+    if (auto conn = co_await handshake(std::move(stream), target, ep.tls != nullptr, started)) co_return conn;
   }
   co_return nullptr;
 }

@@ -121,7 +121,13 @@ class Channel {
   boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connection(
       std::optional<std::chrono::steady_clock::time_point> deadline, bool wait_for_ready);
   boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connect_unix(const Endpoint& ep);
+  boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connect_in_process(
+      const Endpoint& ep);
   boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> connect_once(std::size_t index);
+  // Starts HTTP/2 on a connected stream and waits (until the connect deadline) for the server's SETTINGS.
+  boost::asio::awaitable<std::shared_ptr<detail::GrpcClientConnection>> handshake(
+      std::unique_ptr<ByteStream> stream, std::string target, bool tls,
+      std::chrono::steady_clock::time_point started);
 
   boost::asio::any_io_executor executor_;
   std::vector<Endpoint> endpoints_;

@@ -2,7 +2,9 @@
 // and, for TLS, the client context to use.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -10,6 +12,7 @@
 namespace cairn::server::net {
 
 class TlsContext;
+class ByteStream;
 
 struct Endpoint {
   Endpoint() = default;
@@ -25,6 +28,9 @@ struct Endpoint {
   // Non-empty: a unix domain socket (etcd's unix://NAME:PORT URLs name the socket file "NAME:PORT");
   // host and port are then only for logs.
   std::string unix_path;
+  // Set: an in-process endpoint (Server::in_process_endpoint): dialling calls this for a connected
+  // stream on the given executor instead of opening a socket; host and port are then only for logs.
+  std::function<std::unique_ptr<ByteStream>(boost::asio::any_io_executor)> dial;
 };
 
 }  // namespace cairn::server::net

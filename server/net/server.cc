@@ -18,6 +18,7 @@
 #include <map>
 
 #include "server/net/h2_session.h"
+#include "server/net/memory_pipe.h"
 #include "server/net/server_internal.h"
 
 namespace cairn::server::net {
@@ -876,11 +877,32 @@ void Server::add_http_stream(std::string method, std::string target, std::string
                              HttpRoute{{}, std::move(handler), std::move(content_type)});
 }
 
-void Server::serve_stream(std::unique_ptr<ByteStream> stream) {
-  impl_->stats.connections_accepted.fetch_add(1);
-  auto count = std::make_shared<detail::OpenConnectionCount>(impl_);
+namespace {
+void serve_plain_stream(const std::shared_ptr<Server::Impl>& impl, std::unique_ptr<ByteStream> stream) {
+  impl->stats.connections_accepted.fetch_add(1);
+  auto count = std::make_shared<detail::OpenConnectionCount>(impl);
   auto ex = stream->get_executor();
-  asio::co_spawn(ex, serve_connection(impl_, std::move(count), std::move(stream), nullptr), asio::detached);
+  asio::co_spawn(ex, serve_connection(impl, std::move(count), std::move(stream), nullptr), asio::detached);
+}
+}  // namespace
+
+void Server::serve_stream(std::unique_ptr<ByteStream> stream) {
+  serve_plain_stream(impl_, std::move(stream));
+}
+
+Endpoint Server::in_process_endpoint(std::string caller_common_name) const {
+  Endpoint ep("in-process", 0);
+  std::weak_ptr<Impl> weak = impl_;
+  ep.dial = [weak,
+             cn = std::move(caller_common_name)](asio::any_io_executor ex) -> std::unique_ptr<ByteStream> {
+    auto impl = weak.lock();
+    if (!impl) return nullptr;
+    MemoryPipe pipe =
+        make_memory_pipe({std::move(ex), "in-process", ""}, {asio::make_strand(impl->ioc), "in-process", cn});
+    serve_plain_stream(impl, std::move(pipe.b));
+    return std::move(pipe.a);
+  };
+  return ep;
 }
 
 void Server::set_tls(ServerTls tls) {

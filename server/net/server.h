@@ -198,6 +198,11 @@ class Server {
   // How this process reaches its own listener with a Channel: the listen address (127.0.0.1 for a
   // wildcard one), the port, and for a TLS port the loopback client context (see ServerTls).
   Endpoint self_endpoint() const;
+  // How this process calls its own routes without a socket: dialling the endpoint connects an in-memory
+  // pipe (memory_pipe.h) served as an accepted plain-text connection, whose calls see
+  // `caller_common_name` as their verified client certificate's CN (the identity of the outside call
+  // being served, so an inner call may do exactly what the caller may). Valid while the server lives.
+  Endpoint in_process_endpoint(std::string caller_common_name) const;
 
   // Thread-safe, returns at once. Stops accepting, sends GOAWAY to every HTTP/2 connection, lets in-flight
   // calls finish (up to ServerLimits::shutdown_grace, then cancels them) and closes every connection.

@@ -1,5 +1,6 @@
 // A small gRPC service used by the network tests and the grpcio interop test. Messages are raw bytes.
 //   /cairn.test.Echo/Unary         echoes the request
+//   /cairn.test.Echo/Whoami        -> "<peer address>|<peer certificate CN>"
 //   /cairn.test.Echo/Fail          request "code:message" -> that status
 //   /cairn.test.Echo/Sleep         request "<ms>" -> waits, then "slept" (cancellable)
 //   /cairn.test.Echo/Offload       computes on a worker thread, result delivered through Completion<T>
@@ -52,6 +53,9 @@ class TestService {
     using asio::awaitable;
     server.add_unary("/cairn.test.Echo/Unary", [](ServerContext&, std::string_view req) -> awaitable<Reply> {
       co_return std::string(req);
+    });
+    server.add_unary("/cairn.test.Echo/Whoami", [](ServerContext& ctx, std::string_view) -> awaitable<Reply> {
+      co_return ctx.peer() + "|" + ctx.peer_common_name();
     });
     server.add_unary("/cairn.test.Echo/Fail", [](ServerContext&, std::string_view req) -> awaitable<Reply> {
       auto colon = req.find(':');

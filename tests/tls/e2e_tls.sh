@@ -167,6 +167,12 @@ check_match "client-cert-auth + auth: and nothing else" "$(tctl --endpoints "$EB
 check_match "client-cert-auth + auth: gateway with the certificate" \
   "$(curl -s --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client-key.pem" -X POST -d '{"key":"b3RoZXI="}' "$EB/v3/kv/range")" \
   '"code":7'
+# The v3lock service runs its recipe as the caller: the CN user may lock under its prefix only.
+mtls_curl=(curl -s --max-time 10 --cacert "$C/ca.pem" --cert "$C/client.pem" --key "$C/client-key.pem" -X POST)
+check_match "client-cert-auth + auth: v3lock acts as the CN user" \
+  "$("${mtls_curl[@]}" -d '{"name":"bWstbG9jaw=="}' "$EB/v3/lock/lock")" '"key":"bWstbG9ja'
+check_match "client-cert-auth + auth: v3lock refuses the CN user outside its keys" \
+  "$("${mtls_curl[@]}" -d '{"name":"b3RoZXItbG9jaw=="}' "$EB/v3/lock/lock")" 'permission denied'
 check "client-cert-auth + auth: a token wins over the certificate" \
   "$(tctl --endpoints "$EB" "${mtls[@]}" --user root:rootpw put other x)" "OK"
 check "client-cert-auth + auth: auth disable" "$(tctl --endpoints "$EB" "${mtls[@]}" --user root:rootpw auth disable)" \
