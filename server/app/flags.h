@@ -82,6 +82,9 @@ struct Flags {
   uint64_t auth_token_ttl = 300;
   int64_t bcrypt_cost = 10;
   std::string peer_crl_file, peer_cert_allowed_cn, peer_cert_allowed_hostname;
+  // --peer-skip-client-san-verification (etcd 3.6; 3.5's --experimental-...): turns off the check that a
+  // peer's certificate is valid for the peer URL of the member it claims to be (peer_transport.h).
+  bool peer_skip_client_san_verification = false;
   std::string cipher_suites;
   std::string cors = "*";  // etcd's default; server/net/http_access.h (the dashboard reads other members)
   std::string host_whitelist = "*";

@@ -146,14 +146,8 @@ void not_enforced_warnings(const Flags& g, std::vector<std::string>& w) {
   auto warn = [&](const std::string& value, const char* flag, const char* what) {
     if (!value.empty()) w.push_back(std::string(flag) + " is accepted but not enforced yet: " + what);
   };
-  warn(g.client_crl_file, "--client-crl-file", "revoked client certificates are not refused");
-  warn(g.peer_crl_file, "--peer-crl-file", "revoked peer certificates are not refused");
   warn(g.client_cert_allowed_hostname, "--client-cert-allowed-hostname",
        "any verified certificate is accepted");
-  warn(g.peer_cert_allowed_cn, "--peer-cert-allowed-cn", "any verified peer certificate is accepted");
-  warn(g.peer_cert_allowed_hostname, "--peer-cert-allowed-hostname",
-       "any verified peer certificate is accepted");
-  warn(g.cipher_suites, "--cipher-suites", "OpenSSL's TLS 1.2+ defaults apply");
   if (g.unsafe_no_fsync) w.push_back("--unsafe-no-fsync is ignored: cairn always syncs its WAL");
 }
 
@@ -283,6 +277,14 @@ void member_options(const Flags& g, node::NodeConfig& nc) {
   nc.warning_apply_duration = g.warning_apply_duration;
   nc.max_wals = g.max_wals;
   nc.force_new_cluster = g.force_new_cluster;
+  // Peer port bounds in bytes (peer_transport.h). The largest legitimate MESSAGE frame is a MsgApp
+  // carrying one entry of --max-request-bytes next to a batch of up to raft's 1 MiB, plus framing; the
+  // transport's 8 MiB stays the floor so members with different flags still understand each other. A
+  // snapshot is a store checkpoint, which the quota bounds (twice it for SST overhead and data not
+  // compacted yet, at least 1 GiB); all snapshot transfers on the port share that budget.
+  nc.peer_transport.frame_bytes_max = std::max<std::size_t>(nc.peer_transport.frame_bytes_max,
+                                                            g.max_request_bytes + (1u << 20) + (64u << 10));
+  nc.peer_transport.large_payload_bytes_max = std::max<std::uint64_t>(1ull << 30, 2 * nc.quota_backend_bytes);
   nc.auth.token = g.auth_token;
   nc.auth.token_ttl = std::chrono::seconds(g.auth_token_ttl);
   nc.auth.bcrypt_cost = static_cast<int>(g.bcrypt_cost);
@@ -369,6 +371,17 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
       if (auto e = node::parse_url(u)) hosts.push_back(e->host);
     return hosts;
   };
+  // --cipher-suites, --tls-min-version, --tls-max-version: both ports, both directions (as etcd).
+  net::TlsProtocolPolicy policy;
+  policy.min_version = g.tls_min_version.empty() ? "TLS1.2" : g.tls_min_version;
+  policy.max_version = g.tls_max_version;
+  std::vector<std::string> suites = node::split_list(g.cipher_suites);
+  if (auto ciphers = net::openssl_cipher_list(suites); !ciphers) {
+    return ciphers.error();
+  } else {
+    policy.cipher_list = *ciphers;
+  }
+  if (auto e = net::check_tls_policy(policy, !suites.empty())) return *e;
   // etcd: given certificate files win over --auto-tls (with a warning).
   auto server_config = [&](const std::string& cert, const std::string& key, const std::string& ca, bool cca,
                            bool auto_tls, const char* fixture,
@@ -385,6 +398,7 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
     }
     c.trusted_ca_file = ca;
     c.client_cert_auth = cca;
+    c.policy = policy;
     return c;
   };
   for (const std::string* crl : {&g.client_crl_file, &g.peer_crl_file})
@@ -397,6 +411,7 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
     auto c = server_config(g.cert_file, g.key_file, g.trusted_ca_file, g.client_cert_auth, g.auto_tls,
                            "client", g.listen_client_urls);
     if (!c) return c.error();
+    c->crl_file = g.client_crl_file;
     auto tls = net::make_server_tls(*c);
     if (!tls)
       return "client TLS (--cert-file " + c->cert_file + ", --key-file " + c->key_file + "): " + tls.error();
@@ -408,6 +423,7 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
                            g.peer_auto_tls, "peer", g.listen_peer_urls);
     if (!c) return c.error();
     c->alpn_http = false;
+    c->crl_file = g.peer_crl_file;
     auto server = net::make_server_tls(*c);
     if (!server)
       return "peer TLS (--peer-cert-file " + c->cert_file + ", --peer-key-file " + c->key_file +
@@ -421,10 +437,19 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
     cc.ca_file = g.peer_trusted_ca_file;
     cc.insecure_skip_verify = self_signed;
     cc.alpn_h2 = false;
+    cc.policy = policy;
     auto client = net::make_client_tls(cc);
     if (!client) return "peer TLS: " + client.error();
     sc.node.peer_transport.tls_server = server->server;
     sc.node.peer_transport.tls_client = *client;
+    if (!g.peer_cert_allowed_cn.empty() && !g.peer_cert_allowed_hostname.empty())  // etcd's rule and words
+      return "AllowedCN and AllowedHostname are mutually exclusive (cn=\"" + g.peer_cert_allowed_cn +
+             "\", hostname=\"" + g.peer_cert_allowed_hostname + "\")";
+    auto& rules = sc.node.peer_transport.cert_rules;
+    rules.allowed_cn = g.peer_cert_allowed_cn;
+    rules.allowed_hostname = g.peer_cert_allowed_hostname;
+    // --peer-auto-tls certificates name this member's own hosts but nobody verifies them (etcd neither).
+    rules.cert_must_match_member_url = !g.peer_skip_client_san_verification && !self_signed;
   }
   return std::nullopt;
 }

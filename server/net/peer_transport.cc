@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -153,7 +154,10 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   std::map<PeerId, std::shared_ptr<Peer>> peers;
   bool stopped = false;
 
-  std::set<ByteStream*> inbound;  // strand only
+  std::set<ByteStream*> inbound;                         // strand only
+  std::deque<ByteStream*> pending;                       // strand only: not said HELLO yet, oldest first
+  std::map<PeerId, std::deque<ByteStream*>> identified;  // strand only: by the member they came from
+  std::size_t large_inbound_bytes = 0;  // strand only: announced totals of the transfers being received
 
   void report_drop(PeerId to, std::size_t n) {
     stats.messages_dropped.fetch_add(n);
@@ -268,6 +272,12 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       htimer.cancel();
       if (failure) {
         stats.tls_handshake_failures.fetch_add(1);
+        continue;
+      }
+      if (auto why = check_cert_rules(*tls)) {  // etcd checks the rules on both ends of a connection
+        if (callbacks.on_refused)
+          callbacks.on_refused("peer " + ep.host + ":" + std::to_string(ep.port) + " refused: " + *why);
+        tls->close();
         continue;
       }
       co_return std::unique_ptr<ByteStream>(std::move(tls));
@@ -405,100 +415,226 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 
   // --- inbound ---
 
-  static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s,
-                                       TlsStream* tls) {
-    const auto& o = self->options;
+  void refuse(ByteStream& s, const std::string& why) {
+    if (callbacks.on_refused)
+      callbacks.on_refused("peer connection from " + s.remote_address() + " refused: " + why);
+  }
+
+  // etcd's --peer-cert-allowed-cn / --peer-cert-allowed-hostname on a verified TLS connection; a reason
+  // when the certificate breaks them.
+  std::optional<std::string> check_cert_rules(const TlsStream& tls) {
+    const PeerCertRules& r = options.cert_rules;
+    if (!r.allowed_cn.empty() && tls.peer_common_name() != r.allowed_cn) {
+      stats.cert_rule_failures.fetch_add(1);
+      return "certificate CN \"" + tls.peer_common_name() + "\" is not --peer-cert-allowed-cn \"" +
+             r.allowed_cn + "\"";
+    }
+    if (!r.allowed_hostname.empty() && !tls.peer_certificate_valid_for(r.allowed_hostname)) {
+      stats.cert_rule_failures.fetch_add(1);
+      return "certificate is not valid for --peer-cert-allowed-hostname " + r.allowed_hostname;
+    }
+    return std::nullopt;
+  }
+
+  // The HELLO's claims: its cluster, its member id and (peer TLS) that its certificate is that member's.
+  std::optional<std::string> check_hello(std::string_view payload, PeerId from, const TlsStream* tls) {
+    if (payload.size() == kMagic.size() + 16) {
+      std::uint64_t theirs = get_be(payload, kMagic.size() + 8, 8);
+      std::uint64_t ours = cluster_id.load();
+      if (theirs != 0 && ours != 0 && theirs != ours) {
+        stats.cluster_mismatches.fetch_add(1);
+        return fmt_hex("member ", from) + fmt_hex(" belongs to cluster ", theirs) +
+               fmt_hex(", this member to cluster ", ours) + " (another --initial-cluster-token?)";
+      }
+    }
+    std::optional<Endpoint> ep;
+    {
+      std::lock_guard lock(mu);
+      if (auto it = peers.find(from); it != peers.end()) ep = it->second->endpoint;
+    }
+    if (options.refuse_unknown_senders && (from == self || !ep)) {
+      stats.unknown_senders.fetch_add(1);
+      return fmt_hex("HELLO claims member ", from) +
+             (from == self ? ", this member's own id" : ", not a member");
+    }
+    if (tls != nullptr && options.cert_rules.cert_must_match_member_url) {
+      std::string host = ep ? (ep->tls_server_name.empty() ? ep->host : ep->tls_server_name) : std::string();
+      if (!ep || !ep->unix_path.empty() || !tls->peer_certificate_valid_for(host)) {
+        stats.cert_rule_failures.fetch_add(1);
+        return fmt_hex("HELLO claims member ", from) +
+               " but its certificate is not valid for that member's peer URL host " +
+               (host.empty() ? std::string("(none known)") : host);
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::string fmt_hex(std::string_view prefix, std::uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return std::string(prefix) + buf;
+  }
+
+  // Connection bookkeeping (strand only): `pending` in arrival order until HELLO, then per member.
+  void admit_pending(ByteStream* s) {
+    inbound.insert(s);
+    if (pending.size() >= options.inbound_pending_max && !pending.empty()) {
+      ByteStream* oldest = pending.front();
+      pending.pop_front();
+      stats.connections_evicted.fetch_add(1);
+      refuse(*oldest, "more than " + std::to_string(options.inbound_pending_max) +
+                          " connections have not said HELLO; closing the oldest");
+      oldest->close();
+    }
+    pending.push_back(s);
+  }
+  void identify(ByteStream* s, PeerId from) {
+    std::erase(pending, s);
+    auto& mine = identified[from];
+    if (mine.size() >= options.inbound_per_peer_max && !mine.empty()) {
+      ByteStream* oldest = mine.front();
+      mine.pop_front();
+      stats.connections_evicted.fetch_add(1);
+      oldest->close();  // its reader ends and forgets it
+    }
+    mine.push_back(s);
+  }
+  void forget(ByteStream* s) {
+    s->close();
+    inbound.erase(s);
+    std::erase(pending, s);
+    for (auto it = identified.begin(); it != identified.end();) {
+      std::erase(it->second, s);
+      it = it->second.empty() ? identified.erase(it) : std::next(it);
+    }
+  }
+
+  // TLS handshake and HELLO within handshake_timeout; the sender's id when every check passed.
+  static awaitable<std::optional<PeerId>> greet(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s,
+                                                TlsStream* tls, FrameReader& reader, bool& corrupt) {
     auto hello_done = std::make_shared<bool>(false);
     asio::steady_timer timer(self->strand);
-    timer.expires_after(o.handshake_timeout);
+    timer.expires_after(self->options.handshake_timeout);
     timer.async_wait([s, hello_done](boost::system::error_code ec) {
       if (!ec && !*hello_done) s->close();
     });
+    struct Disarm {
+      std::shared_ptr<bool> done;
+      asio::steady_timer& t;
+      ~Disarm() {
+        *done = true;
+        t.cancel();
+      }
+    } disarm{hello_done, timer};
     if (tls != nullptr) {
       // A member without an acceptable certificate never gets to say HELLO.
       if (auto failure = co_await tls->handshake()) {
-        *hello_done = true;
-        timer.cancel();
         self->stats.tls_handshake_failures.fetch_add(1);
-        s->close();
-        self->inbound.erase(s.get());
-        co_return;
+        self->refuse(*s, "TLS handshake: " + *failure);
+        co_return std::nullopt;
+      }
+      if (auto why = self->check_cert_rules(*tls)) {
+        self->refuse(*s, *why);
+        co_return std::nullopt;
       }
     }
+    auto hello = co_await reader.next(corrupt);
+    if (!hello) co_return std::nullopt;
+    bool hello_ok =
+        hello->type == kHello &&
+        (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
+        hello->payload.compare(0, kMagic.size(), kMagic) == 0;
+    if (!hello_ok) {
+      corrupt = true;
+      co_return std::nullopt;
+    }
+    PeerId from = get_be(hello->payload, kMagic.size(), 8);
+    if (auto why = self->check_hello(hello->payload, from, tls)) {
+      self->refuse(*s, *why);
+      co_return std::nullopt;
+    }
+    co_return from;
+  }
+
+  static awaitable<void> serve_inbound(std::shared_ptr<Impl> self, std::shared_ptr<ByteStream> s,
+                                       TlsStream* tls) {
+    const auto& o = self->options;
     FrameReader reader(*s,
                        o.frame_bytes_max + std::max(o.chunk_bytes, std::size_t{64}) + kChunkOverheadBytes);
     bool corrupt = false;
-    auto hello = co_await reader.next(corrupt);
-    *hello_done = true;
-    timer.cancel();
-    bool hello_ok =
-        hello && hello->type == kHello &&
-        (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
-        hello->payload.compare(0, kMagic.size(), kMagic) == 0;
-    if (hello_ok && hello->payload.size() == kMagic.size() + 16) {
-      std::uint64_t theirs = get_be(hello->payload, kMagic.size() + 8, 8);
-      std::uint64_t ours = self->cluster_id.load();
-      if (theirs != 0 && ours != 0 && theirs != ours) {
-        self->stats.cluster_mismatches.fetch_add(1);
-        s->close();
-        self->inbound.erase(s.get());
-        co_return;
-      }
+    std::optional<PeerId> from = co_await greet(self, s, tls, reader, corrupt);
+    if (from) {
+      self->identify(s.get(), *from);
+      corrupt = !co_await read_frames(self, reader, *from);
     }
-    if (hello_ok) {
-      PeerId from = get_be(hello->payload, kMagic.size(), 8);
-      struct Incoming {
-        std::uint64_t id = 0, total = 0;
-        std::uint32_t crc = 0;
-        std::string data;
-      };
-      std::optional<Incoming> in;
-      while (auto f = co_await reader.next(corrupt)) {
-        bool ok = true;
-        switch (f->type) {
-          case kMessage:
-            self->stats.messages_received.fetch_add(1);
-            if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(f->payload));
-            break;
-          case kChunkBegin:
-            if (f->payload.size() != 20 || in) {
-              ok = false;
-              break;
-            }
-            in = Incoming{get_be(f->payload, 0, 8),
-                          get_be(f->payload, 8, 8),
-                          static_cast<std::uint32_t>(get_be(f->payload, 16, 4)),
-                          {}};
-            ok = in->total <= o.large_payload_bytes_max;
-            break;
-          case kChunkData:
-            ok = in && f->payload.size() >= 8 && get_be(f->payload, 0, 8) == in->id &&
-                 in->data.size() + (f->payload.size() - 8) <= in->total;
-            if (ok) in->data.append(f->payload, 8);
-            break;
-          case kChunkEnd:
-            ok = in && f->payload.size() == 8 && get_be(f->payload, 0, 8) == in->id &&
-                 in->data.size() == in->total && crc32c(in->data) == in->crc;
-            if (ok) {
-              self->stats.large_payloads_received.fetch_add(1);
-              if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(in->data));
-              in.reset();
-            }
-            break;
-          default:
-            ok = false;
-        }
-        if (!ok) {
-          corrupt = true;
+    if (corrupt) {
+      self->stats.bad_frames.fetch_add(1);
+      self->refuse(*s, "a malformed frame (bad checksum, unknown type or above the size bound)");
+    }
+    self->forget(s.get());
+  }
+
+  // Delivers frames until the connection ends; false on a protocol violation.
+  static awaitable<bool> read_frames(std::shared_ptr<Impl> self, FrameReader& reader, PeerId from) {
+    const auto& o = self->options;
+    struct Incoming {
+      std::uint64_t id = 0, total = 0;
+      std::uint32_t crc = 0;
+      std::string data;
+    };
+    std::optional<Incoming> in;
+    // Announced bytes of this connection's transfer, counted against the port's budget until it ends.
+    struct Reservation {
+      std::size_t& total;
+      std::size_t bytes = 0;
+      ~Reservation() { total -= bytes; }
+    } reserved{self->large_inbound_bytes};
+    bool corrupt = false;
+    while (auto f = co_await reader.next(corrupt)) {
+      bool ok = true;
+      switch (f->type) {
+        case kMessage:
+          self->stats.messages_received.fetch_add(1);
+          if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(f->payload));
           break;
-        }
+        case kChunkBegin:
+          if (f->payload.size() != 20 || in) {
+            ok = false;
+            break;
+          }
+          in = Incoming{get_be(f->payload, 0, 8),
+                        get_be(f->payload, 8, 8),
+                        static_cast<std::uint32_t>(get_be(f->payload, 16, 4)),
+                        {}};
+          // One budget for the whole port: a second connection cannot double what may be buffered.
+          ok = in->total <= o.large_payload_bytes_max - self->large_inbound_bytes;
+          if (ok) {
+            reserved.bytes = in->total;
+            self->large_inbound_bytes += in->total;
+          }
+          break;
+        case kChunkData:
+          ok = in && f->payload.size() >= 8 && get_be(f->payload, 0, 8) == in->id &&
+               in->data.size() + (f->payload.size() - 8) <= in->total;
+          if (ok) in->data.append(f->payload, 8);
+          break;
+        case kChunkEnd:
+          ok = in && f->payload.size() == 8 && get_be(f->payload, 0, 8) == in->id &&
+               in->data.size() == in->total && crc32c(in->data) == in->crc;
+          if (ok) {
+            self->stats.large_payloads_received.fetch_add(1);
+            if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(in->data));
+            in.reset();
+            self->large_inbound_bytes -= reserved.bytes;
+            reserved.bytes = 0;
+          }
+          break;
+        default:
+          ok = false;
       }
-    } else if (hello) {
-      corrupt = true;
+      if (!ok) co_return false;
     }
-    if (corrupt) self->stats.bad_frames.fetch_add(1);
-    s->close();
-    self->inbound.erase(s.get());
+    co_return !corrupt;
   }
 
   std::pair<std::shared_ptr<ByteStream>, TlsStream*> wrap(asio::ip::tcp::socket socket) {
@@ -527,7 +663,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         continue;
       }
       // Registered before the coroutine starts so a concurrent shutdown() always finds (and closes) it.
-      self->inbound.insert(s.get());
+      self->admit_pending(s.get());
       asio::co_spawn(self->strand, serve_inbound(self, s, tls), asio::detached);
     }
   }
@@ -573,7 +709,7 @@ void PeerTransport::serve_stream(std::unique_ptr<ByteStream> stream) {
   std::shared_ptr<ByteStream> s = std::move(stream);
   asio::post(impl_->strand, [impl = impl_, s] {
     if (impl->is_stopped()) return s->close();
-    impl->inbound.insert(s.get());
+    impl->admit_pending(s.get());
     asio::co_spawn(impl->strand, Impl::serve_inbound(impl, s, nullptr), asio::detached);
   });
 }

@@ -8,10 +8,26 @@
 //                       (first frame on every connection). A receiver that knows its cluster id closes
 //                       a connection whose HELLO names another (non-zero) cluster: a member of a
 //                       different cluster never gets to deliver a message (counted in cluster_mismatches).
+//                       With refuse_unknown_senders, a HELLO naming this member or an id that is not a
+//                       known peer is refused too (unknown_senders).
 //   type 2 MESSAGE      payload = one message
 //   type 3 CHUNK_BEGIN  payload = u64 transfer id + u64 total bytes + u32 crc32c of the whole payload
 //   type 4 CHUNK_DATA   payload = u64 transfer id + bytes               (in order, at most chunk_bytes)
 //   type 5 CHUNK_END    payload = u64 transfer id                       (receiver verifies length + crc)
+// Who may connect (inbound; every refusal is counted and reported through on_refused with its reason):
+//   - at most inbound_pending_max connections that have not said HELLO yet; one more closes the oldest
+//     of them, so a flood of idle connections cannot keep a real member's redial out for long, and each
+//     must say HELLO within handshake_timeout;
+//   - at most inbound_per_peer_max connections per member once it said HELLO; one more closes that
+//     member's oldest (a member redials after losing a connection we may not have noticed is dead).
+//     Without peer TLS anyone can claim any id, and so close that member's connection: use peer TLS.
+//   So at most inbound_per_peer_max * peers + inbound_pending_max inbound connections exist at once.
+//   - with peer TLS, the certificate must satisfy PeerCertRules (etcd's --peer-cert-allowed-cn /
+//     --peer-cert-allowed-hostname, checked on both ends of a connection) and, inbound, be valid for the
+//     host of the peer URL of the member its HELLO claims (cert_must_match_member_url).
+// Buffered bytes: per inbound connection one frame of at most frame_bytes_max (+ a chunk's overhead);
+// the large transfers being received on all connections together announce at most
+// large_payload_bytes_max (a CHUNK_BEGIN beyond that budget closes its connection).
 // A bad frame CRC, an oversized frame or a failed payload checksum closes the connection; the sender
 // reconnects with backoff. Nothing is retransmitted: raft tolerates loss, and every drop is reported
 // through on_unreachable so raft can fall back to probing (etcd's ReportUnreachable).
@@ -35,6 +51,15 @@ namespace cairn::server::net {
 
 using PeerId = std::uint64_t;
 
+// Identity rules for peer certificates (peer TLS only).
+struct PeerCertRules {
+  std::string allowed_cn;        // --peer-cert-allowed-cn: the certificate's subject CN must equal it
+  std::string allowed_hostname;  // --peer-cert-allowed-hostname: the certificate must be valid for it
+  // cairn, beyond etcd: a member claiming id X in its HELLO must present a certificate valid for the host
+  // of X's peer URL as this member knows it (--peer-cert-verify-member-url=false turns it off).
+  bool cert_must_match_member_url = true;
+};
+
 struct PeerTransportOptions {
   std::size_t send_queue_messages_max = 4096;           // per peer
   std::size_t send_queue_bytes_max = 64 * 1024 * 1024;  // per peer, regular messages
@@ -48,6 +73,15 @@ struct PeerTransportOptions {
   std::chrono::milliseconds backoff_max{2'000};
   std::chrono::milliseconds handshake_timeout{5'000};  // accepted connection must say HELLO by then
   std::chrono::milliseconds write_stall_timeout{10'000};
+  std::size_t inbound_pending_max = 8;   // accepted connections that have not said HELLO yet
+  // Connections one member may hold open to us. A member dials each peer over one connection at a time
+  // and redials only after losing it, so its newest connection supersedes the others (which may be
+  // half-open and never noticed: we never write on an inbound connection) and frees what they buffered.
+  std::size_t inbound_per_peer_max = 1;
+  // Refuse a HELLO naming this member or an id that add_peer() never named (the node sets it: only
+  // members of the cluster may deliver messages). Off by default for tests that dial one way.
+  bool refuse_unknown_senders = false;
+  PeerCertRules cert_rules;
   // Peer TLS (etcd's --peer-* flags). With tls_server, inbound connections must complete a TLS handshake
   // (within handshake_timeout) before HELLO; a context built with client_cert_auth refuses members
   // without a certificate the peer CA signed. With tls_client, every peer is dialed over TLS and its
@@ -61,6 +95,9 @@ struct PeerTransportCallbacks {
   std::function<void(PeerId from, std::string payload)> on_message;
   // Messages to `to` were dropped (queue full, connection lost, peer unreachable). Any thread.
   std::function<void(PeerId to)> on_unreachable;
+  // An inbound connection (or, for a certificate rule, an outbound one) was refused; `reason` names the
+  // remote address and why, for the log. Runs on the transport's strand; optional.
+  std::function<void(const std::string& reason)> on_refused;
 };
 
 struct PeerTransportStats {
@@ -73,6 +110,9 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> bad_frames{0};
   std::atomic<std::uint64_t> cluster_mismatches{0};
   std::atomic<std::uint64_t> tls_handshake_failures{0};  // inbound and outbound
+  std::atomic<std::uint64_t> unknown_senders{0};         // HELLO from self or a member we do not know
+  std::atomic<std::uint64_t> cert_rule_failures{0};      // a certificate broke PeerCertRules
+  std::atomic<std::uint64_t> connections_evicted{0};     // closed by inbound_pending/per_peer_max
 };
 
 class PeerTransport {

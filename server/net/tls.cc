@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl.hpp>
@@ -22,7 +23,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 
 namespace cairn::server::net {
 
@@ -30,13 +34,107 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
 
+namespace {
+
+// One built OpenSSL context and what its verify callback reads (an SSL_CTX ex data slot points here).
+struct BuiltContext {
+  explicit BuiltContext(asio::ssl::context::method m) : ssl(m) {}
+  // Asio's ssl::stream takes a non-const context; the context is not changed after it is built.
+  asio::ssl::context ssl;
+  std::set<std::string> revoked_serials;  // upper-case hex, from the CRL file
+};
+using Built = Expected<std::shared_ptr<BuiltContext>, std::string>;
+
+// What identifies one version of a file: a rename over it (Kubernetes' secret volumes swap a symlink)
+// changes the inode, an edit in place the size or modification time.
+struct FileStamp {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  FileStamp f;
+  if (::stat(path.c_str(), &st) != 0) return f;
+  f.exists = true;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.size = st.st_size;
+  f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return f;
+}
+
+std::vector<FileStamp> stamps_of(const std::vector<std::string>& files) {
+  std::vector<FileStamp> out;
+  for (const auto& f : files)
+    out.push_back(stamp_of(f));
+  return out;
+}
+
+constexpr std::chrono::seconds kReloadRetry{1};
+
+}  // namespace
+
+// The current BuiltContext and how to build it again from its files (tls.h: reloads).
 class TlsContext {
  public:
-  explicit TlsContext(asio::ssl::context::method m) : ssl(m) {}
-  // Asio's ssl::stream takes a non-const context; the context is not changed after it is built.
-  mutable asio::ssl::context ssl;
+  using Builder = std::function<Built()>;
+  TlsContext(Builder build, std::vector<std::string> files)
+      : build_(std::move(build)), files_(std::move(files)) {}
+
+  // First build; the error is the caller's.
+  std::optional<std::string> init() {
+    stamps_ = stamps_of(files_);
+    auto b = build_();
+    if (!b) return b.error();
+    current_ = *b;
+    return std::nullopt;
+  }
+
+  // The context a new connection starts with: rebuilt first when one of its files changed.
+  std::shared_ptr<BuiltContext> for_new_connection() const {
+    std::vector<FileStamp> now = stamps_of(files_);
+    std::lock_guard lock(mu_);
+    if (now == stamps_) return current_;
+    auto t = std::chrono::steady_clock::now();
+    if (stats_.failures > 0 && t - last_failure_ < kReloadRetry) return current_;
+    auto b = build_();
+    if (!b) {
+      ++stats_.failures;
+      stats_.last_error = b.error();
+      last_failure_ = t;
+      return current_;
+    }
+    current_ = *b;
+    stamps_ = std::move(now);
+    ++stats_.reloads;
+    return current_;
+  }
+
+  TlsReloadStats stats() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
   bool insecure_skip_verify = false;
+
+ private:
+  Builder build_;
+  std::vector<std::string> files_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<BuiltContext> current_;
+  mutable std::vector<FileStamp> stamps_;
+  mutable std::chrono::steady_clock::time_point last_failure_;
+  mutable TlsReloadStats stats_;
 };
+
+TlsReloadStats tls_reload_stats(const TlsContext& context) {
+  return context.stats();
+}
 
 namespace {
 
@@ -140,10 +238,72 @@ std::optional<std::string> load_ca(SSL_CTX* ctx, const std::string& ca_file, boo
   return std::nullopt;
 }
 
-void common_options(SSL_CTX* ctx) {
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);  // etcd's minimum; HTTP/2 needs 1.2 as well
+// Versions and TLS 1.2 ciphers (TlsProtocolPolicy); TLS 1.2 is the floor (etcd's; HTTP/2 needs it too).
+std::optional<std::string> common_options(SSL_CTX* ctx, const TlsProtocolPolicy& p) {
+  SSL_CTX_set_min_proto_version(ctx, p.min_version == "TLS1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, p.max_version == "TLS1.2"   ? TLS1_2_VERSION
+                                     : p.max_version == "TLS1.3" ? TLS1_3_VERSION
+                                                                 : 0);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (!p.cipher_list.empty()) {
+    if (SSL_CTX_set_cipher_list(ctx, p.cipher_list.c_str()) != 1) {
+      ERR_clear_error();
+      return "tls: none of --cipher-suites is available in this build's OpenSSL (" + p.cipher_list + ")";
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);  // the order given is the preference
+  }
+  return std::nullopt;
+}
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
+  if (bn == nullptr) return {};
+  char* hex = BN_bn2hex(bn);
+  std::string out = hex ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  return out;
+}
+
+// The revoked serial numbers of a CRL file, PEM or DER (Go's x509.ParseCRL takes both).
+std::optional<std::string> load_crl(const std::string& path, std::set<std::string>& revoked) {
+  std::string bytes;
+  if (auto e = read_file(path, bytes)) return e;
+  BioPtr bio = mem_bio(bytes);
+  X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
+  if (crl == nullptr) {
+    bio = mem_bio(bytes);
+    crl = d2i_X509_CRL_bio(bio.get(), nullptr);
+  }
+  ERR_clear_error();
+  if (crl == nullptr) return "x509: malformed crl (" + path + ")";
+  STACK_OF(X509_REVOKED)* list = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; list != nullptr && i < sk_X509_REVOKED_num(list); ++i)
+    revoked.insert(serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(list, i))));
+  X509_CRL_free(crl);
+  return std::nullopt;
+}
+
+// Where an SSL_CTX keeps its BuiltContext (Asio keeps its own verify callback in the app data slot).
+int built_context_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL's chain verification, then etcd's CRL rule: no certificate of the chain may be revoked.
+int verify_against_crl(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) return preverify_ok;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* built =
+      ssl ? static_cast<const BuiltContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), built_context_index()))
+          : nullptr;
+  X509* cert = X509_STORE_CTX_get_current_cert(store);
+  if (built && cert && built->revoked_serials.count(serial_hex(X509_get0_serialNumber(cert)))) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+    return 0;
+  }
+  return 1;
 }
 
 // ALPN on the client port (see tls.h): "http/1.1" when the client offers it, else "h2".
@@ -186,6 +346,8 @@ std::string verify_error_text(long v, const std::string& name) {
       return "x509: certificate has expired or is not yet valid";
     case X509_V_ERR_INVALID_PURPOSE:
       return "x509: certificate specifies an incompatible key usage";
+    case X509_V_ERR_CERT_REVOKED:
+      return "transport: certificate revoked (--client-crl-file / --peer-crl-file)";
     default:
       return std::string("x509: ") + X509_verify_cert_error_string(v);
   }
@@ -199,7 +361,8 @@ class TlsStreamImpl final : public TlsStream {
   TlsStreamImpl(std::shared_ptr<const TlsContext> ctx, asio::ip::tcp::socket socket, bool server,
                 std::string server_name)
       : ctx_(std::move(ctx)),
-        stream_(std::move(socket), ctx_->ssl),
+        built_(ctx_->for_new_connection()),
+        stream_(std::move(socket), built_->ssl),
         server_(server),
         server_name_(std::move(server_name)) {
     boost::system::error_code ec;
@@ -309,11 +472,27 @@ class TlsStreamImpl final : public TlsStream {
     return *peer_cn_;
   }
 
+  bool peer_certificate_valid_for(const std::string& host) const override {
+    X509Ptr cert = verified_peer_certificate();
+    if (!cert || host.empty()) return false;
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    if (!ec) return X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1;
+    unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+    return X509_check_host(cert.get(), host.data(), host.size(), flags, nullptr) == 1;
+  }
+
  private:
-  std::string read_peer_common_name() const {
+  // The other end's certificate when it was presented and verified (either side of the connection).
+  X509Ptr verified_peer_certificate() const {
     SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket>&>(stream_).native_handle();
-    if (!server_ || SSL_get_verify_result(ssl) != X509_V_OK) return {};
-    X509Ptr cert(SSL_get1_peer_certificate(ssl));
+    if (SSL_get_verify_result(ssl) != X509_V_OK) return nullptr;
+    if (!server_ && ctx_->insecure_skip_verify) return nullptr;
+    return X509Ptr(SSL_get1_peer_certificate(ssl));
+  }
+
+  std::string read_peer_common_name() const {
+    X509Ptr cert = verified_peer_certificate();
     if (!cert) return {};
     X509_NAME* name = X509_get_subject_name(cert.get());
     int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
@@ -338,6 +517,7 @@ class TlsStreamImpl final : public TlsStream {
   }
 
   std::shared_ptr<const TlsContext> ctx_;
+  std::shared_ptr<BuiltContext> built_;  // this connection's certificates, whatever reloads come later
   asio::ssl::stream<asio::ip::tcp::socket> stream_;
   bool server_;
   std::string server_name_;
@@ -363,20 +543,25 @@ std::string tls_error_text(const boost::system::error_code& ec) {
   return "tls: " + reason;
 }
 
-Expected<ServerTls, std::string> make_server_tls(const TlsServerConfig& config) {
-  if (config.cert_file.empty() || config.key_file.empty())
-    return unexpected(std::string("TLS key/cert (--cert-file, --key-file) must both be given"));
-  auto ctx = std::make_shared<TlsContext>(asio::ssl::context::tls_server);
+namespace {
+
+Built build_server(const TlsServerConfig& config) {
+  auto ctx = std::make_shared<BuiltContext>(asio::ssl::context::tls_server);
   SSL_CTX* h = ctx->ssl.native_handle();
-  common_options(h);
+  if (auto e = common_options(h, config.policy)) return unexpected(*e);
   if (auto e = load_key_pair(h, config.cert_file, config.key_file)) return unexpected(*e);
   if (!config.trusted_ca_file.empty()) {
     if (auto e = load_ca(h, config.trusted_ca_file, true)) return unexpected(*e);
   } else if (config.client_cert_auth) {
     SSL_CTX_set_default_verify_paths(h);  // as Go with no ClientCAs: the system's roots
   }
+  if (!config.crl_file.empty()) {
+    if (auto e = load_crl(config.crl_file, ctx->revoked_serials)) return unexpected(*e);
+  }
+  SSL_CTX_set_ex_data(h, built_context_index(), ctx.get());
   if (config.client_cert_auth) {
-    SSL_CTX_set_verify(h, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify(h, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       config.crl_file.empty() ? nullptr : &verify_against_crl);
   } else {
     SSL_CTX_set_verify(h, SSL_VERIFY_NONE, nullptr);
   }
@@ -384,23 +569,13 @@ Expected<ServerTls, std::string> make_server_tls(const TlsServerConfig& config) 
   static constexpr unsigned char kSessionContext[] = "cairn";
   SSL_CTX_set_session_id_context(h, kSessionContext, sizeof kSessionContext - 1);
   if (config.alpn_http) SSL_CTX_set_alpn_select_cb(h, &select_alpn, nullptr);
-
-  TlsClientConfig loop;
-  loop.cert_file = config.cert_file;
-  loop.key_file = config.key_file;
-  loop.insecure_skip_verify = true;
-  auto client = make_client_tls(loop);
-  if (!client) return unexpected(client.error());
-  return ServerTls{ctx, *client};
+  return ctx;
 }
 
-Expected<std::shared_ptr<const TlsContext>, std::string> make_client_tls(const TlsClientConfig& config) {
-  if (config.cert_file.empty() != config.key_file.empty())
-    return unexpected("KeyFile and CertFile must both be present[key: " + config.key_file +
-                      ", cert: " + config.cert_file + "]");
-  auto ctx = std::make_shared<TlsContext>(asio::ssl::context::tls_client);
+Built build_client(const TlsClientConfig& config) {
+  auto ctx = std::make_shared<BuiltContext>(asio::ssl::context::tls_client);
   SSL_CTX* h = ctx->ssl.native_handle();
-  common_options(h);
+  if (auto e = common_options(h, config.policy)) return unexpected(*e);
   if (!config.cert_file.empty()) {
     if (auto e = load_key_pair(h, config.cert_file, config.key_file)) return unexpected(*e);
   }
@@ -409,13 +584,111 @@ Expected<std::shared_ptr<const TlsContext>, std::string> make_client_tls(const T
   } else {
     SSL_CTX_set_default_verify_paths(h);
   }
-  ctx->insecure_skip_verify = config.insecure_skip_verify;
   SSL_CTX_set_verify(h, config.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
   if (config.alpn_h2) {
     static constexpr unsigned char kH2[] = {2, 'h', '2'};
     SSL_CTX_set_alpn_protos(h, kH2, sizeof kH2);
   }
+  return ctx;
+}
+
+std::vector<std::string> non_empty(std::initializer_list<std::string> files) {
+  std::vector<std::string> out;
+  for (const auto& f : files)
+    if (!f.empty()) out.push_back(f);
+  return out;
+}
+
+}  // namespace
+
+Expected<ServerTls, std::string> make_server_tls(const TlsServerConfig& config) {
+  if (config.cert_file.empty() || config.key_file.empty())
+    return unexpected(std::string("TLS key/cert (--cert-file, --key-file) must both be given"));
+  auto ctx = std::make_shared<TlsContext>(
+      [config] { return build_server(config); },
+      non_empty({config.cert_file, config.key_file, config.trusted_ca_file, config.crl_file}));
+  if (auto e = ctx->init()) return unexpected(*e);
+
+  TlsClientConfig loop;
+  loop.cert_file = config.cert_file;
+  loop.key_file = config.key_file;
+  loop.insecure_skip_verify = true;
+  loop.policy = config.policy;
+  auto client = make_client_tls(loop);
+  if (!client) return unexpected(client.error());
+  return ServerTls{std::move(ctx), *client};
+}
+
+Expected<std::shared_ptr<const TlsContext>, std::string> make_client_tls(const TlsClientConfig& config) {
+  if (config.cert_file.empty() != config.key_file.empty())
+    return unexpected("KeyFile and CertFile must both be present[key: " + config.key_file +
+                      ", cert: " + config.cert_file + "]");
+  auto ctx = std::make_shared<TlsContext>([config] { return build_client(config); },
+                                          non_empty({config.cert_file, config.key_file, config.ca_file}));
+  if (auto e = ctx->init()) return unexpected(*e);
+  ctx->insecure_skip_verify = config.insecure_skip_verify;
   return std::shared_ptr<const TlsContext>(std::move(ctx));
+}
+
+namespace {
+
+// Go's crypto/tls names of the suites etcd accepts and OpenSSL's for the same suite (TLS 1.2 and
+// older; "" for Go's TLS 1.3 names, which Go accepts but cannot restrict, and neither does cairn).
+struct CipherName {
+  std::string_view go, openssl;
+};
+constexpr CipherName kCipherNames[] = {
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA-AES128-SHA256"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256"},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA"},
+    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA"},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA256", "AES128-SHA256"},
+    {"TLS_RSA_WITH_3DES_EDE_CBC_SHA", "DES-CBC3-SHA"},
+    {"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE-RSA-DES-CBC3-SHA"},
+    {"TLS_RSA_WITH_RC4_128_SHA", "RC4-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "ECDHE-ECDSA-RC4-SHA"},
+    {"TLS_ECDHE_RSA_WITH_RC4_128_SHA", "ECDHE-RSA-RC4-SHA"},
+    {"TLS_AES_128_GCM_SHA256", ""},
+    {"TLS_AES_256_GCM_SHA384", ""},
+    {"TLS_CHACHA20_POLY1305_SHA256", ""},
+};
+
+}  // namespace
+
+Expected<std::string, std::string> openssl_cipher_list(const std::vector<std::string>& go_names) {
+  std::string out;
+  for (const auto& name : go_names) {
+    auto it = std::find_if(std::begin(kCipherNames), std::end(kCipherNames),
+                           [&](const CipherName& c) { return c.go == name; });
+    if (it == std::end(kCipherNames)) return unexpected("unexpected TLS cipher suite \"" + name + "\"");
+    if (it->openssl.empty()) continue;
+    if (!out.empty()) out += ":";
+    out += it->openssl;
+  }
+  return out;
+}
+
+std::optional<std::string> check_tls_policy(const TlsProtocolPolicy& p, bool cipher_suites_given) {
+  auto rank = [](const std::string& v) { return v == "TLS1.3" ? 13 : v == "TLS1.2" ? 12 : 0; };
+  if (!p.max_version.empty() && rank(p.min_version) > rank(p.max_version))
+    return "min version (" + p.min_version + ") is greater than max version (" + p.max_version + ")";
+  if (p.min_version == "TLS1.3" && cipher_suites_given)
+    return std::string("cipher suites cannot be configured when only TLS1.3 or greater is supported");
+  return std::nullopt;
 }
 
 Expected<TlsServerConfig, std::string> make_self_signed_cert(const std::string& dir,

@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,27 @@ namespace cairn::server::net {
 // every connection that uses it, from any thread.
 class TlsContext;
 
+// etcd's --cipher-suites, --tls-min-version and --tls-max-version, for both ports and both directions.
+struct TlsProtocolPolicy {
+  std::string cipher_list;             // OpenSSL's TLS 1.2 cipher list (openssl_cipher_list); empty: defaults
+  std::string min_version = "TLS1.2";  // "TLS1.2" or "TLS1.3"
+  std::string max_version;             // "", "TLS1.2" or "TLS1.3" (empty: the newest, TLS 1.3)
+};
+
+// etcd's --cipher-suites (Go's names, in order of preference) as an OpenSSL cipher list. Unknown names
+// get etcd's error ("unexpected TLS cipher suite \"X\""). As in Go, the TLS 1.3 suites
+// (TLS_AES_128_GCM_SHA256, ...) are accepted and TLS 1.3 always offers all three.
+Expected<std::string, std::string> openssl_cipher_list(const std::vector<std::string>& go_names);
+// etcd 3.5's checks of the version flags against each other and the cipher suites (its words).
+std::optional<std::string> check_tls_policy(const TlsProtocolPolicy& policy, bool cipher_suites_given);
+
+// Certificates are reloaded without a restart: before each new connection the context compares the
+// modification time, size and inode of every file it was built from (certificate, key, CA bundle, CRL)
+// and rebuilds itself when one changed, so a renewed certificate, an extended CA bundle or a new CRL is
+// used from the next connection on (etcd re-reads certificates per handshake but never its CA). A
+// rebuild that fails (a key not matching its certificate half-way through a rotation) keeps the old
+// context and is retried at most once a second; existing connections keep the context they started with.
+
 // etcd's --cert-file / --key-file / --trusted-ca-file / --client-cert-auth (and the --peer-* ones).
 struct TlsServerConfig {
   std::string cert_file;  // PEM certificate (chain), presented to clients
@@ -36,6 +58,11 @@ struct TlsServerConfig {
   bool client_cert_auth = false;
   // ALPN: select "http/1.1" when offered, else "h2" (the client port). Off for the peer port.
   bool alpn_http = true;
+  // etcd's --client-crl-file / --peer-crl-file (PEM or DER): a client certificate whose serial number
+  // it lists is refused during the handshake (the client sees "certificate revoked"). As etcd, only
+  // serial numbers are compared; the CRL's signature and dates are not checked.
+  std::string crl_file;
+  TlsProtocolPolicy policy;
 };
 
 struct TlsClientConfig {
@@ -43,7 +70,16 @@ struct TlsClientConfig {
   std::string cert_file, key_file;  // client certificate, optional (both or neither)
   bool insecure_skip_verify = false;
   bool alpn_h2 = true;  // offer "h2" (gRPC); off for the peer transport
+  TlsProtocolPolicy policy;
 };
+
+// Counts of certificate reloads of one context (tests and logs).
+struct TlsReloadStats {
+  std::uint64_t reloads = 0;   // rebuilt after a file changed
+  std::uint64_t failures = 0;  // a rebuild failed; the previous context stayed in use
+  std::string last_error;
+};
+TlsReloadStats tls_reload_stats(const TlsContext& context);
 
 // A server context, and the client context the same process uses to call its own port (the Lock and
 // Election services): it presents the server's certificate as its client certificate (so it passes
@@ -81,6 +117,11 @@ class TlsStream : public ByteStream {
   // the sending side and reads until the client closes (at most 1 s / 64 KiB), so the reply is not lost
   // to a reset.
   virtual boost::asio::awaitable<void> write_plaintext(std::string_view bytes) = 0;
+  // After the handshake: whether the certificate the other end presented, and we verified, is valid for
+  // `host` as Go's x509 VerifyHostname judges it: an address must be an IP SAN, a name must match a DNS
+  // SAN (wildcards in the leftmost label only; the subject CN is never consulted). False when no
+  // verified certificate was presented.
+  virtual bool peer_certificate_valid_for(const std::string& host) const = 0;
 };
 
 // Server side of a TLS connection.

@@ -268,13 +268,39 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
                  (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
 
   net::PeerTransportCallbacks cb;
-  cb.on_message = [this](net::PeerId, std::string payload) {
+  cb.on_message = [this](net::PeerId from, std::string payload) {
     auto m = proto::decode_message(payload);
     if (!m) return;
+    if (m->type == raft::MessageType::kSnap) {
+      // Checked here, before raft accepts it: once stepped, a snapshot cannot be refused. A bad one is
+      // dropped; the leader's next append is rejected and it sends a snapshot again.
+      if (auto why = snapshot_defect(m->snapshot)) {
+        stats_.snapshots_refused++;
+        log_line("refused a snapshot from member %s: %s", std::to_string(from), *why);
+        return;
+      }
+    }
     std::lock_guard lk(inbox_mu_);
     if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
     inbox_msgs_.push_back(std::move(*m));
     schedule_drain_locked();
+  };
+  // Each kind of refusal (the text after "refused: ") is logged at most once every 10 s with a count of
+  // the ones not logged: a removed member redialing, or a flood, must not flood the log. On the strand.
+  cb.on_refused = [seen = std::map<std::string, std::pair<Clock::time_point, uint64_t>>{}](
+                      const std::string& reason) mutable {
+    auto at = reason.find("refused: ");
+    std::string kind = at == std::string::npos ? reason : reason.substr(at);
+    auto now = Clock::now();
+    if (seen.size() > 256) seen.clear();
+    auto [it, fresh] = seen.try_emplace(kind, now, 0);
+    if (!fresh && now - it->second.first < std::chrono::seconds(10)) {
+      ++it->second.second;
+      return;
+    }
+    std::string more = it->second.second > 0 ? " (and " + std::to_string(it->second.second) + " more)" : "";
+    it->second = {now, 0};
+    log_line("%s%s", reason, more);
   };
   cb.on_unreachable = [this](net::PeerId to) {
     std::lock_guard lk(inbox_mu_);
@@ -972,33 +998,59 @@ void Node::save_metadata() {
   (void)wal_->set_metadata(metadata_blob());
 }
 
-bool Node::load_metadata(const std::string& full, bool from_snapshot) {
-  std::string_view blob = full;
+namespace {
+
+// A WAL metadata blob (layout above encode_wal_metadata), parsed without touching the node.
+struct ParsedMetadata {
+  raftpb::ConfState conf_state;
   uint64_t conf_index = 0;
+  etcdserverpb::MemberListResponse members;
+};
+
+std::optional<ParsedMetadata> parse_metadata(std::string_view blob) {
+  ParsedMetadata out;
   if (!blob.empty() && static_cast<unsigned char>(blob[0]) == kMetadataV2) {
-    if (blob.size() < 9) return false;
+    if (blob.size() < 9) return std::nullopt;
     for (int i = 1; i <= 8; ++i)
-      conf_index = (conf_index << 8) | static_cast<uint8_t>(blob[i]);
+      out.conf_index = (out.conf_index << 8) | static_cast<uint8_t>(blob[i]);
     blob.remove_prefix(9);
   }
-  if (blob.size() < 4) return false;
+  if (blob.size() < 4) return std::nullopt;
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i)
     n = (n << 8) | static_cast<uint8_t>(blob[i]);
-  if (blob.size() < 4 + n) return false;
-  raftpb::ConfState cs;
-  if (!cs.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return false;
-  etcdserverpb::MemberListResponse ml;
-  if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return false;
+  if (blob.size() - 4 < n) return std::nullopt;
+  if (!out.conf_state.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return std::nullopt;
+  if (!out.members.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n)))
+    return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+bool Node::load_metadata(const std::string& full, bool from_snapshot) {
+  auto p = parse_metadata(full);
+  if (!p) return false;
+  const etcdserverpb::MemberListResponse& ml = p->members;
   if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id)
     return false;
-  conf_state_ = proto::from_pb(cs);
-  conf_index_ = conf_index;
+  conf_state_ = proto::from_pb(p->conf_state);
+  conf_index_ = p->conf_index;
   cluster_id_ = ml.header().cluster_id();
   members_.clear();
   for (const auto& m : ml.members())
     members_[m.id()] = from_member_pb(m);
   return true;
+}
+
+// Why a snapshot from the leader cannot be installed (nullopt: it can). Its cluster was checked by the
+// transport's HELLO.
+std::optional<std::string> snapshot_defect(const raft::Snapshot& snap) {
+  std::string_view meta, packed;
+  if (!decode_snapshot_data(snap.data, &meta, &packed)) return "its data does not decode";
+  if (!parse_metadata(meta)) return "its membership does not decode";
+  if (auto v = validate_packed(packed); !v) return v.error();
+  return std::nullopt;
 }
 
 // Local snapshot: every snapshot_count applied entries. The store is synced first (its writes are lazy,
@@ -1097,6 +1149,8 @@ void Node::send_snapshot(raft::Message m) {
 // current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
 void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   namespace fs = std::filesystem;
+  // snapshot_defect() refused every malformed snapshot before raft accepted this one (on_message), so
+  // what stops the member below is a local failure (disk), where fail-stop is the safe answer.
   std::string_view meta, packed;
   if (!decode_snapshot_data(snap.data, &meta, &packed)) {
     log_line("fatal: a snapshot from the leader does not decode (%s bytes)",

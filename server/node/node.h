@@ -130,6 +130,7 @@ struct NodeConfig {
   net::PeerTransportOptions peer_transport = [] {
     net::PeerTransportOptions o;
     o.backoff_max = std::chrono::milliseconds(100);
+    o.refuse_unknown_senders = true;  // only members (and members-to-be of --initial-cluster) deliver
     return o;
   }();
 };
@@ -139,6 +140,13 @@ struct NodeConfig {
 // an offline restore (restore.cc) writes for a new member.
 std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
                                 uint64_t member_id, const std::vector<MemberInfo>& members);
+
+// Why a snapshot a leader sent (raft::Snapshot::data as snapshot_files.h lays it out) cannot be installed:
+// its data, membership or packed store does not decode or fails its checksum. nullopt: it can. A member
+// checks every MsgSnap with it before raft sees the message and drops a bad one, so a corrupt or
+// truncated archive never reaches prepare_snapshot_install (the leader retries after its next append is
+// rejected).
+std::optional<std::string> snapshot_defect(const raft::Snapshot& snap);
 
 template <class T>
 using Result = Expected<T, EtcdError>;
@@ -168,6 +176,7 @@ struct NodeStats {
   std::atomic<uint64_t> snapshots_saved{0};      // local snapshots (WAL released behind them)
   std::atomic<uint64_t> snapshots_sent{0};       // store snapshots streamed to a lagging member
   std::atomic<uint64_t> snapshots_installed{0};  // store snapshots received and installed
+  std::atomic<uint64_t> snapshots_refused{0};    // from the leader, malformed: dropped before raft saw them
   std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
   MvccCounters mvcc;                             // etcd_mvcc_{put,delete,range,txn}_total
 };

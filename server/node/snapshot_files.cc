@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <vector>
 
 #include "wal/crc32c.h"
@@ -120,7 +121,10 @@ Expected<std::string, std::string> pack_dir(const std::string& dir) {
   return out;
 }
 
-Expected<bool, std::string> unpack_dir(std::string_view packed, const std::string& dir) {
+namespace {
+
+// The body of a packed directory (without its checksum) after the checksum and header were checked.
+Expected<Reader, std::string> open_packed(std::string_view packed, uint32_t* count) {
   if (packed.size() < kMagic.size() + 8) return unexpected(std::string("snapshot store: truncated"));
   uint32_t want = 0;
   for (char c : packed.substr(packed.size() - 4))
@@ -130,16 +134,42 @@ Expected<bool, std::string> unpack_dir(std::string_view packed, const std::strin
     return unexpected(std::string("snapshot store: checksum mismatch"));
   Reader r{body};
   std::string_view magic;
-  uint32_t count = 0;
-  if (!r.get(kMagic.size(), &magic) || magic != kMagic || !r.u32(&count))
+  if (!r.get(kMagic.size(), &magic) || magic != kMagic || !r.u32(count))
     return unexpected(std::string("snapshot store: bad header"));
+  return r;
+}
+
+bool next_file(Reader& r, std::string_view* name, std::string_view* bytes) {
+  uint32_t nlen = 0;
+  uint64_t size = 0;
+  return r.u32(&nlen) && r.get(nlen, name) && valid_name(*name) && r.u64(&size) && r.get(size, bytes);
+}
+
+}  // namespace
+
+Expected<bool, std::string> validate_packed(std::string_view packed) {
+  uint32_t count = 0;
+  auto r = open_packed(packed, &count);
+  if (!r) return unexpected(r.error());
+  std::set<std::string_view> names;  // a repeated name would make unpacking fail half-way
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view name, bytes;
+    if (!next_file(*r, &name, &bytes)) return unexpected(std::string("snapshot store: bad file entry"));
+    if (!names.insert(name).second) return unexpected(std::string("snapshot store: repeated file name"));
+  }
+  if (r->pos != r->in.size()) return unexpected(std::string("snapshot store: trailing bytes"));
+  return true;
+}
+
+Expected<bool, std::string> unpack_dir(std::string_view packed, const std::string& dir) {
+  if (auto v = validate_packed(packed); !v) return v;  // nothing is written for a bad archive
+  uint32_t count = 0;
+  auto r = open_packed(packed, &count);
+  if (!r) return unexpected(r.error());
   if (::mkdir(dir.c_str(), 0755) != 0) return unexpected(errno_text("mkdir " + dir));
   for (uint32_t i = 0; i < count; ++i) {
-    uint32_t nlen = 0;
-    uint64_t size = 0;
     std::string_view name, bytes;
-    if (!r.u32(&nlen) || !r.get(nlen, &name) || !valid_name(name) || !r.u64(&size) || !r.get(size, &bytes))
-      return unexpected(std::string("snapshot store: bad file entry"));
+    if (!next_file(*r, &name, &bytes)) return unexpected(std::string("snapshot store: bad file entry"));
     std::string path = dir + "/" + std::string(name);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return unexpected(errno_text("create " + path));
@@ -157,7 +187,6 @@ Expected<bool, std::string> unpack_dir(std::string_view packed, const std::strin
     ::close(fd);
     if (rc != 0) return unexpected(errno_text("fsync " + path));
   }
-  if (r.pos != body.size()) return unexpected(std::string("snapshot store: trailing bytes"));
   return fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 

@@ -3,7 +3,9 @@
 // decode_snapshot_data and its packed directory unpacked into a scratch directory with unpack_dir, the
 // code a follower runs before installing the snapshot. Mode bit 0 first replaces the packed directory's
 // trailing CRC with the right one, so the parser behind the checksum (file count, names, sizes) is
-// reached. A malformed blob must be refused with an error, never crash or write outside the directory.
+// reached. A malformed blob must be refused with an error, never crash or write outside the directory;
+// and node::snapshot_defect (the check a member runs before raft sees a snapshot) must refuse every blob
+// whose store unpack_dir refuses.
 #include <unistd.h>
 
 #include <cstddef>
@@ -13,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/node/node.h"
 #include "server/node/snapshot_files.h"
 #include "wal/crc32c.h"
 
@@ -46,7 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string dir = scratch_dir() + "/db.incoming";
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  (void)cairn::server::node::unpack_dir(store, dir);
+  cairn::raft::Snapshot snap;
+  snap.data = cairn::server::node::encode_snapshot_data(meta, store);
+  const bool accepted = !cairn::server::node::snapshot_defect(snap).has_value();
+  auto unpacked = cairn::server::node::unpack_dir(store, dir);
+  if (accepted && !unpacked) __builtin_trap();  // the pre-check let through what unpacking refuses
   for (const auto& e : std::filesystem::directory_iterator(scratch_dir(), ec))
     if (e.path().filename() != "db.incoming") __builtin_trap();  // nothing escapes the directory
   std::filesystem::remove_all(dir, ec);

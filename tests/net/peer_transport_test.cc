@@ -37,7 +37,7 @@ class Node {
         transport_(
             ioc_, id, options,
             PeerTransportCallbacks{[this](PeerId from, std::string m) { on_message(from, std::move(m)); },
-                                   [this](PeerId) { unreachable_.fetch_add(1); }}) {
+                                   [this](PeerId) { unreachable_.fetch_add(1); }, nullptr}) {
     auto ec = transport_.listen("127.0.0.1", port);
     EXPECT_FALSE(ec) << ec.message();
     thread_ = std::thread([this] { ioc_.run(); });
@@ -252,6 +252,120 @@ TEST(PeerTransport, CorruptFrameClosesTheConnectionOnly) {
   a.transport().add_peer(2, local(b.port()));
   ASSERT_TRUE(a.transport().send(2, "fine"));
   EXPECT_EQ(b.wait_for(1).at(0).second, "fine");
+}
+
+// Raw bytes of one frame (peer_transport.h).
+std::string frame(char type_byte, const std::string& payload) {
+  std::string type(1, type_byte);
+  std::uint32_t crc = crc32c(payload, crc32c(type));
+  std::string f;
+  for (std::uint32_t v : {static_cast<std::uint32_t>(payload.size()), crc})
+    for (int i = 3; i >= 0; --i)
+      f.push_back(static_cast<char>(v >> (8 * i)));
+  return f + type + payload;
+}
+
+// A HELLO claiming `sender` in cluster `cluster`.
+std::string hello_frame(std::uint64_t sender, std::uint64_t cluster) {
+  std::string payload = "CAIRNPT1";
+  for (std::uint64_t v : {sender, cluster})
+    for (int i = 7; i >= 0; --i)
+      payload.push_back(static_cast<char>(v >> (8 * i)));
+  return frame('\x01', payload);
+}
+
+// True when the other end closes `s` within the hang guard (a read ends with an error).
+bool closed_by_peer(asio::ip::tcp::socket& s) {
+  boost::system::error_code ec;
+  char c;
+  s.read_some(asio::buffer(&c, 1), ec);
+  return static_cast<bool>(ec);
+}
+
+TEST(PeerTransport, HelloFromAnUnknownMemberOrOurOwnIdIsRefused) {
+  PeerTransportOptions o;
+  o.refuse_unknown_senders = true;
+  Node b(2, 0, o);
+  b.transport().add_peer(1, local(1));  // member 1 is known; 7 and 2 (b itself) are not peers
+  for (std::uint64_t claims : {7u, 2u}) {
+    asio::io_context ioc;
+    asio::ip::tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), b.port()});
+    asio::write(s, asio::buffer(hello_frame(claims, 0)));
+    EXPECT_TRUE(closed_by_peer(s)) << claims;
+  }
+  EXPECT_EQ(b.transport().stats().unknown_senders.load(), 2u);
+  Node a(1);
+  a.transport().add_peer(2, local(b.port()));
+  ASSERT_TRUE(a.transport().send(2, "member"));
+  EXPECT_EQ(b.wait_for(1).at(0), std::make_pair(PeerId{1}, std::string("member")));
+}
+
+TEST(PeerTransport, IdleConnectionsBeyondThePendingBoundCloseTheOldest) {
+  PeerTransportOptions o;
+  o.inbound_pending_max = 3;
+  Node b(2, 0, o);
+  asio::io_context ioc;
+  std::vector<asio::ip::tcp::socket> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.emplace_back(ioc);
+    idle.back().connect({asio::ip::make_address("127.0.0.1"), b.port()});
+  }
+  EXPECT_TRUE(closed_by_peer(idle[0]));  // the 4th connection pushed out the oldest idle one
+  EXPECT_TRUE(eventually_true([&] { return b.transport().stats().connections_evicted.load() == 1; }));
+  // A real member still gets in (its HELLO arrives long before the next idle connection would evict it).
+  Node a(1);
+  a.transport().add_peer(2, local(b.port()));
+  ASSERT_TRUE(a.transport().send(2, "through"));
+  EXPECT_EQ(b.wait_for(1).at(0).second, "through");
+}
+
+TEST(PeerTransport, ConnectionThatSaysNothingIsClosedAtTheHandshakeTimeout) {
+  PeerTransportOptions o;
+  o.handshake_timeout = 200ms;
+  Node b(2, 0, o);
+  asio::io_context ioc;
+  asio::ip::tcp::socket s(ioc);
+  s.connect({asio::ip::make_address("127.0.0.1"), b.port()});
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(closed_by_peer(s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+}
+
+TEST(PeerTransport, OversizedFrameIsRefusedBeforeItIsBuffered) {
+  PeerTransportOptions o;
+  o.frame_bytes_max = 64 * 1024;
+  o.chunk_bytes = 16 * 1024;
+  Node b(2, 0, o);
+  asio::io_context ioc;
+  asio::ip::tcp::socket s(ioc);
+  s.connect({asio::ip::make_address("127.0.0.1"), b.port()});
+  // A valid HELLO, then a MESSAGE header announcing 1 GiB: closed on the header, nothing buffered.
+  std::string f = hello_frame(1, 0) + std::string("\x40\x00\x00\x00\x00\x00\x00\x00\x02", 9);
+  asio::write(s, asio::buffer(f));
+  EXPECT_TRUE(closed_by_peer(s));
+  EXPECT_TRUE(eventually_true([&] { return b.transport().stats().bad_frames.load() == 1; }));
+  Node a(1);
+  a.transport().add_peer(2, local(b.port()));
+  ASSERT_TRUE(a.transport().send(2, std::string(60 * 1024, 'x')));  // the largest legitimate size passes
+  EXPECT_EQ(b.wait_for(1).at(0).second.size(), 60u * 1024);
+}
+
+TEST(PeerTransport, AMembersExtraConnectionReplacesItsOldest) {
+  PeerTransportOptions o;
+  o.inbound_per_peer_max = 2;
+  Node b(2, 0, o);
+  asio::io_context ioc;
+  std::vector<asio::ip::tcp::socket> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.emplace_back(ioc);
+    conns.back().connect({asio::ip::make_address("127.0.0.1"), b.port()});
+    // In order: each connection's message arrives (so its HELLO was handled) before the next one starts.
+    asio::write(conns.back(), asio::buffer(hello_frame(1, 0) + frame('\x02', "c" + std::to_string(i))));
+    EXPECT_EQ(b.wait_for(i + 1).size(), static_cast<std::size_t>(i + 1));
+  }
+  EXPECT_EQ(b.transport().stats().connections_evicted.load(), 1u);
+  EXPECT_TRUE(closed_by_peer(conns[0]));
 }
 
 // A TCP relay between two members that forwards the sender's bytes to the receiver and, on its first

@@ -4,6 +4,8 @@
 # and a client certificate. ECDSA P-256, valid two days.
 #   ca.pem          server.pem/server-key.pem          client.pem/client-key.pem
 #   other-ca.pem    other-server.pem/other-server-key.pem  other-client.pem/other-client-key.pem
+# and two more member certificates from ca: member2.pem (CN member2, IP SAN 127.0.0.2) and member3.pem
+# (CN member3, IP SAN 127.0.0.3), for the peer identity rules; revoked.pem, crl.pem, empty-crl.pem (below).
 set -euo pipefail
 dir=${1:?usage: gen_certs.sh DIR}
 mkdir -p "$dir"
@@ -30,3 +32,14 @@ leaf server ca server "$server_ext"
 leaf client ca client "$client_ext"
 leaf other-server other-ca server "$server_ext"
 leaf other-client other-ca client "$client_ext"
+leaf member2 ca member2 $'subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature'
+leaf member3 ca member3 $'subjectAltName=IP:127.0.0.3\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature'
+# Revocation: revoked.pem (a client certificate from ca) is listed in crl.pem; empty-crl.pem lists none.
+leaf revoked ca revoked "$client_ext"
+printf '[ ca ]\ndefault_ca = test\n[ test ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n' >ca.cnf
+: >index.txt
+echo 01 >crlnumber
+openssl ca -config ca.cnf -gencrl -keyfile ca-key.pem -cert ca.pem -out empty-crl.pem 2>/dev/null
+openssl ca -config ca.cnf -revoke revoked.pem -keyfile ca-key.pem -cert ca.pem 2>/dev/null
+openssl ca -config ca.cnf -gencrl -keyfile ca-key.pem -cert ca.pem -out crl.pem 2>/dev/null
+rm -f ca.cnf index.txt* crlnumber*

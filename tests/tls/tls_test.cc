@@ -327,7 +327,7 @@ class Member {
                                             received_.emplace_back(from, std::move(m));
                                             cv_.notify_all();
                                           },
-                                          nullptr}) {
+                                          nullptr, nullptr}) {
     auto ec = transport_.listen("127.0.0.1", 0);
     EXPECT_FALSE(ec) << ec.message();
     thread_ = std::thread([this] { ioc_.run(); });
@@ -426,6 +426,215 @@ TEST(TlsPeer, MemberWithoutTheRightCertificateCannotDeliver) {
   a.transport().send(5, "x");
   EXPECT_TRUE(testing::eventually([&] { return a.transport().stats().tls_handshake_failures.load() >= 3; }));
   EXPECT_EQ(picky.count(), 0u);
+}
+
+// --- peer identity: the certificate must be the member the HELLO claims (peer_transport.h) ---
+
+// Member 1 knows member 2 at 127.0.0.2 and member 3 at 127.0.0.3 (nobody listens there: only what the
+// others send to member 1 matters). `dialer` says HELLO as `claims` with certificate `cert_name`.
+struct IdentityCase {
+  PeerTransportOptions first = peer_tls("server", "ca.pem");
+  bool delivered(PeerId claims, const std::string& cert_name) {
+    Member a(1, first);
+    a.transport().add_peer(2, Endpoint("127.0.0.2", 1));
+    a.transport().add_peer(3, Endpoint("127.0.0.3", 1));
+    Member dialer(claims, peer_tls(cert_name, "ca.pem"));
+    dialer.transport().add_peer(1, Endpoint("127.0.0.1", a.port()));
+    const std::string m = "from " + cert_name;
+    for (int i = 0; i < 40 && !a.wait_for(m, 50ms); ++i)
+      dialer.transport().send(1, m);
+    refusals = a.transport().stats().cert_rule_failures.load();
+    return a.wait_for(m, 10ms);
+  }
+  std::uint64_t refusals = 0;
+};
+
+TEST(TlsPeerIdentity, MemberWithItsOwnCertificateDelivers) {
+  IdentityCase c;
+  EXPECT_TRUE(c.delivered(2, "member2"));
+  EXPECT_EQ(c.refusals, 0u);
+}
+
+TEST(TlsPeerIdentity, PeerClaimingAnotherMembersIdIsRefused) {
+  IdentityCase c;
+  // member3's certificate is signed by the same CA but is not valid for member 2's peer URL host.
+  EXPECT_FALSE(c.delivered(2, "member3"));
+  EXPECT_GE(c.refusals, 1u);
+}
+
+TEST(TlsPeerIdentity, MemberUrlCheckCanBeTurnedOff) {  // --peer-skip-client-san-verification
+  IdentityCase c;
+  c.first.cert_rules.cert_must_match_member_url = false;
+  EXPECT_TRUE(c.delivered(2, "member3"));
+}
+
+TEST(TlsPeerIdentity, AllowedCnIsEnforced) {  // --peer-cert-allowed-cn
+  IdentityCase c;
+  c.first.cert_rules.allowed_cn = "member2";
+  EXPECT_TRUE(c.delivered(2, "member2"));
+  EXPECT_FALSE(c.delivered(3, "member3"));  // its own id and URL, the wrong CN
+  EXPECT_GE(c.refusals, 1u);
+}
+
+TEST(TlsPeerIdentity, AllowedHostnameIsEnforced) {  // --peer-cert-allowed-hostname
+  IdentityCase c;
+  c.first.cert_rules.allowed_hostname = "127.0.0.3";
+  EXPECT_TRUE(c.delivered(3, "member3"));
+  EXPECT_FALSE(c.delivered(2, "member2"));
+  EXPECT_GE(c.refusals, 1u);
+}
+
+TEST(TlsPeerIdentity, AllowedCnIsCheckedOnTheDialingSideToo) {  // as etcd: both ends of a connection
+  PeerTransportOptions picky = peer_tls("server", "ca.pem");
+  picky.cert_rules.allowed_cn = "member2";
+  picky.cert_rules.cert_must_match_member_url = false;
+  Member a(1, picky);
+  Member b(2, peer_tls("server", "ca.pem"));  // presents CN "server"
+  a.transport().add_peer(2, Endpoint("127.0.0.1", b.port()));
+  a.transport().send(2, "x");
+  EXPECT_TRUE(testing::eventually([&] { return a.transport().stats().cert_rule_failures.load() >= 1; }));
+  EXPECT_EQ(b.count(), 0u);
+}
+
+// --- --cipher-suites, --tls-min-version / --tls-max-version, CRLs, reloads ---
+
+TEST(TlsOptions, CipherSuitesAreGoNamesAndAnUnknownOneIsEtcdsError) {
+  auto l = openssl_cipher_list({"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256",
+                                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"});
+  ASSERT_TRUE(l) << l.error();
+  EXPECT_EQ(*l, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305");  // TLS 1.3 names: no effect
+  auto bad = openssl_cipher_list({"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_NOPE"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "unexpected TLS cipher suite \"TLS_NOPE\"");
+}
+
+TEST(TlsOptions, VersionFlagsAreCheckedAsEtcdDoes) {
+  TlsProtocolPolicy p;
+  p.min_version = "TLS1.3";
+  p.max_version = "TLS1.2";
+  EXPECT_EQ(check_tls_policy(p, false).value_or(""),
+            "min version (TLS1.3) is greater than max version (TLS1.2)");
+  p.max_version = "";
+  EXPECT_EQ(check_tls_policy(p, true).value_or(""),
+            "cipher suites cannot be configured when only TLS1.3 or greater is supported");
+  EXPECT_FALSE(check_tls_policy(p, false));
+}
+
+ServerTls server_tls_with(const TlsProtocolPolicy& policy, const std::string& crl = "") {
+  TlsServerConfig c;
+  c.cert_file = cert("server.pem");
+  c.key_file = cert("server-key.pem");
+  c.trusted_ca_file = cert("ca.pem");
+  c.client_cert_auth = !crl.empty();
+  c.crl_file = crl;
+  c.policy = policy;
+  auto t = make_server_tls(c);
+  EXPECT_TRUE(t.has_value()) << (t ? "" : t.error());
+  return *t;
+}
+
+std::shared_ptr<const TlsContext> client_with(const TlsProtocolPolicy& policy,
+                                              const std::string& client = "") {
+  TlsClientConfig c;
+  c.ca_file = cert("ca.pem");
+  if (!client.empty()) {
+    c.cert_file = cert(client + ".pem");
+    c.key_file = cert(client + "-key.pem");
+  }
+  c.policy = policy;
+  auto t = make_client_tls(c);
+  EXPECT_TRUE(t.has_value()) << (t ? "" : t.error());
+  return *t;
+}
+
+TEST(TlsOptions, ServerOffersOnlyTheConfiguredTls12Suites) {
+  TlsProtocolPolicy only;
+  only.max_version = "TLS1.2";
+  only.cipher_list = *openssl_cipher_list({"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"});
+  TlsServer s(server_tls_with(only));
+  ClientThread ct;
+  TlsProtocolPolicy other = only;
+  other.cipher_list = *openssl_cipher_list({"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"});
+  EXPECT_FALSE(echo(ct, tls_endpoint(s.port(), client_with(other))).result.status.is_ok());
+  auto same = echo(ct, tls_endpoint(s.port(), client_with(only)));
+  EXPECT_TRUE(same.result.status.is_ok()) << same.connect_error;
+}
+
+TEST(TlsOptions, MinAndMaxVersionsAreEnforced) {
+  TlsProtocolPolicy v13;
+  v13.min_version = "TLS1.3";
+  TlsServer s(server_tls_with(v13));
+  ClientThread ct;
+  TlsProtocolPolicy v12;
+  v12.max_version = "TLS1.2";
+  EXPECT_FALSE(echo(ct, tls_endpoint(s.port(), client_with(v12))).result.status.is_ok());
+  EXPECT_TRUE(echo(ct, tls_endpoint(s.port(), client_with({}))).result.status.is_ok());
+  TlsServer old(server_tls_with(v12));
+  EXPECT_FALSE(echo(ct, tls_endpoint(old.port(), client_with(v13))).result.status.is_ok());
+  EXPECT_TRUE(echo(ct, tls_endpoint(old.port(), client_with({}))).result.status.is_ok());
+}
+
+TEST(TlsOptions, RevokedClientCertificateIsRefused) {  // --client-crl-file
+  TlsServer s(server_tls_with({}, cert("crl.pem")));
+  ClientThread ct;
+  auto revoked = echo(ct, tls_endpoint(s.port(), client_with({}, "revoked")));
+  EXPECT_FALSE(revoked.result.status.is_ok());
+  auto fine = echo(ct, tls_endpoint(s.port(), client_with({}, "client")));
+  EXPECT_TRUE(fine.result.status.is_ok()) << fine.connect_error;
+}
+
+// Replaces `to` with a copy of `from` atomically (write, then rename), as certificate tools do.
+void install(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+TEST(TlsReload, CertificateCaBundleAndCrlAreReloadedWithoutARestart) {
+  const std::string dir = cert("reload");
+  std::filesystem::create_directories(dir);
+  install(cert("server.pem"), dir + "/cert.pem");
+  install(cert("server-key.pem"), dir + "/key.pem");
+  install(cert("ca.pem"), dir + "/ca.pem");
+  install(cert("empty-crl.pem"), dir + "/crl.pem");
+  TlsServerConfig c;
+  c.cert_file = dir + "/cert.pem";
+  c.key_file = dir + "/key.pem";
+  c.trusted_ca_file = dir + "/ca.pem";
+  c.client_cert_auth = true;
+  c.crl_file = dir + "/crl.pem";
+  auto tls = make_server_tls(c);
+  ASSERT_TRUE(tls) << tls.error();
+  TlsServer s(*tls);
+  ClientThread ct;
+  auto ok = [&](const std::string& ca, const std::string& client) {
+    return echo(ct, tls_endpoint(s.port(), client_tls(ca, client))).result.status.is_ok();
+  };
+  // CRL: not revoked yet, then revoked.
+  EXPECT_TRUE(ok("ca.pem", "revoked"));
+  install(cert("crl.pem"), dir + "/crl.pem");
+  EXPECT_FALSE(ok("ca.pem", "revoked"));
+  EXPECT_TRUE(ok("ca.pem", "client"));
+  // CA bundle: a client of the other CA gets in once that CA is added (etcd needs a restart for this).
+  EXPECT_FALSE(ok("ca.pem", "other-client"));
+  {
+    std::ofstream both(dir + "/ca.pem.both");
+    both << std::ifstream(cert("ca.pem")).rdbuf() << std::ifstream(cert("other-ca.pem")).rdbuf();
+  }
+  std::filesystem::rename(dir + "/ca.pem.both", dir + "/ca.pem");
+  EXPECT_TRUE(ok("ca.pem", "other-client"));
+  // Certificate and key: a client trusting only the other CA connects once the server presents its
+  // certificate.
+  EXPECT_FALSE(ok("other-ca.pem", "other-client"));
+  install(cert("other-server.pem"), dir + "/cert.pem");
+  install(cert("other-server-key.pem"), dir + "/key.pem");
+  EXPECT_TRUE(ok("other-ca.pem", "other-client"));
+  const TlsReloadStats st = tls_reload_stats(*tls->server);
+  EXPECT_GE(st.reloads, 3u);
+  // A broken file (the key of another certificate) keeps the previous context serving.
+  install(cert("server-key.pem"), dir + "/key.pem");
+  EXPECT_TRUE(ok("other-ca.pem", "other-client"));
+  EXPECT_GE(tls_reload_stats(*tls->server).failures, 1u);
+  EXPECT_EQ(tls_reload_stats(*tls->server).last_error, "tls: private key does not match public key");
 }
 
 }  // namespace
