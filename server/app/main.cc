@@ -3,6 +3,7 @@
 // (server/node/node.h). `cairn gateway ...` and `cairn grpc-proxy ...` are etcd's subcommands
 // (server/app/subcommands.h).
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "server/app/subcommands.h"
 #include "server/app/systemd_notify.h"
 #include "server/corrupt/install.h"
+#include "server/log/log.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
 // and the returned handle keeps it alive. Called before Node::start().
@@ -144,9 +146,15 @@ corrupt::Options corrupt_options(const app::ServerConfig& cfg) {
 
 // Process-wide settings before anything starts: the log output, memory locking, certificates.
 std::optional<std::string> prepare_process(app::ServerConfig& cfg) {
+  // Flag and environment warnings come before logging starts, as plain text on stderr (etcd prints
+  // its flag-parsing warnings before its logger exists too).
   for (const auto& w : cfg.warnings)
     std::fprintf(stderr, "cairn: %s\n", w.c_str());
   if (auto e = setup_log_output(cfg.flags)) return e;
+  // The flag table admits only etcd's names for both (an unknown one is a flag error before this).
+  log::configure(log::parse_format(cfg.flags.log_format).value_or(log::Format::kJson),
+                 cfg.flags.debug ? log::Level::kDebug
+                                 : log::parse_level(cfg.flags.log_level).value_or(log::Level::kInfo));
   if (cfg.flags.memory_mlock && ::mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
     return std::string("--experimental-memory-mlock: mlockall: ") + std::strerror(errno);
   // Certificates are read (or generated) at startup; a bad one stops the member with status 1, as etcd.
@@ -216,6 +224,34 @@ cairn::Expected<std::string, std::string> start_member(Servers& sv, boost::asio:
   return listen_all(sv, cfg);
 }
 
+std::string hex_id(uint64_t id) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(id));
+  return b;
+}
+
+// The milestones etcd logs once a member serves (embed/serve.go), which scripts and operators wait for:
+// per client URL "ready to serve client requests", then "serving client traffic insecurely; ..." or
+// "serving client traffic securely", with its address; then cairn's own one-line summary.
+void log_serving(const app::ServerConfig& cfg, const std::string& serving, const std::string& peers) {
+  const std::string member = hex_id(cfg.node.member_id);
+  size_t start = 0;
+  for (size_t i = 0; i < cfg.client_listen.size() && start <= serving.size(); ++i) {
+    size_t comma = serving.find(',', start);
+    const std::string address =
+        serving.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? serving.size() + 1 : comma + 1;
+    log::info("ready to serve client requests", {{"local-member-id", member}});
+    if (cfg.client_listen_tls[i])
+      log::info("serving client traffic securely", {{"traffic", "grpc+http"}, {"address", address}});
+    else
+      log::warn("serving client traffic insecurely; this is strongly discouraged!", {{"address", address}});
+  }
+  log::info("member " + member + " (" + cfg.node.name + ") serving clients on " + serving + ", peers on " +
+                peers + ", cluster state " + cfg.flags.initial_cluster_state,
+            {{"local-member-id", member}, {"name", cfg.node.name}});
+}
+
 int run_member(app::ServerConfig cfg) {
   if (auto e = prepare_process(cfg)) {
     std::fprintf(stderr, "cairn: %s\n", e->c_str());
@@ -238,14 +274,12 @@ int run_member(app::ServerConfig cfg) {
   std::string peers = nc.listen_peer_unix.empty()
                           ? nc.listen_peer_host + ":" + std::to_string(nc.listen_peer_port)
                           : "unix:" + nc.listen_peer_unix;
-  std::fprintf(stderr, "cairn: member %llx (%s) serving clients on %s, peers on %s, cluster state %s\n",
-               static_cast<unsigned long long>(nc.member_id), nc.name.c_str(), serving->c_str(),
-               peers.c_str(), cfg.flags.initial_cluster_state.c_str());
+  log_serving(cfg, *serving, peers);
   app::notify_ready("serving clients on " + *serving);
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
-    std::fprintf(stderr, "cairn: shutting down\n");
+    log::info("received signal; shutting down", {{"member-id", hex_id(nc.member_id)}});
     app::notify_stopping();
     for (auto& s : sv.all)
       s->shutdown();
@@ -255,7 +289,10 @@ int run_member(app::ServerConfig cfg) {
   });
   std::vector<std::thread> threads;
   for (int i = 0; i < kNetThreads; ++i)
-    threads.emplace_back([&] { ioc.run(); });
+    threads.emplace_back([&, i] {
+      pthread_setname_np(pthread_self(), ("cairn-net-" + std::to_string(i)).c_str());
+      ioc.run();
+    });
   for (auto& t : threads)
     t.join();
   node.stop();

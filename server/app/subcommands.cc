@@ -1,5 +1,7 @@
 #include "server/app/subcommands.h"
 
+#include <pthread.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
@@ -119,7 +121,10 @@ int gateway_start(const std::vector<std::string>& args) {
     proxy.shutdown();
     ioc.stop();
   });
-  std::thread extra([&] { ioc.run(); });
+  std::thread extra([&] {
+    pthread_setname_np(pthread_self(), "cairn-gw-net");
+    ioc.run();
+  });
   ioc.run();
   extra.join();
   return 0;

@@ -1,10 +1,15 @@
 #include "server/auth/hash_pool.h"
 
+#include <pthread.h>
+
 namespace cairn::server::auth {
 
 HashPool::HashPool() {
   for (size_t i = 0; i < kHashThreads; ++i)
-    threads_.emplace_back([this] { run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "cairn-bcrypt");
+      run();
+    });
 }
 
 HashPool::~HashPool() {

@@ -4,6 +4,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/compactor/compactor.h"
+#include "server/log/log.h"
 #include "server/node/request_codec.h"
 
 namespace cairn::server::compactor {
@@ -35,14 +36,14 @@ std::shared_ptr<void> install(node::Node& node, const std::vector<net::Server*>&
     etcdserverpb::CompactionRequest req;
     req.set_revision(*rev);
     st->in_flight = true;
-    std::fprintf(stderr, "cairn: auto-compaction: compacting to revision %lld\n",
-                 static_cast<long long>(*rev));
+    log::info("auto-compaction: compacting to revision " + std::to_string(*rev),
+              {{"revision", std::to_string(*rev)}});
     n->propose(node::EntryKind::kCompaction, req.SerializeAsString(),
                [st, rev = *rev](node::Result<storage::ApplyResponse> r) {
                  st->in_flight = false;
                  if (!r) {
-                   std::fprintf(stderr, "cairn: auto-compaction to revision %lld failed: %s\n",
-                                static_cast<long long>(rev), r.error().message.c_str());
+                   log::warn("auto-compaction to revision " + std::to_string(rev) + " failed",
+                             {{"revision", std::to_string(rev)}, {"error", r.error().message}});
                    st->compactor.retry_soon(Clock::now());
                  }
                });

@@ -8,6 +8,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/corrupt/verdict.h"
+#include "server/log/log.h"
 #include "server/net/client.h"
 #include "server/net/completion.h"
 #include "server/node/request_codec.h"
@@ -114,18 +115,18 @@ awaitable<std::optional<std::string>> initial_round(node::Node& n, const Options
   auto peers = co_await std::move(ask);
   auto verdict = judge_initial(snap->local, peers);
   for (const auto& note : notes)
-    std::fprintf(stderr, "cairn: initial corruption check: %s\n", note.c_str());
+    log::warn("initial corruption check: " + note);
   for (const auto& note : verdict.notes)
-    std::fprintf(stderr, "cairn: initial corruption check: %s\n", note.c_str());
+    log::warn("initial corruption check: " + note);
   if (!verdict.mismatched.empty()) {
     std::string ids;
     for (uint64_t id : verdict.mismatched)
       ids += (ids.empty() ? "" : ",") + hex(id);
     co_return hex(n.member_id()) + " found data inconsistency with peers (" + ids + ")";
   }
-  std::fprintf(stderr,
-               "cairn: initial corruption check passed (revision %lld, %zu of %zu members compared)\n",
-               static_cast<long long>(snap->local.revision), peers.size(), snap->peers.size());
+  log::info("initial corruption check passed (revision " + std::to_string(snap->local.revision) + ", " +
+            std::to_string(peers.size()) + " of " + std::to_string(snap->peers.size()) +
+            " members compared)");
   co_return std::nullopt;
 }
 
@@ -152,8 +153,8 @@ awaitable<void> periodic_round(std::shared_ptr<Periodic> st, std::shared_ptr<con
   auto verdict = co_await std::move(judge);
   if (!verdict) co_return;
   for (uint64_t id : *verdict) {
-    std::fprintf(stderr, "cairn: corruption check: member %s's hash differs; raising the CORRUPT alarm\n",
-                 hex(id).c_str());
+    log::error("corruption check: member " + hex(id) + "'s hash differs; raising the CORRUPT alarm",
+               {{"remote-member-id", hex(id)}});
     etcdserverpb::AlarmRequest req;
     req.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
     req.set_alarm(etcdserverpb::CORRUPT);

@@ -1,7 +1,5 @@
 #include "server/net/call_metrics.h"
 
-#include <cstdio>
-
 namespace cairn::server::net {
 
 namespace {
@@ -12,85 +10,71 @@ constexpr const char* kCodeNames[CallMetrics::kCodes] = {
     "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
     "DataLoss", "Unauthenticated"};
 
-// "/etcdserverpb.KV/Range" -> grpc_service="etcdserverpb.KV",grpc_method="Range"
-std::string labels(const std::string& path, const std::string& type) {
-  auto slash = path.rfind('/');
-  std::string service = slash == std::string::npos || slash == 0 ? path : path.substr(1, slash - 1);
-  std::string method = slash == std::string::npos ? path : path.substr(slash + 1);
-  return "grpc_method=\"" + method + "\",grpc_service=\"" + service + "\",grpc_type=\"" + type + "\"";
-}
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
+metrics::Labels labels(const CallMetrics::Method& m) {
+  return {{"grpc_method", m.name}, {"grpc_service", m.service}, {"grpc_type", m.type}};
 }
 
 }  // namespace
 
 void CallMetrics::add_method(std::string_view path, bool streaming) {
-  // etcd's streaming methods: server streams send, bidirectional ones also read more than one message.
-  std::string type = "unary";
-  if (streaming)
-    type = path.ends_with("/Snapshot") || path.ends_with("/Observe") ? "server_stream" : "bidi_stream";
-  std::lock_guard lk(mu_);
-  methods_[std::string(path)].type = type;
-}
-
-void CallMetrics::started(std::string_view path) {
-  std::lock_guard lk(mu_);
-  if (auto it = methods_.find(path); it != methods_.end()) ++it->second.started;
-}
-
-void CallMetrics::handled(std::string_view path, StatusCode code, std::chrono::nanoseconds took) {
-  std::lock_guard lk(mu_);
-  auto it = methods_.find(path);
-  if (it == methods_.end()) return;
+  auto [it, fresh] = methods_.try_emplace(std::string(path));
   Method& m = it->second;
-  int c = static_cast<int>(code);
-  ++m.handled[c >= 0 && c < kCodes ? c : 2];
+  // "/etcdserverpb.KV/Range" -> grpc_service="etcdserverpb.KV",grpc_method="Range"
+  auto slash = path.rfind('/');
+  m.service = std::string(slash == std::string::npos || slash == 0 ? path : path.substr(1, slash - 1));
+  m.name = std::string(slash == std::string::npos ? path : path.substr(slash + 1));
+  // etcd's streaming methods: server streams send, bidirectional ones also read more than one message.
+  m.type = "unary";
+  if (streaming)
+    m.type = path.ends_with("/Snapshot") || path.ends_with("/Observe") ? "server_stream" : "bidi_stream";
+}
+
+CallMetrics::Method* CallMetrics::method(std::string_view path) {
+  auto it = methods_.find(path);
+  return it == methods_.end() ? nullptr : &it->second;
+}
+
+void CallMetrics::started(Method* m) {
+  if (m) m->started.fetch_add(1, std::memory_order_relaxed);
+}
+
+void CallMetrics::handled(Method* m, StatusCode code, std::chrono::nanoseconds took) {
+  if (!m) return;
+  const int c = static_cast<int>(code);
+  m->handled[c >= 0 && c < kCodes ? c : 2].fetch_add(1, std::memory_order_relaxed);
+  if (histograms_) m->seconds.observe(std::chrono::duration<double>(took).count());
+}
+
+void CallMetrics::collect(metrics::Families& out) const {
+  using prometheus::MetricType;
+  const std::string started_name = "grpc_server_started_total";
+  out.declare(started_name, "Total number of RPCs started on the server.", MetricType::Counter);
+  for (const auto& [path, m] : methods_)
+    out.counter(started_name, "", static_cast<double>(m.started.load()), labels(m));
+  const std::string handled_name = "grpc_server_handled_total";
+  out.declare(handled_name, "Total number of RPCs completed on the server, regardless of success or failure.",
+              MetricType::Counter);
+  for (const auto& [path, m] : methods_)
+    for (int c = 0; c < kCodes; ++c)
+      if (auto n = m.handled[c].load()) {
+        auto l = labels(m);
+        l.insert(l.begin(), {"grpc_code", kCodeNames[c]});
+        out.counter(handled_name, "", static_cast<double>(n), l);
+      }
   if (!histograms_) return;
-  const double s = std::chrono::duration<double>(took).count();
-  for (size_t i = 0; i < kBucketsSeconds.size(); ++i)
-    if (s <= kBucketsSeconds[i]) {
-      ++m.buckets[i];
-      break;
-    }
-  m.seconds_sum += s;
-  ++m.seconds_count;
+  const std::string seconds_name = "grpc_server_handling_seconds";
+  out.declare(seconds_name,
+              "Histogram of response latency (seconds) of gRPC that had been application-level handled by "
+              "the server.",
+              MetricType::Histogram);
+  for (const auto& [path, m] : methods_)
+    out.histogram(seconds_name, "", m.seconds, labels(m));
 }
 
 std::string CallMetrics::render() const {
-  std::lock_guard lk(mu_);
-  std::string o =
-      "# HELP grpc_server_started_total Total number of RPCs started on the server.\n"
-      "# TYPE grpc_server_started_total counter\n";
-  for (const auto& [path, m] : methods_)
-    o += "grpc_server_started_total{" + labels(path, m.type) + "} " + std::to_string(m.started) + "\n";
-  o += "# HELP grpc_server_handled_total Total number of RPCs completed on the server, regardless of success "
-       "or failure.\n# TYPE grpc_server_handled_total counter\n";
-  for (const auto& [path, m] : methods_)
-    for (int c = 0; c < kCodes; ++c)
-      if (m.handled[c] > 0)
-        o += "grpc_server_handled_total{grpc_code=\"" + std::string(kCodeNames[c]) + "\"," +
-             labels(path, m.type) + "} " + std::to_string(m.handled[c]) + "\n";
-  if (!histograms_) return o;
-  o += "# HELP grpc_server_handling_seconds Histogram of response latency (seconds) of gRPC that had been "
-       "application-level handled by the server.\n# TYPE grpc_server_handling_seconds histogram\n";
-  for (const auto& [path, m] : methods_) {
-    const std::string l = labels(path, m.type);
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kBucketsSeconds.size(); ++i) {
-      cumulative += m.buckets[i];
-      o += "grpc_server_handling_seconds_bucket{" + l + ",le=\"" + number(kBucketsSeconds[i]) + "\"} " +
-           std::to_string(cumulative) + "\n";
-    }
-    o += "grpc_server_handling_seconds_bucket{" + l + ",le=\"+Inf\"} " + std::to_string(m.seconds_count) +
-         "\n";
-    o += "grpc_server_handling_seconds_sum{" + l + "} " + number(m.seconds_sum) + "\n";
-    o += "grpc_server_handling_seconds_count{" + l + "} " + std::to_string(m.seconds_count) + "\n";
-  }
-  return o;
+  metrics::Families f;
+  collect(f);
+  return f.text();
 }
 
 }  // namespace cairn::server::net

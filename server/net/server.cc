@@ -54,6 +54,7 @@ struct ServerCall {
 
   const UnaryHandler* unary = nullptr;
   const StreamHandler* stream = nullptr;
+  CallMetrics::Method* metrics = nullptr;  // resolved with the route
 
   // Inbound messages.
   MessageDeframer deframer;
@@ -154,6 +155,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       call.response_started = true;
     }
     std::string framed = frame_message(message);
+    server_->stats.grpc_sent_bytes.fetch_add(framed.size(), std::memory_order_relaxed);
     account_pending(static_cast<std::int64_t>(framed.size()));
     call.out.push(std::move(framed));
     resume_data(call);
@@ -163,7 +165,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     if (call.final_decided || call.stream_closed) return;
     call.final_decided = true;
     if (call.unary || call.stream)
-      server_->call_metrics.handled(call.path, status.code, Clock::now() - call.received_at);
+      server_->call_metrics.handled(call.metrics, status.code, Clock::now() - call.received_at);
     call.deadline_timer.cancel();
     call.read_wake.cancel();
     call.write_wake.cancel();
@@ -369,6 +371,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
         self->cancel_handler(*call);
       });
     }
+    call->metrics = server_->call_metrics.method(call->path);
     if (auto it = server_->unary_routes.find(call->path); it != server_->unary_routes.end()) {
       call->unary = &it->second;
     } else if (auto st = server_->stream_routes.find(call->path); st != server_->stream_routes.end()) {
@@ -404,6 +407,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       nghttp2_session_consume(ng_, call->stream_id, data.size());
       return;
     }
+    server_->stats.grpc_received_bytes.fetch_add(data.size(), std::memory_order_relaxed);
     std::size_t before = call->inbound.size();
     auto err = call->deframer.feed(data, call->inbound);
     for (std::size_t i = before; i < call->inbound.size(); ++i)
@@ -432,7 +436,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   void start_handler(const std::shared_ptr<ServerCall>& call) {
     call->handler_running = true;
     server_->stats.calls_started.fetch_add(1);
-    server_->call_metrics.started(call->path);
+    server_->call_metrics.started(call->metrics);
     auto self = std::static_pointer_cast<GrpcServerConnection>(shared_from_this());
     asio::co_spawn(executor(), run_handler(self, call),
                    asio::bind_cancellation_slot(
@@ -1020,35 +1024,44 @@ const ServerLimits& Server::limits() const {
 
 namespace cairn::server::net {
 
-std::string render_prometheus(const ServerStats& s) {
-  std::string out;
-  auto add = [&out](std::string_view name, std::string_view type, std::uint64_t v) {
-    out += "# TYPE cairn_net_";
-    out += name;
-    out += ' ';
-    out += type;
-    out += "\ncairn_net_";
-    out += name;
-    out += ' ';
-    out += std::to_string(v);
-    out += '\n';
+void collect_prometheus(const ServerStats& s, metrics::Families& out) {
+  auto add = [&out](std::string_view name, bool counter, const std::atomic<std::uint64_t>& v,
+                    const char* help) {
+    const std::string full = "cairn_net_" + std::string(name);
+    if (counter)
+      out.counter(full, help, static_cast<double>(v.load()));
+    else
+      out.gauge(full, help, static_cast<double>(v.load()));
   };
-  add("connections_accepted_total", "counter", s.connections_accepted.load());
-  add("connections_rejected_total", "counter", s.connections_rejected.load());
-  add("connections_open", "gauge", s.connections_open.load());
-  add("h2_connections_total", "counter", s.h2_connections.load());
-  add("http1_connections_total", "counter", s.http1_connections.load());
-  add("handshake_timeouts_total", "counter", s.handshake_timeouts.load());
-  add("tls_handshake_failures_total", "counter", s.tls_handshake_failures.load());
-  add("grpc_calls_started_total", "counter", s.calls_started.load());
-  add("grpc_calls_cancelled_total", "counter", s.calls_cancelled.load());
-  add("h2_streams_refused_total", "counter", s.streams_refused.load());
-  add("h2_protocol_errors_total", "counter", s.protocol_errors.load());
-  add("keepalive_pings_sent_total", "counter", s.keepalive_pings_sent.load());
-  add("keepalive_timeouts_total", "counter", s.keepalive_timeouts.load());
-  add("pending_write_bytes", "gauge", s.pending_write_bytes.load());
-  add("pending_write_bytes_peak", "gauge", s.pending_write_bytes_peak.load());
-  return out;
+  add("connections_accepted_total", true, s.connections_accepted, "Client connections accepted.");
+  add("connections_rejected_total", true, s.connections_rejected,
+      "Client connections refused (over the limit).");
+  add("connections_open", false, s.connections_open, "Client connections open now.");
+  add("h2_connections_total", true, s.h2_connections, "HTTP/2 (gRPC) connections accepted.");
+  add("http1_connections_total", true, s.http1_connections, "HTTP/1.1 connections accepted.");
+  add("handshake_timeouts_total", true, s.handshake_timeouts,
+      "Connections closed before their first request.");
+  add("tls_handshake_failures_total", true, s.tls_handshake_failures, "TLS handshakes that failed.");
+  add("grpc_calls_started_total", true, s.calls_started, "gRPC calls started.");
+  add("grpc_calls_cancelled_total", true, s.calls_cancelled, "gRPC calls cancelled by the client.");
+  add("h2_streams_refused_total", true, s.streams_refused, "HTTP/2 streams refused (over the limit).");
+  add("h2_protocol_errors_total", true, s.protocol_errors, "HTTP/2 connections ended by a protocol error.");
+  add("keepalive_pings_sent_total", true, s.keepalive_pings_sent, "Server keepalive PINGs sent.");
+  add("keepalive_timeouts_total", true, s.keepalive_timeouts,
+      "Connections closed: keepalive PING unanswered.");
+  add("pending_write_bytes", false, s.pending_write_bytes, "Response bytes queued and not yet sent.");
+  add("pending_write_bytes_peak", false, s.pending_write_bytes_peak, "Highest pending_write_bytes seen.");
+  out.counter("etcd_network_client_grpc_received_bytes_total",
+              "The total number of bytes received from grpc clients.",
+              static_cast<double>(s.grpc_received_bytes.load()));
+  out.counter("etcd_network_client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.",
+              static_cast<double>(s.grpc_sent_bytes.load()));
+}
+
+std::string render_prometheus(const ServerStats& s) {
+  metrics::Families f;
+  collect_prometheus(s, f);
+  return f.text();
 }
 
 }  // namespace cairn::server::net

@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "server/metrics/families.h"
 #include "server/net/byte_stream.h"
 #include "server/net/call_metrics.h"
 #include "server/net/endpoint.h"
@@ -152,9 +153,15 @@ struct ServerStats {
   // bound on this is what keeps never-reading clients from growing server memory.
   std::atomic<std::uint64_t> pending_write_bytes{0};
   std::atomic<std::uint64_t> pending_write_bytes_peak{0};
+  // gRPC message bytes (length-prefixed frames) received from and sent to clients:
+  // etcd_network_client_grpc_{received,sent}_bytes_total.
+  std::atomic<std::uint64_t> grpc_received_bytes{0};
+  std::atomic<std::uint64_t> grpc_sent_bytes{0};
 };
 
-// The counters above in Prometheus text format (for a /metrics route).
+// The counters above as metric families (cairn_net_* and etcd's client gRPC byte counters), and the same
+// in Prometheus text format (for a /metrics route).
+void collect_prometheus(const ServerStats& stats, metrics::Families& out);
 std::string render_prometheus(const ServerStats& stats);
 
 class Server {

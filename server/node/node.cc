@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +11,11 @@
 #include <filesystem>
 #include <limits>
 #include <set>
+#include <source_location>
 
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
+#include "server/log/log.h"
 #include "server/node/force_new_cluster.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
@@ -33,10 +36,20 @@ uint64_t be64(const unsigned char* p) {
   return v;
 }
 
-void log_line(const char* fmt, const std::string& a = {}, const std::string& b = {}) {
-  std::fprintf(stderr, "cairn: ");
-  std::fprintf(stderr, fmt, a.c_str(), b.c_str());
-  std::fprintf(stderr, "\n");
+// One log line; "fatal: ..." (the member aborts next) at zap's fatal level, "... failed" at warn.
+void log_line(const char* fmt, const std::string& a = {}, const std::string& b = {},
+              std::source_location where = std::source_location::current()) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf, fmt, a.c_str(), b.c_str());
+  std::string_view text(buf);
+  log::Level level = log::Level::kInfo;
+  if (text.starts_with("fatal: ")) {
+    level = log::Level::kFatal;
+    text.remove_prefix(7);
+  } else if (text.find("failed") != std::string_view::npos) {
+    level = log::Level::kWarn;
+  }
+  log::write(level, text, {}, where);
 }
 
 etcdserverpb::Member to_member_pb(const MemberInfo& m) {
@@ -269,6 +282,8 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
 
   net::PeerTransportCallbacks cb;
   cb.on_message = [this](net::PeerId from, std::string payload) {
+    if (auto* peer = stats_.peers.of(from))
+      peer->received_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
     auto m = proto::decode_message(payload);
     if (!m) return;
     if (m->type == raft::MessageType::kSnap) {
@@ -323,6 +338,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     if (!e) on_tick();
   });
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "cairn-node");  // 15 bytes at most (top -H, /proc/*/task/*/comm)
     auto guard = boost::asio::make_work_guard(ioc_);
     ioc_.run();
   });
@@ -520,6 +536,16 @@ void Node::move_leader(uint64_t target, ErrorDone done) {
   }
 }
 
+// A heartbeat response closes the round trip of the last heartbeat sent to that follower (a response
+// to an older one is counted against the newer send: an underestimate, never an invented delay).
+void Node::observe_round_trip(uint64_t peer, Clock::time_point now) {
+  auto it = heartbeat_sent_.find(peer);
+  if (it == heartbeat_sent_.end()) return;
+  if (auto* p = stats_.peers.of(peer))
+    p->round_trip.observe(std::chrono::duration<double>(now - it->second).count());
+  heartbeat_sent_.erase(it);
+}
+
 void Node::drain() {
   std::vector<raft::Message> msgs;
   std::vector<PendingProposal> props;
@@ -542,6 +568,7 @@ void Node::drain() {
   const auto now = Clock::now();
   for (auto& m : msgs) {
     last_heard_[m.from] = now;
+    if (m.type == raft::MessageType::kHeartbeatResp) observe_round_trip(m.from, now);
     (void)raw_->step(std::move(m));
   }
   for (uint64_t id : unreachable)
@@ -685,7 +712,11 @@ void Node::send(std::vector<raft::Message>& msgs) {
       send_snapshot(std::move(m));
       continue;
     }
-    transport_->send(m.to, proto::encode(m));
+    if (m.type == raft::MessageType::kHeartbeat) heartbeat_sent_[m.to] = Clock::now();
+    std::string bytes = proto::encode(m);
+    if (auto* peer = stats_.peers.of(m.to))
+      peer->sent_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
+    transport_->send(m.to, std::move(bytes));
   }
 }
 
@@ -733,9 +764,10 @@ void Node::process_ready() {
           log_line("fatal: WAL sync failed: %s", d.error().message());
           std::abort();
         }
+        const auto took = Clock::now() - t0;
         stats_.wal_fsyncs++;
-        stats_.wal_fsync_micros_total +=
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+        stats_.wal_fsync_micros_total += std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+        stats_.wal_fsync_seconds.observe(std::chrono::duration<double>(took).count());
       }
       if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
       if (!rd.entries.empty()) mem_.append(rd.entries);
@@ -769,6 +801,22 @@ void Node::apply_committed(const std::vector<raft::Entry>& entries) {
   }
 }
 
+// etcd's milestone once this member's attributes are committed (etcdserver/server.go publish).
+void Node::log_published(const etcdserverpb::Member& pb) const {
+  auto hex = [](uint64_t v) {
+    char b[17];
+    std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(v));
+    return std::string(b);
+  };
+  std::string urls;
+  for (const auto& u : pb.clienturls())
+    urls += (urls.empty() ? "" : " ") + u;
+  log::info("published local member to cluster through raft",
+            {{"local-member-id", hex(cfg_.member_id)},
+             {"local-member-attributes", "{Name:" + pb.name() + " ClientURLs:[" + urls + "]}"},
+             {"cluster-id", hex(cluster_id_)}});
+}
+
 void Node::apply_entry(const raft::Entry& e) {
   if (e.index <= store_->applied().index) return;
   stats_.proposals_committed++;
@@ -787,6 +835,7 @@ void Node::apply_entry(const raft::Entry& e) {
         it->second.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
         save_metadata();
         (void)wal_->sync();
+        if (pb.id() == cfg_.member_id) log_published(pb);
       }
     }
   }
@@ -802,7 +851,9 @@ void Node::apply_entry(const raft::Entry& e) {
   if (p && p->kind == EntryKind::kDowngrade) downgrade = stage_downgrade(*p, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes);
-  warn_slow_apply(e.index, Clock::now() - apply_started);
+  const auto apply_took = Clock::now() - apply_started;
+  warn_slow_apply(e.index, apply_took);
+  stats_.backend_commit_seconds.observe(std::chrono::duration<double>(apply_took).count());
   if (r) stats_.mvcc.add(count_mvcc_ops(*r), std::holds_alternative<storage::TxnResponse>(*r));
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
     log_line("fatal: store apply failed: %s", r.error().message());
@@ -1127,6 +1178,7 @@ void Node::send_snapshot(raft::Message m) {
   std::string meta = metadata_blob();
   if (snap_thread_.joinable()) snap_thread_.join();
   snap_thread_ = std::thread([this, m = std::move(m), tmp, meta = std::move(meta)]() mutable {
+    pthread_setname_np(pthread_self(), "cairn-snap-send");
     auto packed = pack_dir(tmp);
     std::error_code ec2;
     std::filesystem::remove_all(tmp, ec2);

@@ -42,6 +42,8 @@
 #include "raft/log_storage.h"
 #include "raft/raw_node.h"
 #include "server/auth/auth.h"
+#include "server/metrics/histogram.h"
+#include "server/metrics/peer_metrics.h"
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
 #include "server/node/mvcc_metrics.h"
@@ -179,6 +181,12 @@ struct NodeStats {
   std::atomic<uint64_t> snapshots_refused{0};    // from the leader, malformed: dropped before raft saw them
   std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
   MvccCounters mvcc;                             // etcd_mvcc_{put,delete,range,txn}_total
+  // etcd's buckets (wal/metrics.go, mvcc/backend/metrics.go): 1 ms doubling, 14 buckets (to 8.192 s).
+  metrics::Histogram wal_fsync_seconds{metrics::exponential_buckets(0.001, 2, 14)};
+  // One applied entry's store write (building and committing its RocksDB WriteBatch).
+  metrics::Histogram backend_commit_seconds{metrics::exponential_buckets(0.001, 2, 14)};
+  // Raft bytes to/from each peer, and the heartbeat round trip a leader sees to each follower.
+  metrics::PeerMetrics peers;
 };
 
 // Observers of the node's state machine, for the services that live beside it (watch hub, lessor).
@@ -275,6 +283,8 @@ class Node {
   void propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done);
   void schedule_drain_locked();
   void drain();
+  void log_published(const etcdserverpb::Member& pb) const;
+  void observe_round_trip(uint64_t peer, std::chrono::steady_clock::time_point now);
   void on_tick();
   void process_ready();
   void send(std::vector<raft::Message>& msgs);
@@ -358,6 +368,8 @@ class Node {
   bool stopped_ = false;
   int pending_tick_advance_ = 0;  // election ticks to advance at the first peer message (start())
   std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // peer -> last message (drain())
+  // peer -> when the last heartbeat went out (send()), for etcd_network_peer_round_trip_time_seconds.
+  std::map<uint64_t, std::chrono::steady_clock::time_point> heartbeat_sent_;
   uint64_t slow_applies_ = 0;  // entries slower than warning_apply_duration
   std::chrono::steady_clock::time_point last_slow_apply_log_{};
   LostTailNotices lost_tail_notices_;

@@ -12,11 +12,14 @@ TEST(CallMetrics, CountsRegisteredMethodsOnly) {
   CallMetrics m;
   m.add_method("/etcdserverpb.KV/Put", false);
   m.add_method("/etcdserverpb.Watch/Watch", true);
-  m.started("/etcdserverpb.KV/Put");
-  m.handled("/etcdserverpb.KV/Put", StatusCode::kOk, 2ms);
-  m.started("/etcdserverpb.KV/Put");
-  m.handled("/etcdserverpb.KV/Put", StatusCode::kResourceExhausted, 2ms);
-  m.started("/no.Such/Method");  // not registered: not tracked
+  CallMetrics::Method* put = m.method("/etcdserverpb.KV/Put");
+  ASSERT_NE(put, nullptr);
+  m.started(put);
+  m.handled(put, StatusCode::kOk, 2ms);
+  m.started(put);
+  m.handled(put, StatusCode::kResourceExhausted, 2ms);
+  EXPECT_EQ(m.method("/no.Such/Method"), nullptr);  // not registered: not tracked
+  m.started(nullptr);                               // what a call to it does: nothing
   const std::string t = m.render();
   EXPECT_NE(t.find("grpc_server_started_total{grpc_method=\"Put\",grpc_service=\"etcdserverpb.KV\","
                    "grpc_type=\"unary\"} 2\n"),
@@ -35,8 +38,9 @@ TEST(CallMetrics, ExtensiveAddsLatencyHistograms) {
   CallMetrics m;
   m.enable_histograms(true);
   m.add_method("/etcdserverpb.KV/Range", false);
-  m.handled("/etcdserverpb.KV/Range", StatusCode::kOk, 3ms);
-  m.handled("/etcdserverpb.KV/Range", StatusCode::kOk, 300ms);
+  CallMetrics::Method* range = m.method("/etcdserverpb.KV/Range");
+  m.handled(range, StatusCode::kOk, 3ms);
+  m.handled(range, StatusCode::kOk, 300ms);
   const std::string t = m.render();
   const std::string l = "grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"";
   EXPECT_NE(t.find("grpc_server_handling_seconds_bucket{" + l + ",le=\"0.005\"} 1\n"), std::string::npos)

@@ -174,9 +174,9 @@ function quantile(buckets, q) {  // buckets: [{le, count}] cumulative, sorted
   for (const b of buckets) if (b.count >= q * total) return b.le;
   return null;
 }
-function latencyBuckets(m) {
+function latencyBuckets(m, name) {  // one histogram's buckets summed over every label set
   const by = new Map();
-  for (const x of m.get('grpc_server_handling_seconds_bucket') || []) {
+  for (const x of m.get(name + '_bucket') || []) {
     const le = /le="([^"]+)"/.exec(x.labels);
     if (!le) continue;
     const k = le[1] === '+Inf' ? Infinity : Number(le[1]);
@@ -188,7 +188,7 @@ const CHARTS = [
   { id: 'rps', title: 'Requests/s', unit: '/s' },
   { id: 'p50', title: 'Request latency p50 (ms)', unit: ' ms', note: 'needs --metrics=extensive' },
   { id: 'p99', title: 'Request latency p99 (ms)', unit: ' ms', note: 'needs --metrics=extensive' },
-  { id: 'fsync', title: 'WAL fsync latency, mean (ms)', unit: ' ms' },
+  { id: 'fsync', title: 'WAL fsync latency p99 (ms)', unit: ' ms' },
   { id: 'commits', title: 'Proposals committed/s', unit: '/s' },
   { id: 'leader', title: 'Leader changes seen', unit: '' },
   { id: 'db', title: 'DB size (MiB)', unit: ' MiB' },
@@ -200,20 +200,22 @@ async function sampleMetrics() {
   try { text = await (await fetch('/metrics', { signal: AbortSignal.timeout(1500) })).text(); } catch (e) { return; }
   const m = parseMetrics(text), t = Date.now() / 1000;
   const cur = {
-    t, handled: sum(m, 'grpc_server_handled_total'), buckets: latencyBuckets(m),
-    fsum: sum(m, 'etcd_disk_wal_fsync_duration_seconds_sum'), fcount: sum(m, 'etcd_disk_wal_fsync_duration_seconds_count'),
+    t, handled: sum(m, 'grpc_server_handled_total'), buckets: latencyBuckets(m, 'grpc_server_handling_seconds'),
+    fbuckets: latencyBuckets(m, 'etcd_disk_wal_fsync_duration_seconds'),
     commits: sum(m, 'etcd_server_proposals_committed_total'),
   };
   const push = (id, v) => { const s = series[id]; s.push({ t, v }); if (s.length > HISTORY_POINTS_MAX) s.shift(); };
   if (lastSample) {
     const dt = t - lastSample.t;
     push('rps', (cur.handled - lastSample.handled) / dt);
-    const delta = cur.buckets.map((b, i) => ({ le: b.le, count: b.count - ((lastSample.buckets[i] || {}).count || 0) }));
+    const since = (now, then) => now.map((b, i) => ({ le: b.le, count: b.count - ((then[i] || {}).count || 0) }));
+    const delta = since(cur.buckets, lastSample.buckets);
     const p50 = quantile(delta, 0.5), p99 = quantile(delta, 0.99);
     if (p50 !== null && isFinite(p50)) push('p50', p50 * 1000);
     if (p99 !== null && isFinite(p99)) push('p99', p99 * 1000);
-    const fc = cur.fcount - lastSample.fcount;
-    push('fsync', fc > 0 ? (cur.fsum - lastSample.fsum) / fc * 1000 : 0);
+    // The bucket bound the 99th percentile falls under (etcd's buckets: 1, 2, 4 ... 8192 ms); 0 when idle.
+    const fp99 = quantile(since(cur.fbuckets, lastSample.fbuckets), 0.99);
+    push('fsync', fp99 !== null && isFinite(fp99) ? fp99 * 1000 : 0);
     push('commits', (cur.commits - lastSample.commits) / dt);
   }
   push('leader', sum(m, 'etcd_server_leader_changes_seen_total'));
