@@ -92,6 +92,10 @@ awaitable<HttpResponse> metrics(Node* n, const net::Server* s) {
         static_cast<double>(st.proposals_pending.load()));
   gauge("etcd_server_proposals_failed_total", "The total number of failed proposals seen.", "counter",
         static_cast<double>(st.proposals_failed.load()));
+  gauge("cairn_inbox_proposals_refused_total",
+        "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "
+        "bound.",
+        "counter", static_cast<double>(st.inbox_proposals_refused.load()));
   const auto& mv = st.mvcc;
   gauge("etcd_mvcc_put_total", "Total number of puts seen by this member.", "counter",
         static_cast<double>(mv.puts.load()));

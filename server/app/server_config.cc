@@ -8,6 +8,7 @@
 
 #include "server/app/flag_table.h"
 #include "server/app/flags.h"
+#include "server/node/size_policy.h"
 #include "server/node/url.h"
 
 namespace cairn::server::app {
@@ -308,6 +309,10 @@ std::optional<std::string> check_timing(const Flags& g) {
     return "--election-timeout[" + std::to_string(g.election_timeout_ms) +
            "ms] is too long, and should be set less than 50000ms";
   if (g.snapshot_count == 0) return "--snapshot-count must be at least 1";
+  if (g.max_request_bytes > node::kMaxRequestBytesLimit)  // server/node/size_policy.h
+    return "--max-request-bytes " + std::to_string(g.max_request_bytes) + " is larger than " +
+           std::to_string(node::kMaxRequestBytesLimit) +
+           ", the largest request one WAL record (16 MiB) and one peer frame carry";
   if (g.watch_progress_notify_interval < std::chrono::milliseconds(100))
     return "--experimental-watch-progress-notify-interval must be at least 100ms (got " +
            go_format_duration(g.watch_progress_notify_interval) + ")";

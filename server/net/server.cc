@@ -141,20 +141,17 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
 
   const ServerLimits& limits() const { return limits_; }
 
-  void queue_message(ServerCall& call, std::string message) {
-    if (!call.response_started) {
-      HeaderList h;
-      h.add(":status", "200");
-      h.add("content-type", "application/grpc");
-      nghttp2_data_provider prd;
-      prd.source.ptr = &call;
-      prd.read_callback = &read_data;
-      nghttp2_submit_response(ng_, call.stream_id, h.data(), h.size(), &prd);
-      call.response_started = true;
-    }
-    std::string framed = frame_message(message);
-    account_pending(static_cast<std::int64_t>(framed.size()));
-    call.out.push(std::move(framed));
+  void queue_message(ServerCall& call, std::string_view message) {
+    start_response(call);
+    push_outbound(call, frame_message(message));
+    resume_data(call);
+  }
+
+  // `framed` already carries its gRPC prefix (FramedMessage).
+  void queue_framed(ServerCall& call, std::vector<std::string> framed) {
+    start_response(call);
+    for (auto& piece : framed)
+      push_outbound(call, std::move(piece));
     resume_data(call);
   }
 
@@ -222,6 +219,23 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   static void add_status(HeaderList& h, const Status& s) {
     h.add("grpc-status", std::to_string(static_cast<int>(s.code)));
     if (!s.message.empty()) h.add("grpc-message", percent_encode(s.message));
+  }
+
+  void start_response(ServerCall& call) {
+    if (call.response_started) return;
+    HeaderList h;
+    h.add(":status", "200");
+    h.add("content-type", "application/grpc");
+    nghttp2_data_provider prd;
+    prd.source.ptr = &call;
+    prd.read_callback = &read_data;
+    nghttp2_submit_response(ng_, call.stream_id, h.data(), h.size(), &prd);
+    call.response_started = true;
+  }
+
+  void push_outbound(ServerCall& call, std::string framed) {
+    account_pending(static_cast<std::int64_t>(framed.size()));
+    call.out.push(std::move(framed));
   }
 
   void resume_data(ServerCall& call) {
@@ -429,6 +443,14 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   void start_handler(const std::shared_ptr<ServerCall>& call) {
+    // Responses queued and not yet read by their clients, over all connections: past the budget a new
+    // unary call is refused before it builds a response (etcd's overload answer; clients retry).
+    if (call->unary != nullptr && server_->stats.pending_write_bytes.load(std::memory_order_relaxed) >=
+                                      limits_.pending_write_bytes_max) {
+      server_->stats.calls_refused_pending_write.fetch_add(1, std::memory_order_relaxed);
+      finish_call(*call, {StatusCode::kResourceExhausted, "etcdserver: too many requests"});
+      return;
+    }
     call->handler_running = true;
     server_->stats.calls_started.fetch_add(1);
     server_->call_metrics.started(call->path);
@@ -454,11 +476,16 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       call->inbound_bytes = 0;
       Reply reply = co_await (*call->unary)(ctx, request);
       if (!reply.has_message()) co_return std::move(reply.status());
-      if (reply.message().size() > self->limits_.message_bytes_max) {
+      const std::size_t bytes =
+          reply.is_framed() ? reply.framed().size_bytes() - kMessagePrefixBytes : reply.message().size();
+      if (bytes > self->limits_.send_message_bytes_max) {
         co_return Status{StatusCode::kResourceExhausted, "grpc: trying to send message larger than max"};
       }
-      if (!call->final_decided && !call->stream_closed)
-        self->queue_message(*call, std::move(reply.message()));
+      if (call->final_decided || call->stream_closed) co_return Status::ok();
+      if (reply.is_framed())
+        self->queue_framed(*call, std::move(reply.framed().chunks));
+      else
+        self->queue_message(*call, reply.message());
       co_return Status::ok();
     }
     ServerStream stream(*call);
@@ -679,6 +706,20 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
 
 // --- ServerContext / ServerStream ---
 
+std::string& Reply::message() {
+  if (auto* f = std::get_if<FramedMessage>(&value_)) {
+    std::string m;
+    m.reserve(f->size_bytes());
+    for (auto& c : f->chunks) {
+      m += c;
+      std::string().swap(c);
+    }
+    m.erase(0, kMessagePrefixBytes);
+    value_ = std::move(m);
+  }
+  return std::get<std::string>(value_);
+}
+
 const std::string& ServerContext::method() const {
   return call_->path;
 }
@@ -721,7 +762,7 @@ awaitable<std::optional<std::string>> ServerStream::read() {
 awaitable<bool> ServerStream::write(std::string message) {
   detail::ServerCall& c = *call_;
   const ServerLimits& limits = c.conn->limits();
-  if (message.size() > limits.message_bytes_max) {
+  if (message.size() > limits.send_message_bytes_max) {
     c.conn->finish_call(c, {StatusCode::kResourceExhausted, "grpc: trying to send message larger than max"});
     co_return false;
   }
@@ -1021,6 +1062,7 @@ std::string render_prometheus(const ServerStats& s) {
   add("grpc_calls_started_total", "counter", s.calls_started.load());
   add("grpc_calls_cancelled_total", "counter", s.calls_cancelled.load());
   add("h2_streams_refused_total", "counter", s.streams_refused.load());
+  add("grpc_calls_refused_pending_write_total", "counter", s.calls_refused_pending_write.load());
   add("h2_protocol_errors_total", "counter", s.protocol_errors.load());
   add("keepalive_pings_sent_total", "counter", s.keepalive_pings_sent.load());
   add("keepalive_timeouts_total", "counter", s.keepalive_timeouts.load());
