@@ -182,6 +182,7 @@ void Raft::reset(Term term) {
     if (id == id_) pr.match_index = log_.stable_last_index();
   }
   pending_conf_index_ = 0;
+  uncommitted_bytes_ = 0;
   read_only_.reset();
   pending_read_index_msgs_.clear();
 }
@@ -446,6 +447,7 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
       CAIRN_ASSERT_MSG(!m.entries.empty(), "proposal without entries");
       if (!tracker_.progress(id_)) return unexpected(Error::kProposalDropped);  // removed from the cluster
       if (lead_transferee_ != kNone) return unexpected(Error::kProposalDropped);
+      if (!fits_uncommitted_budget(m.entries)) return unexpected(Error::kUncommittedBytesExceeded);
       for (size_t i = 0; i < m.entries.size(); ++i) {
         if (m.entries[i].type != EntryType::kConfChange) continue;
         if (pending_conf_index_ > log_.applied()) return unexpected(Error::kConfChangePending);
@@ -455,7 +457,8 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
           return unexpected(Error::kInvalidConfChange);
         pending_conf_index_ = log_.last_index() + i + 1;
       }
-      if (!append_entries(std::move(m.entries))) return unexpected(Error::kProposalDropped);
+      const bool appended = append_entries(std::move(m.entries));
+      CAIRN_ASSERT_MSG(appended, "a proposal within the budget was refused");
       bcast_append();
       return true;
     }
@@ -793,7 +796,26 @@ bool Raft::restore(const Snapshot& s) {
 // ---------------------------------------------------------------------------------------------
 // Log and commit
 
+namespace {
+uint64_t payload_bytes(const std::vector<Entry>& ents) {
+  uint64_t n = 0;
+  for (const Entry& e : ents)
+    n += e.data.size();
+  return n;
+}
+}  // namespace
+
+// The uncommitted-bytes budget (Config::uncommitted_bytes_max): empty entries always fit, and so does
+// anything while nothing is uncommitted.
+bool Raft::fits_uncommitted_budget(const std::vector<Entry>& ents) const {
+  if (cfg_.uncommitted_bytes_max == 0 || uncommitted_bytes_ == 0) return true;
+  const uint64_t payload = payload_bytes(ents);
+  return payload == 0 || uncommitted_bytes_ + payload <= cfg_.uncommitted_bytes_max;
+}
+
 bool Raft::append_entries(std::vector<Entry> ents) {
+  if (!fits_uncommitted_budget(ents)) return false;
+  uncommitted_bytes_ += payload_bytes(ents);
   Index li = log_.last_index();
   for (size_t i = 0; i < ents.size(); ++i) {
     ents[i].term = term_;
@@ -802,6 +824,11 @@ bool Raft::append_entries(std::vector<Entry> ents) {
   log_.append(ents);
   // The leader's own acknowledgement arrives through on_persisted, once the entries are durable.
   return true;
+}
+
+void Raft::on_committed_handed_out(uint64_t payload_bytes) {
+  // Entries of an earlier term were not counted in this term's budget: never below zero.
+  uncommitted_bytes_ -= std::min(uncommitted_bytes_, payload_bytes);
 }
 
 bool Raft::maybe_commit() {

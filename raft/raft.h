@@ -45,6 +45,12 @@ struct Config {
   uint64_t append_bytes_max = 1 << 20;  // payload per MsgApp
   size_t inflight_msgs_max = 256;       // appends in flight per follower
   uint64_t inflight_bytes_max = 0;      // bytes in flight per follower; 0 = no byte bound
+  // Payload bytes (Entry::data) a leader holds appended but not yet committed (etcd-io/raft's
+  // MaxUncommittedEntriesSize). A proposal that would go over it is refused with
+  // Error::kUncommittedBytesExceeded, except when nothing is uncommitted (one entry larger than the
+  // budget still goes through, so no proposal is refused forever). Committed entries give their bytes
+  // back once their Ready is advanced. 0 = no bound.
+  uint64_t uncommitted_bytes_max = 0;
   uint64_t committed_bytes_per_ready_max = 64 << 20;
   bool check_quorum = true;
   bool pre_vote = true;
@@ -69,6 +75,8 @@ class Raft {
 
   // The application persisted everything up to (index, term): counts toward the leader's quorum.
   void on_persisted(Index index, Term term);
+  // Committed entries of this many payload bytes were handed to the application (RawNode::advance).
+  void on_committed_handed_out(uint64_t payload_bytes);
   // Applies a committed configuration change; returns the configuration now in force.
   ConfState apply_conf_change(const ConfChange& cc);
 
@@ -86,6 +94,7 @@ class Raft {
   NodeId lead_transferee() const { return lead_transferee_; }
   int randomized_election_timeout() const { return randomized_election_timeout_; }
   Index pending_conf_index() const { return pending_conf_index_; }
+  uint64_t uncommitted_bytes() const { return uncommitted_bytes_; }
   const LostTail& lost_tail() const { return lost_tail_; }
 
   std::vector<Message> take_msgs() { return std::exchange(msgs_, {}); }
@@ -108,6 +117,7 @@ class Raft {
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
+  bool fits_uncommitted_budget(const std::vector<Entry>& ents) const;
   void hup(CampaignType t);
   void campaign(CampaignType t);
   quorum::VoteResult poll(NodeId id, MessageType t, bool granted);
@@ -163,6 +173,9 @@ class Raft {
   NodeId lead_transferee_ = kNone;
   // The leader may not propose a configuration change while one at or below this index is unapplied.
   Index pending_conf_index_ = 0;
+  // Leader only: payload bytes appended in this term and not yet handed out as committed
+  // (Config::uncommitted_bytes_max).
+  uint64_t uncommitted_bytes_ = 0;
   LostTail lost_tail_;
 };
 

@@ -160,6 +160,8 @@ Ready RawNode::ready() {
   }
   ip.snapshot_index = rd.snapshot.metadata.index;
   if (!rd.committed_entries.empty()) ip.last_committed_index = rd.committed_entries.back().index;
+  for (const Entry& e : rd.committed_entries)
+    ip.committed_payload_bytes += e.data.size();
   ip.hard_state = hs;
   outstanding_ = ip;
   return rd;
@@ -176,6 +178,7 @@ void RawNode::advance(uint64_t ready_number) {
     if (log.applied() < ip.snapshot_index) log.set_applied(ip.snapshot_index);
   }
   if (ip.last_committed_index != 0) log.applied_to(ip.last_committed_index);
+  if (ip.committed_payload_bytes != 0) raft_.on_committed_handed_out(ip.committed_payload_bytes);
   if (ip.last_entry_index != 0) {
     log.stable_to(ip.last_entry_index, ip.last_entry_term);
     raft_.on_persisted(ip.last_entry_index, ip.last_entry_term);

@@ -95,6 +95,7 @@ class RawNode {
     Term last_entry_term = 0;
     Index snapshot_index = 0;
     Index last_committed_index = 0;
+    uint64_t committed_payload_bytes = 0;  // gives back Config::uncommitted_bytes_max at advance()
     HardState hard_state;
   };
   std::optional<InProgress> outstanding_;

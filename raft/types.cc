@@ -82,6 +82,8 @@ const char* to_string(Error e) {
       return "raft: cannot step raft local message";
     case Error::kStepPeerNotFound:
       return "raft: cannot step as peer not found";
+    case Error::kUncommittedBytesExceeded:
+      return "raft proposal dropped: uncommitted entries over the byte budget";
     case Error::kInvalidConfChange:
       return "raft: invalid configuration change";
   }

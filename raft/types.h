@@ -156,9 +156,10 @@ enum class Error : uint8_t {
   kCompacted,          // requested index is below the first available index
   kUnavailable,        // requested entries are not (yet) in storage
   kSnapshotTemporarilyUnavailable,
-  kStepLocalMsg,       // a network message carried a local-only type
-  kStepPeerNotFound,   // a response came from a node that is not in the configuration
-  kInvalidConfChange,  // change rejected by validation (e.g. removing the last voter)
+  kStepLocalMsg,              // a network message carried a local-only type
+  kStepPeerNotFound,          // a response came from a node that is not in the configuration
+  kInvalidConfChange,         // change rejected by validation (e.g. removing the last voter)
+  kUncommittedBytesExceeded,  // the leader's uncommitted entries are at Config::uncommitted_bytes_max
 };
 const char* to_string(Error e);
 

@@ -32,6 +32,10 @@ Error corrupt(const std::string& what) {
   return make_error(Errc::kCorruption, what);
 }
 
+// Records a Range reads from the engine at a time (MvccStore::decode_range_batch): bounds the raw
+// records held beside the decoded result to one batch.
+constexpr size_t kRangeReadBatchKeys = 256;
+
 bool is_engine_error(const Error& e) {
   return e.code == Errc::kIo || e.code == Errc::kCorruption;
 }
@@ -422,6 +426,44 @@ Expected<RangeResponse, Error> MvccStore::range(const RangeRequest& request) {
   return range_at(request, rev_, nullptr);
 }
 
+std::optional<Error> MvccStore::decode_range_batch(
+    const std::vector<std::pair<const std::string*, IndexHit>>& hits, size_t begin, size_t end,
+    const ApplyCtx* ctx, std::vector<KeyValue>& out) {
+  std::vector<std::string> engine_keys;
+  std::vector<std::optional<std::string>> records(end - begin);
+  std::vector<size_t> from_engine;
+  for (size_t i = begin; i < end; ++i) {
+    std::string rk = encode_revision_key(hits[i].second.modified, false);
+    if (ctx != nullptr) {
+      if (auto p = ctx->pending.find(rk); p != ctx->pending.end()) {
+        records[i - begin] = p->second;
+        continue;
+      }
+    }
+    engine_keys.push_back(std::move(rk));
+    from_engine.push_back(i - begin);
+  }
+  if (!engine_keys.empty()) {
+    auto got = engine_->multi_get(Space::kKeys, engine_keys);
+    if (!got) return got.error();
+    for (size_t j = 0; j < from_engine.size(); ++j)
+      records[from_engine[j]] = std::move((*got)[j]);
+  }
+  for (size_t i = begin; i < end; ++i) {
+    const auto& [k, hit] = hits[i];
+    auto& record = records[i - begin];
+    if (!record) return corrupt("indexed revision missing for key");
+    auto kv = decode_kv_record(*record);
+    if (!kv || kv->key != *k || kv->mod_revision != hit.modified.main)
+      return corrupt("kv record does not match the index");
+    kv->version = hit.version;
+    kv->create_revision = hit.create_revision;
+    out.push_back(*std::move(kv));
+    record.reset();  // the encoded record is no longer needed: hold the result once, not twice
+  }
+  return std::nullopt;
+}
+
 Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_t current,
                                                    const ApplyCtx* ctx) {
   int64_t rev = r.revision;
@@ -449,38 +491,12 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
   resp.count = count;
   if (r.count_only) return resp;
 
-  // Records written by this entry come from ctx; the rest in one batched engine read.
-  std::vector<std::string> engine_keys;
-  std::vector<std::optional<std::string>> records(hits.size());
-  std::vector<size_t> from_engine;
-  for (size_t i = 0; i < hits.size(); ++i) {
-    std::string rk = encode_revision_key(hits[i].second.modified, false);
-    if (ctx != nullptr) {
-      if (auto p = ctx->pending.find(rk); p != ctx->pending.end()) {
-        records[i] = p->second;
-        continue;
-      }
-    }
-    engine_keys.push_back(std::move(rk));
-    from_engine.push_back(i);
-  }
-  if (!engine_keys.empty()) {
-    auto got = engine_->multi_get(Space::kKeys, engine_keys);
-    if (!got) return unexpected(got.error());
-    for (size_t j = 0; j < from_engine.size(); ++j)
-      records[from_engine[j]] = std::move((*got)[j]);
-  }
+  // Records written by this entry come from ctx; the rest in batched engine reads of
+  // kRangeReadBatchKeys, decoded batch by batch so the raw records are never all held beside the result.
   resp.kvs.reserve(hits.size());
-  for (size_t i = 0; i < hits.size(); ++i) {
-    const auto& [k, hit] = hits[i];
-    if (!records[i]) return unexpected(corrupt("indexed revision missing for key"));
-    auto kv = decode_kv_record(*records[i]);
-    if (!kv || kv->key != *k || kv->mod_revision != hit.modified.main) {
-      return unexpected(corrupt("kv record does not match the index"));
-    }
-    kv->version = hit.version;
-    kv->create_revision = hit.create_revision;
-    resp.kvs.push_back(*std::move(kv));
+  for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
+    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, resp.kvs))
+      return unexpected(*e);
   }
   auto prune = [&](auto drop) { std::erase_if(resp.kvs, drop); };
   if (r.max_mod_revision != 0)

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "server/api/caller.h"
+#include "server/api/range_codec.h"
 #include "server/auth/errors.h"
 #include "server/net/completion.h"
 #include "server/node/url.h"
@@ -114,10 +115,10 @@ Reply do_range(Node& n, const storage::RangeRequest& req) {
   auto r = n.store().range(req);
   n.count_range();
   if (!r) return to_status(node::from_store(r.error()));
-  etcdserverpb::RangeResponse out;
-  node::to_pb(*r, &out);
-  fill(n, out.mutable_header());
-  return out.SerializeAsString();
+  etcdserverpb::ResponseHeader header;
+  header.set_revision(r->header.revision);
+  fill(n, &header);
+  return encode_range_response(header, std::move(*r));
 }
 
 // A read runs on the node thread and is checked there, against the auth state it reads with.

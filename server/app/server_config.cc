@@ -8,6 +8,7 @@
 
 #include "server/app/flag_table.h"
 #include "server/app/flags.h"
+#include "server/node/size_policy.h"
 #include "server/node/url.h"
 
 namespace cairn::server::app {
@@ -279,7 +280,8 @@ void member_options(const Flags& g, node::NodeConfig& nc) {
   nc.force_new_cluster = g.force_new_cluster;
   // Peer port bounds in bytes (peer_transport.h). The largest legitimate MESSAGE frame is a MsgApp
   // carrying one entry of --max-request-bytes next to a batch of up to raft's 1 MiB, plus framing; the
-  // transport's 8 MiB stays the floor so members with different flags still understand each other. A
+  // node's default (size_policy.h: one WAL record plus overhead) stays the floor so members with different
+  // flags still understand each other. A
   // snapshot is a store checkpoint, which the quota bounds (twice it for SST overhead and data not
   // compacted yet, at least 1 GiB); all snapshot transfers on the port share that budget.
   nc.peer_transport.frame_bytes_max = std::max<std::size_t>(nc.peer_transport.frame_bytes_max,
@@ -310,6 +312,10 @@ std::optional<std::string> check_timing(const Flags& g) {
     return "--election-timeout[" + std::to_string(g.election_timeout_ms) +
            "ms] is too long, and should be set less than 50000ms";
   if (g.snapshot_count == 0) return "--snapshot-count must be at least 1";
+  if (g.max_request_bytes > node::kMaxRequestBytesLimit)  // server/node/size_policy.h
+    return "--max-request-bytes " + std::to_string(g.max_request_bytes) + " is larger than " +
+           std::to_string(node::kMaxRequestBytesLimit) +
+           ", the largest request one WAL record (16 MiB) and one peer frame carry";
   if (g.watch_progress_notify_interval < std::chrono::milliseconds(100))
     return "--experimental-watch-progress-notify-interval must be at least 100ms (got " +
            go_format_duration(g.watch_progress_notify_interval) + ")";

@@ -13,14 +13,26 @@ namespace cairn::server::net {
 inline constexpr std::size_t kEtcdMaxRequestBytes = 1536 * 1024;
 inline constexpr std::size_t kGrpcOverheadBytes = 512 * 1024;
 inline constexpr std::size_t kGrpcMessageBytesMaxDefault = kEtcdMaxRequestBytes + kGrpcOverheadBytes;
+// etcd's server send limit (v3rpc/grpc.go maxSendBytes = math.MaxInt32, 2 GiB - 1): the largest response
+// message; gRPC's 4-byte length prefix could carry 4 GiB, but grpc-go clients refuse more than MaxInt32.
+inline constexpr std::size_t kGrpcSendMessageBytesMax = 2147483647;
 
 struct ServerLimits {
   // Open client connections (gRPC and HTTP/1.1 together); more are accepted and closed at once.
   std::size_t connections_max = 10'000;
   // Advertised SETTINGS_MAX_CONCURRENT_STREAMS; streams above it are refused (REFUSED_STREAM).
   std::uint32_t concurrent_streams_max = 1'000;
-  // Largest gRPC message received (RESOURCE_EXHAUSTED beyond it) or sent by a handler (INTERNAL).
+  // Largest gRPC message received (RESOURCE_EXHAUSTED beyond it).
   std::size_t message_bytes_max = kGrpcMessageBytesMaxDefault;
+  // Largest gRPC message a handler may send (RESOURCE_EXHAUSTED "grpc: trying to send message larger
+  // than max" beyond it), etcd's default.
+  std::size_t send_message_bytes_max = kGrpcSendMessageBytesMax;
+  // Response bytes queued on all connections and not yet taken by nghttp2 (ServerStats::
+  // pending_write_bytes): at or over this, new unary calls get RESOURCE_EXHAUSTED "etcdserver: too many
+  // requests" before their handler runs. Calls already running still send their (possibly larger)
+  // response, so the peak is this plus the responses being built; a client that does not read is cut off
+  // by write_stall_timeout. Streaming calls are bounded per stream by stream_pending_write_bytes_max.
+  std::size_t pending_write_bytes_max = std::size_t{1} << 30;
   // Sum of name+value+32 over one request's header fields (HTTP/2 and HTTP/1.1).
   std::size_t header_bytes_max = 16 * 1024;
   // Response bytes a handler may queue on one stream before write() waits for the client to read.

@@ -227,6 +227,23 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
     if (!s.message.empty()) h.add("grpc-message", percent_encode(s.message));
   }
 
+  void start_response(ServerCall& call) {
+    if (call.response_started) return;
+    HeaderList h;
+    h.add(":status", "200");
+    h.add("content-type", "application/grpc");
+    nghttp2_data_provider prd;
+    prd.source.ptr = &call;
+    prd.read_callback = &read_data;
+    nghttp2_submit_response(ng_, call.stream_id, h.data(), h.size(), &prd);
+    call.response_started = true;
+  }
+
+  void push_outbound(ServerCall& call, std::string framed) {
+    account_pending(static_cast<std::int64_t>(framed.size()));
+    call.out.push(std::move(framed));
+  }
+
   void resume_data(ServerCall& call) {
     if (call.data_deferred) {
       call.data_deferred = false;
@@ -434,6 +451,14 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   void start_handler(const std::shared_ptr<ServerCall>& call) {
+    // Responses queued and not yet read by their clients, over all connections: past the budget a new
+    // unary call is refused before it builds a response (etcd's overload answer; clients retry).
+    if (call->unary != nullptr && server_->stats.pending_write_bytes.load(std::memory_order_relaxed) >=
+                                      limits_.pending_write_bytes_max) {
+      server_->stats.calls_refused_pending_write.fetch_add(1, std::memory_order_relaxed);
+      finish_call(*call, {StatusCode::kResourceExhausted, "etcdserver: too many requests"});
+      return;
+    }
     call->handler_running = true;
     server_->stats.calls_started.fetch_add(1);
     server_->call_metrics.started(call->metrics);
@@ -459,11 +484,16 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
       call->inbound_bytes = 0;
       Reply reply = co_await (*call->unary)(ctx, request);
       if (!reply.has_message()) co_return std::move(reply.status());
-      if (reply.message().size() > self->limits_.message_bytes_max) {
+      const std::size_t bytes =
+          reply.is_framed() ? reply.framed().size_bytes() - kMessagePrefixBytes : reply.message().size();
+      if (bytes > self->limits_.send_message_bytes_max) {
         co_return Status{StatusCode::kResourceExhausted, "grpc: trying to send message larger than max"};
       }
-      if (!call->final_decided && !call->stream_closed)
-        self->queue_message(*call, std::move(reply.message()));
+      if (call->final_decided || call->stream_closed) co_return Status::ok();
+      if (reply.is_framed())
+        self->queue_framed(*call, std::move(reply.framed().chunks));
+      else
+        self->queue_message(*call, reply.message());
       co_return Status::ok();
     }
     ServerStream stream(*call);
@@ -684,6 +714,20 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
 
 // --- ServerContext / ServerStream ---
 
+std::string& Reply::message() {
+  if (auto* f = std::get_if<FramedMessage>(&value_)) {
+    std::string m;
+    m.reserve(f->size_bytes());
+    for (auto& c : f->chunks) {
+      m += c;
+      std::string().swap(c);
+    }
+    m.erase(0, kMessagePrefixBytes);
+    value_ = std::move(m);
+  }
+  return std::get<std::string>(value_);
+}
+
 const std::string& ServerContext::method() const {
   return call_->path;
 }
@@ -726,7 +770,7 @@ awaitable<std::optional<std::string>> ServerStream::read() {
 awaitable<bool> ServerStream::write(std::string message) {
   detail::ServerCall& c = *call_;
   const ServerLimits& limits = c.conn->limits();
-  if (message.size() > limits.message_bytes_max) {
+  if (message.size() > limits.send_message_bytes_max) {
     c.conn->finish_call(c, {StatusCode::kResourceExhausted, "grpc: trying to send message larger than max"});
     co_return false;
   }
@@ -1045,6 +1089,8 @@ void collect_prometheus(const ServerStats& s, metrics::Families& out) {
   add("grpc_calls_started_total", true, s.calls_started, "gRPC calls started.");
   add("grpc_calls_cancelled_total", true, s.calls_cancelled, "gRPC calls cancelled by the client.");
   add("h2_streams_refused_total", true, s.streams_refused, "HTTP/2 streams refused (over the limit).");
+  add("grpc_calls_refused_pending_write_total", true, s.calls_refused_pending_write,
+      "Unary calls refused with \"etcdserver: too many requests\": queued response bytes at their bound.");
   add("h2_protocol_errors_total", true, s.protocol_errors, "HTTP/2 connections ended by a protocol error.");
   add("keepalive_pings_sent_total", true, s.keepalive_pings_sent, "Server keepalive PINGs sent.");
   add("keepalive_timeouts_total", true, s.keepalive_timeouts,

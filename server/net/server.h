@@ -76,17 +76,38 @@ class ServerStream {
   detail::ServerCall* call_;
 };
 
+// A response message already in gRPC's length-prefixed form, in pieces: the concatenation of `chunks`
+// starts with the 5-byte prefix (wire.h kMessagePrefixBytes). A handler that builds a large response
+// straight into these buffers (KV.Range) saves the copy frame_message() would make, and the pieces
+// (about a MiB each) can reuse the memory the handler frees as it encodes: the server queues them as
+// they are.
+struct FramedMessage {
+  std::vector<std::string> chunks;
+  std::size_t size_bytes() const {
+    std::size_t n = 0;
+    for (const auto& c : chunks)
+      n += c.size();
+    return n;
+  }
+};
+
 // A unary handler's answer: one response message (status OK) or an error status.
 class Reply {
  public:
   Reply(std::string message) : value_(std::move(message)) {}  // NOLINT: implicit by design
+  Reply(FramedMessage framed) : value_(std::move(framed)) {}  // NOLINT
   Reply(Status status) : value_(std::move(status)) {}         // NOLINT
-  bool has_message() const { return std::holds_alternative<std::string>(value_); }
-  std::string& message() { return std::get<std::string>(value_); }
+  bool has_message() const { return !std::holds_alternative<Status>(value_); }
+  bool is_framed() const { return std::holds_alternative<FramedMessage>(value_); }
+  // The message without prefix; a framed reply is joined into one string first (a copy: the JSON
+  // gateway's path, not the gRPC one).
+  std::string& message();
+  // The framed pieces (is_framed() only).
+  FramedMessage& framed() { return std::get<FramedMessage>(value_); }
   Status& status() { return std::get<Status>(value_); }
 
  private:
-  std::variant<std::string, Status> value_;
+  std::variant<std::string, FramedMessage, Status> value_;
 };
 
 using UnaryHandler = std::function<boost::asio::awaitable<Reply>(ServerContext&, std::string_view request)>;
@@ -157,6 +178,9 @@ struct ServerStats {
   // etcd_network_client_grpc_{received,sent}_bytes_total.
   std::atomic<std::uint64_t> grpc_received_bytes{0};
   std::atomic<std::uint64_t> grpc_sent_bytes{0};
+  // Unary calls refused with "etcdserver: too many requests" while pending_write_bytes was at or over
+  // ServerLimits::pending_write_bytes_max.
+  std::atomic<std::uint64_t> calls_refused_pending_write{0};
 };
 
 // The counters above as metric families (cairn_net_* and etcd's client gRPC byte counters), and the same

@@ -268,6 +268,8 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   rc.applied = raft_applied_at_start(store_->applied().index, st.hard_state, conf_index_, st.entries);
   rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
   rc.pre_vote = cfg_.pre_vote;
+  rc.uncommitted_bytes_max = cfg_.raft_uncommitted_bytes_max;
+  rc.inflight_bytes_max = cfg_.raft_inflight_bytes_max;
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
   // etcd's initial election tick advance: a one-member cluster campaigns after one tick; a larger one
   // advances all but two ticks once the first peer message shows the network is up (drain()).
@@ -412,11 +414,14 @@ void Node::propose(EntryKind kind, std::string body, std::optional<EntryAuth> wh
     done(unexpected(err_stopped()));
     return;
   }
-  if (inbox_props_.size() >= kInboxProposalsMax) {
+  if (inbox_props_.size() >= kInboxProposalsMax ||
+      (inbox_prop_bytes_ > 0 && inbox_prop_bytes_ + body.size() > kInboxProposalBytesMax)) {
     lk.unlock();
+    stats_.inbox_proposals_refused++;
     done(unexpected(err_too_many_requests()));
     return;
   }
+  inbox_prop_bytes_ += body.size();
   inbox_props_.push_back(PendingProposal{kind, std::move(body), std::move(done), std::move(who)});
   schedule_drain_locked();
 }
@@ -545,6 +550,8 @@ void Node::observe_round_trip(uint64_t peer, Clock::time_point now) {
     p->round_trip.observe(std::chrono::duration<double>(now - it->second).count());
   heartbeat_sent_.erase(it);
 }
+static_assert(kWalRecordBytesMax == wal::WalOptions{}.record_bytes_max,
+              "size_policy.h must follow the WAL's record limit");
 
 void Node::drain() {
   std::vector<raft::Message> msgs;
@@ -556,6 +563,7 @@ void Node::drain() {
     drain_scheduled_ = false;
     msgs.swap(inbox_msgs_);
     props.swap(inbox_props_);
+    inbox_prop_bytes_ = 0;
     tasks.swap(inbox_tasks_);
     unreachable.swap(inbox_unreachable_);
   }
@@ -590,10 +598,15 @@ void Node::drain() {
     uint64_t id = next_request_id();
     std::string data =
         encode_entry_payload(EntryPayload{p.kind, id, cfg_.member_id, std::move(p.body), std::move(p.auth)});
+    if (data.size() > kEntryBytesMax) {  // size_policy.h: never hand the WAL or a peer frame more
+      p.done(unexpected(err_request_too_large()));
+      continue;
+    }
     auto r = raw_->propose(std::move(data));
     if (!r) {
       stats_.proposals_failed++;
-      p.done(unexpected(err_no_leader()));
+      p.done(unexpected(r.error() == raft::Error::kUncommittedBytesExceeded ? err_too_many_requests()
+                                                                            : err_no_leader()));
       continue;
     }
     waiters_[id] = Waiter{std::move(p.done), nullptr, Clock::now() + request_timeout_};
@@ -1290,6 +1303,7 @@ void Node::fail_all(const EtcdError& err) {
   {
     std::lock_guard lk(inbox_mu_);
     props.swap(inbox_props_);
+    inbox_prop_bytes_ = 0;
   }
   for (auto& p : props)
     p.done(unexpected(err));

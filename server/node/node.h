@@ -49,6 +49,7 @@
 #include "server/node/mvcc_metrics.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
+#include "server/node/size_policy.h"
 #include "server/node/version.h"
 #include "server/node/wal_recovery.h"
 #include "storage/mvcc_store.h"
@@ -59,6 +60,12 @@ namespace cairn::server::node {
 
 // Bounds of the inbox (items waiting for the node thread).
 inline constexpr size_t kInboxProposalsMax = 16'384;
+// Request bytes (bodies) of the proposals waiting in the inbox. Over it a proposal gets etcd's
+// "etcdserver: too many requests" (ResourceExhausted); an empty inbox takes one request of any accepted
+// size (up to --max-request-bytes), so the bound is this plus one request. Without it the count bound
+// alone allowed 16,384 x 1.5 MiB = 24 GiB.
+inline constexpr size_t kInboxProposalBytesMax = 64ull << 20;
+static_assert(kInboxProposalBytesMax >= kMaxRequestBytesLimit, "the inbox must take any accepted request");
 inline constexpr size_t kInboxPeerMessagesMax = 65'536;
 inline constexpr size_t kInboxTasksMax = 16'384;
 // Requests waiting for their entry to apply or their read to be confirmed.
@@ -88,10 +95,17 @@ struct NodeConfig {
   uint16_t listen_peer_port = 2380;
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election{1000};
-  uint64_t snapshot_count = 100'000;          // applied entries between local snapshots (etcd's default)
+  uint64_t snapshot_count = 10'000;           // applied entries between local snapshots (etcd 3.6's default)
   uint64_t snapshot_catchup_entries = 5'000;  // entries kept in memory behind a snapshot for slow followers
   uint64_t quota_backend_bytes = 2ull << 30;
   uint64_t max_request_bytes = 1536 * 1024;
+  // Raft's byte budgets (raft/raft.h Config). Uncommitted: payload bytes a leader holds appended and not
+  // yet committed; a proposal over it gets "etcdserver: too many requests" (a follower's forwarded
+  // proposal is dropped and its client times out, as with etcd). In flight: bytes of unacknowledged
+  // appends per follower, after which the leader waits for acknowledgements (flow control, no error).
+  // Both admit one entry of any size when empty, so they never refuse a request forever.
+  uint64_t raft_uncommitted_bytes_max = 128ull << 20;
+  uint64_t raft_inflight_bytes_max = 32ull << 20;
   // --auto-compaction-mode/-retention (server/compactor): off when both are zero.
   std::chrono::milliseconds auto_compaction_period{0};  // periodic: keep this much history
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
@@ -133,6 +147,7 @@ struct NodeConfig {
     net::PeerTransportOptions o;
     o.backoff_max = std::chrono::milliseconds(100);
     o.refuse_unknown_senders = true;  // only members (and members-to-be of --initial-cluster) deliver
+    o.frame_bytes_max = kPeerFrameBytesMax;  // any accepted entry fits in one MsgApp (size_policy.h)
     return o;
   }();
 };
@@ -168,6 +183,7 @@ struct NodeStats {
   std::atomic<uint64_t> proposals_applied{0};
   std::atomic<uint64_t> proposals_pending{0};
   std::atomic<uint64_t> proposals_failed{0};
+  std::atomic<uint64_t> inbox_proposals_refused{0};  // kInboxProposalBytesMax or kInboxProposalsMax reached
   std::atomic<uint64_t> leader_changes{0};
   std::atomic<uint64_t> has_leader{0};
   std::atomic<uint64_t> is_leader{0};
@@ -380,6 +396,7 @@ class Node {
   bool inbox_closed_ = false;
   std::vector<raft::Message> inbox_msgs_;
   std::vector<PendingProposal> inbox_props_;
+  size_t inbox_prop_bytes_ = 0;  // body bytes in inbox_props_ (kInboxProposalBytesMax)
   std::vector<std::function<void()>> inbox_tasks_;
   std::vector<uint64_t> inbox_unreachable_;
 };

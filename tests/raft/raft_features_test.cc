@@ -259,6 +259,80 @@ TEST(ProgressFlow, InflightWindowBoundedByBytes) {
   EXPECT_EQ((*c)[2].raft().log().last_index(), 7u);
 }
 
+// Config::uncommitted_bytes_max (etcd-io/raft's MaxUncommittedEntriesSize): while a leader cannot commit,
+// proposals fill the budget and are then refused; commits give the bytes back.
+TEST(ProgressFlow, UncommittedBytesBudgetRefusesProposalsUntilCommitted) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.uncommitted_bytes_max = 1000;
+    return cfg;
+  });
+  c->elect(1);
+  RawNode& leader = *(*c)[1].node;
+  c->isolate(1);  // nothing commits from here on
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(leader.propose(std::string(100, 'a' + i)).has_value()) << i;
+    c->flush(1);
+  }
+  EXPECT_EQ((*c)[1].raft().uncommitted_bytes(), 1000u);
+  auto refused = leader.propose("x");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error(), Error::kUncommittedBytesExceeded);
+  const Index last = (*c)[1].raft().log().last_index();
+  c->flush(1);
+  EXPECT_EQ((*c)[1].raft().log().last_index(), last) << "a refused proposal must not reach the log";
+
+  c->heal();
+  for (int i = 0; i < 3; ++i)
+    heartbeat(*c, 1);  // the lost appends go again once the followers answer a heartbeat
+  EXPECT_EQ((*c)[1].raft().log().committed(), last);
+  EXPECT_EQ((*c)[1].raft().uncommitted_bytes(), 0u) << "committed entries give their bytes back";
+  EXPECT_TRUE(leader.propose("x").has_value());
+}
+
+// An entry larger than the whole budget still goes through when nothing is uncommitted (as in etcd-io/raft),
+// so no proposal is refused forever; empty entries never count.
+TEST(ProgressFlow, UncommittedBytesBudgetAdmitsOneOversizedEntry) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.uncommitted_bytes_max = 100;
+    return cfg;
+  });
+  c->elect(1);
+  c->isolate(1);
+  ASSERT_TRUE((*c)[1].node->propose(std::string(500, 'b')).has_value());
+  c->flush(1);
+  EXPECT_EQ((*c)[1].raft().uncommitted_bytes(), 500u);
+  auto refused = (*c)[1].node->propose("y");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error(), Error::kUncommittedBytesExceeded);
+  c->heal();
+  for (int i = 0; i < 3; ++i)
+    heartbeat(*c, 1);
+  EXPECT_EQ((*c)[1].raft().uncommitted_bytes(), 0u);
+}
+
+// A new leader starts its term with an empty budget (entries of an earlier term are not counted).
+TEST(ProgressFlow, UncommittedBytesBudgetResetsWithTheTerm) {
+  auto c = Cluster::voters(3, [](NodeId id) {
+    Config cfg = plain_config(id);
+    cfg.uncommitted_bytes_max = 300;
+    return cfg;
+  });
+  c->elect(1);
+  c->isolate(1);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*c)[1].node->propose(std::string(100, 'c')).has_value());
+    c->flush(1);
+  }
+  ASSERT_FALSE((*c)[1].node->propose("z").has_value());
+  c->heal();
+  c->elect(2);
+  EXPECT_EQ((*c)[2].raft().uncommitted_bytes(), 0u);
+  EXPECT_EQ((*c)[1].raft().uncommitted_bytes(), 0u);
+  EXPECT_TRUE((*c)[2].node->propose(std::string(300, 'd')).has_value());
+}
+
 // If every append filling the window is lost, heartbeat responses (proof the follower is alive) must
 // restart the flow; otherwise the follower stalls forever even though it is reachable.
 TEST(ProgressFlow, FollowerRecoversWhenWholeInflightWindowIsLost) {

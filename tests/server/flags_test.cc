@@ -6,6 +6,7 @@
 #include "server/api/services.h"
 #include "server/app/flags.h"
 #include "server/node/request_codec.h"
+#include "server/node/size_policy.h"
 #include "server/node/url.h"
 
 namespace cairn::server {
@@ -55,6 +56,22 @@ TEST(Flags, ThreeMemberCluster) {
   EXPECT_EQ(n.max_request_bytes, 1000u);
   ASSERT_EQ(r->client_listen.size(), 1u);
   EXPECT_EQ(r->client_listen[0].port, 22379);
+}
+
+// server/node/size_policy.h: the largest request one WAL record and one peer frame carry is accepted,
+// one byte more is refused at startup with a message naming the limit.
+TEST(Flags, MaxRequestBytesIsBoundedByTheWalAndPeerTransport) {
+  const std::string limit = std::to_string(node::kMaxRequestBytesLimit);
+  auto ok = parse({"--name", "m1", "--max-request-bytes", limit});
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(ok->node.max_request_bytes, node::kMaxRequestBytesLimit);
+  EXPECT_GE(ok->node.peer_transport.frame_bytes_max, node::kEntryBytesMax + 1024);
+  auto over = parse({"--name", "m1", "--max-request-bytes", std::to_string(node::kMaxRequestBytesLimit + 1)});
+  ASSERT_FALSE(over.has_value());
+  EXPECT_EQ(over.error().code, 1);
+  EXPECT_NE(over.error().message.find("--max-request-bytes 16710657 is larger than 16710656"),
+            std::string::npos)
+      << over.error().message;
 }
 
 TEST(Flags, Defaults) {
