@@ -91,15 +91,24 @@ bool step(const Prepared& o, int state, int& next) {
   return false;
 }
 
+// A configuration of the search: the set of linearized ops (as two independent 64-bit Zobrist hashes of
+// it) and the register's state. A fingerprint instead of the set itself keeps the memo at a few dozen
+// bytes per entry, not n/8 (a 300 s soak has about 100k ops per key). A collision can only prune a
+// configuration that was never explored, which can turn a pass into a false alarm, never a violation
+// into a pass: a history with no linearization has none under any pruning.
 struct MemoKey {
-  std::vector<std::uint64_t> bits;
+  std::uint64_t h1;
+  std::uint64_t h2;
   int state;
-  std::uint64_t hash;
-  bool operator==(const MemoKey& o) const { return state == o.state && bits == o.bits; }
+  bool operator==(const MemoKey& o) const { return h1 == o.h1 && h2 == o.h2 && state == o.state; }
 };
 struct MemoHash {
-  std::size_t operator()(const MemoKey& k) const { return static_cast<std::size_t>(k.hash); }
+  std::size_t operator()(const MemoKey& k) const {
+    return static_cast<std::size_t>(k.h1 * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(k.state));
+  }
 };
+// Bytes one memo entry costs in an unordered_set (the key, the node's link and hash, the bucket).
+constexpr std::size_t kMemoEntryBytes = sizeof(MemoKey) + 3 * sizeof(void*);
 
 // Wing & Gong search over one key's prepared ops from `initial`. Counts steps into `steps`.
 Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions& options,
@@ -146,12 +155,13 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
     if (next[x] != -1) prev[next[x]] = x;
   };
   std::mt19937_64 zobrist_rng(0x5eed);
-  std::vector<std::uint64_t> zobrist(n);
+  std::vector<std::uint64_t> zobrist(n), zobrist2(n);
   for (auto& z : zobrist)
     z = zobrist_rng();
+  for (auto& z : zobrist2)
+    z = zobrist_rng();
 
-  std::vector<std::uint64_t> bits((n + 63) / 64, 0);
-  std::uint64_t bits_hash = 0;
+  std::uint64_t bits_hash = 0, bits_hash2 = 0;  // of the linearized set
   std::unordered_set<MemoKey, MemoHash> seen;
   struct Frame {
     int op;
@@ -163,7 +173,7 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
   while (true) {
     if (finite_left == 0) return Verdict::kLinearizable;
     if (++steps > options.steps_max) return Verdict::kInconclusive;
-    if (seen.size() * (bits.size() * 8 + 64) > options.memo_bytes_max) return Verdict::kInconclusive;
+    if (seen.size() * kMemoEntryBytes > options.memo_bytes_max) return Verdict::kInconclusive;
     // finite_left > 0 means a return event is still linked, so the walk meets it before the end.
     assert(node != -1);
     const Event& e = events[node - 1];
@@ -171,11 +181,10 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
       const int o = e.op;
       int after = 0;
       if (step(ops[o], state, after)) {
-        bits[o / 64] |= std::uint64_t{1} << (o % 64);
-        const std::uint64_t h = bits_hash ^ zobrist[o];
-        if (seen.insert(MemoKey{bits, after, h * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(after)})
-                .second) {
+        const std::uint64_t h = bits_hash ^ zobrist[o], h2 = bits_hash2 ^ zobrist2[o];
+        if (seen.insert(MemoKey{h, h2, after}).second) {
           bits_hash = h;
+          bits_hash2 = h2;
           stack.push_back({o, state});
           state = after;
           unlink(call_node[o]);
@@ -186,7 +195,6 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
           node = next[0];
           continue;
         }
-        bits[o / 64] &= ~(std::uint64_t{1} << (o % 64));
       }
       node = next[node];
       continue;
@@ -196,8 +204,8 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
     const Frame f = stack.back();
     stack.pop_back();
     state = f.state_before;
-    bits[f.op / 64] &= ~(std::uint64_t{1} << (f.op % 64));
     bits_hash ^= zobrist[f.op];
+    bits_hash2 ^= zobrist2[f.op];
     if (return_node[f.op] != -1) {
       relink(return_node[f.op]);
       ++finite_left;
