@@ -2,14 +2,11 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
-#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 
 #include "raft/assert.h"
@@ -60,39 +57,6 @@ class RocksIterator final : public EngineIterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
-// A background flush or compaction that fails (ENOSPC, EIO) stops the member at once: fail-stop, as a
-// failed foreground write does. RocksDB would otherwise try to recover by itself and go on writing
-// through file writers that already failed (RocksDB 7.8 as Debian builds it then dies on an internal
-// assertion, later and without saying why); the member's WAL has everything it acknowledged, so a
-// restart (after the disk is fixed) loses nothing.
-class FailStopOnBackgroundError final : public rocksdb::EventListener {
- public:
-  void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status* error) override {
-    std::fprintf(stderr, "cairn: fatal: store background %s failed: %s\n", reason_name(reason),
-                 error->ToString().c_str());
-    std::abort();
-  }
-
- private:
-  static const char* reason_name(rocksdb::BackgroundErrorReason r) {
-    switch (r) {
-      case rocksdb::BackgroundErrorReason::kFlush:
-      case rocksdb::BackgroundErrorReason::kFlushNoWAL:
-        return "flush";
-      case rocksdb::BackgroundErrorReason::kCompaction:
-        return "compaction";
-      case rocksdb::BackgroundErrorReason::kWriteCallback:
-        return "write";
-      case rocksdb::BackgroundErrorReason::kMemTable:
-        return "memtable write";
-      case rocksdb::BackgroundErrorReason::kManifestWrite:
-      case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
-        return "manifest write";
-    }
-    return "operation";
-  }
-};
-
 }  // namespace
 
 Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::string& dir,
@@ -104,8 +68,6 @@ Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::strin
   // Batches written without the RocksDB WAL (WriteOptions::log off) are only in memtables until a
   // flush; flushing every column family together keeps what survives a crash a prefix of whole batches.
   db_options.atomic_flush = true;
-  db_options.listeners.push_back(std::make_shared<FailStopOnBackgroundError>());
-  db_options.max_bgerror_resume_count = 0;  // never resume on its own (see FailStopOnBackgroundError)
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.write_buffer_size_bytes;

@@ -1,13 +1,7 @@
 // KvEngine conformance: both engines must behave the same for everything the store relies on.
 #include <gtest/gtest.h>
 
-#include <sched.h>
-#include <sys/mount.h>
-#include <unistd.h>
-
 #include <fstream>
-
-#include "storage/rocksdb_engine.h"
 
 #include "tests/storage/harness.h"
 
@@ -166,39 +160,6 @@ TEST(MemoryEngineTest, DumpRejectsCorruption) {
   bytes.resize(10);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   EXPECT_FALSE(MemoryEngine::open_dir(dir.sub("cp")));
-}
-
-// A full disk under RocksDB stops the process with the reason (fail-stop), instead of RocksDB resuming on
-// its own through writers that already failed. Runs in a private mount namespace on a 4 MiB tmpfs.
-void fill_rocks_on_small_tmpfs(const std::string& dir) {
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-      ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    std::fprintf(stderr, "cannot mount a tmpfs here\n");
-    std::_Exit(3);
-  }
-  RocksOptions o;
-  o.write_buffer_size_bytes = 1 << 20;
-  auto e = RocksEngine::open(dir + "/db", o);
-  if (!e) std::_Exit(4);
-  const std::string value(64 * 1024, 'v');
-  for (int i = 0; i < 1024; ++i) {  // 64 MiB, 16 times the disk
-    WriteBatch b;
-    b.put(Space::kKeys, "k" + std::to_string(i), value);
-    WriteOptions w;
-    w.log = false;
-    if (!(*e)->write(b, w)) break;
-    if (i % 16 == 15 && !(*e)->sync()) break;
-  }
-  std::_Exit(0);  // not stopped: the test fails
-}
-
-TEST(RocksEngineDeathTest, FullDiskStopsWithTheReason) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private tmpfs";
-  TempDir dir;
-  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
-  EXPECT_DEATH(fill_rocks_on_small_tmpfs(dir.path()),
-               "fatal: store background (flush|compaction|manifest write) "
-               "failed: .*No space left on device");
 }
 
 }  // namespace
