@@ -30,12 +30,16 @@ struct PipeState {
   explicit PipeState(const asio::any_io_executor& ex) : a_to_b(ex), b_to_a(ex) {}
   Direction a_to_b;
   Direction b_to_a;
+  // Per end (a, b): closed by close() or the destructor. Kept here, not in the end, because a coroutine
+  // of an end that was destroyed while it waited resumes afterwards and must only look at shared state.
+  std::atomic<bool> closed[2] = {false, false};
 };
 
 class PipeStream final : public ByteStream {
  public:
   PipeStream(std::shared_ptr<PipeState> state, bool is_a, MemoryPipeEnd end)
       : state_(std::move(state)),
+        closed_(state_->closed[is_a ? 0 : 1]),
         in_(is_a ? state_->b_to_a : state_->a_to_b),
         out_(is_a ? state_->a_to_b : state_->b_to_a),
         end_(std::move(end)) {}
@@ -43,17 +47,23 @@ class PipeStream final : public ByteStream {
 
   asio::any_io_executor get_executor() override { return end_.executor; }
 
+  // After each wait only locals are touched until `closed` says this end still exists (it is set before
+  // the end is destroyed).
   awaitable<IoResult> read_some(asio::mutable_buffer buf) override {
+    std::shared_ptr<PipeState> state = state_;
+    std::atomic<bool>& closed = closed_;
+    Direction& in = in_;
     while (pos_ == chunk_.size()) {
-      if (closed_) co_return IoResult{asio::error::operation_aborted, 0};
+      if (closed) co_return IoResult{asio::error::operation_aborted, 0};
       std::string chunk;
       bool got =
-          in_.queue.try_receive([&chunk](boost::system::error_code, std::string c) { chunk = std::move(c); });
+          in.queue.try_receive([&chunk](boost::system::error_code, std::string c) { chunk = std::move(c); });
       if (!got) {
         // Checked after the queue was found empty: a writer sets the flag before it queues its marker.
-        if (in_.writer_closed) co_return IoResult{asio::error::eof, 0};
-        auto [ec, c] = co_await in_.queue.async_receive(asio::as_tuple(use_awaitable));
-        if (ec) continue;  // cancelled by a close: the flags above decide
+        if (in.writer_closed) co_return IoResult{asio::error::eof, 0};
+        auto [ec, c] = co_await in.queue.async_receive(asio::as_tuple(use_awaitable));
+        if (closed) co_return IoResult{asio::error::operation_aborted, 0};
+        if (ec) continue;  // cancelled by the other end's close: the flags above decide
         chunk = std::move(c);
       }
       if (chunk.empty()) co_return IoResult{asio::error::eof, 0};
@@ -67,14 +77,17 @@ class PipeStream final : public ByteStream {
   }
 
   awaitable<IoResult> write_all(asio::const_buffer buf) override {
+    std::shared_ptr<PipeState> state = state_;
+    std::atomic<bool>& closed = closed_;
+    Direction& out = out_;
     const char* p = static_cast<const char*>(buf.data());
     std::size_t left = buf.size();
     while (left > 0) {
       const std::size_t n = std::min(left, MemoryPipe::kChunkBytes);
-      if (closed_) co_return IoResult{asio::error::broken_pipe, buf.size() - left};
-      auto [ec] = co_await out_.queue.async_send(boost::system::error_code{}, std::string(p, n),
-                                                 asio::as_tuple(use_awaitable));
-      if (ec) co_return IoResult{asio::error::broken_pipe, buf.size() - left};
+      if (closed) co_return IoResult{asio::error::broken_pipe, buf.size() - left};
+      auto [ec] = co_await out.queue.async_send(boost::system::error_code{}, std::string(p, n),
+                                                asio::as_tuple(use_awaitable));
+      if (ec || closed) co_return IoResult{asio::error::broken_pipe, buf.size() - left};
       p += n;
       left -= n;
     }
@@ -97,10 +110,10 @@ class PipeStream final : public ByteStream {
 
  private:
   std::shared_ptr<PipeState> state_;
+  std::atomic<bool>& closed_;
   Direction& in_;
   Direction& out_;
   MemoryPipeEnd end_;
-  std::atomic<bool> closed_{false};
   std::string chunk_;  // the chunk being read, from pos_
   std::size_t pos_ = 0;
 };
