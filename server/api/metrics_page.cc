@@ -95,10 +95,11 @@ void cairn_series(Families& f, const node::NodeStats& st) {
             static_cast<double>(st.snapshots_sent.load()));
   f.counter("cairn_snapshots_installed_total", "Store snapshots received from the leader and installed.",
             static_cast<double>(st.snapshots_installed.load()));
-  f.counter("cairn_inbox_proposals_refused_total",
-            "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "
-            "bound.",
-            static_cast<double>(st.inbox_proposals_refused.load()));
+  f.counter(
+      "cairn_inbox_proposals_refused_total",
+      "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "
+      "bound.",
+      static_cast<double>(st.inbox_proposals_refused.load()));
 }
 
 }  // namespace

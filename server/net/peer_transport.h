@@ -73,7 +73,7 @@ struct PeerTransportOptions {
   std::chrono::milliseconds backoff_max{2'000};
   std::chrono::milliseconds handshake_timeout{5'000};  // accepted connection must say HELLO by then
   std::chrono::milliseconds write_stall_timeout{10'000};
-  std::size_t inbound_pending_max = 8;   // accepted connections that have not said HELLO yet
+  std::size_t inbound_pending_max = 8;  // accepted connections that have not said HELLO yet
   // Connections one member may hold open to us. A member dials each peer over one connection at a time
   // and redials only after losing it, so its newest connection supersedes the others (which may be
   // half-open and never noticed: we never write on an inbound connection) and frees what they buffered.

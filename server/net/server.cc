@@ -143,21 +143,17 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
 
   const ServerLimits& limits() const { return limits_; }
 
-  void queue_message(ServerCall& call, std::string message) {
-    if (!call.response_started) {
-      HeaderList h;
-      h.add(":status", "200");
-      h.add("content-type", "application/grpc");
-      nghttp2_data_provider prd;
-      prd.source.ptr = &call;
-      prd.read_callback = &read_data;
-      nghttp2_submit_response(ng_, call.stream_id, h.data(), h.size(), &prd);
-      call.response_started = true;
-    }
-    std::string framed = frame_message(message);
-    server_->stats.grpc_sent_bytes.fetch_add(framed.size(), std::memory_order_relaxed);
-    account_pending(static_cast<std::int64_t>(framed.size()));
-    call.out.push(std::move(framed));
+  void queue_message(ServerCall& call, std::string_view message) {
+    start_response(call);
+    push_outbound(call, frame_message(message));
+    resume_data(call);
+  }
+
+  // `framed` already carries its gRPC prefix (FramedMessage).
+  void queue_framed(ServerCall& call, std::vector<std::string> framed) {
+    start_response(call);
+    for (auto& piece : framed)
+      push_outbound(call, std::move(piece));
     resume_data(call);
   }
 
@@ -240,6 +236,7 @@ class GrpcServerConnection final : public H2Session, public ConnectionHandle {
   }
 
   void push_outbound(ServerCall& call, std::string framed) {
+    server_->stats.grpc_sent_bytes.fetch_add(framed.size(), std::memory_order_relaxed);
     account_pending(static_cast<std::int64_t>(framed.size()));
     call.out.push(std::move(framed));
   }

@@ -146,7 +146,7 @@ struct NodeConfig {
   net::PeerTransportOptions peer_transport = [] {
     net::PeerTransportOptions o;
     o.backoff_max = std::chrono::milliseconds(100);
-    o.refuse_unknown_senders = true;  // only members (and members-to-be of --initial-cluster) deliver
+    o.refuse_unknown_senders = true;         // only members (and members-to-be of --initial-cluster) deliver
     o.frame_bytes_max = kPeerFrameBytesMax;  // any accepted entry fits in one MsgApp (size_policy.h)
     return o;
   }();

@@ -25,7 +25,8 @@ namespace cairn::server::node {
 // Packs the regular files of `dir` (no subdirectories allowed).
 Expected<std::string, std::string> pack_dir(const std::string& dir);
 // Checks a packed directory without touching the disk: checksum, header, every file entry, no repeated
-// name, no trailing bytes. unpack_dir() runs it first; a member runs it on a snapshot before raft sees the snapshot.
+// name, no trailing bytes. unpack_dir() runs it first; a member runs it on a snapshot before raft sees the
+// snapshot.
 Expected<bool, std::string> validate_packed(std::string_view packed);
 // Creates `dir` (which must not exist) holding the files of `packed`. On error, `dir` may hold a part.
 Expected<bool, std::string> unpack_dir(std::string_view packed, const std::string& dir);
