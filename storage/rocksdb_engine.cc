@@ -2,6 +2,8 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -61,7 +63,11 @@ class RocksIterator final : public EngineIterator {
 
 Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::string& dir,
                                                                 RocksOptions options) {
+  std::unique_ptr<RocksEngine> engine(new RocksEngine());
+  engine->env_ = rocksdb::NewCompositeEnv(
+      make_fail_stop_fs(std::move(options.file_system), std::move(options.on_io_failure)));
   rocksdb::Options db_options;
+  db_options.env = engine->env_.get();
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
@@ -79,7 +85,6 @@ Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::strin
   for (size_t i = 0; i < kSpaceCount; ++i)
     families.emplace_back(kFamilyNames[i], cf_options);
 
-  std::unique_ptr<RocksEngine> engine(new RocksEngine());
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &engine->handles_, &db);
   if (!s.ok()) return unexpected(from_status(s, "open " + dir));

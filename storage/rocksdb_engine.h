@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "storage/fail_stop_fs.h"
 #include "storage/kv_engine.h"
 
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
 }  // namespace rocksdb
 
 namespace cairn::storage {
@@ -29,6 +31,11 @@ struct RocksOptions {
   uint64_t write_buffer_size_bytes = 32ull << 20;
   // Block cache for reads, shared by all column families.
   uint64_t block_cache_size_bytes = 64ull << 20;
+  // Every file RocksDB writes goes through a FailStopFileSystem (storage/fail_stop_fs.h) over
+  // `file_system` (null: the real one; tests pass one that injects errors). `on_io_failure` is told
+  // of the first failed write (null: print and abort).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+  IoFailureHandler on_io_failure;
 };
 
 class RocksEngine final : public KvEngine {
@@ -55,6 +62,7 @@ class RocksEngine final : public KvEngine {
   RocksEngine() = default;
   rocksdb::ColumnFamilyHandle* cf(Space s) const { return handles_[static_cast<size_t>(s)]; }
 
+  std::unique_ptr<rocksdb::Env> env_;  // the FailStopFileSystem's Env; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Space
   std::atomic<bool> unlogged_writes_{false};           // a WriteOptions::log-off batch since sync()

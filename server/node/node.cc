@@ -162,7 +162,13 @@ Expected<bool, std::string> Node::recover_incoming_store(
 
 Expected<bool, std::string> Node::open_store() {
   store_.reset();
-  auto engine = storage::RocksEngine::open(db_dir_);
+  storage::RocksOptions ro;
+  // The first failed write to the store's files stops the member (storage/fail_stop_fs.h explains why).
+  ro.on_io_failure = [](const std::string& what) {
+    log_line("fatal: %s", what);
+    std::abort();
+  };
+  auto engine = storage::RocksEngine::open(db_dir_, std::move(ro));
   if (!engine) return unexpected("open store " + db_dir_ + ": " + engine.error().message());
   storage::StoreOptions so;
   so.quota_backend_bytes = cfg_.quota_backend_bytes;
