@@ -12,7 +12,8 @@ namespace cairn::tests::fault {
 
 namespace {
 
-constexpr int kAbsent = 0;  // interned state: the key does not exist
+constexpr int kAbsent = 0;    // interned state: the key does not exist
+constexpr int kUnseen = -1;   // interned state: a value that no other op of the window ever mentions
 
 // An op with interned values, ready for the search.
 struct Prepared {
@@ -25,6 +26,8 @@ struct Prepared {
   std::optional<bool> deleted;
   std::int64_t invoke_ns;
   std::int64_t complete_ns;
+  // >= 0: an unseen unknown write (see prepare), interchangeable with the other members of its pool.
+  int pool = -1;
 };
 
 class Interner {
@@ -45,6 +48,33 @@ bool relevant(const Op& op) {
   return true;
 }
 
+// Unseen unknown writes. An unknown put or CAS whose value is written once and that no other op of
+// the window reads or compares against (whatever its outcome) can only ever make the register hold
+// "some value nobody looks at": its value is replaced by kUnseen. Two such ops of the same kind (and,
+// for a CAS, the same expected value) then have the same effect and no completion deadline, so they
+// are interchangeable: they form a pool, and the search only ever linearizes a pool's earliest-invoked
+// member that is not linearized yet (any linearization that uses a later member first is the same one
+// with the two swapped, both being invoked by then). This keeps hundreds of timed-out writes from
+// doubling the search space each, which the witness pass alone cannot avoid once a failed CAS needs
+// one of them to have happened.
+void mark_unseen_writes(const std::vector<Op>& ops, std::vector<Prepared>& out) {
+  std::unordered_map<std::string, int> writes, mentions;
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kPut || op.kind == OpKind::kCas) writes[op.value]++;
+    if (op.kind == OpKind::kCas) mentions[op.expected]++;
+    if (op.kind == OpKind::kGet && op.read) mentions[*op.read]++;
+  }
+  std::map<std::pair<OpKind, int>, int> pools;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    Prepared& p = out[i];
+    if (!p.unknown || (op.kind != OpKind::kPut && op.kind != OpKind::kCas)) continue;
+    if (writes[op.value] != 1 || mentions.count(op.value) != 0) continue;
+    p.value = kUnseen;
+    p.pool = pools.try_emplace({op.kind, p.expected}, static_cast<int>(pools.size())).first->second;
+  }
+}
+
 std::vector<Prepared> prepare(const std::vector<Op>& ops, Interner& in) {
   std::vector<Prepared> out;
   out.reserve(ops.size());
@@ -61,6 +91,7 @@ std::vector<Prepared> prepare(const std::vector<Op>& ops, Interner& in) {
     p.complete_ns = p.unknown ? kNeverCompleted : op.complete_ns;
     out.push_back(p);
   }
+  mark_unseen_writes(ops, out);
   return out;
 }
 
@@ -161,6 +192,23 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
   for (auto& z : zobrist2)
     z = zobrist_rng();
 
+  // Pools of interchangeable unseen writes (mark_unseen_writes): members in invocation order, and how
+  // many are linearized (always the first `used` of them; the stack undoes them last-first).
+  std::vector<std::vector<int>> pool_members;
+  for (int i = 0; i < n; ++i) {
+    if (ops[i].pool < 0) continue;
+    if (pool_members.size() <= static_cast<std::size_t>(ops[i].pool)) pool_members.resize(ops[i].pool + 1);
+    pool_members[ops[i].pool].push_back(i);
+  }
+  for (auto& members : pool_members)
+    std::stable_sort(members.begin(), members.end(),
+                     [&](int a, int b) { return ops[a].invoke_ns < ops[b].invoke_ns; });
+  std::vector<std::size_t> pool_used(pool_members.size(), 0);
+  auto pool_turn = [&](int o) {
+    const int p = ops[o].pool;
+    return p < 0 || (pool_used[p] < pool_members[p].size() && pool_members[p][pool_used[p]] == o);
+  };
+
   std::uint64_t bits_hash = 0, bits_hash2 = 0;  // of the linearized set
   std::unordered_set<MemoKey, MemoHash> seen;
   struct Frame {
@@ -180,11 +228,12 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
     if (!e.is_return) {
       const int o = e.op;
       int after = 0;
-      if (step(ops[o], state, after)) {
+      if (pool_turn(o) && step(ops[o], state, after)) {
         const std::uint64_t h = bits_hash ^ zobrist[o], h2 = bits_hash2 ^ zobrist2[o];
         if (seen.insert(MemoKey{h, h2, after}).second) {
           bits_hash = h;
           bits_hash2 = h2;
+          if (ops[o].pool >= 0) ++pool_used[ops[o].pool];
           stack.push_back({o, state});
           state = after;
           unlink(call_node[o]);
@@ -204,6 +253,7 @@ Verdict search(const std::vector<Prepared>& ops, int initial, const CheckOptions
     const Frame f = stack.back();
     stack.pop_back();
     state = f.state_before;
+    if (ops[f.op].pool >= 0) --pool_used[ops[f.op].pool];
     bits_hash ^= zobrist[f.op];
     bits_hash2 ^= zobrist2[f.op];
     if (return_node[f.op] != -1) {
@@ -229,7 +279,8 @@ std::vector<Op> relevant_sorted(const std::vector<Op>& ops) {
 Verdict check_any_initial(const std::vector<Op>& window, const CheckOptions& options, std::uint64_t& steps) {
   Interner in;
   std::vector<Prepared> p = prepare(window, in);
-  std::vector<int> candidates{kAbsent};
+  // kUnseen: a value the window never mentions (all such values behave the same).
+  std::vector<int> candidates{kAbsent, kUnseen};
   for (const Prepared& o : p) {
     for (int v : {o.value, o.expected, o.read})
       if (v != kAbsent) candidates.push_back(v);

@@ -14,7 +14,9 @@
 //   kUnknown  timed out or the connection was lost: it may have taken effect at any time after its invoke,
 //             or never. Modelled as completing at +infinity; it need not be linearized at all (an op
 //             placed after every completed op is unobservable, which is the same as "never").
-//             Unknown gets carry no information and are dropped.
+//             Unknown gets carry no information and are dropped. Unknown writes whose value no other
+//             op mentions are interchangeable within their kind and are searched as pools (a pool's
+//             earliest unused member first), so hundreds of them do not multiply the search space.
 //
 // Search (Wing & Gong, with Lowe's linked-list formulation and memoization as in P-compositional
 // checkers): events (invocations and completions) sorted by time in a doubly linked list; an op whose
