@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "raft/assert.h"
+#include "storage/rocksdb_info_log.h"
 
 namespace cairn::storage {
 namespace {
@@ -68,6 +69,7 @@ Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::strin
       make_fail_stop_fs(std::move(options.file_system), std::move(options.on_io_failure)));
   rocksdb::Options db_options;
   db_options.env = engine->env_.get();
+  db_options.info_log = open_rocks_info_log(dir);  // not RocksDB's own: see storage/rocksdb_info_log.h
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);

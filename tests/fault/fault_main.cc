@@ -72,7 +72,7 @@ constexpr int kHeartbeatMs = 50;
 constexpr int kElectionTimeoutMs = 500;
 constexpr milliseconds kHealthWaitMax{60'000};
 constexpr milliseconds kAdminTimeout{1'000};
-constexpr int kFaultKinds = 11;
+constexpr int kFaultKinds = 12;
 constexpr int kGenerationsMax = 8;  // member replacements per slot (each needs a fresh peer URL/port)
 
 struct Options {
@@ -98,6 +98,8 @@ struct Options {
   int tmpfs_mb = 256;     // size of each member's tmpfs data dir when disk-full is enabled
   bool tmpfs = false;     // set when the tmpfs data dirs are mounted (disk-full possible)
   int seeds = 0;          // soak mode (--seeds N): seeds seed .. seed+N-1, one run and one line each
+  std::string io_shim = CAIRN_IO_FAULT_SHIM;  // LD_PRELOAD library for disk-error (io_fault_shim.cc)
+  bool io_faults = false;  // set when disk-error is enabled: members start with the shim preloaded
 };
 
 enum FaultKind {
@@ -112,11 +114,13 @@ enum FaultKind {
   kMemberReplace = 8,      // MemberRemove a follower, MemberAdd a fresh member in its place
   kDiskFull = 9,           // a follower's data dir (a small tmpfs) is filled up, then freed
   kKillMajority = 10,      // the leader and one follower SIGKILLed at once (quorum lost), restarted
+  kDiskError = 11,         // every write or fsync on one member's disk fails (EIO or ENOSPC), then heals
 };
 const char* fault_name(int k) {
   static const char* names[kFaultKinds] = {
       "kill-follower", "kill-leader", "pause-leader",   "kill-all",  "partition-leader", "partition-follower",
-      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority"};
+      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority",
+      "disk-error"};
   return names[k];
 }
 bool needs_proxy(int k) {
@@ -169,6 +173,26 @@ class Cluster {
     return true;
   }
   std::string log_path(int i) const { return dir_ + "/m" + std::to_string(i + 1) + ".log"; }
+  // disk-error: the file slot i's io fault shim reads (empty or missing: no fault).
+  std::string io_control(int i) const { return dir_ + "/io-fault-m" + std::to_string(i + 1); }
+  // The member's environment: the harness's, plus the io fault shim when disk-error is enabled (an
+  // ASan member must be told to accept a library loaded before its runtime).
+  std::vector<std::string> member_env(int i) const {
+    std::vector<std::string> env;
+    std::string asan = "ASAN_OPTIONS=";
+    for (char** e = environ; *e; ++e) {
+      std::string v = *e;
+      if (opt_.io_faults && v.rfind("ASAN_OPTIONS=", 0) == 0) asan = v + ":";
+      else if (!opt_.io_faults || (v.rfind("LD_PRELOAD=", 0) != 0 && v.rfind("CAIRN_IO_FAULT_FILE=", 0) != 0))
+        env.push_back(std::move(v));
+    }
+    if (opt_.io_faults) {
+      env.push_back("LD_PRELOAD=" + opt_.io_shim);
+      env.push_back("CAIRN_IO_FAULT_FILE=" + io_control(i));
+      env.push_back(asan + "verify_asan_link_order=0");
+    }
+    return env;
+  }
   bool running(int i) const { return pids_[i] > 0; }
   int generation(int i) const { return gen_[i]; }
   // The slot's next member: new name, data dir and peer URL, joining an existing cluster.
@@ -210,6 +234,11 @@ class Cluster {
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env = member_env(i);
+    std::vector<char*> envp;
+    for (auto& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
     const std::string log = log_path(i);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return false;
@@ -225,7 +254,7 @@ class Cluster {
       ::dup2(fd, 2);
       for (int other = 3; other < 4096; ++other)
         ::close(other);  // no harness sockets in the member
-      ::execv(argv[0], argv.data());
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(fd);
@@ -1134,13 +1163,18 @@ bool mount_tmpfs_data_dirs(const std::string& dir, int size_mb, std::string* err
   return true;
 }
 
+bool shim_usable(const Options& opt) {
+  return !opt.io_shim.empty() && ::access(opt.io_shim.c_str(), R_OK) == 0;
+}
+
 std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
   std::vector<int> kinds;
   if (opt.faults.empty()) {
     for (int k = 0; k < kFaultKinds; ++k)
       if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll ||
                       k == kKillMajority)
-                   : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs)))
+                   : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs) &&
+                      (k != kDiskError || shim_usable(opt))))
         kinds.push_back(k);
     return kinds;
   }
@@ -1162,6 +1196,10 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
       *error = "torn-wal knows cairn's WAL format only";
       return {};
     }
+    if (found == kDiskError && (opt.etcd || !shim_usable(opt))) {
+      *error = "disk-error needs cairn members and the io fault shim (--io-shim PATH): " + opt.io_shim;
+      return {};
+    }
     if (found == kDiskFull && !opt.tmpfs) {
       *error = "disk-full needs tmpfs data dirs (root, a private mount namespace)";
       return {};
@@ -1169,6 +1207,56 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
     kinds.push_back(found);
   }
   return kinds;
+}
+
+// disk-error: every write (EIO or ENOSPC) or every fsync (EIO) on the target's regular files fails for
+// a while. The member must stop (fail-stop: it cannot make anything durable) rather than go on serving;
+// the checker then shows it acknowledged nothing it lost. Once the disk heals it is restarted and must
+// come back. A member that neither stopped nor lost its disk (it wrote nothing in the window) is noted.
+awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, FaultRecord& f,
+                           int hold_ms, int mode, std::size_t n) {
+  // The last two break only the store's files (RocksDB), not the raft WAL; a defragment makes the
+  // member write them at once.
+  static const char* const kModes[] = {"fsync",           "write",           "nospace",
+                                       "write /member/db/", "fsync /member/db/", "nospace /member/db/"};
+  static const char* const kWhat[] = {"fsync fails with EIO",       "writes fail with EIO",
+                                      "writes fail with ENOSPC",    "store writes fail with EIO",
+                                      "store fsync fails with EIO", "store writes fail with ENOSPC"};
+  Cluster& c = *run.cluster;
+  const std::string control = c.io_control(f.target);
+  if (FILE* ctl = std::fopen(control.c_str(), "w")) {
+    std::fputs(kModes[mode], ctl);
+    std::fclose(ctl);
+  }
+  const int window_ms = 1'500 + hold_ms;
+  std::printf("[%8.3f s] fault %zu: disk of m%d broken (%s) for up to %d ms\n", now_s(), n + 1, f.target + 1,
+              kWhat[mode], window_ms);
+  std::fflush(stdout);
+  if (mode >= 3) {
+    etcdserverpb::DefragmentRequest req;
+    (void)co_await call(*admin[static_cast<std::size_t>(f.target)], "/etcdserverpb.Maintenance/Defragment",
+                        req.SerializeAsString(), milliseconds(window_ms));
+  }
+  int status = 0;
+  bool exited = false;
+  const auto until = Clock::now() + milliseconds(window_ms);
+  while (!exited && Clock::now() < until) {
+    exited = c.reap(f.target, &status);
+    if (!exited) co_await sleep_for(milliseconds(50));
+  }
+  ::unlink(control.c_str());
+  f.note = kWhat[mode];
+  if (exited) {
+    f.note += std::string("; member stopped (") +
+              (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                 : "signal " + std::to_string(WTERMSIG(status))) +
+              "), restarted on the healed disk";
+    c.start(f.target);
+  } else {
+    f.note += "; member kept running (wrote nothing while broken)";
+  }
+  std::printf("[%8.3f s]   disk healed: %s\n", now_s(), f.note.c_str());
+  f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
 }
 
 awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
@@ -1342,6 +1430,11 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         }
         std::printf("[%8.3f s]   disk freed: %s\n", now_s(), f.note.c_str());
         f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
+        break;
+      }
+      case kDiskError: {
+        f.target = pick ? leader : follower;
+        co_await disk_error(run, admin, f, hold_ms, static_cast<int>(fault_rng() % 6), n);
         break;
       }
       case kMemberReplace: {
@@ -1665,6 +1758,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.watchers = std::atoi(v);
     else if (a == "--lease-clients")
       o.lease_clients = std::atoi(v);
+    else if (a == "--io-shim")
+      o.io_shim = v;
     else if (a == "--tmpfs-mb")
       o.tmpfs_mb = std::atoi(v);
     else if (a == "--base-port")
@@ -1715,6 +1810,7 @@ int run_seed(Options opt) {
   }
   std::string kinds_error;
   const std::vector<int> kinds = enabled_kinds(opt, &kinds_error);
+  opt.io_faults = std::find(kinds.begin(), kinds.end(), kDiskError) != kinds.end();
   if (kinds.empty() && opt.scenario.empty()) {
     std::fprintf(stderr, "cairn_fault: %s\n", kinds_error.empty() ? "no fault kinds" : kinds_error.c_str());
     return 2;
@@ -1824,12 +1920,13 @@ int run_seed(Options opt) {
         run.leases_lapsed, kLeaseTtlS, run.leases_checked_alive, run.leases_checked_revoked,
         run.leases_unverifiable);
   std::vector<double> leader_recovery, follower_recovery, isolated_recovery, torn_recovery, replace_recovery,
-      disk_recovery;
+      disk_recovery, disk_error_recovery;
   for (const auto& f : run.faults) {
     if (f.kind == kKillFollower && f.recovery_s >= 0) follower_recovery.push_back(f.recovery_s);
     if (f.kind == kTornWal && f.recovery_s >= 0) torn_recovery.push_back(f.recovery_s);
     if (f.kind == kMemberReplace && f.recovery_s >= 0) replace_recovery.push_back(f.recovery_s);
     if (f.kind == kDiskFull && f.recovery_s >= 0) disk_recovery.push_back(f.recovery_s);
+    if (f.kind == kDiskError && f.recovery_s >= 0) disk_error_recovery.push_back(f.recovery_s);
     if (f.kind != kKillLeader && f.kind != kPartitionLeader) continue;
     std::int64_t first = lz::kNeverCompleted;
     for (const auto& op : run.history) {
@@ -1849,6 +1946,7 @@ int run_seed(Options opt) {
   if (!torn_recovery.empty()) print_recovery("restart after a torn WAL tail -> healthy", torn_recovery);
   if (!replace_recovery.empty()) print_recovery("replacement member started -> healthy", replace_recovery);
   if (!disk_recovery.empty()) print_recovery("disk freed -> member healthy", disk_recovery);
+  if (!disk_error_recovery.empty()) print_recovery("disk healed -> member healthy", disk_error_recovery);
 
   // The checker.
   bool inconclusive = false;
@@ -1939,7 +2037,7 @@ std::string soak_summary(const std::string& log_path) {
     if (l.rfind("operations: ", 0) == 0) ops = l.substr(12);
     if (l.rfind("faults injected: ", 0) == 0) faults = l.substr(17);
     // "  restart after a torn WAL tail -> healthy: n=3 min 0.1 s, median 0.2 s, max 0.4 s" -> "torn 0.4 s"
-    for (const char* what : {"torn WAL tail", "replacement member", "disk freed", "follower restart"}) {
+    for (const char* what : {"torn WAL tail", "replacement member", "disk freed", "disk healed", "follower restart"}) {
       const auto at = l.find(" max ");
       if (l.find(what) == std::string::npos || at == std::string::npos) continue;
       recovery += std::string(recovery.empty() ? "" : ", ") + what + " -> healthy max " + l.substr(at + 5);
