@@ -125,6 +125,8 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
   get->add_flag("--print-value-only", inv.get.print_value_only,
                 "Only write values when using the simple format");
   get->add_option("--consistency", inv.get.consistency, "Linearizable(l) or Serializable(s)");
+  get->add_flag("--stream", inv.get.stream,
+                "Get the range in chunks with KV.RangeStream (etcd 3.7), bounding the server's memory");
 
   auto* put = app.add_subcommand("put", "Puts the given key into the store");
   positional(put);

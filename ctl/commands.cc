@@ -201,6 +201,30 @@ bool endpoints_for(Ctx& ctx, std::vector<std::string>& eps, int& code) {
 }
 
 // ---------------------------------------------------------------- KV
+// KV.RangeStream: the chunks merged in order make the Range's response (server/api/range_stream.h).
+bool range_stream(Ctx& ctx, const pb::RangeRequest& req, pb::RangeResponse& resp, int& code) {
+  auto s = ctx.conn().stream("/etcdserverpb.KV/RangeStream", false);
+  if (!s->write(req.SerializeAsString())) {
+    code = fail(kExitError, error_text(s->finish()));
+    return false;
+  }
+  s->writes_done();
+  while (auto m = s->read()) {
+    pb::RangeStreamResponse chunk;
+    if (!chunk.ParseFromString(*m)) {
+      code = fail(kExitError, "malformed response from /etcdserverpb.KV/RangeStream");
+      return false;
+    }
+    resp.MergeFrom(chunk.range_response());
+  }
+  auto st = s->finish();
+  if (!st.is_ok()) {
+    code = fail(kExitError, error_text(st));
+    return false;
+  }
+  return true;
+}
+
 int cmd_get(Ctx& ctx) {
   const auto& a = ctx.inv.args;
   if (a.empty() || a.size() > 2) {
@@ -214,7 +238,11 @@ int cmd_get(Ctx& ctx) {
   if (!e.empty()) return fail(kExitBadArgs, e);
   pb::RangeResponse resp;
   int code = 0;
-  if (!ctx.call("/etcdserverpb.KV/Range", req, true, resp, code)) return code;
+  if (ctx.inv.get.stream) {
+    if (!range_stream(ctx, req, resp, code)) return code;
+  } else if (!ctx.call("/etcdserverpb.KV/Range", req, true, resp, code)) {
+    return code;
+  }
   if (ctx.inv.get.count_only && ctx.print.format == OutputFormat::kSimple) {
     write_out(std::to_string(resp.count()) + "\n");
     return 0;

@@ -23,6 +23,7 @@ struct GetOptions {
   bool count_only = false;
   bool print_value_only = false;
   std::string consistency = "l";
+  bool stream = false;  // KV.RangeStream (etcd 3.7's etcdctl get --stream)
 };
 struct PutOptions {
   std::string lease;  // hex

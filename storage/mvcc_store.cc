@@ -36,6 +36,15 @@ Error corrupt(const std::string& what) {
 // records held beside the decoded result to one batch.
 constexpr size_t kRangeReadBatchKeys = 256;
 
+// Keys range_page decodes next: a few at first, then as many as the average key-value read so far says
+// fit in what is left of the page.
+size_t page_batch_keys(size_t read, size_t bytes, size_t bytes_max) {
+  constexpr size_t kFirstBatchKeys = 8;
+  if (read == 0 || bytes == 0) return kFirstBatchKeys;
+  const size_t fit = (bytes_max - bytes) * read / bytes;
+  return std::clamp<size_t>(fit, 1, kRangeReadBatchKeys);
+}
+
 bool is_engine_error(const Error& e) {
   return e.code == Errc::kIo || e.code == Errc::kCorruption;
 }
@@ -428,7 +437,7 @@ Expected<RangeResponse, Error> MvccStore::range(const RangeRequest& request) {
 
 std::optional<Error> MvccStore::decode_range_batch(
     const std::vector<std::pair<const std::string*, IndexHit>>& hits, size_t begin, size_t end,
-    const ApplyCtx* ctx, std::vector<KeyValue>& out) {
+    const ApplyCtx* ctx, bool keys_only, std::vector<KeyValue>& out) {
   std::vector<std::string> engine_keys;
   std::vector<std::optional<std::string>> records(end - begin);
   std::vector<size_t> from_engine;
@@ -458,6 +467,8 @@ std::optional<Error> MvccStore::decode_range_batch(
       return corrupt("kv record does not match the index");
     kv->version = hit.version;
     kv->create_revision = hit.create_revision;
+    // keys_only: the value goes at once, so a keys-only list never holds every value at its peak
+    if (keys_only) std::string().swap(kv->value);
     out.push_back(*std::move(kv));
     record.reset();  // the encoded record is no longer needed: hold the result once, not twice
   }
@@ -495,7 +506,8 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
   // kRangeReadBatchKeys, decoded batch by batch so the raw records are never all held beside the result.
   resp.kvs.reserve(hits.size());
   for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
-    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, resp.kvs))
+    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, r.keys_only,
+                                    resp.kvs))
       return unexpected(*e);
   }
   auto prune = [&](auto drop) { std::erase_if(resp.kvs, drop); };
@@ -545,6 +557,43 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
       kv.value.clear();
   }
   return resp;
+}
+
+Expected<RangeResponse, Error> MvccStore::range_page(const RangeRequest& r, size_t keys_max,
+                                                     size_t bytes_max) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (auto e = validate_range(r)) return unexpected(*e);
+  int64_t rev = r.revision;
+  if (rev > rev_) return unexpected(make_error(Errc::kFutureRev));
+  if (rev <= 0) rev = rev_;
+  if (rev < compact_rev_) return unexpected(make_error(Errc::kCompacted));
+  keys_max = std::max<size_t>(keys_max, 1);
+
+  RangeResponse page;
+  page.header.revision = rev_;
+  std::vector<std::pair<const std::string*, IndexHit>> hits;
+  index_.range(r.key, r.range_end, rev, [&](const std::string& k, const IndexHit& hit) {
+    hits.emplace_back(&k, hit);
+    return hits.size() <= keys_max;  // one past the page tells `more`
+  });
+  const size_t want = std::min(hits.size(), keys_max);
+  size_t bytes = 0;
+  for (size_t b = 0; b < want && bytes < bytes_max;) {
+    // Batches sized from the average so far, so a page overshoots bytes_max by about one key-value.
+    const size_t n = std::min(want - b, page_batch_keys(page.kvs.size(), bytes, bytes_max));
+    const size_t first = page.kvs.size();
+    if (auto e = decode_range_batch(hits, b, b + n, nullptr, r.keys_only, page.kvs)) return unexpected(*e);
+    b += n;
+    for (size_t i = first; i < page.kvs.size(); ++i) {
+      bytes += page.kvs[i].key.size() + page.kvs[i].value.size();
+      if (bytes >= bytes_max) {
+        page.kvs.resize(i + 1);
+        break;
+      }
+    }
+  }
+  page.more = page.kvs.size() < hits.size();
+  return page;
 }
 
 Expected<bool, Error> MvccStore::compare(const Compare& c) {

@@ -107,6 +107,13 @@ class MvccStore {
   // A read at the current revision (header.revision = current revision even for historical reads).
   Expected<RangeResponse, Error> range(const RangeRequest& request);
 
+  // One page of a streamed range (KV.RangeStream, server/api/range_stream.h): the keys of `r` (key,
+  // range_end, revision, keys_only are read; sort, filters, limit and count_only are the caller's)
+  // from r.key on, at most `keys_max` of them, and no more once the page's keys and values reach
+  // `bytes_max` (so a page holds at most bytes_max plus one key-value). more = keys are left after
+  // the page; count is not computed (a page walks the index only as far as it reads).
+  Expected<RangeResponse, Error> range_page(const RangeRequest& r, size_t keys_max, size_t bytes_max);
+
   // Applies one committed log entry. See the file comment for atomicity and idempotence. Errors:
   // any etcd error from the request (the entry is still recorded as applied), kAlreadyApplied,
   // or kIo/kCorruption from the engine, after which the store refuses all work and must be
@@ -179,7 +186,7 @@ class MvccStore {
   Expected<RangeResponse, Error> range_at(const RangeRequest& r, int64_t current, const ApplyCtx* ctx);
   // Reads and decodes hits[begin, end) into out (range_at's engine reads, one batch).
   std::optional<Error> decode_range_batch(const std::vector<std::pair<const std::string*, IndexHit>>& hits,
-                                          size_t begin, size_t end, const ApplyCtx* ctx,
+                                          size_t begin, size_t end, const ApplyCtx* ctx, bool keys_only,
                                           std::vector<KeyValue>& out);
   Expected<bool, Error> compare(const Compare& c);
   Expected<Unit, Error> eval_txn_path(const TxnRequest& t, std::vector<bool>* path);

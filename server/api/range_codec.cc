@@ -17,7 +17,9 @@ constexpr std::size_t kChunkBytes = 1 << 20;
 
 class ChunkWriter {
  public:
-  explicit ChunkWriter(std::size_t total) : left_(total) {}
+  // `piece_bytes_max`: the largest piece; the total or more gives one piece.
+  explicit ChunkWriter(std::size_t total, std::size_t piece_bytes_max = kChunkBytes)
+      : left_(total), piece_bytes_max_(piece_bytes_max) {}
 
   void append(const char* p, std::size_t n) {
     while (n > 0) {
@@ -44,11 +46,12 @@ class ChunkWriter {
 
  private:
   void next_chunk() {
-    const std::size_t size = std::min(kChunkBytes, left_);
+    const std::size_t size = std::min(piece_bytes_max_, left_);
     left_ -= size;
     out_.chunks.emplace_back().reserve(size);
   }
   std::size_t left_;
+  std::size_t piece_bytes_max_;
   net::FramedMessage out_;
 };
 
@@ -104,30 +107,29 @@ void put_kv(ChunkWriter& out, const storage::KeyValue& kv, std::size_t body) {
   put_int_field(out, 6, kv.lease);
 }
 
-}  // namespace
-
-net::FramedMessage encode_range_response(const etcdserverpb::ResponseHeader& header,
-                                         storage::RangeResponse&& r) {
-  const std::string head = header.SerializeAsString();
-  std::size_t total = 1 + varint_bytes(head.size()) + head.size();
+// The RangeResponse's encoded size; `head` is the serialized header, absent (no field) when null.
+std::size_t range_response_bytes(const std::string* head, const storage::RangeResponse& r) {
+  std::size_t total = head ? 1 + varint_bytes(head->size()) + head->size() : 0;
   for (const auto& kv : r.kvs) {
     std::size_t body = kv_body_bytes(kv);
     total += 1 + varint_bytes(body) + body;
   }
   total += r.more ? 2 : 0;
   total += int_field_bytes(r.count);
+  return total;
+}
 
-  ChunkWriter out(net::kMessagePrefixBytes + total);
-  const auto n = static_cast<std::uint32_t>(total);  // callers check the send limit (< 4 GiB)
-  const char prefix[net::kMessagePrefixBytes] = {'\0', static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                                                 static_cast<char>(n >> 8), static_cast<char>(n)};
-  out.append(prefix, sizeof prefix);
-  out.varint(tag(1, kLengthDelimited));
-  out.varint(head.size());
-  out.append(head);
+// Writes the RangeResponse's fields, freeing each key and value once written (the memory is reused by
+// the next pieces).
+void put_range_response(ChunkWriter& out, const std::string* head, storage::RangeResponse& r) {
+  if (head) {
+    out.varint(tag(1, kLengthDelimited));
+    out.varint(head->size());
+    out.append(*head);
+  }
   for (auto& kv : r.kvs) {
     put_kv(out, kv, kv_body_bytes(kv));
-    std::string().swap(kv.key);  // freed memory is reused by the next chunks
+    std::string().swap(kv.key);
     std::string().swap(kv.value);
   }
   if (r.more) {
@@ -135,7 +137,34 @@ net::FramedMessage encode_range_response(const etcdserverpb::ResponseHeader& hea
     out.append("\1", 1);
   }
   put_int_field(out, 4, r.count);
+}
+
+}  // namespace
+
+net::FramedMessage encode_range_response(const etcdserverpb::ResponseHeader& header,
+                                         storage::RangeResponse&& r) {
+  const std::string head = header.SerializeAsString();
+  const std::size_t total = range_response_bytes(&head, r);
+  ChunkWriter out(net::kMessagePrefixBytes + total);
+  const auto n = static_cast<std::uint32_t>(total);  // callers check the send limit (< 4 GiB)
+  const char prefix[net::kMessagePrefixBytes] = {'\0', static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                                                 static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(prefix, sizeof prefix);
+  put_range_response(out, &head, r);
   return out.take();
+}
+
+std::string encode_range_stream_message(const etcdserverpb::ResponseHeader* header,
+                                        storage::RangeResponse&& r) {
+  const std::string head = header ? header->SerializeAsString() : std::string();
+  const std::size_t body = range_response_bytes(header ? &head : nullptr, r);
+  const std::size_t total = 1 + varint_bytes(body) + body;
+  ChunkWriter out(total, total);
+  out.varint(tag(1, kLengthDelimited));
+  out.varint(body);
+  put_range_response(out, header ? &head : nullptr, r);
+  net::FramedMessage m = out.take();
+  return m.chunks.empty() ? std::string() : std::move(m.chunks.front());
 }
 
 }  // namespace cairn::server::api

@@ -23,4 +23,10 @@ namespace cairn::server::api {
 net::FramedMessage encode_range_response(const etcdserverpb::ResponseHeader& header,
                                          storage::RangeResponse&& r);
 
+// One KV.RangeStream message, RangeStreamResponse{1: range_response}, unprefixed (ServerStream::write
+// frames it), in one string. `header` null: the RangeResponse has no header field (a chunk before the
+// last, server/api/range_stream.h). Consumes `r` like encode_range_response.
+std::string encode_range_stream_message(const etcdserverpb::ResponseHeader* header,
+                                        storage::RangeResponse&& r);
+
 }  // namespace cairn::server::api

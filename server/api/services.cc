@@ -7,6 +7,7 @@
 
 #include "server/api/caller.h"
 #include "server/api/range_codec.h"
+#include "server/api/range_stream.h"
 #include "server/auth/errors.h"
 #include "server/net/completion.h"
 #include "server/node/url.h"
@@ -605,11 +606,67 @@ awaitable<Reply> m_downgrade(Node* n, std::string bytes, Caller c) {
   co_return co_await std::move(aw_);
 }
 
-// RangeStream (etcd 3.7) is not served yet: the answer an etcd without it gives (grpc-go's text for a
-// method it does not know), on which kube-apiserver falls back to paginated Range.
-awaitable<net::Status> kv_range_stream(ServerContext&, net::ServerStream&) {
-  co_return net::Status{net::StatusCode::kUnimplemented,
-                        "unknown method RangeStream for service etcdserverpb.KV"};
+// KV.RangeStream (etcd 3.7), paged as server/api/range_stream.h says. The first visit to the node
+// thread checks the caller's read permission, waits for the read index unless serializable, pins the
+// revision and sends the first page; each next page is read only once the previous message is queued
+// within the stream's flow-control budget (ServerStream::write waits), so a slow client holds the
+// server to a few pages of memory.
+using CursorPtr = std::shared_ptr<std::optional<RangeStreamCursor>>;
+
+etcdserverpb::ResponseHeader stream_header(Node& nd) {
+  etcdserverpb::ResponseHeader h;
+  h.set_revision(1);  // keeps fill() from setting it: the cursor sets the pinned one
+  fill(nd, &h);
+  return h;
+}
+
+// On the node thread: the cursor's next message, or its error.
+Reply next_page(Node& nd, RangeStreamCursor& cursor) {
+  auto m = cursor.next(nd.store(), stream_header(nd));
+  if (!m) return to_status(node::from_store(m.error()));
+  return std::move(*m);
+}
+
+Reply open_stream(Node& nd, const storage::RangeRequest& req, const node::EntryAuth& who,
+                  const CursorPtr& cursor) {
+  if (auto e = nd.auth().check_read(who, req.key, req.range_end)) return to_status(*e);
+  nd.count_range();
+  auto c = RangeStreamCursor::open(nd.store(), req);
+  if (!c) return to_status(node::from_store(c.error()));
+  cursor->emplace(std::move(*c));
+  return next_page(nd, **cursor);
+}
+
+awaitable<Reply> first_page(Node* n, const storage::RangeRequest& req, Caller c, CursorPtr cursor) {
+  return as_caller(n, std::move(c), [n, req, cursor](node::EntryAuth who) {
+    if (req.serializable)
+      return on_node(n, [req, who, cursor](Node& nd) { return open_stream(nd, req, who, cursor); });
+    return await_node([n, req, who, cursor](PromisePtr p) {
+      n->linearize([n, p, req, who, cursor](std::optional<EtcdError> e) {
+        p->set(e ? to_status(*e) : open_stream(*n, req, who, cursor));
+      });
+    });
+  });
+}
+
+awaitable<net::Status> kv_range_stream(Node* n, ServerContext& ctx, net::ServerStream& stream) {
+  std::optional<std::string> bytes = co_await stream.read();
+  etcdserverpb::RangeRequest pb;
+  if (!bytes || !parse(pb, *bytes))
+    co_return to_status(invalid("grpc: failed to unmarshal the received message"));
+  storage::RangeRequest req = node::from_pb(pb);
+  if (auto e = storage::MvccStore::validate_range(req)) co_return to_status(node::from_store(*e));
+  auto cursor = std::make_shared<std::optional<RangeStreamCursor>>();
+  auto first = first_page(n, req, caller_of(ctx), cursor);
+  Reply page = co_await std::move(first);
+  for (;;) {
+    if (!page.has_message()) co_return page.status();
+    if (!co_await stream.write(std::move(page.message())))
+      co_return net::Status{net::StatusCode::kCancelled, "context canceled"};
+    if ((*cursor)->done()) co_return net::Status{};
+    auto next = on_node(n, [cursor](Node& nd) { return next_page(nd, **cursor); });
+    page = co_await std::move(next);
+  }
 }
 
 // Snapshot: etcd's backend file, streamed by server/api/snapshot.h; with auth enabled, root only.
@@ -684,7 +741,9 @@ void register_kv(net::Server& s, Node& n) {
   unary(s, "/etcdserverpb.KV/DeleteRange", n, kv_delete);
   unary(s, "/etcdserverpb.KV/Txn", n, kv_txn);
   unary(s, "/etcdserverpb.KV/Compact", n, kv_compact);
-  s.add_stream("/etcdserverpb.KV/RangeStream", kv_range_stream);
+  Node* np = &n;
+  s.add_stream("/etcdserverpb.KV/RangeStream",
+               [np](ServerContext& ctx, net::ServerStream& st) { return kv_range_stream(np, ctx, st); });
 }
 
 void register_cluster(net::Server& s, Node& n) {

@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/etcd/clientv3"
 	pb "go.etcd.io/etcd/etcdserver/etcdserverpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -178,7 +179,9 @@ func watches(c *clientv3.Client, compacted int64) {
 	}
 }
 
-// rangeStream: etcd 3.7's RangeStream, which kube-apiserver tries first and drops on Unimplemented.
+// rangeStream: etcd 3.7's RangeStream, which kube-apiserver tries first and drops on Unimplemented
+// (etcd 3.4 here) for a paginated Range. cairn serves it, so the transcript records only that the call
+// ends in one of the two answers the apiserver handles; the code itself goes to a line outside it.
 func rangeStream(c *clientv3.Client) {
 	ctx, cancel := ctxT(10 * time.Second)
 	defer cancel()
@@ -190,7 +193,11 @@ func rangeStream(c *clientv3.Client) {
 		err = s.CloseSend()
 	}
 	if err == nil {
-		err = s.RecvMsg(&pb.RangeResponse{})
+		// field 1 (RangeStreamResponse.range_response) read as raw bytes: Debian's 3.4 etcdserverpb has
+		// no RangeStreamResponse, and PutRequest's field 1 is bytes
+		err = s.RecvMsg(&pb.PutRequest{})
 	}
-	t("range stream: code=%s", status.Code(err))
+	code := status.Code(err)
+	t("range stream: served or unimplemented=%v", code == codes.OK || code == codes.Unimplemented)
+	fmt.Printf("range stream: code=%s\n", code)
 }
