@@ -15,7 +15,8 @@
 //   N]
 //               [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] [--serializable-reads]
 //               [--server-arg ARG]... [--skip-read-index] [--scenario stale-read] [--expect-violation]
-//               [--watchers N] [--lease-clients N]
+//               [--watchers N] [--lease-clients N] [--io-shim PATH]
+//   cairn_fault --check-history FILE [--steps-max N]   (the checker alone on a saved key history)
 //   cairn_fault --etcd /usr/bin/etcd ...       (the same against etcd; no partitions: see --faults)
 // Exit: 0 no anomaly; 1 anomaly (printed with the seed); 2 usage or setup error; 3 checker inconclusive.
 // Soak mode (--seeds N): N runs, seeds --seed .. --seed+N-1, one line each; exit 1 if any did not pass.
@@ -49,6 +50,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1788,6 +1790,49 @@ void print_recovery(const char* what, std::vector<double> v) {
               v[v.size() / 2], v.back());
 }
 
+// A key the checker did not accept: its history goes next to the member logs, for
+// `cairn_fault --check-history FILE` (the file format: linearizability.h, format_history).
+void save_history(const std::string& dir, const std::string& key, const std::vector<lz::Op>& ops) {
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '/', '_');
+  const std::string path = dir + "/history-" + name + ".tsv";
+  if (FILE* f = std::fopen(path.c_str(), "w")) {
+    const std::string text = lz::format_history(ops);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    std::printf("  history of %s saved: %s (replay: cairn_fault --check-history %s)\n", key.c_str(), path.c_str(),
+                path.c_str());
+  }
+}
+
+// --check-history FILE: the checker alone on a saved history (exit 0 linearizable, 1 not, 3 inconclusive).
+int check_saved_history(const std::string& path, std::uint64_t steps_max) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<lz::Op> ops;
+  std::string error;
+  if (!in || !lz::parse_history(text.str(), &ops, &error)) {
+    std::fprintf(stderr, "cairn_fault: %s: %s\n", path.c_str(), error.empty() ? "cannot read" : error.c_str());
+    return 2;
+  }
+  lz::CheckOptions o;
+  if (steps_max > 0) o.steps_max = steps_max;
+  const auto t0 = Clock::now();
+  int worst = 0;
+  for (const auto& r : lz::check_history(ops, o)) {
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("key %s: %zu ops checked, %llu search steps (%.1f s): %s\n", r.key.c_str(), r.ops_checked,
+                static_cast<unsigned long long>(r.steps), s,
+                r.verdict == lz::Verdict::kLinearizable   ? "linearizable"
+                : r.verdict == lz::Verdict::kInconclusive ? "INCONCLUSIVE (search bound reached)"
+                                                          : "NOT LINEARIZABLE");
+    worst = std::max(worst, r.verdict == lz::Verdict::kLinearizable ? 0
+                            : r.verdict == lz::Verdict::kInconclusive ? 3 : 1);
+  }
+  return worst == 3 ? 3 : worst;
+}
+
 // One run of one seed, everything printed to stdout; returns the exit code (see the file comment).
 int run_seed(Options opt) {
   g_start = Clock::now();
@@ -1961,10 +2006,12 @@ int run_seed(Options opt) {
                 : r.verdict == lz::Verdict::kInconclusive ? "INCONCLUSIVE (search bound reached)"
                                                           : "NOT LINEARIZABLE");
     if (r.verdict == lz::Verdict::kInconclusive) inconclusive = true;
-    if (r.verdict != lz::Verdict::kNotLinearizable) continue;
+    if (r.verdict == lz::Verdict::kLinearizable) continue;
     std::vector<lz::Op> key_ops;
     for (const auto& op : run.history)
       if (op.key == r.key) key_ops.push_back(op);
+    save_history(dir, r.key, key_ops);
+    if (r.verdict != lz::Verdict::kNotLinearizable) continue;
     lz::KeyResult m = lz::minimize(key_ops);
     std::printf("  smallest failing window found (%zu ops, %s):\n", m.counterexample.size(),
                 m.window_from_start ? "from the start of the history" : "from any initial state");
@@ -2107,6 +2154,9 @@ int soak(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "--check-history")
+    return check_saved_history(argv[2], argc >= 5 && std::string(argv[3]) == "--steps-max"
+                                            ? std::strtoull(argv[4], nullptr, 10) : 0);
   Options opt;
   if (!parse(argc, argv, opt)) {
     std::fprintf(
@@ -2115,7 +2165,9 @@ int main(int argc, char** argv) {
         "K,...] "
         "[--clients N] [--keys N] [--base-port P] [--request-timeout-ms MS] [--keep] "
         "[--serializable-reads] [--server-arg ARG]... [--skip-read-index] [--no-proxy] "
-        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N]\n");
+        "[--scenario stale-read] [--expect-violation] [--tmpfs-mb MB] [--watchers N] [--lease-clients N] "
+        "[--io-shim PATH]\n"
+        "       cairn_fault --check-history FILE [--steps-max N]\n");
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -425,6 +426,72 @@ std::vector<KeyResult> check_history(const std::vector<Op>& ops, const CheckOpti
   for (auto& [key, key_ops] : by_key)
     out.push_back(check_key(key_ops, options));
   return out;
+}
+
+namespace {
+const char* const kKindNames[] = {"put", "get", "cas", "delete"};
+const char* const kOutcomeNames[] = {"ok", "failed", "unknown"};
+
+template <typename E, std::size_t N>
+bool lookup(const std::string& name, const char* const (&names)[N], E* out) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (name == names[i]) return *out = static_cast<E>(i), true;
+  return false;
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> f;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t tab = line.find('\t', at);
+    f.push_back(line.substr(at, tab == std::string::npos ? std::string::npos : tab - at));
+    if (tab == std::string::npos) return f;
+    at = tab + 1;
+  }
+}
+}  // namespace
+
+std::string format_history(const std::vector<Op>& ops) {
+  std::string out;
+  for (const Op& op : ops) {
+    out += std::to_string(op.client) + "\t" + kKindNames[static_cast<int>(op.kind)] + "\t" +
+           kOutcomeNames[static_cast<int>(op.outcome)] + "\t" + std::to_string(op.invoke_ns) + "\t" +
+           std::to_string(op.complete_ns) + "\t" + op.value + "\t" + op.expected + "\t" +
+           (op.read ? "=" + *op.read : std::string("-")) + "\t" + (op.cas_succeeded ? "1" : "0") + "\t" +
+           (op.deleted ? (*op.deleted ? "1" : "0") : "-") + "\t" + op.key + "\n";
+  }
+  return out;
+}
+
+bool parse_history(const std::string& text, std::vector<Op>* ops, std::string* error) {
+  std::size_t at = 0, line_no = 0;
+  while (at < text.size()) {
+    const std::size_t nl = text.find('\n', at);
+    const std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? text.size() : nl + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    const std::vector<std::string> f = split_tabs(line);
+    Op op;
+    bool ok = f.size() == 11 && lookup(f[1], kKindNames, &op.kind) && lookup(f[2], kOutcomeNames, &op.outcome) &&
+              (f[7] == "-" || f[7].starts_with("=")) && (f[9] == "-" || f[9] == "0" || f[9] == "1");
+    if (ok) {
+      op.client = std::atoi(f[0].c_str());
+      op.invoke_ns = std::strtoll(f[3].c_str(), nullptr, 10);
+      op.complete_ns = std::strtoll(f[4].c_str(), nullptr, 10);
+      op.value = f[5];
+      op.expected = f[6];
+      if (f[7] != "-") op.read = f[7].substr(1);
+      op.cas_succeeded = f[8] == "1";
+      if (f[9] != "-") op.deleted = f[9] == "1";
+      op.key = f[10];
+      ops->push_back(std::move(op));
+      continue;
+    }
+    *error = "line " + std::to_string(line_no) + ": not an op: " + line;
+    return false;
+  }
+  return true;
 }
 
 KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options) {

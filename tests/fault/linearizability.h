@@ -83,4 +83,13 @@ std::vector<KeyResult> check_history(const std::vector<Op>& ops, const CheckOpti
 // state. Heuristic (linearizability is not monotone in windows), but the result always fails.
 KeyResult minimize(const std::vector<Op>& ops, const CheckOptions& options = {});
 
+// A key's history as text, to replay the checker on it later (cairn_fault --check-history FILE):
+// one op per line, fields separated by tabs:
+//   client kind(put|get|cas|delete) outcome(ok|failed|unknown) invoke_ns complete_ns value expected
+//   read(-: absent, else "=" + value) cas_succeeded(0|1) deleted(-|0|1) key
+// Values must not contain tabs or newlines (the harness's values are printable tokens).
+std::string format_history(const std::vector<Op>& ops);
+// Parses format_history's output; false (and `error` set) on a malformed line.
+bool parse_history(const std::string& text, std::vector<Op>* ops, std::string* error);
+
 }  // namespace cairn::tests::fault

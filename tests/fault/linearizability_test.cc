@@ -195,6 +195,20 @@ TEST(Linearizability, FailedCasesExplainedByUnreadUnknownWritesStayTractable) {
   EXPECT_LT(short_one.steps, 100'000u);
 }
 
+TEST(Linearizability, HistoryTextRoundTrips) {
+  std::vector<Op> h = {put(0, 0, 1, "a"), unknown(cas(1, 2, 0, "a", "b", false)), get(2, 3, 4, std::nullopt),
+                       get(2, 5, 6, "b"), del(3, 7, 8, true), failed(put(1, 9, 10, "c")), del(3, 11, 12)};
+  std::vector<Op> back;
+  std::string error;
+  ASSERT_TRUE(parse_history(format_history(h), &back, &error)) << error;
+  ASSERT_EQ(back.size(), h.size());
+  EXPECT_EQ(format_history(back), format_history(h));
+  for (std::size_t i = 0; i < h.size(); ++i)
+    EXPECT_EQ(describe(back[i]), describe(h[i])) << i;
+  EXPECT_FALSE(parse_history("0\tput\tmaybe\t1\t2\tv\t\t-\t0\t-\tk\n", &back, &error));
+  EXPECT_NE(error.find("line 1"), std::string::npos) << error;
+}
+
 TEST(Linearizability, ObservedUnknownWriteMustPrecedeItsObserver) {
   // The unknown CAS's value was read, so it happened (and succeeded) before that read completed;
   // a later read of the older value is then stale.
