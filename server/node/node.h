@@ -165,6 +165,15 @@ std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf
 // rejected).
 std::optional<std::string> snapshot_defect(const raft::Snapshot& snap);
 
+// Free bytes a snapshot needs beyond its own size when it arrives (its store is unpacked next to the
+// current one): what the WAL and the store may still write meanwhile.
+inline constexpr uint64_t kSnapshotSpaceReserveBytes = 64ull << 20;
+// Why a snapshot of snapshot_bytes cannot be unpacked with `free` bytes left on the member's disk
+// (nullopt: it can, or the free space is unknown). Checked with snapshot_defect: a member refuses such a
+// snapshot before raft sees it rather than stopping on ENOSPC halfway through unpacking it (the leader
+// sends it again later; the operator sees the refusals in the log and in snapshots_refused).
+std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free);
+
 template <class T>
 using Result = Expected<T, EtcdError>;
 using ApplyDone = std::function<void(Result<storage::ApplyResponse>)>;
@@ -191,12 +200,13 @@ struct NodeStats {
   std::atomic<uint64_t> wal_fsync_micros_total{0};
   std::atomic<uint64_t> db_size_bytes{0};
   std::atomic<uint64_t> term{0};
-  std::atomic<uint64_t> snapshots_saved{0};      // local snapshots (WAL released behind them)
-  std::atomic<uint64_t> snapshots_sent{0};       // store snapshots streamed to a lagging member
-  std::atomic<uint64_t> snapshots_installed{0};  // store snapshots received and installed
-  std::atomic<uint64_t> snapshots_refused{0};    // from the leader, malformed: dropped before raft saw them
-  std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
-  MvccCounters mvcc;                             // etcd_mvcc_{put,delete,range,txn}_total
+  std::atomic<uint64_t> snapshots_saved{0};        // local snapshots (WAL released behind them)
+  std::atomic<uint64_t> snapshots_sent{0};         // store snapshots streamed to a lagging member
+  std::atomic<uint64_t> snapshots_installed{0};    // store snapshots received and installed
+  std::atomic<uint64_t> snapshots_refused{0};      // from the leader, malformed: dropped before raft saw them
+  std::atomic<uint64_t> peer_messages_refused{0};  // raft::Error::kMalformedMessage: dropped by raft
+  std::atomic<uint64_t> snapshot_index{0};         // index of the latest local snapshot
+  MvccCounters mvcc;                               // etcd_mvcc_{put,delete,range,txn}_total
   // etcd's buckets (wal/metrics.go, mvcc/backend/metrics.go): 1 ms doubling, 14 buckets (to 8.192 s).
   metrics::Histogram wal_fsync_seconds{metrics::exponential_buckets(0.001, 2, 14)};
   // One applied entry's store write (building and committing its RocksDB WriteBatch).
@@ -225,6 +235,8 @@ struct NodeObserver {
 class Node {
  public:
   explicit Node(NodeConfig cfg);
+  // With the file system the WAL runs on (tests inject failures through it; it must outlive the node).
+  Node(NodeConfig cfg, wal::FileSystem& wal_fs);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -298,6 +310,7 @@ class Node {
 
   void propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done);
   void schedule_drain_locked();
+  void on_step_refused(uint64_t from, raft::MessageType type, raft::Error err);
   void drain();
   void log_published(const etcdserverpb::Member& pb) const;
   void observe_round_trip(uint64_t peer, std::chrono::steady_clock::time_point now);
@@ -310,11 +323,15 @@ class Node {
   void warn_slow_apply(uint64_t index, std::chrono::nanoseconds took);
   MembershipView membership_view() const;
   // A kDowngrade entry: its record goes into the entry's batch; downgrade_ follows once applied.
-  std::optional<DowngradeInfo> stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch);
+  void stage_downgrade(const DowngradeInfo& d, storage::WriteBatch& batch);
+  void apply_publish(const etcdserverpb::Member& pb, const raft::Entry& e);
+  void apply_noop(const raft::Entry& e);
   bool learner_refused(const raft::ConfChange& cc) const;
   void load_downgrade();
   std::string metadata_blob() const;
-  void save_metadata();
+  [[nodiscard]] wal::Status save_metadata();
+  // save_metadata() and a WAL sync, for membership applied from entry e; a failure stops the member.
+  void persist_metadata(const char* what, const raft::Entry& e);
   Expected<bool, std::string> open_store();
   Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
@@ -345,6 +362,7 @@ class Node {
   std::unique_ptr<boost::asio::steady_timer> tick_timer_;
   std::thread thread_;
   wal::PosixFileSystem fs_;
+  wal::FileSystem* wal_fs_ = &fs_;
   std::unique_ptr<wal::Wal> wal_;
   raft::MemoryStorage mem_;
   std::unique_ptr<raft::RawNode> raw_;
@@ -386,6 +404,8 @@ class Node {
   std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // peer -> last message (drain())
   // peer -> when the last heartbeat went out (send()), for etcd_network_peer_round_trip_time_seconds.
   std::map<uint64_t, std::chrono::steady_clock::time_point> heartbeat_sent_;
+  uint64_t refused_since_log_ = 0;  // malformed peer messages since the last log line (on_step_refused)
+  std::chrono::steady_clock::time_point last_refused_log_{};
   uint64_t slow_applies_ = 0;  // entries slower than warning_apply_duration
   std::chrono::steady_clock::time_point last_slow_apply_log_{};
   LostTailNotices lost_tail_notices_;
