@@ -108,7 +108,7 @@ uint64_t derive_cluster_id(std::vector<uint64_t> ids) {
   return be64(digest);
 }
 
-Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)) {
+Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)), reads_(cfg_.member_id, kPendingRequestsMax) {
   // etcd: 5 s plus two election timeouts.
   request_timeout_ = std::chrono::milliseconds(5000) + 2 * cfg_.election;
   // Created here so the API can ask it from the first request on; a bad configuration stops start().
@@ -463,11 +463,7 @@ void Node::linearize(ErrorDone done) {
           (*shared)(err_no_leader());
           return;
         }
-        if (reads_waiting_.size() + reads_confirmed_.size() >= kPendingRequestsMax) {
-          (*shared)(err_too_many_requests());
-          return;
-        }
-        reads_waiting_.push_back(PendingRead{std::move(*shared), Clock::now() + request_timeout_});
+        if (!reads_.add(*shared, Clock::now() + request_timeout_)) (*shared)(err_too_many_requests());
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -658,26 +654,11 @@ void Node::on_step_refused(uint64_t from, raft::MessageType type, raft::Error er
 }
 
 void Node::start_read_round() {
-  if (reads_waiting_.empty()) return;
-  if (lead_ == raft::kNone) {
-    for (auto& r : reads_waiting_)
-      r.done(err_no_leader());
-    reads_waiting_.clear();
-    return;
-  }
-  std::string ctx = std::to_string(cfg_.member_id) + "/" + std::to_string(++read_seq_);
-  reads_in_flight_[ctx] = std::move(reads_waiting_);
-  reads_waiting_.clear();
-  raw_->read_index(ctx);
+  if (auto ctx = reads_.start_round(lead_ != raft::kNone)) raw_->read_index(std::move(*ctx));
 }
 
 void Node::serve_reads() {
-  uint64_t applied = store_->applied().index;
-  while (!reads_confirmed_.empty() && reads_confirmed_.begin()->first <= applied) {
-    auto done = std::move(reads_confirmed_.begin()->second.done);
-    reads_confirmed_.erase(reads_confirmed_.begin());
-    done(std::nullopt);
-  }
+  reads_.serve(store_->applied().index);
 }
 
 void Node::on_tick() {
@@ -710,24 +691,7 @@ void Node::expire_requests() {
     }
   }
   stats_.proposals_pending = waiters_.size();
-  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
-    bool expired = !it->second.empty() && it->second.front().deadline <= now;
-    if (expired) {
-      for (auto& r : it->second)
-        r.done(err_timeout());
-      it = reads_in_flight_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = reads_confirmed_.begin(); it != reads_confirmed_.end();) {
-    if (it->second.deadline <= now) {
-      it->second.done(err_timeout());
-      it = reads_confirmed_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  reads_.expire(now);
   for (auto it = transfers_.begin(); it != transfers_.end();) {
     if (it->deadline <= now) {
       it->done(err_timeout());
@@ -831,13 +795,8 @@ void Node::process_ready() {
     }
     send(rd.messages_after_persist);
     if (!early_apply) apply_committed(rd.committed_entries);
-    for (auto& rs : rd.read_states) {
-      auto it = reads_in_flight_.find(rs.request_ctx);
-      if (it == reads_in_flight_.end()) continue;
-      for (auto& r : it->second)
-        reads_confirmed_.emplace(rs.index, std::move(r));
-      reads_in_flight_.erase(it);
-    }
+    for (auto& rs : rd.read_states)
+      reads_.on_read_state(rs);
     raw_->advance(rd.number);
     stats_.term = raw_->raft().term();
     serve_reads();
@@ -1366,16 +1325,7 @@ void Node::fail_all(const EtcdError& err) {
     if (w.error_done) w.error_done(err);
   }
   waiters_.clear();
-  for (auto& r : reads_waiting_)
-    r.done(err);
-  reads_waiting_.clear();
-  for (auto& [ctx, v] : reads_in_flight_)
-    for (auto& r : v)
-      r.done(err);
-  reads_in_flight_.clear();
-  for (auto& [i, r] : reads_confirmed_)
-    r.done(err);
-  reads_confirmed_.clear();
+  reads_.fail_all(err);
   for (auto& t : transfers_)
     t.done(err);
   transfers_.clear();

@@ -47,8 +47,10 @@
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
 #include "server/node/mvcc_metrics.h"
+#include "server/node/read_index.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
+#include "server/node/request_waiters.h"
 #include "server/node/size_policy.h"
 #include "server/node/version.h"
 #include "server/node/wal_recovery.h"
@@ -174,11 +176,6 @@ inline constexpr uint64_t kSnapshotSpaceReserveBytes = 64ull << 20;
 // sends it again later; the operator sees the refusals in the log and in snapshots_refused).
 std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free);
 
-template <class T>
-using Result = Expected<T, EtcdError>;
-using ApplyDone = std::function<void(Result<storage::ApplyResponse>)>;
-using ErrorDone = std::function<void(std::optional<EtcdError>)>;
-
 // Header fields the server owns.
 struct HeaderInfo {
   uint64_t cluster_id = 0;
@@ -298,10 +295,6 @@ class Node {
     ErrorDone error_done;  // conf changes, publish
     std::chrono::steady_clock::time_point deadline;
   };
-  struct PendingRead {
-    ErrorDone done;
-    std::chrono::steady_clock::time_point deadline;
-  };
   struct Transfer {
     uint64_t target;
     ErrorDone done;
@@ -391,11 +384,7 @@ class Node {
   uint64_t lead_ = 0;
   uint64_t request_seq_ = 0;
   std::map<uint64_t, Waiter> waiters_;
-  // ReadIndex: reads waiting for the next round, the rounds in flight (by ctx), confirmed reads.
-  std::vector<PendingRead> reads_waiting_;
-  std::map<std::string, std::vector<PendingRead>> reads_in_flight_;
-  std::multimap<uint64_t, PendingRead> reads_confirmed_;  // by read index
-  uint64_t read_seq_ = 0;
+  ReadIndexBatcher reads_;  // linearizable reads (read_index.h)
   std::vector<Transfer> transfers_;
   std::chrono::steady_clock::time_point last_publish_attempt_{};
   bool published_ = false;
