@@ -108,7 +108,8 @@ uint64_t derive_cluster_id(std::vector<uint64_t> ids) {
   return be64(digest);
 }
 
-Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)), reads_(cfg_.member_id, kPendingRequestsMax) {
+Node::Node(NodeConfig cfg)
+    : cfg_(std::move(cfg)), waiters_(kPendingRequestsMax), reads_(cfg_.member_id, kPendingRequestsMax) {
   // etcd: 5 s plus two election timeouts.
   request_timeout_ = std::chrono::milliseconds(5000) + 2 * cfg_.election;
   // Created here so the API can ask it from the first request on; a bad configuration stops start().
@@ -505,7 +506,7 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
           }
           return;
         }
-        waiters_[cc.id] = Waiter{nullptr, std::move(*shared), Clock::now() + request_timeout_};
+        waiters_.add(cc.id, {nullptr, std::move(*shared), Clock::now() + request_timeout_});
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -549,7 +550,7 @@ void Node::move_leader(uint64_t target, ErrorDone done) {
           return;
         }
         raw_->transfer_leader(target);
-        transfers_.push_back(Transfer{target, std::move(*shared), Clock::now() + request_timeout_});
+        waiters_.add_transfer(target, std::move(*shared), Clock::now() + request_timeout_);
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -607,7 +608,7 @@ void Node::drain() {
       p.done(unexpected(err_request_too_large()));
       continue;
     }
-    if (waiters_.size() >= kPendingRequestsMax) {
+    if (waiters_.full()) {
       p.done(unexpected(err_too_many_requests()));
       continue;
     }
@@ -625,7 +626,7 @@ void Node::drain() {
                                                                             : err_no_leader()));
       continue;
     }
-    waiters_[id] = Waiter{std::move(p.done), nullptr, Clock::now() + request_timeout_};
+    waiters_.add(id, {std::move(p.done), nullptr, Clock::now() + request_timeout_});
     stats_.proposals_pending = waiters_.size();
   }
   for (auto& t : tasks)
@@ -679,27 +680,9 @@ void Node::on_tick() {
 
 void Node::expire_requests() {
   auto now = Clock::now();
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.deadline <= now) {
-      auto w = std::move(it->second);
-      it = waiters_.erase(it);
-      stats_.proposals_failed++;
-      if (w.apply_done) w.apply_done(unexpected(err_timeout()));
-      if (w.error_done) w.error_done(err_timeout());
-    } else {
-      ++it;
-    }
-  }
+  stats_.proposals_failed += waiters_.expire(now);
   stats_.proposals_pending = waiters_.size();
   reads_.expire(now);
-  for (auto it = transfers_.begin(); it != transfers_.end();) {
-    if (it->deadline <= now) {
-      it->done(err_timeout());
-      it = transfers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
 }
 
 void Node::maybe_publish() {
@@ -746,14 +729,7 @@ void Node::process_ready() {
       if (rd.soft_state->lead != lead_) {
         if (rd.soft_state->lead != raft::kNone) stats_.leader_changes++;
         lead_ = rd.soft_state->lead;
-        for (auto it = transfers_.begin(); it != transfers_.end();) {
-          if (it->target == lead_) {
-            it->done(std::nullopt);
-            it = transfers_.erase(it);
-          } else {
-            ++it;
-          }
-        }
+        waiters_.on_leader(lead_);
       }
       stats_.has_leader = lead_ != raft::kNone;
       bool is_leader = rd.soft_state->role == raft::StateRole::kLeader;
@@ -872,18 +848,16 @@ void Node::apply_entry(const raft::Entry& e) {
   for (auto& o : observers_)
     if (o.on_applied) o.on_applied(e.index);
   if (!p || p->origin != cfg_.member_id) return;
-  auto it = waiters_.find(p->request_id);
-  if (it == waiters_.end()) return;
-  Waiter w = std::move(it->second);
-  waiters_.erase(it);
+  auto w = waiters_.take(p->request_id);
+  if (!w) return;
   stats_.proposals_pending = waiters_.size();
-  if (w.apply_done) {
+  if (w->apply_done) {
     if (refused) {
-      w.apply_done(unexpected(*refused));
+      w->apply_done(unexpected(*refused));
     } else if (r) {
-      w.apply_done(std::move(*r));
+      w->apply_done(std::move(*r));
     } else {
-      w.apply_done(unexpected(from_store(r.error())));
+      w->apply_done(unexpected(from_store(r.error())));
     }
   }
 }
@@ -968,11 +942,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
     // change); the proposer hears etcd's error. A replay after a crash decides the same way: the
     // member table it checks against is the one the entry met.
     apply_noop(e);
-    auto it = waiters_.find(cc->id);
-    if (it == waiters_.end()) return;
-    Waiter w = std::move(it->second);
-    waiters_.erase(it);
-    if (w.error_done) w.error_done(err_too_many_learners());
+    waiters_.finish(cc->id, err_too_many_learners());
     return;
   }
   auto directory = [&](uint64_t id) -> MemberInfo {
@@ -1021,12 +991,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
   // conf change its membership (the WAL metadata) does not reflect.
   persist_metadata("the membership after a conf change", e);
   if (!store_has_it) apply_noop(e);
-  auto it = waiters_.find(cc->id);
-  if (it != waiters_.end()) {
-    Waiter w = std::move(it->second);
-    waiters_.erase(it);
-    if (w.error_done) w.error_done(std::nullopt);
-  }
+  waiters_.finish(cc->id, std::nullopt);
 }
 
 void Node::update_peers() {
@@ -1320,15 +1285,8 @@ void Node::finish_snapshot_install(raft::Snapshot snap) {
 }
 
 void Node::fail_all(const EtcdError& err) {
-  for (auto& [id, w] : waiters_) {
-    if (w.apply_done) w.apply_done(unexpected(err));
-    if (w.error_done) w.error_done(err);
-  }
-  waiters_.clear();
+  waiters_.fail_all(err);
   reads_.fail_all(err);
-  for (auto& t : transfers_)
-    t.done(err);
-  transfers_.clear();
   std::vector<PendingProposal> props;
   {
     std::lock_guard lk(inbox_mu_);

@@ -290,16 +290,6 @@ class Node {
     ApplyDone done;
     std::optional<EntryAuth> auth;
   };
-  struct Waiter {
-    ApplyDone apply_done;  // store requests
-    ErrorDone error_done;  // conf changes, publish
-    std::chrono::steady_clock::time_point deadline;
-  };
-  struct Transfer {
-    uint64_t target;
-    ErrorDone done;
-    std::chrono::steady_clock::time_point deadline;
-  };
 
   void propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done);
   void schedule_drain_locked();
@@ -383,9 +373,8 @@ class Node {
   uint64_t flush_started_index_ = 0;
   uint64_t lead_ = 0;
   uint64_t request_seq_ = 0;
-  std::map<uint64_t, Waiter> waiters_;
+  RequestWaiters waiters_;  // requests waiting for their entry or a leader (request_waiters.h)
   ReadIndexBatcher reads_;  // linearizable reads (read_index.h)
-  std::vector<Transfer> transfers_;
   std::chrono::steady_clock::time_point last_publish_attempt_{};
   bool published_ = false;
   bool stopped_ = false;
