@@ -502,6 +502,9 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
         }
         return true;
       }
+      // A follower cannot have appended past the leader's log: such an acknowledgement would set a
+      // match index beyond it (and a next index the log cannot slice from).
+      if (m.index > log_.last_index()) return unexpected(Error::kMalformedMessage);
       bool was_paused = pr->is_paused();
       if (pr->maybe_update(m.index)) {
         if (pr->state == ProgressState::kProbe) {

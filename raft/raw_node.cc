@@ -69,19 +69,19 @@ Expected<bool, Error> RawNode::step(Message m) {
   if (is_local_msg(m.type)) return unexpected(Error::kStepLocalMsg);
   // A forwarded proposal carries the entries a follower's client proposed; one without any is not a
   // proposal at all, and the leader's step asserts on it, so a peer's empty MsgProp is dropped here.
-  if (m.type == MessageType::kProp && m.entries.empty()) return unexpected(Error::kProposalDropped);
-  if (!well_formed_append(m)) return unexpected(Error::kProposalDropped);
+  if (m.type == MessageType::kProp && m.entries.empty()) return unexpected(Error::kMalformedMessage);
+  if (!well_formed_append(m)) return unexpected(Error::kMalformedMessage);
   // Every peer message names its sender, and a vote (or its answer) names the term it is about; the
   // core treats term 0 as "a local message" and asserts on a vote without one (tests/fuzz raft_message).
   bool vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote ||
               m.type == MessageType::kVoteResp || m.type == MessageType::kPreVoteResp;
-  if (m.from == kNone || (vote && m.term == 0)) return unexpected(Error::kProposalDropped);
+  if (m.from == kNone || (vote && m.term == 0)) return unexpected(Error::kMalformedMessage);
   // A forwarded proposal or read request never carries a term (the core asserts when forwarding one).
   if ((m.type == MessageType::kProp || m.type == MessageType::kReadIndex) && m.term != 0)
-    return unexpected(Error::kProposalDropped);
+    return unexpected(Error::kMalformedMessage);
   // A snapshot covers at least entry 1 of some term (one at term 0 "matched" any index past the log).
   if (m.type == MessageType::kSnap && (m.snapshot.metadata.index == 0 || m.snapshot.metadata.term == 0))
-    return unexpected(Error::kProposalDropped);
+    return unexpected(Error::kMalformedMessage);
   // A heartbeat committing past this member's log is not dropped: the leader counted acknowledgements
   // this member's storage lost, which the core handles as a lost tail (raft/lost_tail.h).
   if (is_response_msg(m.type) && !raft_.tracker().progress(m.from))

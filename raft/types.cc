@@ -86,6 +86,8 @@ const char* to_string(Error e) {
       return "raft proposal dropped: uncommitted entries over the byte budget";
     case Error::kInvalidConfChange:
       return "raft: invalid configuration change";
+    case Error::kMalformedMessage:
+      return "raft: malformed message from a peer";
   }
   return "raft: unknown error";
 }

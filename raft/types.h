@@ -160,6 +160,10 @@ enum class Error : uint8_t {
   kStepPeerNotFound,          // a response came from a node that is not in the configuration
   kInvalidConfChange,         // change rejected by validation (e.g. removing the last voter)
   kUncommittedBytesExceeded,  // the leader's uncommitted entries are at Config::uncommitted_bytes_max
+  // A peer's message that breaks the protocol's rules (a proposal without entries, an append with gaps
+  // or rewriting committed entries, an acknowledgement past the leader's log, ...): dropped, state
+  // untouched. Only a faulty or hostile peer sends one; the caller counts and reports it.
+  kMalformedMessage,
 };
 const char* to_string(Error e);
 

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -16,6 +19,8 @@
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
 #include "server/log/log.h"
+#include "server/node/entry_decode.h"
+#include "server/node/fatal.h"
 #include "server/node/force_new_cluster.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
@@ -50,6 +55,12 @@ void log_line(const char* fmt, const std::string& a = {}, const std::string& b =
     level = log::Level::kWarn;
   }
   log::write(level, text, {}, where);
+}
+
+std::optional<uint64_t> free_bytes(const std::string& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
 }
 
 etcdserverpb::Member to_member_pb(const MemberInfo& m) {
@@ -97,7 +108,8 @@ uint64_t derive_cluster_id(std::vector<uint64_t> ids) {
   return be64(digest);
 }
 
-Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)) {
+Node::Node(NodeConfig cfg)
+    : cfg_(std::move(cfg)), waiters_(kPendingRequestsMax), reads_(cfg_.member_id, kPendingRequestsMax) {
   // etcd: 5 s plus two election timeouts.
   request_timeout_ = std::chrono::milliseconds(5000) + 2 * cfg_.election;
   // Created here so the API can ask it from the first request on; a bad configuration stops start().
@@ -107,6 +119,10 @@ Node::Node(NodeConfig cfg) : cfg_(std::move(cfg)) {
     a = auth::Auth::create(auth::AuthOptions{});
   }
   auth_ = std::move(*a);
+}
+
+Node::Node(NodeConfig cfg, wal::FileSystem& wal_fs) : Node(std::move(cfg)) {
+  wal_fs_ = &wal_fs;
 }
 
 Node::~Node() {
@@ -206,7 +222,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   fs::create_directories(wal_dir, ec);
   if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
 
-  auto opened = wal::Wal::open(fs_, wal_dir);
+  auto opened = wal::Wal::open(*wal_fs_, wal_dir);
   if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().message());
   wal_ = std::move(opened->wal);
   wal::RecoveredState st = std::move(opened->state);
@@ -238,13 +254,13 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     if (auto s = wal_->append(bs.entries, &bs.hard_state); !s.is_ok()) return unexpected(s.message());
     st.entries = bs.entries;
     st.hard_state = bs.hard_state;
-    save_metadata();
+    if (auto s = save_metadata(); !s.is_ok()) return unexpected("WAL metadata: " + s.message());
     auto d = wal_->sync();
     if (!d) return unexpected("WAL sync: " + d.error().message());
   } else if (fresh) {
     // Joining an existing cluster: membership comes from the log.
     members_.clear();
-    save_metadata();
+    if (auto s = save_metadata(); !s.is_ok()) return unexpected("WAL metadata: " + s.message());
     auto d = wal_->sync();
     if (!d) return unexpected("WAL sync: " + d.error().message());
   } else if (st.metadata) {
@@ -297,7 +313,9 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     if (m->type == raft::MessageType::kSnap) {
       // Checked here, before raft accepts it: once stepped, a snapshot cannot be refused. A bad one is
       // dropped; the leader's next append is rejected and it sends a snapshot again.
-      if (auto why = snapshot_defect(m->snapshot)) {
+      auto why = snapshot_defect(m->snapshot);
+      if (!why) why = snapshot_space_defect(m->snapshot.data.size(), free_bytes(member_dir_));
+      if (why) {
         stats_.snapshots_refused++;
         log_line("refused a snapshot from member %s: %s", std::to_string(from), *why);
         return;
@@ -390,7 +408,8 @@ void Node::stop() {
         if (o.on_stop) o.on_stop();
       fail_all(err_stopped());
       if (tick_timer_) tick_timer_->cancel();
-      if (wal_) (void)wal_->close();
+      if (wal_)
+        if (auto s = wal_->close(); !s.is_ok()) log_line("WAL close failed: %s", s.message());
       ioc_.stop();
     });
     thread_.join();
@@ -451,11 +470,7 @@ void Node::linearize(ErrorDone done) {
           (*shared)(err_no_leader());
           return;
         }
-        if (reads_waiting_.size() + reads_confirmed_.size() >= kPendingRequestsMax) {
-          (*shared)(err_too_many_requests());
-          return;
-        }
-        reads_waiting_.push_back(PendingRead{std::move(*shared), Clock::now() + request_timeout_});
+        if (!reads_.add(*shared, Clock::now() + request_timeout_)) (*shared)(err_too_many_requests());
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -497,7 +512,7 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
           }
           return;
         }
-        waiters_[cc.id] = Waiter{nullptr, std::move(*shared), Clock::now() + request_timeout_};
+        waiters_.add(cc.id, {nullptr, std::move(*shared), Clock::now() + request_timeout_});
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -541,7 +556,7 @@ void Node::move_leader(uint64_t target, ErrorDone done) {
           return;
         }
         raw_->transfer_leader(target);
-        transfers_.push_back(Transfer{target, std::move(*shared), Clock::now() + request_timeout_});
+        waiters_.add_transfer(target, std::move(*shared), Clock::now() + request_timeout_);
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -583,7 +598,9 @@ void Node::drain() {
   for (auto& m : msgs) {
     last_heard_[m.from] = now;
     if (m.type == raft::MessageType::kHeartbeatResp) observe_round_trip(m.from, now);
-    (void)raw_->step(std::move(m));
+    const uint64_t from = m.from;
+    const raft::MessageType type = m.type;
+    if (auto r = raw_->step(std::move(m)); !r) on_step_refused(from, type, r.error());
   }
   for (uint64_t id : unreachable)
     raw_->report_unreachable(id);
@@ -597,7 +614,7 @@ void Node::drain() {
       p.done(unexpected(err_request_too_large()));
       continue;
     }
-    if (waiters_.size() >= kPendingRequestsMax) {
+    if (waiters_.full()) {
       p.done(unexpected(err_too_many_requests()));
       continue;
     }
@@ -615,7 +632,7 @@ void Node::drain() {
                                                                             : err_no_leader()));
       continue;
     }
-    waiters_[id] = Waiter{std::move(p.done), nullptr, Clock::now() + request_timeout_};
+    waiters_.add(id, {std::move(p.done), nullptr, Clock::now() + request_timeout_});
     stats_.proposals_pending = waiters_.size();
   }
   for (auto& t : tasks)
@@ -624,27 +641,31 @@ void Node::drain() {
   process_ready();
 }
 
+// What raft refused of a peer's message. A malformed one (raft::Error::kMalformedMessage: only a faulty
+// or hostile peer sends it) is counted and logged, at most one line every 10 s with the count since.
+// The others are protocol events: a response from a member removed since, a proposal forwarded while
+// no leader is known (its client times out, as with etcd).
+void Node::on_step_refused(uint64_t from, raft::MessageType type, raft::Error err) {
+  if (err != raft::Error::kMalformedMessage) return;
+  stats_.peer_messages_refused++;
+  ++refused_since_log_;
+  const auto now = Clock::now();
+  if (now - last_refused_log_ < std::chrono::seconds(10)) return;
+  last_refused_log_ = now;
+  log::warn("refused a malformed raft message from a peer",
+            {{"from", std::to_string(from)},
+             {"type", std::to_string(static_cast<int>(type))},
+             {"error", raft::to_string(err)},
+             {"refused-since-last-line", std::to_string(refused_since_log_)}});
+  refused_since_log_ = 0;
+}
+
 void Node::start_read_round() {
-  if (reads_waiting_.empty()) return;
-  if (lead_ == raft::kNone) {
-    for (auto& r : reads_waiting_)
-      r.done(err_no_leader());
-    reads_waiting_.clear();
-    return;
-  }
-  std::string ctx = std::to_string(cfg_.member_id) + "/" + std::to_string(++read_seq_);
-  reads_in_flight_[ctx] = std::move(reads_waiting_);
-  reads_waiting_.clear();
-  raw_->read_index(ctx);
+  if (auto ctx = reads_.start_round(lead_ != raft::kNone)) raw_->read_index(std::move(*ctx));
 }
 
 void Node::serve_reads() {
-  uint64_t applied = store_->applied().index;
-  while (!reads_confirmed_.empty() && reads_confirmed_.begin()->first <= applied) {
-    auto done = std::move(reads_confirmed_.begin()->second.done);
-    reads_confirmed_.erase(reads_confirmed_.begin());
-    done(std::nullopt);
-  }
+  reads_.serve(store_->applied().index);
 }
 
 void Node::on_tick() {
@@ -665,44 +686,9 @@ void Node::on_tick() {
 
 void Node::expire_requests() {
   auto now = Clock::now();
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->second.deadline <= now) {
-      auto w = std::move(it->second);
-      it = waiters_.erase(it);
-      stats_.proposals_failed++;
-      if (w.apply_done) w.apply_done(unexpected(err_timeout()));
-      if (w.error_done) w.error_done(err_timeout());
-    } else {
-      ++it;
-    }
-  }
+  stats_.proposals_failed += waiters_.expire(now);
   stats_.proposals_pending = waiters_.size();
-  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
-    bool expired = !it->second.empty() && it->second.front().deadline <= now;
-    if (expired) {
-      for (auto& r : it->second)
-        r.done(err_timeout());
-      it = reads_in_flight_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = reads_confirmed_.begin(); it != reads_confirmed_.end();) {
-    if (it->second.deadline <= now) {
-      it->second.done(err_timeout());
-      it = reads_confirmed_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = transfers_.begin(); it != transfers_.end();) {
-    if (it->deadline <= now) {
-      it->done(err_timeout());
-      it = transfers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  reads_.expire(now);
 }
 
 void Node::maybe_publish() {
@@ -722,7 +708,9 @@ void Node::maybe_publish() {
   uint64_t id = next_request_id();
   std::string data = encode_entry_payload(EntryPayload{EntryKind::kPublish, id, cfg_.member_id,
                                                        to_member_pb(me).SerializeAsString(), std::nullopt});
-  (void)raw_->propose(std::move(data));
+  // Refused (leader lost, transfer, budget): the next tick after 2 s proposes again.
+  if (auto r = raw_->propose(std::move(data)); !r)
+    log_line("publish proposal failed: %s", raft::to_string(r.error()));
 }
 
 void Node::send(std::vector<raft::Message>& msgs) {
@@ -747,14 +735,7 @@ void Node::process_ready() {
       if (rd.soft_state->lead != lead_) {
         if (rd.soft_state->lead != raft::kNone) stats_.leader_changes++;
         lead_ = rd.soft_state->lead;
-        for (auto it = transfers_.begin(); it != transfers_.end();) {
-          if (it->target == lead_) {
-            it->done(std::nullopt);
-            it = transfers_.erase(it);
-          } else {
-            ++it;
-          }
-        }
+        waiters_.on_leader(lead_);
       }
       stats_.has_leader = lead_ != raft::kNone;
       bool is_leader = rd.soft_state->role == raft::StateRole::kLeader;
@@ -796,13 +777,8 @@ void Node::process_ready() {
     }
     send(rd.messages_after_persist);
     if (!early_apply) apply_committed(rd.committed_entries);
-    for (auto& rs : rd.read_states) {
-      auto it = reads_in_flight_.find(rs.request_ctx);
-      if (it == reads_in_flight_.end()) continue;
-      for (auto& r : it->second)
-        reads_confirmed_.emplace(rs.index, std::move(r));
-      reads_in_flight_.erase(it);
-    }
+    for (auto& rs : rd.read_states)
+      reads_.on_read_state(rs);
     raw_->advance(rd.number);
     stats_.term = raw_->raft().term();
     serve_reads();
@@ -839,25 +815,20 @@ void Node::log_published(const etcdserverpb::Member& pb) const {
 void Node::apply_entry(const raft::Entry& e) {
   if (e.index <= store_->applied().index) return;
   stats_.proposals_committed++;
-  std::optional<EntryPayload> p;
-  if (!e.data.empty()) p = decode_entry_payload(e.data);
-  std::optional<storage::ApplyRequest> req;
-  if (p) req = to_apply_request(p->kind, p->body);
+  auto decoded = decode_committed_entry(e.data);
+  if (!decoded) {
+    // Applying it as a no-op would let this member diverge from members that can read it.
+    fatal_stop(FatalExit::kUndecodableEntry,
+               "cannot apply a committed entry: " + decoded.error() + "; upgrade this member and restart it",
+               {{"index", std::to_string(e.index)},
+                {"term", std::to_string(e.term)},
+                {"kind", e.data.empty() ? "none" : std::to_string(static_cast<uint8_t>(e.data[0]))}});
+  }
+  std::optional<EntryPayload>& p = decoded->payload;
+  std::optional<storage::ApplyRequest>& req = decoded->request;
   if (cfg_.debug_unsafe_corrupt_puts && req)  // deliberately unsafe; see NodeConfig
     if (auto* put = std::get_if<storage::PutRequest>(&*req)) put->value += "~corrupt";
-  if (p && p->kind == EntryKind::kPublish) {
-    etcdserverpb::Member pb;
-    if (pb.ParseFromString(p->body)) {
-      auto it = members_.find(pb.id());
-      if (it != members_.end()) {
-        it->second.name = pb.name();
-        it->second.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
-        save_metadata();
-        (void)wal_->sync();
-        if (pb.id() == cfg_.member_id) log_published(pb);
-      }
-    }
-  }
+  if (decoded->publish) apply_publish(*decoded->publish, e);
   // Auth decides before the store (server/auth/auth.h): a refused entry applies as a no-op.
   storage::WriteBatch auth_writes;
   std::optional<EtcdError> refused;
@@ -866,8 +837,8 @@ void Node::apply_entry(const raft::Entry& e) {
         auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
   if (refused) req.reset();
   const auto apply_started = Clock::now();
-  std::optional<DowngradeInfo> downgrade;
-  if (p && p->kind == EntryKind::kDowngrade) downgrade = stage_downgrade(*p, auth_writes);
+  std::optional<DowngradeInfo> downgrade = decoded->downgrade;
+  if (downgrade) stage_downgrade(*downgrade, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes);
   const auto apply_took = Clock::now() - apply_started;
@@ -883,18 +854,16 @@ void Node::apply_entry(const raft::Entry& e) {
   for (auto& o : observers_)
     if (o.on_applied) o.on_applied(e.index);
   if (!p || p->origin != cfg_.member_id) return;
-  auto it = waiters_.find(p->request_id);
-  if (it == waiters_.end()) return;
-  Waiter w = std::move(it->second);
-  waiters_.erase(it);
+  auto w = waiters_.take(p->request_id);
+  if (!w) return;
   stats_.proposals_pending = waiters_.size();
-  if (w.apply_done) {
+  if (w->apply_done) {
     if (refused) {
-      w.apply_done(unexpected(*refused));
+      w->apply_done(unexpected(*refused));
     } else if (r) {
-      w.apply_done(std::move(*r));
+      w->apply_done(std::move(*r));
     } else {
-      w.apply_done(unexpected(from_store(r.error())));
+      w->apply_done(unexpected(from_store(r.error())));
     }
   }
 }
@@ -912,15 +881,22 @@ void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
                cfg_.warning_apply_duration.count() / 1e6, static_cast<unsigned long long>(slow_applies_));
 }
 
-std::optional<DowngradeInfo> Node::stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch) {
-  auto d = decode_downgrade(p.body);
-  if (!d) return std::nullopt;  // malformed: applied as a no-op
-  if (d->enabled) {
-    batch.put(storage::Space::kMeta, kDowngradeMetaKey, encode_downgrade(*d));
+void Node::stage_downgrade(const DowngradeInfo& d, storage::WriteBatch& batch) {
+  if (d.enabled) {
+    batch.put(storage::Space::kMeta, kDowngradeMetaKey, encode_downgrade(d));
   } else {
     batch.erase(storage::Space::kMeta, kDowngradeMetaKey);
   }
-  return d;
+}
+
+// A kPublish entry: a member's name and client URLs, saved with the membership in the WAL metadata.
+void Node::apply_publish(const etcdserverpb::Member& pb, const raft::Entry& e) {
+  auto it = members_.find(pb.id());
+  if (it == members_.end()) return;  // removed since it published: nothing to record
+  it->second.name = pb.name();
+  it->second.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
+  persist_metadata("a member's published attributes", e);
+  if (pb.id() == cfg_.member_id) log_published(pb);
 }
 
 // etcd's ValidateConfigurationChange for learners: at apply time, so concurrent adds (through
@@ -933,34 +909,47 @@ bool Node::learner_refused(const raft::ConfChange& cc) const {
   return learners + 1 > cfg_.max_learners;
 }
 
+// A conf-change entry applies as an empty store batch (it carries the applied index). A store that cannot
+// write it stops the member as apply_entry does.
+void Node::apply_noop(const raft::Entry& e) {
+  auto r = store_->apply(e.index, e.term, storage::NoopRequest{});
+  if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption))
+    fatal_stop(FatalExit::kStorage, "store apply failed: " + r.error().message(),
+               {{"index", std::to_string(e.index)}, {"term", std::to_string(e.term)}});
+}
+
 void Node::apply_conf_entry(const raft::Entry& e) {
   auto cc = raft::ConfChange::decode(e.data);
-  if (!cc) return;
+  std::optional<MemberInfo> ctx;
+  if (cc && !cc->context.empty()) {
+    etcdserverpb::Member pb;
+    if (pb.ParseFromString(cc->context)) ctx = from_member_pb(pb);
+  }
+  if (!cc || (!cc->context.empty() && !ctx)) {
+    // Skipping it would leave raft's configuration and the member table behind the other members'.
+    fatal_stop(
+        FatalExit::kUndecodableEntry,
+        std::string("cannot apply a committed entry: ") +
+            (cc ? "the member in a conf change does not decode" : "a conf change does not decode") +
+            "; upgrade this member and restart it",
+        {{"index", std::to_string(e.index)}, {"term", std::to_string(e.term)}, {"kind", "conf-change"}});
+  }
   const bool store_has_it = e.index <= store_->applied().index;
   // Replayed after a crash that cost the store its latest batches: conf_state_, members_ and the cluster
   // id (from the WAL metadata) already include this change and later ones. The store may have it while
   // the metadata does not only if the WAL lost the metadata record with its tail (wal_recovery.h): then
   // the membership still needs it. (Metadata of the first layout has no conf index: trust the store.)
   if (e.index <= conf_index_ || (store_has_it && conf_index_ == 0)) {
-    if (!store_has_it) (void)store_->apply(e.index, e.term, storage::NoopRequest{});
+    if (!store_has_it) apply_noop(e);
     return;
   }
   if (learner_refused(*cc)) {
     // Refused: raft's configuration and the member table stay as they are (etcd applies an empty
     // change); the proposer hears etcd's error. A replay after a crash decides the same way: the
     // member table it checks against is the one the entry met.
-    (void)store_->apply(e.index, e.term, storage::NoopRequest{});
-    auto it = waiters_.find(cc->id);
-    if (it == waiters_.end()) return;
-    Waiter w = std::move(it->second);
-    waiters_.erase(it);
-    if (w.error_done) w.error_done(err_too_many_learners());
+    apply_noop(e);
+    waiters_.finish(cc->id, err_too_many_learners());
     return;
-  }
-  std::optional<MemberInfo> ctx;
-  if (!cc->context.empty()) {
-    etcdserverpb::Member pb;
-    if (pb.ParseFromString(cc->context)) ctx = from_member_pb(pb);
   }
   auto directory = [&](uint64_t id) -> MemberInfo {
     for (const auto& m : cfg_.initial_members)
@@ -1004,15 +993,11 @@ void Node::apply_conf_entry(const raft::Entry& e) {
     cluster_id_ = derive_cluster_id(ids);
   }
   update_peers();
-  save_metadata();
-  (void)wal_->sync();
-  if (!store_has_it) (void)store_->apply(e.index, e.term, storage::NoopRequest{});
-  auto it = waiters_.find(cc->id);
-  if (it != waiters_.end()) {
-    Waiter w = std::move(it->second);
-    waiters_.erase(it);
-    if (w.error_done) w.error_done(std::nullopt);
-  }
+  // Durable before the store records the entry as applied: a restart must not find a store past a
+  // conf change its membership (the WAL metadata) does not reflect.
+  persist_metadata("the membership after a conf change", e);
+  if (!store_has_it) apply_noop(e);
+  waiters_.finish(cc->id, std::nullopt);
 }
 
 void Node::update_peers() {
@@ -1064,8 +1049,19 @@ std::string Node::metadata_blob() const {
   return encode_wal_metadata(conf_state_, conf_index_, cluster_id_, cfg_.member_id, members);
 }
 
-void Node::save_metadata() {
-  (void)wal_->set_metadata(metadata_blob());
+wal::Status Node::save_metadata() {
+  return wal_->set_metadata(metadata_blob());
+}
+
+// Applied membership that cannot be made durable: raft (and the member table) have moved on, the WAL
+// has not, so going on would answer clients from a state a restart forgets. Fail-stop.
+void Node::persist_metadata(const char* what, const raft::Entry& e) {
+  const std::initializer_list<log::Field> fields{
+      {"what", what}, {"index", std::to_string(e.index)}, {"term", std::to_string(e.term)}};
+  if (auto s = save_metadata(); !s.is_ok())
+    fatal_stop(FatalExit::kStorage, "WAL metadata write failed: " + s.message(), fields);
+  if (auto d = wal_->sync(); !d)
+    fatal_stop(FatalExit::kStorage, "WAL sync of the metadata failed: " + d.error().message(), fields);
 }
 
 namespace {
@@ -1123,6 +1119,14 @@ std::optional<std::string> snapshot_defect(const raft::Snapshot& snap) {
   return std::nullopt;
 }
 
+std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free) {
+  if (!free) return std::nullopt;  // unknown: unpacking reports a real shortage (fail-stop)
+  const uint64_t needed = snapshot_bytes + kSnapshotSpaceReserveBytes;
+  if (*free >= needed) return std::nullopt;
+  return "not enough free disk space to unpack it (" + std::to_string(*free) + " bytes free, " +
+         std::to_string(needed) + " needed)";
+}
+
 // Local snapshot: every snapshot_count applied entries. The store is synced first (its writes are lazy,
 // open_store), then the WAL records the marker and releases the segments behind it, and the in-memory
 // log keeps snapshot_catchup_entries entries behind it so a briefly lagging follower still gets entries.
@@ -1144,7 +1148,10 @@ void Node::maybe_snapshot() {
     log_line("fatal: WAL snapshot failed: %s", s.message());
     std::abort();
   }
-  save_metadata();
+  if (auto s = save_metadata(); !s.is_ok()) {
+    log_line("fatal: WAL metadata write failed: %s", s.message());
+    std::abort();
+  }
   if (auto d = wal_->sync(); !d) {
     log_line("fatal: WAL sync failed: %s", d.error().message());
     std::abort();
@@ -1160,6 +1167,7 @@ void Node::maybe_snapshot() {
   stats_.snapshots_saved++;
   if (applied > cfg_.snapshot_catchup_entries) {
     uint64_t compact = applied - cfg_.snapshot_catchup_entries;
+    // Only kCompacted can come back, and compact > first_index rules it out.
     if (compact > mem_.first_index()) (void)mem_.compact(compact);
   }
 }
@@ -1212,7 +1220,13 @@ void Node::send_snapshot(raft::Message m) {
     if (ok) stats_.snapshots_sent++;
     uint64_t target = m.to;
     snap_busy_ = false;
-    (void)run([this, target, ok] { raw_->report_snapshot(target, ok); });
+    // Posted, not run(): a full inbox must not lose the outcome (raft would keep the follower waiting
+    // for a snapshot forever).
+    boost::asio::post(ioc_, [this, target, ok] {
+      if (stopped_) return;
+      raw_->report_snapshot(target, ok);
+      process_ready();
+    });
   });
 }
 
@@ -1220,60 +1234,50 @@ void Node::send_snapshot(raft::Message m) {
 // current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
 void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   namespace fs = std::filesystem;
-  // snapshot_defect() refused every malformed snapshot before raft accepted this one (on_message), so
-  // what stops the member below is a local failure (disk), where fail-stop is the safe answer.
+  // snapshot_defect() and snapshot_space_defect() refused every malformed snapshot, and every one the
+  // disk had no room for, before raft accepted this one (on_message). What stops the member below is a
+  // local failure (the disk filling up since, an I/O error), where fail-stop is the safe answer: raft
+  // has accepted the snapshot and cannot take it back.
+  const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
+                                             {"term", std::to_string(snap.metadata.term)}};
   std::string_view meta, packed;
-  if (!decode_snapshot_data(snap.data, &meta, &packed)) {
-    log_line("fatal: a snapshot from the leader does not decode (%s bytes)",
-             std::to_string(snap.data.size()));
-    std::abort();
-  }
+  if (!decode_snapshot_data(snap.data, &meta, &packed))
+    fatal_stop(FatalExit::kStorage, "a snapshot from the leader does not decode", at);
   std::string incoming = member_dir_ + "/db.incoming";
   std::string index_file = member_dir_ + "/db.incoming.index";
   std::error_code ec;
   fs::remove_all(incoming, ec);
-  if (auto r = unpack_dir(packed, incoming); !r) {
-    log_line("fatal: cannot write the snapshot from the leader: %s", r.error());
-    std::abort();
-  }
-  if (FILE* f = std::fopen(index_file.c_str(), "w")) {
-    std::fprintf(f, "%llu\n", static_cast<unsigned long long>(snap.metadata.index));
-    bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    std::fclose(f);
-    if (!ok) {
-      log_line("fatal: cannot write %s", index_file);
-      std::abort();
-    }
-  }
-  if (int fd = ::open(member_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
-  if (!load_metadata(std::string(meta), /*from_snapshot=*/true)) {
-    log_line("fatal: the snapshot's membership does not decode");
-    std::abort();
-  }
+  if (auto r = unpack_dir(packed, incoming); !r)
+    fatal_stop(FatalExit::kStorage, "cannot write the snapshot from the leader: " + r.error(), at);
+  FILE* f = std::fopen(index_file.c_str(), "w");
+  if (!f) fatal_stop(FatalExit::kStorage, "cannot create " + index_file + ": " + std::strerror(errno), at);
+  std::fprintf(f, "%llu\n", static_cast<unsigned long long>(snap.metadata.index));
+  const bool written = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  std::fclose(f);
+  if (!written) fatal_stop(FatalExit::kStorage, "cannot write " + index_file, at);
+  int fd = ::open(member_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0)
+    fatal_stop(FatalExit::kStorage, "cannot sync the directory " + member_dir_ + ": " + std::strerror(errno),
+               at);
+  ::close(fd);
+  if (!load_metadata(std::string(meta), /*from_snapshot=*/true))
+    fatal_stop(FatalExit::kStorage, "the membership of a snapshot from the leader does not decode", at);
   conf_state_ = snap.metadata.conf_state;
   conf_index_ = std::max(conf_index_, snap.metadata.index);  // the snapshot's conf state covers them all
-  if (auto s = wal_->save_snapshot(snap.metadata); !s.is_ok()) {
-    log_line("fatal: WAL snapshot failed: %s", s.message());
-    std::abort();
-  }
-  save_metadata();
+  if (auto s = wal_->save_snapshot(snap.metadata); !s.is_ok())
+    fatal_stop(FatalExit::kStorage, "WAL snapshot failed: " + s.message(), at);
+  if (auto s = save_metadata(); !s.is_ok())
+    fatal_stop(FatalExit::kStorage, "WAL metadata write failed: " + s.message(), at);
 }
 
 // Step 3: swap the store directories, reopen, and let the log and the observers catch up.
 void Node::finish_snapshot_install(raft::Snapshot snap) {
   namespace fs = std::filesystem;
   store_.reset();
-  if (auto r = recover_incoming_store(snap.metadata); !r) {
-    log_line("fatal: %s", r.error());
-    std::abort();
-  }
-  if (auto r = open_store(); !r) {
-    log_line("fatal: %s", r.error());
-    std::abort();
-  }
+  const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
+                                             {"term", std::to_string(snap.metadata.term)}};
+  if (auto r = recover_incoming_store(snap.metadata); !r) fatal_stop(FatalExit::kStorage, r.error(), at);
+  if (auto r = open_store(); !r) fatal_stop(FatalExit::kStorage, r.error(), at);
   snap.data.clear();
   mem_.apply_snapshot(snap);
   mem_.set_conf_state(conf_state_);
@@ -1287,24 +1291,8 @@ void Node::finish_snapshot_install(raft::Snapshot snap) {
 }
 
 void Node::fail_all(const EtcdError& err) {
-  for (auto& [id, w] : waiters_) {
-    if (w.apply_done) w.apply_done(unexpected(err));
-    if (w.error_done) w.error_done(err);
-  }
-  waiters_.clear();
-  for (auto& r : reads_waiting_)
-    r.done(err);
-  reads_waiting_.clear();
-  for (auto& [ctx, v] : reads_in_flight_)
-    for (auto& r : v)
-      r.done(err);
-  reads_in_flight_.clear();
-  for (auto& [i, r] : reads_confirmed_)
-    r.done(err);
-  reads_confirmed_.clear();
-  for (auto& t : transfers_)
-    t.done(err);
-  transfers_.clear();
+  waiters_.fail_all(err);
+  reads_.fail_all(err);
   std::vector<PendingProposal> props;
   {
     std::lock_guard lk(inbox_mu_);

@@ -47,8 +47,10 @@
 #include "server/net/peer_transport.h"
 #include "server/node/errors.h"
 #include "server/node/mvcc_metrics.h"
+#include "server/node/read_index.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/request_codec.h"
+#include "server/node/request_waiters.h"
 #include "server/node/size_policy.h"
 #include "server/node/version.h"
 #include "server/node/wal_recovery.h"
@@ -165,10 +167,14 @@ std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf
 // rejected).
 std::optional<std::string> snapshot_defect(const raft::Snapshot& snap);
 
-template <class T>
-using Result = Expected<T, EtcdError>;
-using ApplyDone = std::function<void(Result<storage::ApplyResponse>)>;
-using ErrorDone = std::function<void(std::optional<EtcdError>)>;
+// Free bytes a snapshot needs beyond its own size when it arrives (its store is unpacked next to the
+// current one): what the WAL and the store may still write meanwhile.
+inline constexpr uint64_t kSnapshotSpaceReserveBytes = 64ull << 20;
+// Why a snapshot of snapshot_bytes cannot be unpacked with `free` bytes left on the member's disk
+// (nullopt: it can, or the free space is unknown). Checked with snapshot_defect: a member refuses such a
+// snapshot before raft sees it rather than stopping on ENOSPC halfway through unpacking it (the leader
+// sends it again later; the operator sees the refusals in the log and in snapshots_refused).
+std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free);
 
 // Header fields the server owns.
 struct HeaderInfo {
@@ -191,12 +197,13 @@ struct NodeStats {
   std::atomic<uint64_t> wal_fsync_micros_total{0};
   std::atomic<uint64_t> db_size_bytes{0};
   std::atomic<uint64_t> term{0};
-  std::atomic<uint64_t> snapshots_saved{0};      // local snapshots (WAL released behind them)
-  std::atomic<uint64_t> snapshots_sent{0};       // store snapshots streamed to a lagging member
-  std::atomic<uint64_t> snapshots_installed{0};  // store snapshots received and installed
-  std::atomic<uint64_t> snapshots_refused{0};    // from the leader, malformed: dropped before raft saw them
-  std::atomic<uint64_t> snapshot_index{0};       // index of the latest local snapshot
-  MvccCounters mvcc;                             // etcd_mvcc_{put,delete,range,txn}_total
+  std::atomic<uint64_t> snapshots_saved{0};        // local snapshots (WAL released behind them)
+  std::atomic<uint64_t> snapshots_sent{0};         // store snapshots streamed to a lagging member
+  std::atomic<uint64_t> snapshots_installed{0};    // store snapshots received and installed
+  std::atomic<uint64_t> snapshots_refused{0};      // from the leader, malformed: dropped before raft saw them
+  std::atomic<uint64_t> peer_messages_refused{0};  // raft::Error::kMalformedMessage: dropped by raft
+  std::atomic<uint64_t> snapshot_index{0};         // index of the latest local snapshot
+  MvccCounters mvcc;                               // etcd_mvcc_{put,delete,range,txn}_total
   // etcd's buckets (wal/metrics.go, mvcc/backend/metrics.go): 1 ms doubling, 14 buckets (to 8.192 s).
   metrics::Histogram wal_fsync_seconds{metrics::exponential_buckets(0.001, 2, 14)};
   // One applied entry's store write (building and committing its RocksDB WriteBatch).
@@ -225,6 +232,8 @@ struct NodeObserver {
 class Node {
  public:
   explicit Node(NodeConfig cfg);
+  // With the file system the WAL runs on (tests inject failures through it; it must outlive the node).
+  Node(NodeConfig cfg, wal::FileSystem& wal_fs);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -281,23 +290,10 @@ class Node {
     ApplyDone done;
     std::optional<EntryAuth> auth;
   };
-  struct Waiter {
-    ApplyDone apply_done;  // store requests
-    ErrorDone error_done;  // conf changes, publish
-    std::chrono::steady_clock::time_point deadline;
-  };
-  struct PendingRead {
-    ErrorDone done;
-    std::chrono::steady_clock::time_point deadline;
-  };
-  struct Transfer {
-    uint64_t target;
-    ErrorDone done;
-    std::chrono::steady_clock::time_point deadline;
-  };
 
   void propose(EntryKind kind, std::string body, std::optional<EntryAuth> who, ApplyDone done);
   void schedule_drain_locked();
+  void on_step_refused(uint64_t from, raft::MessageType type, raft::Error err);
   void drain();
   void log_published(const etcdserverpb::Member& pb) const;
   void observe_round_trip(uint64_t peer, std::chrono::steady_clock::time_point now);
@@ -310,11 +306,15 @@ class Node {
   void warn_slow_apply(uint64_t index, std::chrono::nanoseconds took);
   MembershipView membership_view() const;
   // A kDowngrade entry: its record goes into the entry's batch; downgrade_ follows once applied.
-  std::optional<DowngradeInfo> stage_downgrade(const EntryPayload& p, storage::WriteBatch& batch);
+  void stage_downgrade(const DowngradeInfo& d, storage::WriteBatch& batch);
+  void apply_publish(const etcdserverpb::Member& pb, const raft::Entry& e);
+  void apply_noop(const raft::Entry& e);
   bool learner_refused(const raft::ConfChange& cc) const;
   void load_downgrade();
   std::string metadata_blob() const;
-  void save_metadata();
+  [[nodiscard]] wal::Status save_metadata();
+  // save_metadata() and a WAL sync, for membership applied from entry e; a failure stops the member.
+  void persist_metadata(const char* what, const raft::Entry& e);
   Expected<bool, std::string> open_store();
   Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
@@ -345,6 +345,7 @@ class Node {
   std::unique_ptr<boost::asio::steady_timer> tick_timer_;
   std::thread thread_;
   wal::PosixFileSystem fs_;
+  wal::FileSystem* wal_fs_ = &fs_;
   std::unique_ptr<wal::Wal> wal_;
   raft::MemoryStorage mem_;
   std::unique_ptr<raft::RawNode> raw_;
@@ -372,13 +373,8 @@ class Node {
   uint64_t flush_started_index_ = 0;
   uint64_t lead_ = 0;
   uint64_t request_seq_ = 0;
-  std::map<uint64_t, Waiter> waiters_;
-  // ReadIndex: reads waiting for the next round, the rounds in flight (by ctx), confirmed reads.
-  std::vector<PendingRead> reads_waiting_;
-  std::map<std::string, std::vector<PendingRead>> reads_in_flight_;
-  std::multimap<uint64_t, PendingRead> reads_confirmed_;  // by read index
-  uint64_t read_seq_ = 0;
-  std::vector<Transfer> transfers_;
+  RequestWaiters waiters_;  // requests waiting for their entry or a leader (request_waiters.h)
+  ReadIndexBatcher reads_;  // linearizable reads (read_index.h)
   std::chrono::steady_clock::time_point last_publish_attempt_{};
   bool published_ = false;
   bool stopped_ = false;
@@ -386,6 +382,8 @@ class Node {
   std::map<uint64_t, std::chrono::steady_clock::time_point> last_heard_;  // peer -> last message (drain())
   // peer -> when the last heartbeat went out (send()), for etcd_network_peer_round_trip_time_seconds.
   std::map<uint64_t, std::chrono::steady_clock::time_point> heartbeat_sent_;
+  uint64_t refused_since_log_ = 0;  // malformed peer messages since the last log line (on_step_refused)
+  std::chrono::steady_clock::time_point last_refused_log_{};
   uint64_t slow_applies_ = 0;  // entries slower than warning_apply_duration
   std::chrono::steady_clock::time_point last_slow_apply_log_{};
   LostTailNotices lost_tail_notices_;

@@ -1199,9 +1199,60 @@ TEST(RawNodeContract, StepRefusesAProposalWithoutEntries) {
   m.from = 2;
   auto r = n->node->step(m);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error(), Error::kProposalDropped);
+  EXPECT_EQ(r.error(), Error::kMalformedMessage);
   EXPECT_EQ(n->raft().log().last_index(), last);
   EXPECT_EQ(n->raft().role(), StateRole::kLeader);
+}
+
+// Leader Completeness (§5.4): "the leader's log contains every committed entry", so an append that
+// would rewrite a committed entry comes only from a faulty or hostile peer. It is answered as a stale
+// append (with the follower's commit index) and the log is untouched: raft_log's "an append conflicts
+// with a committed entry" assertion is not reachable from a peer.
+TEST(RawNodeContract, StepRefusesAnAppendRewritingCommittedEntries) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  ASSERT_TRUE((*c)[1].node->propose("x").has_value());
+  c->stabilize();
+  RaftLog& log = (*c)[2].raft().log();
+  const Index committed = log.committed();
+  const Term term = (*c)[2].raft().term();
+  ASSERT_GE(committed, 2u);
+  Message m;
+  m.type = MessageType::kApp;
+  m.from = 1;
+  m.term = term + 1;
+  m.index = committed - 1;
+  m.log_term = *log.term(committed - 1);
+  m.commit = committed;
+  Entry e;
+  e.index = committed;
+  e.term = term + 1;
+  e.data = "rewritten";
+  m.entries.push_back(e);
+  EXPECT_TRUE((*c)[2].node->step(m).has_value());
+  EXPECT_EQ(log.committed(), committed);
+  EXPECT_EQ(*log.term(committed), term) << "the committed entry is kept";
+  EXPECT_EQ(log.last_index(), committed);
+}
+
+// A follower acknowledges only what the leader sent it: an acknowledgement past the leader's log would
+// set a match index beyond it (and commit or slice past its end). Refused, progress untouched.
+TEST(RawNodeContract, StepRefusesAnAcknowledgementPastTheLeadersLog) {
+  auto c = Cluster::plain(3);
+  c->elect(1);
+  c->stabilize();
+  const Index last = (*c)[1].raft().log().last_index();
+  const Index match = (*c)[1].raft().tracker().progress(2)->match_index;
+  Message m;
+  m.type = MessageType::kAppResp;
+  m.from = 2;
+  m.term = (*c)[1].raft().term();
+  m.index = last + 100;
+  auto r = (*c)[1].node->step(m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::kMalformedMessage);
+  EXPECT_EQ((*c)[1].raft().tracker().progress(2)->match_index, match);
+  EXPECT_EQ((*c)[1].raft().role(), StateRole::kLeader);
 }
 
 TEST(RawNodeContract, RestartRecoversTermVoteCommitAndLog) {

@@ -1,0 +1,222 @@
+// Fail-stop of a real one-member node::Node (server/node/fatal.h) on what it must not go on from: a
+// committed entry of a kind it does not know, membership it cannot make durable. Each case runs in a
+// death test (its own process); the peer socket is a unix socket in a temporary directory, so no ports.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "server/node/entry_decode.h"
+#include "server/node/fatal.h"
+#include "server/node/node.h"
+#include "wal/posix_file_system.h"
+
+namespace cairn::server::node {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The WAL's files through PosixFileSystem, with File::sync failing once `syncs_left` successful syncs
+// have been spent (-1: never fails).
+std::atomic<int> syncs_left{-1};
+
+class FailingSyncFile final : public wal::File {
+ public:
+  explicit FailingSyncFile(std::unique_ptr<wal::File> f) : f_(std::move(f)) {}
+  wal::Status write_at(uint64_t offset, std::string_view data) override { return f_->write_at(offset, data); }
+  Expected<std::string, wal::Status> read_at(uint64_t offset, uint64_t n) override {
+    return f_->read_at(offset, n);
+  }
+  wal::Status sync() override {
+    int left = syncs_left.load();
+    if (left == 0) return wal::Status::io_error("injected fdatasync failure");
+    if (left > 0) syncs_left--;
+    return f_->sync();
+  }
+  wal::Status truncate(uint64_t size_bytes) override { return f_->truncate(size_bytes); }
+  wal::Status allocate(uint64_t size_bytes) override { return f_->allocate(size_bytes); }
+  Expected<uint64_t, wal::Status> size() override { return f_->size(); }
+
+ private:
+  std::unique_ptr<wal::File> f_;
+};
+
+class FailingSyncFs final : public wal::FileSystem {
+ public:
+  Expected<std::unique_ptr<wal::File>, wal::Status> open_file(const std::string& path, bool create) override {
+    auto f = posix_.open_file(path, create);
+    if (!f) return unexpected(f.error());
+    return std::unique_ptr<wal::File>(std::make_unique<FailingSyncFile>(std::move(*f)));
+  }
+  Expected<std::string, wal::Status> read_file(const std::string& p) override { return posix_.read_file(p); }
+  bool exists(const std::string& p) override { return posix_.exists(p); }
+  wal::Status create_dir(const std::string& p) override { return posix_.create_dir(p); }
+  Expected<std::vector<std::string>, wal::Status> list_dir(const std::string& p) override {
+    return posix_.list_dir(p);
+  }
+  wal::Status rename(const std::string& a, const std::string& b) override { return posix_.rename(a, b); }
+  wal::Status remove(const std::string& p) override { return posix_.remove(p); }
+  wal::Status sync_dir(const std::string& p) override { return posix_.sync_dir(p); }
+
+ private:
+  wal::PosixFileSystem posix_;
+};
+
+// A started one-member node that leads (in the death test's child: failures print and exit 1).
+struct OneMember {
+  boost::asio::io_context ioc;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard =
+      boost::asio::make_work_guard(ioc);
+  std::thread net;
+  FailingSyncFs fs;
+  std::unique_ptr<Node> node;
+
+  OneMember() {
+    char tmpl[] = "/tmp/cairn-node-fatal.XXXXXX";
+    if (!mkdtemp(tmpl)) die("mkdtemp");
+    const std::string dir = tmpl;
+    NodeConfig cfg;
+    cfg.member_id = 1;
+    cfg.name = "m1";
+    cfg.data_dir = dir + "/m1";
+    cfg.listen_peer_unix = dir + "/peer.sock";
+    cfg.initial_members = {MemberInfo{1, "m1", {"unix://" + dir + "/peer.sock"}, {}, false}};
+    cfg.advertise_client_urls = {"http://127.0.0.1:1"};
+    cfg.heartbeat = 10ms;
+    cfg.election = 100ms;
+    node = std::make_unique<Node>(cfg, fs);
+    net = std::thread([this] { ioc.run(); });
+    if (auto started = node->start(ioc); !started) die("start: " + started.error());
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (node->stats().is_leader.load() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    if (node->stats().is_leader.load() == 0) die("no leader in 20 s");
+    // Its own publish entry (name, client URLs) applied: nothing else is in flight after this.
+    auto published = std::make_shared<std::atomic<bool>>(false);
+    Node* n = node.get();
+    while (!published->load() && std::chrono::steady_clock::now() < deadline) {
+      (void)node->run([n, published] {
+        auto it = n->members().find(1);
+        if (it != n->members().end() && !it->second.client_urls.empty()) *published = true;
+      });
+      std::this_thread::sleep_for(5ms);
+    }
+    if (!published->load()) die("not published in 20 s");
+  }
+  [[noreturn]] static void die(const std::string& why) {
+    std::fprintf(stderr, "test setup failed: %s\n", why.c_str());
+    std::_Exit(1);
+  }
+};
+
+// The member stops before it applies the entry, so its client never hears OK: an answer of any kind
+// ends the child with 0, which the death test does not accept.
+void propose_unknown_kind() {
+  OneMember m;
+  m.node->propose(static_cast<EntryKind>(kEntryKindMax + 77), "body of a newer member's request",
+                  [](Result<storage::ApplyResponse>) { std::_Exit(0); });
+  std::this_thread::sleep_for(20s);
+  std::_Exit(2);
+}
+
+TEST(NodeFatal, UnknownEntryKindStopsTheMember) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(propose_unknown_kind(),
+              ::testing::ExitedWithCode(static_cast<int>(FatalExit::kUndecodableEntry)),
+              "cannot apply a committed entry: unknown entry kind 99.*\"index\":\"[0-9]+\".*\"kind\":\"99\"");
+}
+
+void propose_undecodable_put() {
+  OneMember m;
+  m.node->propose(EntryKind::kPut, std::string("\xff\xff\xff", 3),
+                  [](Result<storage::ApplyResponse>) { std::_Exit(0); });
+  std::this_thread::sleep_for(20s);
+  std::_Exit(2);
+}
+
+TEST(NodeFatal, UndecodableEntryBodyStopsTheMember) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(propose_undecodable_put(),
+              ::testing::ExitedWithCode(static_cast<int>(FatalExit::kUndecodableEntry)),
+              "the body of a kind 1 entry does not decode");
+}
+
+// The conf change's entry is synced (the 1st sync after arming); the sync of the membership it leads
+// to (the 2nd) fails: raft has applied the change, the WAL cannot record it, so the member stops and
+// the client is not told the change succeeded.
+void add_learner_with_failing_metadata_sync() {
+  OneMember m;
+  syncs_left = 1;
+  raft::ConfChange cc;
+  cc.type = raft::ConfChangeType::kAddLearnerNode;
+  cc.node_id = 2;
+  etcdserverpb::Member pb;
+  pb.set_id(2);
+  pb.add_peerurls("http://127.0.0.1:2");
+  pb.set_islearner(true);
+  cc.context = pb.SerializeAsString();
+  m.node->conf_change(cc, [](std::optional<EtcdError> e) {
+    std::fprintf(stderr, "conf change answered: %s\n", e ? e->message.c_str() : "OK");
+    std::_Exit(0);
+  });
+  std::this_thread::sleep_for(20s);
+  std::_Exit(2);
+}
+
+TEST(NodeFatal, ConfChangeMetadataSyncFailureStopsTheMember) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      add_learner_with_failing_metadata_sync(),
+      ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
+      "WAL sync of the metadata failed: injected fdatasync failure.*\"what\":\"the membership after a "
+      "conf change\"");
+}
+
+// decode_committed_entry, without a node: what stops a member and what does not.
+TEST(DecodeCommittedEntry, RaftsEmptyEntryAndKnownKindsDecode) {
+  auto empty = decode_committed_entry("");
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->payload);
+  etcdserverpb::PutRequest put;
+  put.set_key("k");
+  auto d = decode_committed_entry(
+      encode_entry_payload(EntryPayload{EntryKind::kPut, 7, 1, put.SerializeAsString(), {}}));
+  ASSERT_TRUE(d) << d.error();
+  ASSERT_TRUE(d->request);
+  EXPECT_EQ(std::get<storage::PutRequest>(*d->request).key, "k");
+  auto c = decode_committed_entry(encode_entry_payload(EntryPayload{EntryKind::kCompaction, 8, 1, "", {}}));
+  ASSERT_TRUE(c) << "an empty body is a message with every field at its default";
+}
+
+TEST(DecodeCommittedEntry, UnknownKindsAndBadBodiesDoNot) {
+  std::string unknown = encode_entry_payload(EntryPayload{EntryKind::kPut, 7, 1, "", {}});
+  unknown[0] = static_cast<char>(kEntryKindMax + 1);
+  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 23 (this member knows 1-22)");
+  unknown[0] = static_cast<char>((kEntryKindMax + 1) | kEntryAuthFlag);
+  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 23 (this member knows 1-22)");
+  EXPECT_EQ(decode_committed_entry(std::string(1, '\x01')).error(),
+            "the payload of a kind 1 entry does not decode");
+  for (EntryKind k : {EntryKind::kPut, EntryKind::kTxn, EntryKind::kPublish, EntryKind::kDowngrade}) {
+    auto r = decode_committed_entry(encode_entry_payload(EntryPayload{k, 7, 1, "\xff\xff\xff", {}}));
+    ASSERT_FALSE(r) << static_cast<int>(k);
+    EXPECT_EQ(r.error(),
+              "the body of a kind " + std::to_string(static_cast<int>(k)) + " entry does not decode");
+  }
+}
+
+TEST(SnapshotSpaceDefect, RefusesASnapshotTheDiskCannotHold) {
+  EXPECT_EQ(snapshot_space_defect(1 << 20, std::nullopt), std::nullopt) << "unknown free space: try";
+  EXPECT_EQ(snapshot_space_defect(1 << 20, (1 << 20) + kSnapshotSpaceReserveBytes), std::nullopt);
+  EXPECT_EQ(snapshot_space_defect(1 << 20, (1 << 20) + kSnapshotSpaceReserveBytes - 1).value_or(""),
+            "not enough free disk space to unpack it (68157439 bytes free, 68157440 needed)");
+}
+
+}  // namespace
+}  // namespace cairn::server::node
