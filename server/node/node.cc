@@ -180,10 +180,7 @@ Expected<bool, std::string> Node::open_store() {
   store_.reset();
   storage::RocksOptions ro;
   // The first failed write to the store's files stops the member (storage/fail_stop_fs.h explains why).
-  ro.on_io_failure = [](const std::string& what) {
-    log_line("fatal: %s", what);
-    std::abort();
-  };
+  ro.on_io_failure = [](const std::string& what) { fatal_stop(FatalExit::kStorage, what); };
   auto engine = storage::RocksEngine::open(db_dir_, std::move(ro));
   if (!engine) return unexpected("open store " + db_dir_ + ": " + engine.error().message());
   storage::StoreOptions so;
@@ -754,15 +751,13 @@ void Node::process_ready() {
     if (!rd.entries.empty() || rd.hard_state || !rd.snapshot.empty()) {
       auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
       if (!s.is_ok()) {
-        log_line("fatal: WAL append failed: %s", s.message());
-        std::abort();
+        fatal_stop(FatalExit::kStorage, std::string("WAL append failed: ") + s.message());
       }
       if (rd.must_sync || !rd.snapshot.empty()) {
         auto t0 = Clock::now();
         auto d = wal_->sync();
         if (!d) {
-          log_line("fatal: WAL sync failed: %s", d.error().message());
-          std::abort();
+          fatal_stop(FatalExit::kStorage, std::string("WAL sync failed: ") + d.error().message());
         }
         const auto took = Clock::now() - t0;
         stats_.wal_fsyncs++;
@@ -846,8 +841,7 @@ void Node::apply_entry(const raft::Entry& e) {
   stats_.backend_commit_seconds.observe(std::chrono::duration<double>(apply_took).count());
   if (r) stats_.mvcc.add(count_mvcc_ops(*r), std::holds_alternative<storage::TxnResponse>(*r));
   if (!r && (r.error().code == storage::Errc::kIo || r.error().code == storage::Errc::kCorruption)) {
-    log_line("fatal: store apply failed: %s", r.error().message());
-    std::abort();
+    fatal_stop(FatalExit::kStorage, std::string("store apply failed: ") + r.error().message());
   }
   if (downgrade && r) downgrade_ = *downgrade;
   stats_.proposals_applied++;
@@ -1139,22 +1133,18 @@ void Node::maybe_snapshot() {
   if (applied <= snapshot_index_ || applied - snapshot_index_ < cfg_.snapshot_count) return;
   if (applied > mem_.last_index()) return;
   if (auto r = store_->engine().sync(); !r) {
-    log_line("fatal: store sync failed: %s", r.error().message());
-    std::abort();
+    fatal_stop(FatalExit::kStorage, std::string("store sync failed: ") + r.error().message());
   }
   auto snap = mem_.create_snapshot(applied, &conf_state_, std::string());
   if (!snap) return;
   if (auto s = wal_->save_snapshot(snap->metadata); !s.is_ok()) {
-    log_line("fatal: WAL snapshot failed: %s", s.message());
-    std::abort();
+    fatal_stop(FatalExit::kStorage, std::string("WAL snapshot failed: ") + s.message());
   }
   if (auto s = save_metadata(); !s.is_ok()) {
-    log_line("fatal: WAL metadata write failed: %s", s.message());
-    std::abort();
+    fatal_stop(FatalExit::kStorage, std::string("WAL metadata write failed: ") + s.message());
   }
   if (auto d = wal_->sync(); !d) {
-    log_line("fatal: WAL sync failed: %s", d.error().message());
-    std::abort();
+    fatal_stop(FatalExit::kStorage, std::string("WAL sync failed: ") + d.error().message());
   }
   // --max-wals: the newest max_wals segments stay even when the snapshot covers them (wal_retention.h).
   std::vector<uint64_t> first_indices;

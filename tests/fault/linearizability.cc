@@ -57,7 +57,8 @@ bool relevant(const Op& op) {
 // member that is not linearized yet (any linearization that uses a later member first is the same one
 // with the two swapped, both being invoked by then). This keeps hundreds of timed-out writes from
 // doubling the search space each, which the witness pass alone cannot avoid once a failed CAS needs
-// one of them to have happened.
+// one of them to have happened. Unknown deletes form one more pool (each makes the key absent; an
+// unknown outcome carries no deleted count).
 void mark_unseen_writes(const std::vector<Op>& ops, std::vector<Prepared>& out) {
   std::unordered_map<std::string, int> writes, mentions;
   for (const Op& op : ops) {
@@ -69,6 +70,10 @@ void mark_unseen_writes(const std::vector<Op>& ops, std::vector<Prepared>& out) 
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
     Prepared& p = out[i];
+    if (p.unknown && op.kind == OpKind::kDelete) {  // every unknown delete makes the key absent
+      p.pool = pools.try_emplace({op.kind, kAbsent}, static_cast<int>(pools.size())).first->second;
+      continue;
+    }
     if (!p.unknown || (op.kind != OpKind::kPut && op.kind != OpKind::kCas)) continue;
     if (writes[op.value] != 1 || mentions.count(op.value) != 0) continue;
     p.value = kUnseen;

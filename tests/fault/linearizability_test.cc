@@ -195,6 +195,27 @@ TEST(Linearizability, FailedCasesExplainedByUnreadUnknownWritesStayTractable) {
   EXPECT_LT(short_one.steps, 100'000u);
 }
 
+TEST(Linearizability, ReadsOfAbsentExplainedByUnknownDeletesStayTractable) {
+  // Each round: a completed put, then a read that finds the key absent: only one of the timed-out
+  // deletes (all invoked at the start, any may serve any round) explains it. Unknown deletes are
+  // interchangeable too (each makes the key absent), so proving one too few is cheap.
+  auto rounds = [](int n, int deletes) {
+    std::vector<Op> h;
+    for (int i = 0; i < deletes; ++i)
+      h.push_back(unknown(del(1, 0, 0)));
+    for (int i = 0; i < n; ++i) {
+      const std::int64_t t = 10 * i;
+      h.push_back(put(0, t + 1, t + 2, "v" + std::to_string(i)));
+      h.push_back(get(2, t + 5, t + 6, std::nullopt));
+    }
+    return h;
+  };
+  EXPECT_EQ(check_key(rounds(150, 150)).verdict, Verdict::kLinearizable);
+  KeyResult short_one = check_key(rounds(40, 39));
+  EXPECT_EQ(short_one.verdict, Verdict::kNotLinearizable);
+  EXPECT_LT(short_one.steps, 100'000u);
+}
+
 TEST(Linearizability, HistoryTextRoundTrips) {
   std::vector<Op> h = {put(0, 0, 1, "a"), unknown(cas(1, 2, 0, "a", "b", false)), get(2, 3, 4, std::nullopt),
                        get(2, 5, 6, "b"), del(3, 7, 8, true), failed(put(1, 9, 10, "c")), del(3, 11, 12)};
