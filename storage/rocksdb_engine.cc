@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include "raft/assert.h"
+#include "base/assert.h"
 
 namespace cairn::storage {
 namespace {

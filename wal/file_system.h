@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "wal/status.h"
 
 namespace cairn::wal {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/app/go_flags.h"
 #include "server/net/tls.h"
 #include "server/node/node.h"

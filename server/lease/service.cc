@@ -20,6 +20,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "base/json.h"
 #include "server/api/caller.h"
 #include "server/api/gateway.h"
 #include "server/lease/install.h"
@@ -609,8 +610,8 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
     if (err) {
       r.body += "{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(err->code)) +
                 ",\"http_code\":" + std::to_string(api::http_status(err->code)) + ",\"message\":\"" +
-                api::json_escape(err->message) + "\",\"http_status\":\"" +
-                api::json_escape(std::string(net::status_code_name(err->code))) + "\"}}\n";
+                base::json_escape(err->message) + "\",\"http_status\":\"" +
+                base::json_escape(std::string(net::status_code_name(err->code))) + "\"}}\n";
       break;
     }
     auto json = to_json<etcdserverpb::LeaseKeepAliveResponse>(reply->message());

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "proto/etcd/rpc.pb.h"
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/net/client.h"
 
 namespace cairn::server::lock {

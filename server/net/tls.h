@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/net/byte_stream.h"
 
 namespace cairn::server::net {

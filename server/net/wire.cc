@@ -1,6 +1,6 @@
 #include "server/net/wire.h"
 
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstdio>
@@ -207,7 +207,7 @@ Status deframer_error_status(MessageDeframer::Error error, std::uint32_t declare
 }
 
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
-  return wal::crc32c_extend(crc, data.data(), data.size());
+  return base::crc32c_extend(crc, data.data(), data.size());
 }
 
 }  // namespace cairn::server::net

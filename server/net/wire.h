@@ -93,7 +93,7 @@ Status deframer_error_status(MessageDeframer::Error error, std::uint32_t declare
                              std::size_t message_bytes_max);
 
 // CRC-32C (Castagnoli), used by the peer transport to check frames and reassembled payloads.
-// CRC-32C continued from `crc` (the project's one implementation: wal/crc32c.h).
+// CRC-32C continued from `crc` (the project's one implementation: base/crc32c.h).
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 
 }  // namespace cairn::server::net
