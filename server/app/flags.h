@@ -22,8 +22,9 @@
 
 #include "base/expected.h"
 #include "server/app/go_flags.h"
-#include "server/net/tls.h"
+#include "server/net/vocabulary.h"
 #include "server/node/node.h"
+#include "wire/tls.h"
 
 namespace cairn::server::app {
 

@@ -17,9 +17,9 @@
 #include <set>
 
 #include "base/bytes.h"
-#include "server/net/byte_stream.h"
-#include "server/net/tls.h"
-#include "server/net/wire.h"
+#include "wire/byte_stream.h"
+#include "wire/framing.h"
+#include "wire/tls.h"
 
 namespace cairn::server::net {
 
