@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "base/crc32c.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/raft_codec.h"
 #include "server/node/request_codec.h"
 #include "server/node/snapshot_files.h"
-#include "base/crc32c.h"
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 #include "wal/wal.h"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "base/crc32c.h"
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 #include "wal/wal.h"
 
 namespace {
