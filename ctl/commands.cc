@@ -1135,8 +1135,7 @@ int execute(const Invocation& inv) {
     return 0;
   }
   // Offline: no endpoints involved.
-  if (c == "snapshot status") return cmd_snapshot_status(inv, ctx.print);
-  if (c == "snapshot restore") return cmd_snapshot_restore(inv);
+  if (c == "snapshot status" || c == "snapshot restore") return exec_cairnutl(inv);
   ctx.copts.cacert = inv.g.cacert;
   ctx.copts.cert = inv.g.cert;
   ctx.copts.key = inv.g.key;

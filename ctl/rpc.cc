@@ -18,13 +18,13 @@
 #include <thread>
 
 #include "proto/etcd/rpc.pb.h"
-#include "server/net/client.h"
-#include "server/net/tls.h"
+#include "wire/client.h"
+#include "wire/tls.h"
 
 namespace cairn::ctl {
 
 namespace asio = boost::asio;
-namespace net = cairn::server::net;
+namespace wire = cairn::wire;
 using asio::awaitable;
 using Clock = std::chrono::steady_clock;
 
@@ -57,14 +57,15 @@ bool configured_tls(const ConnectionOptions& o) {
 }
 
 // The TLS context etcdctl builds from its flags (cfg.TLS), or nullptr when it builds none.
-Expected<std::shared_ptr<const net::TlsContext>, std::string> configured_context(const ConnectionOptions& o) {
-  if (!configured_tls(o)) return std::shared_ptr<const net::TlsContext>();
-  net::TlsClientConfig c;
+Expected<std::shared_ptr<const wire::TlsContext>, std::string> configured_context(
+    const ConnectionOptions& o) {
+  if (!configured_tls(o)) return std::shared_ptr<const wire::TlsContext>();
+  wire::TlsClientConfig c;
   c.ca_file = o.cacert;
   c.cert_file = o.cert;
   c.key_file = o.key;
   c.insecure_skip_verify = o.insecure_skip_tls_verify;
-  return net::make_client_tls(c);
+  return wire::make_client_tls(c);
 }
 
 // Go-style JSON string escaping for the warning line.
@@ -88,7 +89,7 @@ std::optional<std::string> check_tls_options(const ConnectionOptions& options) {
 struct Connection::Impl {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
-  std::unique_ptr<net::Channel> channel;
+  std::unique_ptr<wire::Channel> channel;
   std::thread thread;
   std::atomic<bool> stopping{false};
 
@@ -124,16 +125,16 @@ struct Connection::Impl {
 };
 
 Connection::Connection(ConnectionOptions options) : options_(std::move(options)), impl_(new Impl) {
-  std::vector<net::Endpoint> eps;
+  std::vector<wire::Endpoint> eps;
   auto configured = configured_context(options_);  // checked by check_tls_options() beforehand
-  std::shared_ptr<const net::TlsContext> tls = configured ? *configured : nullptr;
-  std::shared_ptr<const net::TlsContext> system_roots;  // "https://" without TLS flags
+  std::shared_ptr<const wire::TlsContext> tls = configured ? *configured : nullptr;
+  std::shared_ptr<const wire::TlsContext> system_roots;  // "https://" without TLS flags
   for (const auto& e : options_.endpoints) {
-    net::Endpoint ep;
+    wire::Endpoint ep;
     if (!split_endpoint(e, ep.host, ep.port)) continue;
     if (e.rfind("https://", 0) == 0 || e.rfind("unixs://", 0) == 0) {
       if (!tls && !system_roots) {
-        auto d = net::make_client_tls(net::TlsClientConfig{});
+        auto d = wire::make_client_tls(wire::TlsClientConfig{});
         if (d) system_roots = *d;
       }
       ep.tls = tls ? tls : system_roots;
@@ -142,7 +143,7 @@ Connection::Connection(ConnectionOptions options) : options_(std::move(options))
     }
     eps.push_back(ep);
   }
-  net::ChannelOptions co;
+  wire::ChannelOptions co;
   co.connect_timeout = options_.dial_timeout;
   co.keepalive_time = options_.keepalive_time;
   co.keepalive_timeout = options_.keepalive_timeout;
@@ -150,7 +151,7 @@ Connection::Connection(ConnectionOptions options) : options_(std::move(options))
   co.backoff_max = std::chrono::milliseconds(1'000);
   co.user_agent = "cairnctl/0.1 grpc-go/1.33";
   impl_->endpoints = options_.endpoints;
-  impl_->channel = std::make_unique<net::Channel>(impl_->ioc.get_executor(), std::move(eps), co);
+  impl_->channel = std::make_unique<wire::Channel>(impl_->ioc.get_executor(), std::move(eps), co);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 
@@ -185,7 +186,7 @@ RpcResult Connection::unary(const std::string& method, const std::string& reques
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0)
         co_return RpcResult{{StatusCode::kDeadlineExceeded, "context deadline exceeded"}, {}};
-      net::CallOptions co;
+      wire::CallOptions co;
       co.timeout = left;
       co.wait_for_ready = true;
       if (!token.empty()) co.metadata.emplace_back("token", token);
@@ -207,7 +208,7 @@ RpcResult Connection::unary(const std::string& method, const std::string& reques
 // Stream state shared by the command thread and a reader coroutine on the io thread.
 struct Stream::State {
   static constexpr std::size_t kQueuedMessagesMax = 4096;
-  std::optional<net::ClientCall> call;
+  std::optional<wire::ClientCall> call;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::string> queue;
@@ -220,7 +221,7 @@ std::unique_ptr<Stream> Connection::stream(const std::string& method, bool metad
   auto st = std::make_shared<Stream::State>();
   std::string token = options_.token;
   impl->run([impl, st, method, metadata_hasleader, token]() -> awaitable<void> {
-    net::CallOptions co;
+    wire::CallOptions co;
     co.wait_for_ready = true;
     if (!token.empty()) co.metadata.emplace_back("token", token);
     if (metadata_hasleader) co.metadata.emplace_back("hasleader", "true");
@@ -319,7 +320,7 @@ void Connection::keep_alive_in_background(std::int64_t lease_id, std::int64_t tt
       impl->ioc,
       [impl, lease_id, period, token = options_.token]() -> awaitable<void> {
         while (!impl->stopping) {
-          net::CallOptions co;
+          wire::CallOptions co;
           co.wait_for_ready = true;
           if (!token.empty()) co.metadata.emplace_back("token", token);
           co.metadata.emplace_back("hasleader", "true");

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "server/net/wire.h"
+#include "wire/framing.h"
 
 namespace cairn::ctl {
 
-using net_status = cairn::server::net::Status;
-using cairn::server::net::StatusCode;
+using net_status = cairn::wire::Status;
+using cairn::wire::StatusCode;
 
 struct ConnectionOptions {
   std::vector<std::string> endpoints;  // host:port (a scheme prefix is stripped)

@@ -1,53 +1,57 @@
 #include "ctl/snapshot.h"
 
-#include <cinttypes>
-#include <cstdio>
+#include <unistd.h>
 
-#include "server/node/restore.h"
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "ctl/format.h"
 
 namespace cairn::ctl {
 
-namespace {
-
-int fail(int code, const std::string& msg) {
-  std::fprintf(stderr, "Error: %s\n", msg.c_str());
-  return code;
+std::vector<std::string> cairnutl_args(const Invocation& inv) {
+  std::vector<std::string> a = {"snapshot"};
+  if (inv.command == "snapshot status") {
+    a.push_back("status");
+    a.push_back("--write-out=" + inv.g.write_out);
+  } else {
+    a.push_back("restore");
+    a.push_back("--name=" + inv.name);
+    if (!inv.data_dir.empty()) a.push_back("--data-dir=" + inv.data_dir);
+    a.push_back("--initial-cluster=" + inv.initial_cluster);
+    a.push_back("--initial-cluster-token=" + inv.initial_cluster_token);
+    a.push_back("--initial-advertise-peer-urls=" + inv.initial_advertise_peer_urls);
+    if (inv.skip_hash_check) a.push_back("--skip-hash-check");
+  }
+  // After "--" every argument is a file, even one that starts with '-'.
+  a.push_back("--");
+  a.insert(a.end(), inv.args.begin(), inv.args.end());
+  return a;
 }
 
-}  // namespace
-
-int cmd_snapshot_status(const Invocation& inv, const PrintOptions& print) {
-  if (inv.args.size() != 1) return fail(kExitBadArgs, "snapshot status requires exactly one argument");
-  auto st = server::node::snapshot_status(inv.args[0]);
-  if (!st) return fail(kExitError, st.error());
-  Printed p = print_snapshot_status({st->hash, st->revision, st->total_keys, st->total_size}, print);
-  std::fwrite(p.out.data(), 1, p.out.size(), stdout);
+int exec_cairnutl(const Invocation& inv) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string path =
+      (ec ? std::filesystem::path("cairnutl") : self.parent_path() / "cairnutl").string();
+  std::vector<std::string> args = cairnutl_args(inv);
+  args.insert(args.begin(), path);
+  std::vector<char*> argv;
+  for (auto& s : args)
+    argv.push_back(s.data());
+  argv.push_back(nullptr);
   std::fflush(stdout);
-  if (!p.error.empty()) return fail(p.exit_code, p.error);
-  return kExitSuccess;
-}
-
-int cmd_snapshot_restore(const Invocation& inv) {
-  if (inv.args.size() != 1) return fail(kExitBadArgs, "snapshot restore requires exactly one argument");
-  server::node::RestoreOptions o;
-  o.snapshot_path = inv.args[0];
-  o.name = inv.name;
-  o.data_dir = inv.data_dir.empty() ? inv.name + ".etcd" : inv.data_dir;
-  o.initial_cluster = inv.initial_cluster;
-  o.initial_cluster_token = inv.initial_cluster_token;
-  o.initial_advertise_peer_urls = inv.initial_advertise_peer_urls;
-  o.skip_hash_check = inv.skip_hash_check;
-  auto r = server::node::restore_member(o);
-  if (!r) return fail(kExitError, r.error());
-  for (const auto& w : r->warnings)
-    std::fprintf(stderr, "warning: %s\n", w.c_str());
-  // etcdctl logs its progress on stderr and prints nothing on stdout; so does cairnctl.
-  std::fprintf(stderr,
-               "restored snapshot %s into %s: member %" PRIx64 ", cluster %" PRIx64 ", revision %" PRId64
-               ", raft log starts after index %" PRIu64 " (term %" PRIu64 ")\n",
-               o.snapshot_path.c_str(), o.data_dir.c_str(), r->member_id, r->cluster_id, r->revision,
-               r->applied_index, r->applied_term);
-  return kExitSuccess;
+  // The signal thread blocks these in every thread; cairnutl should see them as usual.
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  execv(path.c_str(), argv.data());
+  std::fprintf(stderr, "Error: %s runs cairnutl, the offline tool installed next to cairnctl: exec %s: %s\n",
+               inv.command.c_str(), path.c_str(), std::strerror(errno));
+  return kExitError;
 }
 
 }  // namespace cairn::ctl

@@ -1,14 +1,20 @@
-// The offline snapshot commands: `snapshot status <file>` and `snapshot restore <file> ...` of etcd
-// snapshots (cairn's or etcd's) and etcd members' db files (server/node/restore.h does the work; this
-// file is the command-line side).
+// cairnctl's offline snapshot commands, `snapshot status <file>` and `snapshot restore <file> ...`
+// (etcdctl 3.4 has both), run cairnutl (utl/): it links the restore code, which writes a member's data
+// dir (WAL, RocksDB), so that cairnctl links no server code. cairnutl is looked for in the directory of
+// the running cairnctl binary (/proc/self/exe), where the build and the packages put both; without it
+// the command fails with a clear error (exit 1). cairnutl's output and exit code become cairnctl's.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "ctl/args.h"
-#include "ctl/format.h"
 
 namespace cairn::ctl {
 
-int cmd_snapshot_status(const Invocation& inv, const PrintOptions& print);
-int cmd_snapshot_restore(const Invocation& inv);
+// cairnutl's command line for a `snapshot status|restore` invocation (without argv[0]).
+std::vector<std::string> cairnutl_args(const Invocation& inv);
+// Replaces this process with cairnutl; returns (with the error printed) only when that fails.
+int exec_cairnutl(const Invocation& inv);
 
 }  // namespace cairn::ctl

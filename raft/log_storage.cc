@@ -1,6 +1,6 @@
 #include "raft/log_storage.h"
 
-#include "raft/assert.h"
+#include "base/assert.h"
 
 namespace cairn::raft {
 

@@ -1,6 +1,6 @@
 #include "raft/raw_node.h"
 
-#include "raft/assert.h"
+#include "base/assert.h"
 
 namespace cairn::raft {
 

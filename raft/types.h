@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 
 namespace cairn::raft {
 

@@ -1,6 +1,6 @@
 #include "storage/key_index.h"
 
-#include "raft/assert.h"
+#include "base/assert.h"
 
 namespace cairn::storage {
 

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/errors.h"
 
 namespace cairn::storage {

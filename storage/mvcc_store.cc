@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "raft/assert.h"
+#include "base/assert.h"
 #include "storage/codec.h"
 #include "storage/crc32c.h"
 #include "storage/revision.h"

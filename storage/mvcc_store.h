@@ -60,7 +60,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/errors.h"
 #include "storage/key_index.h"
 #include "storage/kv_engine.h"

@@ -1,6 +1,6 @@
 #include "storage/revision.h"
 
-#include "raft/assert.h"
+#include "base/assert.h"
 #include "storage/codec.h"
 
 namespace cairn::storage {

@@ -11,7 +11,7 @@
 
 #include <filesystem>
 
-#include "raft/assert.h"
+#include "base/assert.h"
 #include "storage/rocksdb_info_log.h"
 
 namespace cairn::storage {

@@ -1,6 +1,7 @@
 // The narrow file-system interface the WAL (and later the server) does all its I/O through.
 // Two implementations: PosixFileSystem (wal/posix_file_system.h) for production and SimFileSystem
-// (wal/sim_file_system.h), a deterministic twin that loses unsynced data and tears writes on crash.
+// (tests/lib/sim_file_system.h, test support), a deterministic twin that loses unsynced data and tears writes
+// on crash.
 //
 // Durability contract, which both implementations honour and callers must follow:
 //   - File::write_at / truncate / allocate change what reads return at once, but survive a crash only
@@ -16,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "wal/status.h"
 
 namespace cairn::wal {

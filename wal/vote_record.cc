@@ -4,8 +4,8 @@
 #include <cstring>
 #include <optional>
 
-#include "wal/bytes.h"
-#include "wal/crc32c.h"
+#include "base/bytes.h"
+#include "base/crc32c.h"
 
 namespace cairn::wal {
 
@@ -13,13 +13,6 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'A', 'I', 'R', 'N', 'V', 'O', 'T'};
 constexpr uint32_t kVersion = 1;
-
-void put32(char* p, uint32_t v) {
-  std::memcpy(p, &v, 4);
-}
-void put64(char* p, uint64_t v) {
-  std::memcpy(p, &v, 8);
-}
 
 struct Slot {
   uint64_t seq = 0;
@@ -31,12 +24,12 @@ enum class SlotState : uint8_t { kEmpty, kValid, kBad };
 SlotState decode_slot(std::string_view s, Slot* out) {
   if (std::all_of(s.begin(), s.end(), [](char c) { return c == 0; })) return SlotState::kEmpty;
   if (s.size() != VoteRecord::kSlotBytes || std::memcmp(s.data(), kMagic, 8) != 0 ||
-      get32(s.data() + 8) != kVersion ||
-      crc32c_extend(0, s.data() + 16, s.size() - 16) != get32(s.data() + 12))
+      base::get32(s.data() + 8) != kVersion ||
+      base::crc32c_extend(0, s.data() + 16, s.size() - 16) != base::get32(s.data() + 12))
     return SlotState::kBad;
-  out->seq = get64(s.data() + 16);
-  out->value.term = get64(s.data() + 24);
-  out->value.vote = get64(s.data() + 32);
+  out->seq = base::get64(s.data() + 16);
+  out->value.term = base::get64(s.data() + 24);
+  out->value.vote = base::get64(s.data() + 32);
   out->value.lost_tail = s[40] != 0;
   return SlotState::kValid;
 }
@@ -46,12 +39,12 @@ SlotState decode_slot(std::string_view s, Slot* out) {
 std::string VoteRecord::encode_slot(uint64_t seq, const Value& v) {
   std::string s(kSlotBytes, '\0');
   std::memcpy(s.data(), kMagic, 8);
-  put32(s.data() + 8, kVersion);
-  put64(s.data() + 16, seq);
-  put64(s.data() + 24, v.term);
-  put64(s.data() + 32, v.vote);
+  base::put32(s.data() + 8, kVersion);
+  base::put64(s.data() + 16, seq);
+  base::put64(s.data() + 24, v.term);
+  base::put64(s.data() + 32, v.vote);
   s[40] = v.lost_tail ? 1 : 0;
-  put32(s.data() + 12, crc32c_extend(0, s.data() + 16, s.size() - 16));
+  base::put32(s.data() + 12, base::crc32c_extend(0, s.data() + 16, s.size() - 16));
   return s;
 }
 

@@ -26,7 +26,7 @@
 #include <memory>
 #include <string>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "raft/types.h"
 #include "wal/file_system.h"
 #include "wal/status.h"

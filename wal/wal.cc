@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/crc32c.h"
 #include "proto/raft_codec.h"
-#include "raft/assert.h"
-#include "wal/bytes.h"
-#include "wal/crc32c.h"
 #include "wal/vote_record.h"
 
 namespace cairn::wal {
@@ -30,13 +30,6 @@ uint64_t pad8(uint64_t n) {
   return (n + 7) & ~uint64_t{7};
 }
 
-void put32(std::string& out, uint32_t v) {
-  out.append(reinterpret_cast<const char*>(&v), 4);
-}
-void put64(std::string& out, uint64_t v) {
-  out.append(reinterpret_cast<const char*>(&v), 8);
-}
-
 bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
@@ -44,14 +37,14 @@ bool all_zero(std::string_view bytes) {
 std::string encode_segment_header(uint64_t seq, Index first_index, uint32_t prev_crc) {
   std::string h;
   h.append(kMagic, 8);
-  put32(h, kVersion);
-  put32(h, 0);  // header_crc, filled below
-  put64(h, seq);
-  put64(h, first_index);
-  put32(h, prev_crc);
-  put32(h, 0);
-  uint32_t crc = crc32c_extend(0, h.data(), 12);
-  crc = crc32c_extend(crc, h.data() + 16, kSegmentHeaderBytes - 16);
+  base::append32(h, kVersion);
+  base::append32(h, 0);  // header_crc, filled below
+  base::append64(h, seq);
+  base::append64(h, first_index);
+  base::append32(h, prev_crc);
+  base::append32(h, 0);
+  uint32_t crc = base::crc32c_extend(0, h.data(), 12);
+  crc = base::crc32c_extend(crc, h.data() + 16, kSegmentHeaderBytes - 16);
   std::memcpy(h.data() + 12, &crc, 4);
   CAIRN_ASSERT(h.size() == kSegmentHeaderBytes);
   return h;
@@ -244,14 +237,16 @@ Expected<ScanResult, Status> scan_segment(const std::string& path, std::string_v
     return unexpected(Status::corruption(path, 0, "segment shorter than its header"));
   }
   if (std::memcmp(data.data(), kMagic, 8) != 0) return unexpected(Status::corruption(path, 0, "bad magic"));
-  if (get32(data.data() + 8) != kVersion) return unexpected(Status::corruption(path, 8, "unknown version"));
-  uint32_t hcrc = crc32c_extend(0, data.data(), 12);
-  hcrc = crc32c_extend(hcrc, data.data() + 16, kSegmentHeaderBytes - 16);
-  if (hcrc != get32(data.data() + 12)) return unexpected(Status::corruption(path, 12, "header crc mismatch"));
-  if (get64(data.data() + 16) != sn.seq || get64(data.data() + 24) != sn.first_index) {
+  if (base::get32(data.data() + 8) != kVersion)
+    return unexpected(Status::corruption(path, 8, "unknown version"));
+  uint32_t hcrc = base::crc32c_extend(0, data.data(), 12);
+  hcrc = base::crc32c_extend(hcrc, data.data() + 16, kSegmentHeaderBytes - 16);
+  if (hcrc != base::get32(data.data() + 12))
+    return unexpected(Status::corruption(path, 12, "header crc mismatch"));
+  if (base::get64(data.data() + 16) != sn.seq || base::get64(data.data() + 24) != sn.first_index) {
     return unexpected(Status::corruption(path, 16, "header seq/first_index differ from the file name"));
   }
-  const uint32_t header_prev = get32(data.data() + 32);
+  const uint32_t header_prev = base::get32(data.data() + 32);
   if (prev_crc && *prev_crc != header_prev) {
     return unexpected(
         Status::corruption(path, 32, "prev_crc does not continue the previous segment's chain"));
@@ -267,16 +262,16 @@ Expected<ScanResult, Status> scan_segment(const std::string& path, std::string_v
     std::string reason;
     uint64_t end = off + kRecordHeaderBytes;      // extent of the bad record as far as it can be known
     uint64_t covered = off + kRecordHeaderBytes;  // bytes the crc covers, for the torn-sector check
-    const uint64_t word = size - off >= 8 ? get64(data.data() + off) : 1;
+    const uint64_t word = size - off >= 8 ? base::get64(data.data() + off) : 1;
     if (size - off < kRecordHeaderBytes) {
       reason = "record header runs past end of file";
     } else if (word == 0) {
       reason = "zero record header followed by non-zero bytes";
     } else {
       const char* h = data.data() + off;
-      const uint32_t len = get32(h);
+      const uint32_t len = base::get32(h);
       const uint8_t type = static_cast<uint8_t>(h[4]);
-      if (!valid_type(type) || h[5] != 0 || h[6] != 0 || h[7] != 0 || get32(h + 12) != 0 ||
+      if (!valid_type(type) || h[5] != 0 || h[6] != 0 || h[7] != 0 || base::get32(h + 12) != 0 ||
           len > record_bytes_max) {
         reason = "bad record header";
       } else {
@@ -285,9 +280,9 @@ Expected<ScanResult, Status> scan_segment(const std::string& path, std::string_v
         if (end > size) {
           reason = "record runs past end of file";
         } else {
-          uint32_t crc = crc32c_extend(r.chain_crc, h, 8);
-          crc = crc32c_extend(crc, h + kRecordHeaderBytes, len);
-          if (crc != get32(h + 8)) {
+          uint32_t crc = base::crc32c_extend(r.chain_crc, h, 8);
+          crc = base::crc32c_extend(crc, h + kRecordHeaderBytes, len);
+          if (crc != base::get32(h + 8)) {
             reason = "crc mismatch";
           } else {
             // A good record: its payload must decode, or the writer was broken; never repaired.
@@ -519,13 +514,13 @@ Status Wal::fail(Status s) {
 void Wal::buffer_record(uint8_t type, std::string_view payload) {
   CAIRN_ASSERT(valid_type(type) && payload.size() <= options_.record_bytes_max);
   const size_t start = buffer_.size();
-  put32(buffer_, static_cast<uint32_t>(payload.size()));
+  base::append32(buffer_, static_cast<uint32_t>(payload.size()));
   buffer_.push_back(static_cast<char>(type));
   buffer_.append(3, '\0');
-  uint32_t crc = crc32c_extend(chain_crc_, buffer_.data() + start, 8);
-  crc = crc32c_extend(crc, payload.data(), payload.size());
-  put32(buffer_, crc);
-  put32(buffer_, 0);
+  uint32_t crc = base::crc32c_extend(chain_crc_, buffer_.data() + start, 8);
+  crc = base::crc32c_extend(crc, payload.data(), payload.size());
+  base::append32(buffer_, crc);
+  base::append32(buffer_, 0);
   buffer_.append(payload);
   buffer_.append(pad8(payload.size()) - payload.size(), '\0');
   chain_crc_ = crc;

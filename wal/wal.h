@@ -110,7 +110,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "raft/types.h"
 #include "wal/file_system.h"
 #include "wal/status.h"

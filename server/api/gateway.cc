@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "base/json.h"
+
 namespace cairn::server::api {
 
 unsigned http_status(net::StatusCode c) {
@@ -39,28 +41,11 @@ unsigned http_status(net::StatusCode c) {
   }
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      o += '\\';
-      o += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      o += buf;
-    } else {
-      o += c;
-    }
-  }
-  return o;
-}
-
 net::HttpResponse gateway_error(net::StatusCode code, const std::string& msg) {
   net::HttpResponse r;
   r.status = http_status(code);
   r.content_type = "application/json";
-  r.body = "{\"error\":\"" + json_escape(msg) + "\",\"message\":\"" + json_escape(msg) +
+  r.body = "{\"error\":\"" + base::json_escape(msg) + "\",\"message\":\"" + base::json_escape(msg) +
            "\",\"code\":" + std::to_string(static_cast<int>(code)) + "}";
   return r;
 }

@@ -14,8 +14,6 @@
 namespace cairn::server::api {
 
 unsigned http_status(net::StatusCode code);
-// The contents of a JSON string literal for s (quotes, backslashes and control characters escaped).
-std::string json_escape(const std::string& s);
 net::HttpResponse gateway_error(net::StatusCode code, const std::string& message);
 inline net::HttpResponse gateway_error(const net::Status& st) {
   return gateway_error(st.code, st.message);

@@ -4,7 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "server/net/wire.h"
+#include "server/net/vocabulary.h"
+#include "wire/framing.h"
 
 namespace cairn::server::api {
 namespace {

@@ -20,10 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/app/go_flags.h"
-#include "server/net/tls.h"
+#include "server/net/vocabulary.h"
 #include "server/node/node.h"
+#include "wire/tls.h"
 
 namespace cairn::server::app {
 

@@ -35,7 +35,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/auth/auth_store.h"
 #include "server/auth/bcrypt.h"
 #include "server/auth/hash_pool.h"

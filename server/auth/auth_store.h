@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "proto/etcd/auth.pb.h"
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/auth/errors.h"
 #include "server/auth/perms.h"
 #include "storage/kv_engine.h"

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/auth/auth_store.h"
 #include "storage/etcd_backend/export.h"
 #include "storage/kv_engine.h"

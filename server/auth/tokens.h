@@ -30,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 
 namespace cairn::server::auth {
 

@@ -9,10 +9,10 @@
 #include "proto/etcd/rpc.pb.h"
 #include "server/corrupt/verdict.h"
 #include "server/log/log.h"
-#include "server/net/client.h"
 #include "server/net/completion.h"
 #include "server/node/request_codec.h"
 #include "server/node/url.h"
+#include "wire/client.h"
 
 namespace cairn::server::corrupt {
 
@@ -75,12 +75,12 @@ awaitable<std::vector<PeerHash>> ask_peers(const std::vector<Peer>& peers, int64
   std::vector<PeerHash> out;
   auto ex = co_await asio::this_coro::executor;
   for (const auto& p : peers) {
-    net::ChannelOptions co;
+    wire::ChannelOptions co;
     co.connect_timeout = timeout;
-    net::Channel ch(ex, p.endpoints, co);
+    wire::Channel ch(ex, p.endpoints, co);
     etcdserverpb::HashKVRequest req;
     req.set_revision(revision);
-    net::CallOptions call;
+    wire::CallOptions call;
     call.timeout = timeout;
     std::string body = req.SerializeAsString();
     auto rpc = ch.unary("/etcdserverpb.Maintenance/HashKV", std::move(body), call);

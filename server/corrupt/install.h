@@ -16,8 +16,9 @@
 #include <optional>
 #include <string>
 
-#include "server/net/tls.h"
+#include "server/net/vocabulary.h"
 #include "server/node/node.h"
+#include "wire/tls.h"
 
 namespace cairn::server::corrupt {
 

@@ -2,7 +2,7 @@
 //
 // Threads: handlers run on their connection's strand; everything that reads the store or the lessor runs
 // on the node thread (Node::run / propose callbacks) and comes back through a net::Completion.
-// Followers forward KeepAlive and TimeToLive to the leader's advertised client URL with net::Channel
+// Followers forward KeepAlive and TimeToLive to the leader's advertised client URL with wire::Channel
 // (one connection per client stream for keep-alives); a forwarded request carries kForwardedHeader and is
 // never forwarded again (no loops while two members disagree on the leader).
 #include <atomic>
@@ -20,14 +20,15 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "base/json.h"
 #include "server/api/caller.h"
 #include "server/api/gateway.h"
 #include "server/lease/install.h"
 #include "server/lease/lessor.h"
-#include "server/net/client.h"
 #include "server/net/completion.h"
 #include "server/node/url.h"
 #include "storage/mvcc_store.h"
+#include "wire/client.h"
 
 namespace cairn::server::lease {
 
@@ -406,21 +407,21 @@ class LeaseService::Forwarder {
     auto ex = co_await boost::asio::this_coro::executor;
     if (!channel_ || ep.host != ep_.host || ep.port != ep_.port) {
       if (channel_) channel_->close();
-      net::ChannelOptions o;
+      wire::ChannelOptions o;
       o.connect_timeout = kForwardConnectTimeout;
       o.backoff_initial = kForwardRetryPause;
       o.backoff_max = kForwardRetryPause;
       o.user_agent = "cairn-lease-forward";
-      channel_ = std::make_unique<net::Channel>(ex, std::vector<net::Endpoint>{ep}, o);
+      channel_ = std::make_unique<wire::Channel>(ex, std::vector<net::Endpoint>{ep}, o);
       ep_ = ep;
     }
-    net::CallOptions co;
+    wire::CallOptions co;
     co.timeout = kForwardAttemptTimeout;
     co.metadata.emplace_back(kForwardedHeader, "1");
     if (!token_.empty()) co.metadata.emplace_back("token", token_);
     if (!stream) {
       auto uw = channel_->unary(method, std::move(request), co);
-      net::UnaryResult r = co_await std::move(uw);
+      wire::UnaryResult r = co_await std::move(uw);
       if (r.status.is_ok()) co_return Reply(std::move(r.response));
       if (r.status.code == net::StatusCode::kUnavailable ||
           r.status.code == net::StatusCode::kDeadlineExceeded ||
@@ -430,7 +431,7 @@ class LeaseService::Forwarder {
       co_return Reply(r.status);
     }
     auto sw = channel_->start_call(method, co);
-    net::ClientCall c = co_await std::move(sw);
+    wire::ClientCall c = co_await std::move(sw);
     auto ww = c.write(std::move(request));
     if (!co_await std::move(ww)) {
       c.cancel();
@@ -452,7 +453,7 @@ class LeaseService::Forwarder {
 
  private:
   std::string token_;
-  std::unique_ptr<net::Channel> channel_;
+  std::unique_ptr<wire::Channel> channel_;
   net::Endpoint ep_;
 };
 
@@ -609,8 +610,8 @@ awaitable<net::HttpResponse> gateway_keep_alive(std::shared_ptr<LeaseService> sv
     if (err) {
       r.body += "{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(err->code)) +
                 ",\"http_code\":" + std::to_string(api::http_status(err->code)) + ",\"message\":\"" +
-                api::json_escape(err->message) + "\",\"http_status\":\"" +
-                api::json_escape(std::string(net::status_code_name(err->code))) + "\"}}\n";
+                base::json_escape(err->message) + "\",\"http_status\":\"" +
+                base::json_escape(std::string(net::status_code_name(err->code))) + "\"}}\n";
       break;
     }
     auto json = to_json<etcdserverpb::LeaseKeepAliveResponse>(reply->message());

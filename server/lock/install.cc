@@ -9,6 +9,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "base/json.h"
 #include "server/api/caller.h"
 #include "server/api/gateway.h"
 #include "server/lock/recipes.h"
@@ -110,7 +111,7 @@ awaitable<void> observe_lines(LocalClient& client, v3electionpb::LeaderRequest r
     const unsigned code = api::http_status(st.code);
     (void)co_await http.write("{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(st.code)) +
                               ",\"http_code\":" + std::to_string(code) + ",\"message\":\"" +
-                              api::json_escape(st.message) + "\"}}\n");
+                              base::json_escape(st.message) + "\"}}\n");
   }
 }
 

@@ -42,11 +42,11 @@ LocalClient::LocalClient(asio::any_io_executor executor, std::vector<net::Endpoi
 
 template <class Resp>
 awaitable<Result<Resp>> LocalClient::call(const char* method, std::string request) {
-  net::CallOptions o;
+  wire::CallOptions o;
   o.timeout = unary_timeout_;
   o.metadata = metadata_;
   o.wait_for_ready = true;
-  net::UnaryResult r = co_await channel_.unary(method, std::move(request), std::move(o));
+  wire::UnaryResult r = co_await channel_.unary(method, std::move(request), std::move(o));
   if (!r.status.is_ok()) co_return unexpected(std::move(r.status));
   Resp resp;
   if (!resp.ParseFromString(r.response))
@@ -76,11 +76,11 @@ awaitable<Result<etcdserverpb::LeaseGrantResponse>> LocalClient::lease_grant(std
 
 awaitable<WatchStream> LocalClient::watch(std::string key, std::string range_end,
                                           std::int64_t start_revision) {
-  net::CallOptions o;
+  wire::CallOptions o;
   o.metadata = metadata_;
   // No deadline: a watch lasts as long as the recipe waits. The unary calls before it opened the
   // connection; without one the watch fails at once (UNAVAILABLE) rather than waiting unboundedly.
-  net::ClientCall c = co_await channel_.start_call("/etcdserverpb.Watch/Watch", std::move(o));
+  wire::ClientCall c = co_await channel_.start_call("/etcdserverpb.Watch/Watch", std::move(o));
   etcdserverpb::WatchRequest req;
   auto* cr = req.mutable_create_request();
   cr->set_key(std::move(key));

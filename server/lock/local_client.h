@@ -6,7 +6,7 @@
 // and makes them behave exactly as the client-side recipes do (linearizable reads, revisions and errors
 // as any client sees them).
 //
-// Threading: a LocalClient and its calls belong to the strand it was created on (net::Channel's rule).
+// Threading: a LocalClient and its calls belong to the strand it was created on (wire::Channel's rule).
 // One LocalClient (one HTTP/2 connection over an in-memory pipe) serves one incoming Lock/Election call.
 #pragma once
 
@@ -19,9 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "base/expected.h"
 #include "proto/etcd/rpc.pb.h"
-#include "raft/expected.h"
-#include "server/net/client.h"
+#include "server/net/vocabulary.h"
+#include "wire/client.h"
 
 namespace cairn::server::lock {
 
@@ -36,25 +37,25 @@ class CancelSignal {
   void cancel();
   bool cancelled() const { return cancelled_; }
   // The watch call the recipe waits on (cancelled with the signal); nullopt when it stops waiting.
-  void set_watch(std::optional<net::ClientCall> call) { watch_ = std::move(call); }
+  void set_watch(std::optional<wire::ClientCall> call) { watch_ = std::move(call); }
 
  private:
   bool cancelled_ = false;
-  std::optional<net::ClientCall> watch_;
+  std::optional<wire::ClientCall> watch_;
 };
 
 // One Watch stream with one watcher.
 class WatchStream {
  public:
-  explicit WatchStream(net::ClientCall call) : call_(std::move(call)) {}
+  explicit WatchStream(wire::ClientCall call) : call_(std::move(call)) {}
   // The next response carrying events (progress and creation responses are skipped). An error when the
   // watch was cancelled by the server (compaction: etcd's compacted error) or the stream ended.
   boost::asio::awaitable<Result<etcdserverpb::WatchResponse>> next();
   void cancel() { call_.cancel(); }
-  const net::ClientCall& call() const { return call_; }
+  const wire::ClientCall& call() const { return call_; }
 
  private:
-  net::ClientCall call_;
+  wire::ClientCall call_;
 };
 
 class LocalClient {
@@ -79,7 +80,7 @@ class LocalClient {
   template <class Resp>
   boost::asio::awaitable<Result<Resp>> call(const char* method, std::string request);
 
-  net::Channel channel_;
+  wire::Channel channel_;
   net::Metadata metadata_;
   std::chrono::milliseconds unary_timeout_;
 };

@@ -9,9 +9,13 @@
 #include <ctime>
 #include <memory>
 
+#include "base/json.h"
+
 namespace cairn::server::log {
 
 namespace {
+
+using base::append_json_string;
 
 constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error", "fatal"};
 
@@ -28,38 +32,6 @@ spdlog::logger& sink() {
     return lg;
   }();
   return *l;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          out += b;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 // RFC 3339 in UTC with microseconds, as etcd 3.5+ writes "ts".

@@ -19,7 +19,8 @@
 
 #include "server/metrics/families.h"
 #include "server/metrics/histogram.h"
-#include "server/net/wire.h"
+#include "server/net/vocabulary.h"
+#include "wire/framing.h"
 
 namespace cairn::server::net {
 

@@ -16,9 +16,10 @@
 #include <mutex>
 #include <set>
 
-#include "server/net/byte_stream.h"
-#include "server/net/tls.h"
-#include "server/net/wire.h"
+#include "base/bytes.h"
+#include "wire/byte_stream.h"
+#include "wire/framing.h"
+#include "wire/tls.h"
 
 namespace cairn::server::net {
 
@@ -35,19 +36,12 @@ constexpr std::size_t kFrameHeaderBytes = 9;
 constexpr std::size_t kChunkOverheadBytes = 32;  // transfer id, totals: slack on top of chunk_bytes
 
 void put_u32(std::string& s, std::uint32_t v) {
-  for (int i = 3; i >= 0; --i)
-    s.push_back(static_cast<char>(v >> (8 * i)));
+  base::append_be(s, v, 4);
 }
 void put_u64(std::string& s, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i)
-    s.push_back(static_cast<char>(v >> (8 * i)));
+  base::append_be(s, v, 8);
 }
-std::uint64_t get_be(std::string_view s, std::size_t off, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v = (v << 8) | static_cast<unsigned char>(s[off + i]);
-  return v;
-}
+using base::get_be;
 
 // Appends one frame; `parts` are concatenated into the payload.
 void append_frame(std::string& out, FrameType type, std::initializer_list<std::string_view> parts) {

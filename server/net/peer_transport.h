@@ -44,8 +44,9 @@
 #include <memory>
 #include <string>
 
-#include "server/net/byte_stream.h"
-#include "server/net/client.h"
+#include "server/net/vocabulary.h"
+#include "wire/byte_stream.h"
+#include "wire/client.h"
 
 namespace cairn::server::net {
 

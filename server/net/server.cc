@@ -17,9 +17,9 @@
 #include <deque>
 #include <map>
 
-#include "server/net/h2_session.h"
-#include "server/net/memory_pipe.h"
 #include "server/net/server_internal.h"
+#include "wire/h2_session.h"
+#include "wire/memory_pipe.h"
 
 namespace cairn::server::net {
 

@@ -24,17 +24,16 @@
 #include <vector>
 
 #include "server/metrics/families.h"
-#include "server/net/byte_stream.h"
 #include "server/net/call_metrics.h"
-#include "server/net/endpoint.h"
 #include "server/net/http_access.h"
 #include "server/net/limits.h"
-#include "server/net/tls.h"
-#include "server/net/wire.h"
+#include "server/net/vocabulary.h"
+#include "wire/byte_stream.h"
+#include "wire/endpoint.h"
+#include "wire/framing.h"
+#include "wire/tls.h"
 
 namespace cairn::server::net {
-
-using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 namespace detail {
 struct ServerCall;

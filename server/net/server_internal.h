@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include "server/net/byte_stream.h"
 #include "server/net/call_metrics.h"
 #include "server/net/server.h"
+#include "wire/byte_stream.h"
 
 namespace cairn::server::net {
 

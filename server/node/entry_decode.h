@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/node/request_codec.h"
 #include "server/node/version.h"
 #include "storage/requests.h"

@@ -4,8 +4,9 @@
 
 #include <string>
 
-#include "server/net/wire.h"
+#include "server/net/vocabulary.h"
 #include "storage/errors.h"
+#include "wire/framing.h"
 
 namespace cairn::server::node {
 

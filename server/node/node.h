@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "proto/etcd/rpc.pb.h"
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "raft/log_storage.h"
 #include "raft/raw_node.h"
 #include "server/auth/auth.h"

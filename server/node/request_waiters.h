@@ -17,7 +17,7 @@
 #include <optional>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "server/node/errors.h"
 #include "storage/requests.h"
 

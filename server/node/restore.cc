@@ -24,7 +24,7 @@
 #include "storage/etcd_backend/status.h"
 #include "storage/mvcc_store.h"
 #include "storage/rocksdb_engine.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
 
@@ -80,7 +80,7 @@ std::string pack(const SnapshotFileContents& c) {
     put_be(out, bytes.size(), 8);
     out += bytes;
   }
-  put_be(out, wal::crc32c_extend(0, out.data(), out.size()), 4);
+  put_be(out, base::crc32c_extend(0, out.data(), out.size()), 4);
   return out;
 }
 

@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 
 namespace cairn::server::node {
 

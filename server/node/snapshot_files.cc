@@ -11,7 +11,7 @@
 #include <set>
 #include <vector>
 
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 namespace cairn::server::node {
 
@@ -117,7 +117,7 @@ Expected<std::string, std::string> pack_dir(const std::string& dir) {
     }
     ::close(fd);
   }
-  put_u32(out, wal::crc32c_extend(0, out.data(), out.size()));
+  put_u32(out, base::crc32c_extend(0, out.data(), out.size()));
   return out;
 }
 
@@ -130,7 +130,7 @@ Expected<Reader, std::string> open_packed(std::string_view packed, uint32_t* cou
   for (char c : packed.substr(packed.size() - 4))
     want = (want << 8) | static_cast<uint8_t>(c);
   std::string_view body = packed.substr(0, packed.size() - 4);
-  if (wal::crc32c_extend(0, body.data(), body.size()) != want)
+  if (base::crc32c_extend(0, body.data(), body.size()) != want)
     return unexpected(std::string("snapshot store: checksum mismatch"));
   Reader r{body};
   std::string_view magic;

@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "server/net/client.h"
+#include "server/net/vocabulary.h"
+#include "wire/client.h"
 
 namespace cairn::server::node {
 

@@ -5,6 +5,7 @@
 #include <boost/beast/http/status.hpp>
 #include <memory>
 
+#include "base/json.h"
 #include "proto/etcd/rpc.pb.h"
 #include "server/api/caller.h"
 #include "server/api/gateway.h"
@@ -54,7 +55,7 @@ namespace {
 std::string stream_error(const net::Status& st) {
   const unsigned http = api::http_status(st.code);
   return "{\"error\":{\"grpc_code\":" + std::to_string(static_cast<int>(st.code)) +
-         ",\"http_code\":" + std::to_string(http) + ",\"message\":\"" + api::json_escape(st.message) +
+         ",\"http_code\":" + std::to_string(http) + ",\"message\":\"" + base::json_escape(st.message) +
          "\",\"http_status\":\"" +
          std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(http))) +
          "\"}}\n";

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "server/net/completion.h"
-#include "server/net/wire.h"
+#include "wire/framing.h"
 
 namespace cairn::server::watch {
 

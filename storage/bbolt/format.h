@@ -66,7 +66,7 @@
 #include <string>
 #include <string_view>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 
 namespace cairn::storage::bbolt {
 

@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/bbolt/format.h"
 #include "storage/errors.h"
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/bbolt/writer.h"
 #include "storage/etcd_backend/layout.h"
 #include "storage/kv_engine.h"

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/bbolt/reader.h"
 #include "storage/etcd_backend/export.h"
 #include "storage/kv_engine.h"

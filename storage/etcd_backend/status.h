@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "raft/expected.h"
+#include "base/expected.h"
 #include "storage/bbolt/reader.h"
 
 namespace cairn::storage::etcd_backend {

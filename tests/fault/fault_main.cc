@@ -56,15 +56,15 @@
 #include <vector>
 
 #include "proto/etcd/rpc.pb.h"
-#include "server/net/client.h"
 #include "tests/fault/linearizability.h"
 #include "tests/fault/peer_proxy.h"
 #include "tests/fault/watch_check.h"
+#include "wire/client.h"
 
 namespace {
 
 using boost::asio::awaitable;
-namespace net = cairn::server::net;
+namespace wire = cairn::wire;
 namespace lz = cairn::tests::fault;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -343,7 +343,7 @@ struct Run {
   std::vector<Watcher> watchers;
   std::vector<lz::MultiRead> multi_reads;  // acknowledged two-key read txns
   int multi_reads_unacknowledged = 0;
-  std::vector<net::Channel*> watch_channels;
+  std::vector<wire::Channel*> watch_channels;
   bool stop_watchers = false;
   // Leases (lease_loop): puts of the lease keys, for the watch check only (not registers the
   // linearizability checker models), and the final lease check's figures.
@@ -358,28 +358,28 @@ awaitable<void> sleep_for(milliseconds d) {
   co_await t.async_wait(boost::asio::use_awaitable);
 }
 
-awaitable<net::UnaryResult> call(net::Channel& ch, std::string method, std::string request,
-                                 milliseconds timeout) {
-  net::CallOptions o;
+awaitable<wire::UnaryResult> call(wire::Channel& ch, std::string method, std::string request,
+                                  milliseconds timeout) {
+  wire::CallOptions o;
   o.timeout = timeout;
   auto w = ch.unary(std::move(method), std::move(request), o);
-  net::UnaryResult r = co_await std::move(w);
+  wire::UnaryResult r = co_await std::move(w);
   co_return r;
 }
 
-std::unique_ptr<net::Channel> make_channel(boost::asio::any_io_executor ex, int port) {
-  net::ChannelOptions co;
+std::unique_ptr<wire::Channel> make_channel(boost::asio::any_io_executor ex, int port) {
+  wire::ChannelOptions co;
   co.connect_timeout = milliseconds(1'000);
   co.backoff_initial = milliseconds(50);
   co.backoff_max = milliseconds(500);
-  return std::make_unique<net::Channel>(
-      ex, std::vector<net::Endpoint>{{"127.0.0.1", static_cast<std::uint16_t>(port)}}, co);
+  return std::make_unique<wire::Channel>(
+      ex, std::vector<wire::Endpoint>{{"127.0.0.1", static_cast<std::uint16_t>(port)}}, co);
 }
 
 // Status of one member: (its id, the leader it knows), or nullopt.
-awaitable<std::optional<std::pair<std::uint64_t, std::uint64_t>>> member_status(net::Channel& ch) {
+awaitable<std::optional<std::pair<std::uint64_t, std::uint64_t>>> member_status(wire::Channel& ch) {
   etcdserverpb::StatusRequest req;
-  net::UnaryResult r =
+  wire::UnaryResult r =
       co_await call(ch, "/etcdserverpb.Maintenance/Status", req.SerializeAsString(), kAdminTimeout);
   etcdserverpb::StatusResponse resp;
   if (!r.status.is_ok() || !resp.ParseFromString(r.response)) co_return std::nullopt;
@@ -388,7 +388,7 @@ awaitable<std::optional<std::pair<std::uint64_t, std::uint64_t>>> member_status(
 }
 
 // Every running member answers Status and names the same leader; returns its index, or -1.
-awaitable<int> leader_if_healthy(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin) {
+awaitable<int> leader_if_healthy(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin) {
   std::uint64_t leader = 0;
   for (int i = 0; i < kMembers; ++i) {
     auto s = co_await member_status(*admin[i]);
@@ -403,11 +403,11 @@ awaitable<int> leader_if_healthy(Run& run, std::vector<std::unique_ptr<net::Chan
 }
 
 // What each member says (Status, MemberList): printed when the cluster does not become healthy.
-awaitable<void> print_cluster_view(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin) {
+awaitable<void> print_cluster_view(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin) {
   for (int i = 0; i < kMembers; ++i) {
-    net::Channel& ch = *admin[static_cast<std::size_t>(i)];
+    wire::Channel& ch = *admin[static_cast<std::size_t>(i)];
     etcdserverpb::StatusRequest sreq;
-    net::UnaryResult sr =
+    wire::UnaryResult sr =
         co_await call(ch, "/etcdserverpb.Maintenance/Status", sreq.SerializeAsString(), kAdminTimeout);
     etcdserverpb::StatusResponse st;
     if (!sr.status.is_ok() || !st.ParseFromString(sr.response)) {
@@ -426,7 +426,7 @@ awaitable<void> print_cluster_view(Run& run, std::vector<std::unique_ptr<net::Ch
       std::printf(" %s", e.c_str());
     std::printf(" ]\n    members:");
     etcdserverpb::MemberListRequest lreq;
-    net::UnaryResult lr =
+    wire::UnaryResult lr =
         co_await call(ch, "/etcdserverpb.Cluster/MemberList", lreq.SerializeAsString(), kAdminTimeout);
     etcdserverpb::MemberListResponse ml;
     if (lr.status.is_ok() && ml.ParseFromString(lr.response))
@@ -439,7 +439,7 @@ awaitable<void> print_cluster_view(Run& run, std::vector<std::unique_ptr<net::Ch
   }
 }
 
-awaitable<int> wait_healthy(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin) {
+awaitable<int> wait_healthy(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin) {
   const auto deadline = Clock::now() + kHealthWaitMax;
   while (Clock::now() < deadline) {
     int l = co_await leader_if_healthy(run, admin);
@@ -458,14 +458,14 @@ std::string key_name(int k) {
   return "fault/k" + std::to_string(k);
 }
 
-void classify_error(lz::Op& op, const net::Status& st) {
+void classify_error(lz::Op& op, const wire::Status& st) {
   // Only a call that never reached a member is known not to have happened; anything else (deadline,
   // connection lost, etcd errors such as a request timeout or leader change) may have been committed.
   op.outcome = st.message == "no endpoint reachable" ? lz::Outcome::kFailed : lz::Outcome::kUnknown;
 }
 
 // One operation against member `m`, recorded into the history.
-awaitable<lz::Op> do_op(Run& run, net::Channel& ch, int client, lz::OpKind kind, const std::string& key,
+awaitable<lz::Op> do_op(Run& run, wire::Channel& ch, int client, lz::OpKind kind, const std::string& key,
                         std::string value, std::string expected) {
   lz::Op op;
   op.client = client;
@@ -515,7 +515,7 @@ awaitable<lz::Op> do_op(Run& run, net::Channel& ch, int client, lz::OpKind kind,
     }
   }
   op.invoke_ns = now_ns();
-  net::UnaryResult res = co_await call(ch, method, std::move(request), timeout);
+  wire::UnaryResult res = co_await call(ch, method, std::move(request), timeout);
   op.complete_ns = now_ns();
   if (!res.status.is_ok()) {
     classify_error(op, res.status);
@@ -552,7 +552,7 @@ awaitable<lz::Op> do_op(Run& run, net::Channel& ch, int client, lz::OpKind kind,
 }
 
 // A Txn with no compares whose success branch reads each key: one revision for all of them.
-awaitable<bool> do_multi_read(Run& run, net::Channel& ch, int client, std::vector<std::string> keys) {
+awaitable<bool> do_multi_read(Run& run, wire::Channel& ch, int client, std::vector<std::string> keys) {
   etcdserverpb::TxnRequest req;
   for (const auto& k : keys)
     req.add_success()->mutable_request_range()->set_key(k);
@@ -560,8 +560,8 @@ awaitable<bool> do_multi_read(Run& run, net::Channel& ch, int client, std::vecto
   mr.client = client;
   mr.keys = keys;
   mr.invoke_ns = now_ns();
-  net::UnaryResult res = co_await call(ch, "/etcdserverpb.KV/Txn", req.SerializeAsString(),
-                                       milliseconds(run.opt.request_timeout_ms));
+  wire::UnaryResult res = co_await call(ch, "/etcdserverpb.KV/Txn", req.SerializeAsString(),
+                                        milliseconds(run.opt.request_timeout_ms));
   mr.complete_ns = now_ns();
   etcdserverpb::TxnResponse resp;
   if (!res.status.is_ok() || !resp.ParseFromString(res.response) || !resp.succeeded() ||
@@ -588,7 +588,7 @@ awaitable<bool> do_multi_read(Run& run, net::Channel& ch, int client, std::vecto
 
 awaitable<void> client_loop(Run& run, int client) {
   auto ex = co_await boost::asio::this_coro::executor;
-  std::vector<std::unique_ptr<net::Channel>> chans;
+  std::vector<std::unique_ptr<wire::Channel>> chans;
   for (int i = 0; i < kMembers; ++i)
     chans.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed * 1000003ULL + static_cast<std::uint64_t>(client));
@@ -666,11 +666,11 @@ struct LeaseRec {
 };
 
 // One LeaseKeepAlive exchange on a fresh stream; the TTL answered, or nullopt (no answer).
-awaitable<std::optional<std::int64_t>> lease_keepalive(net::Channel& ch, std::int64_t id,
+awaitable<std::optional<std::int64_t>> lease_keepalive(wire::Channel& ch, std::int64_t id,
                                                        milliseconds timeout) {
-  net::CallOptions o;
+  wire::CallOptions o;
   o.timeout = timeout;
-  net::ClientCall c = co_await ch.start_call("/etcdserverpb.Lease/LeaseKeepAlive", o);
+  wire::ClientCall c = co_await ch.start_call("/etcdserverpb.Lease/LeaseKeepAlive", o);
   etcdserverpb::LeaseKeepAliveRequest req;
   req.set_id(id);
   std::optional<std::int64_t> ttl;
@@ -684,10 +684,10 @@ awaitable<std::optional<std::int64_t>> lease_keepalive(net::Channel& ch, std::in
 }
 
 // LeaseTimeToLive: the TTL answered (-1: no such lease), or nullopt.
-awaitable<std::optional<std::int64_t>> lease_ttl(net::Channel& ch, std::int64_t id, milliseconds timeout) {
+awaitable<std::optional<std::int64_t>> lease_ttl(wire::Channel& ch, std::int64_t id, milliseconds timeout) {
   etcdserverpb::LeaseTimeToLiveRequest r;
   r.set_id(id);
-  net::UnaryResult res =
+  wire::UnaryResult res =
       co_await call(ch, "/etcdserverpb.Lease/LeaseTimeToLive", r.SerializeAsString(), timeout);
   etcdserverpb::LeaseTimeToLiveResponse resp;
   if (res.status.is_ok() && resp.ParseFromString(res.response)) co_return resp.ttl();
@@ -697,7 +697,7 @@ awaitable<std::optional<std::int64_t>> lease_ttl(net::Channel& ch, std::int64_t 
 
 awaitable<void> lease_loop(Run& run, int lc) {
   auto ex = co_await boost::asio::this_coro::executor;
-  std::vector<std::unique_ptr<net::Channel>> chans;
+  std::vector<std::unique_ptr<wire::Channel>> chans;
   for (int i = 0; i < kMembers; ++i)
     chans.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed * 104729ULL + static_cast<std::uint64_t>(lc));
@@ -743,12 +743,12 @@ awaitable<void> lease_loop(Run& run, int lc) {
     co_await sleep_for(milliseconds(700 + static_cast<int>(rng() % 600)));
     co_await keepalive_round();
     const int dice = static_cast<int>(rng() % 10);
-    net::Channel& ch = *chans[rng() % kMembers];
+    wire::Channel& ch = *chans[rng() % kMembers];
     if (dice < 3 && active.size() < 4) {
       etcdserverpb::LeaseGrantRequest g;
       g.set_ttl(kLeaseTtlS);
       const std::int64_t sent = now_ns();
-      net::UnaryResult res =
+      wire::UnaryResult res =
           co_await call(ch, "/etcdserverpb.Lease/LeaseGrant", g.SerializeAsString(), timeout);
       etcdserverpb::LeaseGrantResponse gr;
       if (!res.status.is_ok() || !gr.ParseFromString(res.response) || gr.id() == 0) continue;
@@ -783,7 +783,7 @@ awaitable<void> lease_loop(Run& run, int lc) {
       const std::size_t i = rng() % active.size();
       etcdserverpb::LeaseRevokeRequest r;
       r.set_id(active[i].id);
-      net::UnaryResult res =
+      wire::UnaryResult res =
           co_await call(ch, "/etcdserverpb.Lease/LeaseRevoke", r.SerializeAsString(), timeout);
       etcdserverpb::LeaseRevokeResponse rr;
       if (res.status.is_ok() && rr.ParseFromString(res.response)) {
@@ -851,7 +851,7 @@ awaitable<void> lease_loop(Run& run, int lc) {
 // the run it must see every change from its start, in order, once.
 awaitable<void> watcher_loop(Run& run, int w) {
   auto ex = co_await boost::asio::this_coro::executor;
-  std::vector<std::unique_ptr<net::Channel>> chans;
+  std::vector<std::unique_ptr<wire::Channel>> chans;
   for (int i = 0; i < kMembers; ++i) {
     chans.push_back(make_channel(ex, run.cluster->client_port(i)));
     run.watch_channels.push_back(chans.back().get());
@@ -859,8 +859,8 @@ awaitable<void> watcher_loop(Run& run, int w) {
   std::mt19937_64 rng(run.opt.seed * 7919ULL + static_cast<std::uint64_t>(w));
   Run::Watcher& me = run.watchers[static_cast<std::size_t>(w)];
   while (!run.stop_watchers) {
-    net::Channel& ch = *chans[rng() % kMembers];
-    net::ClientCall call = co_await ch.start_call("/etcdserverpb.Watch/Watch", net::CallOptions{});
+    wire::Channel& ch = *chans[rng() % kMembers];
+    wire::ClientCall call = co_await ch.start_call("/etcdserverpb.Watch/Watch", wire::CallOptions{});
     etcdserverpb::WatchRequest req;
     auto* c = req.mutable_create_request();
     c->set_key("fault/");
@@ -936,7 +936,7 @@ void check_watchers(Run& run, std::int64_t final_revision) {
 // ---- faults --------------------------------------------------------------------------------------
 
 // Seconds from now until member i answers Status naming a leader, or -1 after kHealthWaitMax.
-awaitable<double> time_to_healthy(net::Channel& ch) {
+awaitable<double> time_to_healthy(wire::Channel& ch) {
   const auto t0 = Clock::now();
   while (Clock::now() - t0 < kHealthWaitMax) {
     auto s = co_await member_status(ch);
@@ -1050,14 +1050,14 @@ bool wal_repaired(const std::string& data_dir, bool remove) {
 // MemberRemove then MemberAdd through `via` (a member index); retried across leader changes. Returns the
 // new --initial-cluster and the new member's id, or an error text.
 awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
-    Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, int target, int via, std::string* error) {
+    Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, int target, int via, std::string* error) {
   Cluster& c = *run.cluster;
   const std::uint64_t old_id = run.member_ids[static_cast<std::size_t>(target)];
   bool removed = false;
   for (int attempt = 0; attempt < 20 && !removed; ++attempt) {
     etcdserverpb::MemberRemoveRequest r;
     r.set_id(old_id);
-    net::UnaryResult res =
+    wire::UnaryResult res =
         co_await call(*admin[static_cast<std::size_t>((via + attempt) % kMembers)],
                       "/etcdserverpb.Cluster/MemberRemove", r.SerializeAsString(), milliseconds(3'000));
     // "member not found": an earlier attempt whose answer was lost did remove it.
@@ -1081,10 +1081,10 @@ awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
   c.next_generation(target);
   const std::string new_url = c.peer_url(target);
   for (int attempt = 0; attempt < 20; ++attempt) {
-    net::Channel& ch = *admin[static_cast<std::size_t>((via + attempt) % kMembers)];
+    wire::Channel& ch = *admin[static_cast<std::size_t>((via + attempt) % kMembers)];
     etcdserverpb::MemberAddRequest r;
     r.add_peerurls(new_url);
-    net::UnaryResult res =
+    wire::UnaryResult res =
         co_await call(ch, "/etcdserverpb.Cluster/MemberAdd", r.SerializeAsString(), milliseconds(3'000));
     etcdserverpb::MemberAddResponse resp;
     google::protobuf::RepeatedPtrField<etcdserverpb::Member> members;
@@ -1095,7 +1095,7 @@ awaitable<std::optional<std::pair<std::string, std::uint64_t>>> replace_member(
     } else if (res.status.message.find("exist") != std::string::npos) {
       // An earlier attempt was applied: learn the member list instead.
       etcdserverpb::MemberListRequest lr;
-      net::UnaryResult lres =
+      wire::UnaryResult lres =
           co_await call(ch, "/etcdserverpb.Cluster/MemberList", lr.SerializeAsString(), milliseconds(3'000));
       etcdserverpb::MemberListResponse lresp;
       if (lres.status.is_ok() && lresp.ParseFromString(lres.response)) members = lresp.members();
@@ -1215,7 +1215,7 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
 // a while. The member must stop (fail-stop: it cannot make anything durable) rather than go on serving;
 // the checker then shows it acknowledged nothing it lost. Once the disk heals it is restarted and must
 // come back. A member that neither stopped nor lost its disk (it wrote nothing in the window) is noted.
-awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, FaultRecord& f,
+awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
                            int hold_ms, int mode, std::size_t n) {
   // The last two break only the store's files (RocksDB), not the raft WAL; a defragment makes the
   // member write them at once.
@@ -1263,7 +1263,7 @@ awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<net::Channel>>&
 
 awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
   auto ex = co_await boost::asio::this_coro::executor;
-  std::vector<std::unique_ptr<net::Channel>> admin;
+  std::vector<std::unique_ptr<wire::Channel>> admin;
   for (int i = 0; i < kMembers; ++i)
     admin.push_back(make_channel(ex, run.cluster->client_port(i)));
   std::mt19937_64 rng(run.opt.seed);
@@ -1475,7 +1475,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
 
 awaitable<void> final_phase(Run& run) {
   auto ex = co_await boost::asio::this_coro::executor;
-  std::vector<std::unique_ptr<net::Channel>> admin;
+  std::vector<std::unique_ptr<wire::Channel>> admin;
   for (int i = 0; i < kMembers; ++i)
     admin.push_back(make_channel(ex, run.cluster->client_port(i)));
   const int leader = co_await wait_healthy(run, admin);
@@ -1501,7 +1501,7 @@ awaitable<void> final_phase(Run& run) {
   for (int attempt = 0; attempt < 30 && revision == 0; ++attempt) {
     etcdserverpb::RangeRequest r;
     r.set_key(key_name(0));
-    net::UnaryResult res =
+    wire::UnaryResult res =
         co_await call(*admin[leader], "/etcdserverpb.KV/Range", r.SerializeAsString(), kAdminTimeout);
     etcdserverpb::RangeResponse resp;
     if (res.status.is_ok() && resp.ParseFromString(res.response)) revision = resp.header().revision();
@@ -1517,8 +1517,8 @@ awaitable<void> final_phase(Run& run) {
     for (int attempt = 0; attempt < 100 && !hashes[i]; ++attempt) {
       etcdserverpb::HashKVRequest r;
       r.set_revision(revision);
-      net::UnaryResult res = co_await call(*admin[i], "/etcdserverpb.Maintenance/HashKV",
-                                           r.SerializeAsString(), milliseconds(5'000));
+      wire::UnaryResult res = co_await call(*admin[i], "/etcdserverpb.Maintenance/HashKV",
+                                            r.SerializeAsString(), milliseconds(5'000));
       etcdserverpb::HashKVResponse resp;
       if (res.status.is_ok() && resp.ParseFromString(res.response))
         hashes[i] = std::make_pair(static_cast<std::uint32_t>(resp.hash()),
@@ -1573,7 +1573,8 @@ awaitable<void> final_phase(Run& run) {
 // with --debug-unsafe-skip-read-index answers from its local store, with the older value: a stale read
 // the checker must reject. Every step waits for its precondition (bounded), so the outcome does not
 // depend on timing.
-awaitable<void> stale_read_flow(Run& run, std::vector<std::unique_ptr<net::Channel>>& admin, int old_leader) {
+awaitable<void> stale_read_flow(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin,
+                                int old_leader) {
   const std::string key = key_name(0);
   auto put_until_ok = [&](int member, std::string value) -> awaitable<bool> {
     for (int attempt = 0; attempt < 40; ++attempt) {
@@ -1648,7 +1649,7 @@ awaitable<void> main_flow(Run& run, std::vector<int> kinds, bool* finished) {
   for (int i = 0; i < kMembers; ++i)
     run.cluster->start(i);
   {
-    std::vector<std::unique_ptr<net::Channel>> admin;
+    std::vector<std::unique_ptr<wire::Channel>> admin;
     for (int i = 0; i < kMembers; ++i)
       admin.push_back(make_channel(ex, run.cluster->client_port(i)));
     const int leader = co_await wait_healthy(run, admin);

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "base/crc32c.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/raft_codec.h"
 #include "server/node/request_codec.h"
 #include "server/node/snapshot_files.h"
-#include "wal/crc32c.h"
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 #include "wal/wal.h"
 
 namespace {
@@ -92,7 +92,7 @@ void raft_seeds() {
 
 std::string frame(std::uint8_t type, const std::string& payload) {
   std::string t(1, static_cast<char>(type));
-  std::uint32_t crc = wal::crc32c_extend(wal::crc32c(t), payload.data(), payload.size());
+  std::uint32_t crc = base::crc32c_extend(base::crc32c(t), payload.data(), payload.size());
   return be32(static_cast<std::uint32_t>(payload.size())) + be32(crc) + t + payload;
 }
 
@@ -103,7 +103,7 @@ void peer_seeds() {
     s += frame(2, proto::encode(m));
   write_seed("peer_frames", "messages", std::string(1, '\x06') + s);
   std::string big = proto::encode(raft_messages()[0]);
-  std::string chunks = hello + frame(3, be64(7) + be64(big.size()) + be32(wal::crc32c(big))) +
+  std::string chunks = hello + frame(3, be64(7) + be64(big.size()) + be32(base::crc32c(big))) +
                        frame(4, be64(7) + big.substr(0, 5)) + frame(4, be64(7) + big.substr(5)) +
                        frame(5, be64(7));
   write_seed("peer_frames", "chunks", std::string(1, '\x00') + chunks);

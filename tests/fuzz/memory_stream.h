@@ -15,7 +15,8 @@
 #include <string>
 #include <utility>
 
-#include "server/net/byte_stream.h"
+#include "server/net/vocabulary.h"
+#include "wire/byte_stream.h"
 
 namespace cairn::fuzz {
 

@@ -16,7 +16,7 @@
 #include "server/net/peer_transport.h"
 #include "tests/fuzz/memory_stream.h"
 #include "tests/fuzz/raft_fixture.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 namespace {
 
@@ -33,7 +33,7 @@ void fix_crcs(std::string& s) {
   while (off + 9 <= s.size()) {
     std::size_t len = get_be32(s, off);
     if (off + 9 + len > s.size()) break;
-    std::uint32_t crc = cairn::wal::crc32c_extend(0, s.data() + off + 8, 1 + len);
+    std::uint32_t crc = cairn::base::crc32c_extend(0, s.data() + off + 8, 1 + len);
     for (int i = 0; i < 4; ++i)
       s[off + 4 + i] = static_cast<char>(crc >> (8 * (3 - i)));
     off += 9 + len;

@@ -17,7 +17,7 @@
 
 #include "server/node/node.h"
 #include "server/node/snapshot_files.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ const std::string& scratch_dir() {
 
 std::string with_crc(std::string_view packed) {
   std::string body(packed.substr(0, packed.size() >= 4 ? packed.size() - 4 : 0));
-  std::uint32_t crc = cairn::wal::crc32c(body);
+  std::uint32_t crc = cairn::base::crc32c(body);
   for (int shift = 24; shift >= 0; shift -= 8)
     body.push_back(static_cast<char>(crc >> shift));
   return body;

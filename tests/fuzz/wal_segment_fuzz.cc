@@ -11,13 +11,15 @@
 #include <cstring>
 #include <string>
 
-#include "wal/crc32c.h"
-#include "wal/sim_file_system.h"
+#include "base/crc32c.h"
+#include "tests/lib/sim_file_system.h"
 #include "wal/wal.h"
 
 namespace {
 
 using namespace cairn::wal;
+using cairn::base::crc32c;
+using cairn::base::crc32c_extend;
 
 std::uint32_t get_u32(const std::string& s, std::size_t off) {
   std::uint32_t v = 0;

@@ -12,20 +12,20 @@
 #include <vector>
 
 #include "proto/etcd/rpc.pb.h"
-#include "server/net/client.h"
+#include "wire/client.h"
 
 namespace {
 
 using boost::asio::awaitable;
-namespace net = cairn::server::net;
+namespace wire = cairn::wire;
 
-awaitable<void> probe(net::Endpoint ep, int rounds, std::vector<int64_t> ids, int* rc) {
+awaitable<void> probe(wire::Endpoint ep, int rounds, std::vector<int64_t> ids, int* rc) {
   auto ex = co_await boost::asio::this_coro::executor;
-  net::Channel ch(ex, {ep});
-  net::CallOptions o;
+  wire::Channel ch(ex, {ep});
+  wire::CallOptions o;
   o.timeout = std::chrono::seconds(20);
   auto sw = ch.start_call("/etcdserverpb.Lease/LeaseKeepAlive", o);
-  net::ClientCall call = co_await std::move(sw);
+  wire::ClientCall call = co_await std::move(sw);
   int answered = 0;
   for (int r = 0; r < rounds; ++r) {
     for (int64_t id : ids) {
@@ -46,7 +46,7 @@ awaitable<void> probe(net::Endpoint ep, int rounds, std::vector<int64_t> ids, in
   }
   call.writes_done();
   auto fw = call.finish();
-  net::Status st = co_await std::move(fw);
+  wire::Status st = co_await std::move(fw);
   if (!st.is_ok()) std::fprintf(stderr, "status %d: %s\n", static_cast<int>(st.code), st.message.c_str());
   ch.close();
   *rc = answered == rounds * static_cast<int>(ids.size()) && st.is_ok() ? 0 : 1;
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   std::string hp = argv[1];
   auto colon = hp.rfind(':');
   if (colon == std::string::npos) return 2;
-  net::Endpoint ep{hp.substr(0, colon), static_cast<std::uint16_t>(std::atoi(hp.c_str() + colon + 1))};
+  wire::Endpoint ep{hp.substr(0, colon), static_cast<std::uint16_t>(std::atoi(hp.c_str() + colon + 1))};
   const int rounds = std::atoi(argv[2]);
   std::vector<int64_t> ids;
   for (int i = 3; i < argc; ++i)

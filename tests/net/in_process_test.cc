@@ -6,8 +6,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "server/net/memory_pipe.h"
+#include "server/net/vocabulary.h"
 #include "tests/net/net_test_util.h"
+#include "wire/memory_pipe.h"
 
 namespace cairn::server::net::testing {
 namespace {

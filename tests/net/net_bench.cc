@@ -29,10 +29,10 @@
 #include <thread>
 #include <vector>
 
-#include "server/net/client.h"
 #include "server/net/server.h"
-#include "server/net/tls.h"
 #include "tests/net/test_service.h"
+#include "wire/client.h"
+#include "wire/tls.h"
 
 extern char** environ;
 

@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "server/net/client.h"
 #include "server/net/server.h"
 #include "tests/net/test_service.h"
+#include "wire/client.h"
 
 namespace cairn::server::net::testing {
 

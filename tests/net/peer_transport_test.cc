@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/net/wire.h"
+#include "wire/framing.h"
 
 namespace cairn::server::net {
 namespace {

@@ -3,8 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "server/net/wire.h"
+#include "server/net/vocabulary.h"
 #include "server/node/request_codec.h"
+#include "wire/framing.h"
 
 namespace cairn::server::api {
 namespace {

@@ -20,12 +20,12 @@
 #include <mutex>
 #include <thread>
 
-#include "server/net/client.h"
 #include "server/net/peer_transport.h"
 #include "server/net/server.h"
-#include "server/net/tls.h"
 #include "tests/net/net_test_util.h"
 #include "tests/net/test_service.h"
+#include "wire/client.h"
+#include "wire/tls.h"
 
 namespace cairn::server::net {
 namespace {

@@ -1,5 +1,5 @@
 // The simulated file system must model crashes faithfully, or the WAL crash tests prove nothing.
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "raft/assert.h"
+#include "base/assert.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
 

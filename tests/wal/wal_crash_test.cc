@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "tests/wal/wal_test_util.h"
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 #include "wal/wal.h"
 
 namespace cairn::wal {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "raft/types.h"
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 #include "wal/wal.h"
 
 namespace cairn::wal::testing {

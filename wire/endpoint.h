@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 class TlsContext;
 class ByteStream;
@@ -33,4 +33,4 @@ struct Endpoint {
   std::function<std::unique_ptr<ByteStream>(boost::asio::any_io_executor)> dial;
 };
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

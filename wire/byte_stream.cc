@@ -1,10 +1,10 @@
-#include "server/net/byte_stream.h"
+#include "wire/byte_stream.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 namespace asio = boost::asio;
 
@@ -63,4 +63,4 @@ std::unique_ptr<ByteStream> make_unix_byte_stream(asio::local::stream_protocol::
                                                                                   "unix:" + path);
 }
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -1,5 +1,5 @@
 // OpenSSL contexts from certificate files, self-signed certificates (--auto-tls) and the TLS ByteStream.
-#include "server/net/tls.h"
+#include "wire/tls.h"
 
 #include <fcntl.h>
 #include <openssl/bn.h>
@@ -28,7 +28,7 @@
 #include <optional>
 #include <set>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -771,4 +771,4 @@ std::unique_ptr<TlsStream> make_tls_client_stream(std::shared_ptr<const TlsConte
   return std::make_unique<TlsStreamImpl>(std::move(context), std::move(socket), false, server_name);
 }
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

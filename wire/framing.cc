@@ -1,11 +1,11 @@
-#include "server/net/wire.h"
+#include "wire/framing.h"
 
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstdio>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 std::string_view status_code_name(StatusCode code) {
   switch (code) {
@@ -207,7 +207,7 @@ Status deframer_error_status(MessageDeframer::Error error, std::uint32_t declare
 }
 
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
-  return wal::crc32c_extend(crc, data.data(), data.size());
+  return base::crc32c_extend(crc, data.data(), data.size());
 }
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -1,4 +1,4 @@
-#include "server/net/h2_session.h"
+#include "wire/h2_session.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -6,7 +6,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace cairn::server::net::detail {
+namespace cairn::wire::detail {
 
 namespace asio = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -156,4 +156,4 @@ void H2Session::disarm_stall_timer() {
   stall_timer_.cancel();
 }
 
-}  // namespace cairn::server::net::detail
+}  // namespace cairn::wire::detail

@@ -1,11 +1,11 @@
-#include "wal/crc32c.h"
+#include "base/crc32c.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
-namespace cairn::wal {
+namespace cairn::base {
 namespace {
 
 // Known answers from RFC 3720 appendix B.4 and the common "123456789" check value.
@@ -42,4 +42,4 @@ TEST(Crc32c, PortableMatchesDispatchedOnRandomInputs) {
 }
 
 }  // namespace
-}  // namespace cairn::wal
+}  // namespace cairn::base

@@ -14,7 +14,7 @@
 #include <string>
 #include <utility>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 struct IoResult {
   boost::system::error_code ec;
@@ -43,4 +43,4 @@ std::unique_ptr<ByteStream> make_tcp_byte_stream(boost::asio::ip::tcp::socket so
 // A unix domain socket (etcd's unix:// URLs); remote_address() is "unix:<path>".
 std::unique_ptr<ByteStream> make_unix_byte_stream(boost::asio::local::stream_protocol::socket socket);
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -18,10 +18,10 @@
 #include <string_view>
 #include <vector>
 
-#include "raft/expected.h"
-#include "server/net/byte_stream.h"
+#include "base/expected.h"
+#include "wire/byte_stream.h"
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 // An OpenSSL context (certificates, trust, verification mode, ALPN). Immutable once built; shared by
 // every connection that uses it, from any thread.
@@ -142,4 +142,4 @@ std::string tls_error_text(const boost::system::error_code& ec);
 inline constexpr std::string_view kPlainHttpOnTlsResponse =
     "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

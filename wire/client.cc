@@ -1,5 +1,5 @@
 // gRPC client connections (HTTP/2 via nghttp2) and the Channel that picks, dials and re-dials endpoints.
-#include "server/net/client.h"
+#include "wire/client.h"
 
 #include <nghttp2/nghttp2.h>
 
@@ -11,10 +11,10 @@
 #include <deque>
 #include <map>
 
-#include "server/net/h2_session.h"
-#include "server/net/tls.h"
+#include "wire/h2_session.h"
+#include "wire/tls.h"
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -706,4 +706,4 @@ awaitable<UnaryResult> Channel::unary(std::string method, std::string request, C
   co_return result;
 }
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -18,9 +18,9 @@
 #include <string>
 #include <utility>
 
-#include "server/net/byte_stream.h"
+#include "wire/byte_stream.h"
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 struct MemoryPipeEnd {
   boost::asio::any_io_executor executor;
@@ -38,4 +38,4 @@ struct MemoryPipe {
 
 MemoryPipe make_memory_pipe(MemoryPipeEnd a, MemoryPipeEnd b);
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -9,8 +9,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
-namespace cairn::server::net {
+namespace cairn::wire {
+
+// Request headers or trailers other than the pseudo-headers, as (lower-case name, value) pairs.
+using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 // gRPC status codes (numbers are on the wire in grpc-status).
 enum class StatusCode : int {
@@ -93,7 +98,7 @@ Status deframer_error_status(MessageDeframer::Error error, std::uint32_t declare
                              std::size_t message_bytes_max);
 
 // CRC-32C (Castagnoli), used by the peer transport to check frames and reassembled payloads.
-// CRC-32C continued from `crc` (the project's one implementation: wal/crc32c.h).
+// CRC-32C continued from `crc` (base/crc32c.h).
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -17,12 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "server/net/endpoint.h"
-#include "server/net/limits.h"
-#include "server/net/server.h"
-#include "server/net/wire.h"
+#include "wire/endpoint.h"
+#include "wire/framing.h"
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 struct ChannelOptions {
   std::chrono::milliseconds connect_timeout{5'000};  // per endpoint attempt
@@ -143,4 +141,4 @@ class Channel {
   std::string last_connect_error_;
 };
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

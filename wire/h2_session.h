@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "server/net/byte_stream.h"
+#include "wire/byte_stream.h"
 
-namespace cairn::server::net::detail {
+namespace cairn::wire::detail {
 
 // Header list helper: nghttp2_nv entries pointing into owned strings.
 class HeaderList {
@@ -98,4 +98,4 @@ struct OutboundQueue {
 // Largest number of bytes gathered from nghttp2 before one socket write.
 inline constexpr std::size_t kWriteBatchBytesMax = 64 * 1024;
 
-}  // namespace cairn::server::net::detail
+}  // namespace cairn::wire::detail

@@ -1,6 +1,6 @@
 // A minimal value-or-error type until C++23's std::expected is available to us (g++ 12, C++20).
 // Expected errors (I/O, corruption, compacted, not found) travel as values; states that cannot happen
-// are assertions (CAIRN_ASSERT in raft/assert.h), never exceptions across an event loop.
+// are assertions (CAIRN_ASSERT in base/assert.h), never exceptions across an event loop.
 #pragma once
 
 #include <cassert>

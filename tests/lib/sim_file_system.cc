@@ -1,4 +1,4 @@
-#include "wal/sim_file_system.h"
+#include "tests/lib/sim_file_system.h"
 
 #include <algorithm>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "server/net/memory_pipe.h"
+#include "wire/memory_pipe.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 
-namespace cairn::server::net {
+namespace cairn::wire {
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -128,4 +128,4 @@ MemoryPipe make_memory_pipe(MemoryPipeEnd a, MemoryPipeEnd b) {
   return pipe;
 }
 
-}  // namespace cairn::server::net
+}  // namespace cairn::wire

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace cairn::wal {
+namespace cairn::base {
 
 // Continues a CRC32C: crc32c_extend(crc32c(a), b) == crc32c(a + b). Start from 0.
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n);
@@ -19,4 +19,4 @@ inline uint32_t crc32c(std::string_view s) {
 uint32_t crc32c_extend_portable(uint32_t crc, const void* data, size_t n);
 bool crc32c_hardware_available();
 
-}  // namespace cairn::wal
+}  // namespace cairn::base
