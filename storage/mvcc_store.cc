@@ -504,9 +504,11 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
 
   // Records written by this entry come from ctx; the rest in batched engine reads of
   // kRangeReadBatchKeys, decoded batch by batch so the raw records are never all held beside the result.
+  // A keys-only range drops values as it decodes, unless it sorts by value (cleared after the sort).
+  const bool drop_values = r.keys_only && r.sort_target != SortTarget::kValue;
   resp.kvs.reserve(hits.size());
   for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
-    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, r.keys_only,
+    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, drop_values,
                                     resp.kvs))
       return unexpected(*e);
   }
