@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "server/net/completion.h"
+#include "server/net/vocabulary.h"
 #include "wire/framing.h"
 
 namespace cairn::server::watch {

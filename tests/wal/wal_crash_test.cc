@@ -275,7 +275,7 @@ TEST(WalCrash, BrokenCrcChainBetweenSegmentsRefuses) {
   // Give segment 3 a prev_crc that does not continue segment 2, with a correct header crc.
   std::string header = read(fs, paths[2]).substr(0, format::kSegmentHeaderBytes);
   header[32] ^= 0x5a;
-  uint32_t crc = crc32c_extend(crc32c_extend(0, header.data(), 12), header.data() + 16, 24);
+  uint32_t crc = base::crc32c_extend(base::crc32c_extend(0, header.data(), 12), header.data() + 16, 24);
   std::memcpy(header.data() + 12, &crc, 4);
   overwrite(fs, paths[2], 0, header);
   auto opened = Wal::open(fs, kDir, small_segments(1024));
