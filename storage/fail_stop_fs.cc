@@ -104,8 +104,8 @@ class FailStopFileSystem final : public rocksdb::FileSystemWrapper {
                              std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* g) override {
     return wrap(target()->ReuseWritableFile(f, old, fo, r, g), f, r);
   }
-  IOStatus NewDirectory(const std::string& name, const IOOptions& o,
-                        std::unique_ptr<rocksdb::FSDirectory>* r, IODebugContext* g) override {
+  IOStatus NewDirectory(const std::string& name, const IOOptions& o, std::unique_ptr<rocksdb::FSDirectory>* r,
+                        IODebugContext* g) override {
     IOStatus s = target()->NewDirectory(name, o, r, g);
     if (s.ok() && *r) *r = std::make_unique<FailStopDirectory>(std::move(*r), name, sink_);
     return s;

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "proto/etcd/auth.pb.h"
 #include "base/expected.h"
+#include "proto/etcd/auth.pb.h"
 #include "server/auth/errors.h"
 #include "server/auth/perms.h"
 #include "storage/kv_engine.h"

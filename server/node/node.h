@@ -37,8 +37,8 @@
 #include <thread>
 #include <vector>
 
-#include "proto/etcd/rpc.pb.h"
 #include "base/expected.h"
+#include "proto/etcd/rpc.pb.h"
 #include "raft/log_storage.h"
 #include "raft/raw_node.h"
 #include "server/auth/auth.h"

@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/crc32c.h"
 #include "proto/etcd/rpc.pb.h"
 #include "proto/raft_codec.h"
 #include "server/auth/backend_format.h"
@@ -24,7 +25,6 @@
 #include "storage/etcd_backend/status.h"
 #include "storage/mvcc_store.h"
 #include "storage/rocksdb_engine.h"
-#include "base/crc32c.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
 

@@ -45,12 +45,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <set>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -121,8 +121,7 @@ enum FaultKind {
 const char* fault_name(int k) {
   static const char* names[kFaultKinds] = {
       "kill-follower", "kill-leader", "pause-leader",   "kill-all",  "partition-leader", "partition-follower",
-      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority",
-      "disk-error"};
+      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority",    "disk-error"};
   return names[k];
 }
 bool needs_proxy(int k) {
@@ -184,7 +183,8 @@ class Cluster {
     std::string asan = "ASAN_OPTIONS=";
     for (char** e = environ; *e; ++e) {
       std::string v = *e;
-      if (opt_.io_faults && v.rfind("ASAN_OPTIONS=", 0) == 0) asan = v + ":";
+      if (opt_.io_faults && v.rfind("ASAN_OPTIONS=", 0) == 0)
+        asan = v + ":";
       else if (!opt_.io_faults || (v.rfind("LD_PRELOAD=", 0) != 0 && v.rfind("CAIRN_IO_FAULT_FILE=", 0) != 0))
         env.push_back(std::move(v));
     }
@@ -1219,8 +1219,8 @@ awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<wire::Channel>>
                            int hold_ms, int mode, std::size_t n) {
   // The last two break only the store's files (RocksDB), not the raft WAL; a defragment makes the
   // member write them at once.
-  static const char* const kModes[] = {"fsync",           "write",           "nospace",
-                                       "write /member/db/", "fsync /member/db/", "nospace /member/db/"};
+  static const char* const kModes[] = {
+      "fsync", "write", "nospace", "write /member/db/", "fsync /member/db/", "nospace /member/db/"};
   static const char* const kWhat[] = {"fsync fails with EIO",       "writes fail with EIO",
                                       "writes fail with ENOSPC",    "store writes fail with EIO",
                                       "store fsync fails with EIO", "store writes fail with ENOSPC"};
@@ -1801,8 +1801,8 @@ void save_history(const std::string& dir, const std::string& key, const std::vec
     const std::string text = lz::format_history(ops);
     std::fwrite(text.data(), 1, text.size(), f);
     std::fclose(f);
-    std::printf("  history of %s saved: %s (replay: cairn_fault --check-history %s)\n", key.c_str(), path.c_str(),
-                path.c_str());
+    std::printf("  history of %s saved: %s (replay: cairn_fault --check-history %s)\n", key.c_str(),
+                path.c_str(), path.c_str());
   }
 }
 
@@ -1814,7 +1814,8 @@ int check_saved_history(const std::string& path, std::uint64_t steps_max) {
   std::vector<lz::Op> ops;
   std::string error;
   if (!in || !lz::parse_history(text.str(), &ops, &error)) {
-    std::fprintf(stderr, "cairn_fault: %s: %s\n", path.c_str(), error.empty() ? "cannot read" : error.c_str());
+    std::fprintf(stderr, "cairn_fault: %s: %s\n", path.c_str(),
+                 error.empty() ? "cannot read" : error.c_str());
     return 2;
   }
   lz::CheckOptions o;
@@ -1828,8 +1829,9 @@ int check_saved_history(const std::string& path, std::uint64_t steps_max) {
                 r.verdict == lz::Verdict::kLinearizable   ? "linearizable"
                 : r.verdict == lz::Verdict::kInconclusive ? "INCONCLUSIVE (search bound reached)"
                                                           : "NOT LINEARIZABLE");
-    worst = std::max(worst, r.verdict == lz::Verdict::kLinearizable ? 0
-                            : r.verdict == lz::Verdict::kInconclusive ? 3 : 1);
+    worst = std::max(worst, r.verdict == lz::Verdict::kLinearizable   ? 0
+                            : r.verdict == lz::Verdict::kInconclusive ? 3
+                                                                      : 1);
   }
   return worst == 3 ? 3 : worst;
 }
@@ -2085,7 +2087,8 @@ std::string soak_summary(const std::string& log_path) {
     if (l.rfind("operations: ", 0) == 0) ops = l.substr(12);
     if (l.rfind("faults injected: ", 0) == 0) faults = l.substr(17);
     // "  restart after a torn WAL tail -> healthy: n=3 min 0.1 s, median 0.2 s, max 0.4 s" -> "torn 0.4 s"
-    for (const char* what : {"torn WAL tail", "replacement member", "disk freed", "disk healed", "follower restart"}) {
+    for (const char* what :
+         {"torn WAL tail", "replacement member", "disk freed", "disk healed", "follower restart"}) {
       const auto at = l.find(" max ");
       if (l.find(what) == std::string::npos || at == std::string::npos) continue;
       recovery += std::string(recovery.empty() ? "" : ", ") + what + " -> healthy max " + l.substr(at + 5);
@@ -2157,7 +2160,8 @@ int soak(const Options& opt) {
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "--check-history")
     return check_saved_history(argv[2], argc >= 5 && std::string(argv[3]) == "--steps-max"
-                                            ? std::strtoull(argv[4], nullptr, 10) : 0);
+                                            ? std::strtoull(argv[4], nullptr, 10)
+                                            : 0);
   Options opt;
   if (!parse(argc, argv, opt)) {
     std::fprintf(

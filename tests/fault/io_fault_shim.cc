@@ -82,7 +82,7 @@ int mode() {
 // A regular file (not the log on descriptors 0-2) whose path matches the filter.
 bool regular_file(int fd) {
   if (fd <= 2) return false;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
   if (g_filter[0] == '\0') return true;
   char link[64], path[4096];

@@ -13,8 +13,8 @@ namespace cairn::tests::fault {
 
 namespace {
 
-constexpr int kAbsent = 0;    // interned state: the key does not exist
-constexpr int kUnseen = -1;   // interned state: a value that no other op of the window ever mentions
+constexpr int kAbsent = 0;   // interned state: the key does not exist
+constexpr int kUnseen = -1;  // interned state: a value that no other op of the window ever mentions
 
 // An op with interned values, ready for the search.
 struct Prepared {
@@ -478,8 +478,9 @@ bool parse_history(const std::string& text, std::vector<Op>* ops, std::string* e
     if (line.empty()) continue;
     const std::vector<std::string> f = split_tabs(line);
     Op op;
-    bool ok = f.size() == 11 && lookup(f[1], kKindNames, &op.kind) && lookup(f[2], kOutcomeNames, &op.outcome) &&
-              (f[7] == "-" || f[7].starts_with("=")) && (f[9] == "-" || f[9] == "0" || f[9] == "1");
+    bool ok = f.size() == 11 && lookup(f[1], kKindNames, &op.kind) &&
+              lookup(f[2], kOutcomeNames, &op.outcome) && (f[7] == "-" || f[7].starts_with("=")) &&
+              (f[9] == "-" || f[9] == "0" || f[9] == "1");
     if (ok) {
       op.client = std::atoi(f[0].c_str());
       op.invoke_ns = std::strtoll(f[3].c_str(), nullptr, 10);

@@ -217,8 +217,13 @@ TEST(Linearizability, ReadsOfAbsentExplainedByUnknownDeletesStayTractable) {
 }
 
 TEST(Linearizability, HistoryTextRoundTrips) {
-  std::vector<Op> h = {put(0, 0, 1, "a"), unknown(cas(1, 2, 0, "a", "b", false)), get(2, 3, 4, std::nullopt),
-                       get(2, 5, 6, "b"), del(3, 7, 8, true), failed(put(1, 9, 10, "c")), del(3, 11, 12)};
+  std::vector<Op> h = {put(0, 0, 1, "a"),
+                       unknown(cas(1, 2, 0, "a", "b", false)),
+                       get(2, 3, 4, std::nullopt),
+                       get(2, 5, 6, "b"),
+                       del(3, 7, 8, true),
+                       failed(put(1, 9, 10, "c")),
+                       del(3, 11, 12)};
   std::vector<Op> back;
   std::string error;
   ASSERT_TRUE(parse_history(format_history(h), &back, &error)) << error;

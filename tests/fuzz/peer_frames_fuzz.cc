@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "base/crc32c.h"
 #include "proto/raft_codec.h"
 #include "server/net/peer_transport.h"
 #include "tests/fuzz/memory_stream.h"
 #include "tests/fuzz/raft_fixture.h"
-#include "base/crc32c.h"
 
 namespace {
 

@@ -15,9 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/crc32c.h"
 #include "server/node/node.h"
 #include "server/node/snapshot_files.h"
-#include "base/crc32c.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "tests/wal/wal_test_util.h"
 #include "base/crc32c.h"
+#include "tests/wal/wal_test_util.h"
 #include "wal/wal.h"
 
 namespace cairn::wal {
