@@ -32,6 +32,7 @@ enum class TestingBreak : uint8_t {
   kVoteTwice,           // §5.2: grant every vote request, even after voting in the term
   kLostTailVotes,       // lost_tail.h: a member whose log lost its tail votes and campaigns at once
   kLostTailIgnored,     // lost_tail.h: the leader ignores a lost-tail report (keeps the old progress)
+  kAckBeforePersist,    // raw_node.h: a Ready's acknowledgements leave with its messages, before the write
 };
 #endif
 
@@ -56,6 +57,8 @@ struct Config {
   bool pre_vote = true;
   ReadOnlyOption read_only_option = ReadOnlyOption::kSafe;
   bool disable_proposal_forwarding = false;
+  // RawNode hands out the next Ready while earlier ones are still being written (raw_node.h).
+  bool async_storage_writes = false;
   uint64_t rng_seed = 1;
 #if CAIRN_INVARIANTS
   // Breaks one Raft rule on purpose so tests can prove the simulator's checkers catch a violation.
@@ -67,6 +70,7 @@ struct Config {
 class Raft {
  public:
   Raft(const Config& cfg, const LogStorage* storage);
+  const Config& config() const { return cfg_; }
 
   // Feeds one message (local or from a peer). Returns an error only for proposals that were dropped
   // or refused, and for network messages of a local-only type.

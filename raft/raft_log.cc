@@ -37,21 +37,28 @@ void Unstable::stable_to(Index i, Term t) {
   if (*gt == t && i >= offset) {
     entries.erase(entries.begin(), entries.begin() + (i + 1 - offset));
     offset = i + 1;
+    in_progress_end = std::max(in_progress_end, offset);
   }
 }
 
 void Unstable::stable_snap_to(Index i) {
-  if (snapshot && snapshot->metadata.index == i) snapshot.reset();
+  if (snapshot && snapshot->metadata.index == i) {
+    snapshot.reset();
+    snapshot_in_progress = false;
+  }
 }
 
 void Unstable::restore(const Snapshot& s) {
   offset = s.metadata.index + 1;
+  in_progress_end = offset;
   entries.clear();
   snapshot = s;
+  snapshot_in_progress = false;
 }
 
 void Unstable::truncate_and_append(const std::vector<Entry>& ents) {
   Index after = ents[0].index;
+  in_progress_end = std::min(in_progress_end, after);
   if (after == offset + entries.size()) {
     entries.insert(entries.end(), ents.begin(), ents.end());
   } else if (after <= offset) {
@@ -76,6 +83,7 @@ RaftLog::RaftLog(const LogStorage* storage, uint64_t max_next_ents_size_bytes)
   Index first = storage_->first_index();
   Index last = storage_->last_index();
   unstable_.offset = last + 1;
+  unstable_.in_progress_end = last + 1;
   committed_ = first - 1;
   applied_ = first - 1;
 }
@@ -220,6 +228,20 @@ void RaftLog::applied_to(Index i) {
 void RaftLog::restore(const Snapshot& s) {
   committed_ = s.metadata.index;
   unstable_.restore(s);
+}
+
+bool RaftLog::has_entries_to_write() const {
+  return unstable_.in_progress_end < unstable_.offset + unstable_.entries.size();
+}
+
+std::vector<Entry> RaftLog::entries_to_write() const {
+  Index end = unstable_.offset + unstable_.entries.size();
+  Index lo = std::max(unstable_.in_progress_end, unstable_.offset);
+  return lo < end ? unstable_.slice(lo, end) : std::vector<Entry>{};
+}
+
+void RaftLog::mark_entries_in_progress() {
+  unstable_.in_progress_end = unstable_.offset + unstable_.entries.size();
 }
 
 bool RaftLog::has_next_committed_entries() const {

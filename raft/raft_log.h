@@ -23,6 +23,11 @@ class Unstable {
   std::optional<Snapshot> snapshot;
   std::vector<Entry> entries;
   Index offset = 0;  // index of entries[0]
+  // Entries [offset, in_progress_end) were handed out in a Ready and are being written; the snapshot,
+  // if snapshot_in_progress. A newer leader's entries that replace some of them move the mark back,
+  // so the replacements are handed out (and written after the write in flight).
+  Index in_progress_end = 0;
+  bool snapshot_in_progress = false;
 
   std::optional<Index> maybe_first_index() const;
   std::optional<Index> maybe_last_index() const;
@@ -70,6 +75,12 @@ class RaftLog {
   void restore(const Snapshot& s);
 
   std::vector<Entry> unstable_entries() const { return unstable_.entries; }
+  // The unstable entries not yet handed out in a Ready, and marking them handed out.
+  bool has_entries_to_write() const;
+  std::vector<Entry> entries_to_write() const;
+  void mark_entries_in_progress();
+  bool has_snapshot_to_write() const { return unstable_.snapshot && !unstable_.snapshot_in_progress; }
+  void mark_snapshot_in_progress() { unstable_.snapshot_in_progress = true; }
   const std::optional<Snapshot>& unstable_snapshot() const { return unstable_.snapshot; }
   // Highest index known durable (in storage, not in the unstable tail).
   Index stable_last_index() const;

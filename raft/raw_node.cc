@@ -15,7 +15,8 @@ bool is_response_msg(MessageType t) {
 }
 }  // namespace
 
-RawNode::RawNode(const Config& cfg, const LogStorage* storage) : raft_(cfg, storage) {
+RawNode::RawNode(const Config& cfg, const LogStorage* storage)
+    : raft_(cfg, storage), async_(cfg.async_storage_writes) {
   prev_soft_ = raft_.soft_state();
   prev_hard_ = raft_.hard_state();
 }
@@ -122,13 +123,16 @@ void RawNode::report_snapshot(NodeId id, bool ok) {
 bool RawNode::has_ready() const {
   if (outstanding_) return false;
   const RaftLog& log = raft_.log();
-  return raft_.soft_state() != prev_soft_ || raft_.hard_state() != prev_hard_ ||
-         !log.unstable_entries().empty() || log.unstable_snapshot().has_value() ||
-         log.has_next_committed_entries() || raft_.has_msgs() || raft_.has_read_states();
+  if (log.unstable_snapshot() && !in_storage_.empty()) return false;  // a snapshot waits for the writes
+  return raft_.soft_state() != prev_soft_ || raft_.hard_state() != prev_hard_ || log.has_entries_to_write() ||
+         log.has_snapshot_to_write() || log.has_next_committed_entries() || raft_.has_msgs() ||
+         raft_.has_read_states();
 }
 
 Ready RawNode::ready() {
   CAIRN_ASSERT_MSG(!outstanding_, "ready() called before the previous Ready was advanced");
+  CAIRN_ASSERT_MSG(!raft_.log().unstable_snapshot() || in_storage_.empty(),
+                   "ready() called while a snapshot waits for the writes in flight (see has_ready)");
   Ready rd;
   rd.number = ++ready_seq_;
   RaftLog& log = raft_.log();
@@ -139,11 +143,22 @@ Ready RawNode::ready() {
   }
   HardState hs = raft_.hard_state();
   if (hs != prev_hard_) rd.hard_state = hs;
-  rd.entries = log.unstable_entries();
-  if (log.unstable_snapshot()) rd.snapshot = *log.unstable_snapshot();
+  rd.entries = log.entries_to_write();
+  log.mark_entries_in_progress();
+  if (log.has_snapshot_to_write()) {
+    rd.snapshot = *log.unstable_snapshot();
+    log.mark_snapshot_in_progress();
+  }
   rd.committed_entries = log.next_committed_entries();
   rd.messages = raft_.take_msgs();
   rd.messages_after_persist = raft_.take_msgs_after_persist();
+#if CAIRN_INVARIANTS
+  if (raft_.config().testing_break == TestingBreak::kAckBeforePersist) {
+    for (auto& m : rd.messages_after_persist)
+      rd.messages.push_back(std::move(m));
+    rd.messages_after_persist.clear();
+  }
+#endif
   rd.read_states = raft_.take_read_states();
   // A snapshot or new entries must be fsynced before anything acknowledges them; so must a new term
   // or vote (a vote is a promise), and a lost-tail mark (it keeps the member from voting). A
@@ -151,6 +166,7 @@ Ready RawNode::ready() {
   rd.must_sync = !rd.entries.empty() || !rd.snapshot.empty() ||
                  (rd.hard_state && (hs.term != prev_hard_.term || hs.vote != prev_hard_.vote ||
                                     hs.lost_tail != prev_hard_.lost_tail));
+  prev_hard_ = hs;
 
   InProgress ip;
   ip.number = rd.number;
@@ -171,20 +187,50 @@ void RawNode::advance(uint64_t ready_number) {
   CAIRN_ASSERT_MSG(outstanding_ && outstanding_->number == ready_number, "advance() of an unknown Ready");
   InProgress ip = *outstanding_;
   outstanding_.reset();
-  RaftLog& log = raft_.log();
-  prev_hard_ = ip.hard_state;
-  if (ip.snapshot_index != 0) {
-    log.stable_snap_to(ip.snapshot_index);
-    if (log.applied() < ip.snapshot_index) log.set_applied(ip.snapshot_index);
+  if (!async_ || ip.snapshot_index != 0) {
+    CAIRN_ASSERT_MSG(in_storage_.empty(), "a snapshot's Ready advanced while writes were in flight");
+    mark_snapshot_persisted(ip);
+    mark_applied(ip);
+    mark_entries_persisted(ip);
+    return;
   }
-  if (ip.last_committed_index != 0) log.applied_to(ip.last_committed_index);
-  if (ip.committed_payload_bytes != 0) raft_.on_committed_handed_out(ip.committed_payload_bytes);
+  mark_applied(ip);
+  in_storage_.push_back(ip);
+}
+
+void RawNode::persisted(uint64_t ready_number) {
+  CAIRN_ASSERT_MSG(!in_storage_.empty() && in_storage_.front().number == ready_number,
+                   "persisted() out of order or of a Ready not in flight");
+  InProgress ip = in_storage_.front();
+  in_storage_.pop_front();
+  mark_entries_persisted(ip);
+}
+
+// The Ready's snapshot is durable and installed.
+void RawNode::mark_snapshot_persisted(const InProgress& ip) {
+  RaftLog& log = raft_.log();
+  if (ip.snapshot_index == 0) return;
+  log.stable_snap_to(ip.snapshot_index);
+  if (log.applied() < ip.snapshot_index) log.set_applied(ip.snapshot_index);
+}
+
+// The Ready's entries are durable: they leave the unstable log, and the leader counts its own copy
+// toward commits.
+void RawNode::mark_entries_persisted(const InProgress& ip) {
+  RaftLog& log = raft_.log();
   if (ip.last_entry_index != 0) {
     log.stable_to(ip.last_entry_index, ip.last_entry_term);
     raft_.on_persisted(ip.last_entry_index, ip.last_entry_term);
   } else if (ip.snapshot_index != 0) {
     raft_.on_persisted(log.stable_last_index(), log.zero_term_on_error(log.stable_last_index()));
   }
+}
+
+// The Ready's committed entries were applied.
+void RawNode::mark_applied(const InProgress& ip) {
+  RaftLog& log = raft_.log();
+  if (ip.last_committed_index != 0) log.applied_to(ip.last_committed_index);
+  if (ip.committed_payload_bytes != 0) raft_.on_committed_handed_out(ip.committed_payload_bytes);
 }
 
 Status RawNode::status() const {

@@ -15,8 +15,24 @@
 //      e. Call advance(rd.number).
 //   Only one Ready is outstanding at a time: has_ready() is false until it is advanced. Everything
 //   proposed while a Ready is being persisted lands in the next one, which is how writes batch.
+//
+// Asynchronous storage writes (Config::async_storage_writes): the write of step (b) may still run
+// when the Ready is advanced, so the node keeps stepping, sending and applying during its fsync:
+//   a. rd.messages are sent at once, rd.committed_entries applied (they are durable already: only
+//      entries persisted by an earlier Ready are handed out), rd.read_states handed over.
+//   b. The Ready's snapshot, entries and hard state are queued for the storage writer, which writes
+//      the queued Readies in the order they were handed out (one fsync may cover several).
+//   c. advance(rd.number): the next Ready may be taken at once, before the write is durable.
+//   d. When the write is durable, in order: send rd.messages_after_persist, then persisted(rd.number).
+//      Every advanced Ready needs its persisted() call, also one with nothing to write (its
+//      acknowledgements may stand on the writes queued before it).
+//   The leader counts its own log toward a commit only at persisted(), and a follower's
+//   acknowledgement leaves only after its write, so nothing is acknowledged before it is durable.
+//   A Ready carrying a snapshot is handed out only when no write is in flight, and must be persisted
+//   before its advance(), as in the synchronous mode; no Ready follows it until then.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -78,6 +94,10 @@ class RawNode {
   bool has_ready() const;
   Ready ready();
   void advance(uint64_t ready_number);
+  // Asynchronous storage writes only: the advanced Ready ready_number is durable (see above).
+  void persisted(uint64_t ready_number);
+  // Advanced Readies whose write is not yet durable (0 in the synchronous mode).
+  std::size_t writes_in_flight() const { return in_storage_.size(); }
 
   Status status() const;
   const Raft& raft() const { return raft_; }
@@ -99,6 +119,12 @@ class RawNode {
     HardState hard_state;
   };
   std::optional<InProgress> outstanding_;
+  std::deque<InProgress> in_storage_;  // advanced, write not yet durable (asynchronous mode)
+  bool async_ = false;
+
+  void mark_snapshot_persisted(const InProgress& ip);
+  void mark_entries_persisted(const InProgress& ip);
+  void mark_applied(const InProgress& ip);
 };
 
 }  // namespace cairn::raft

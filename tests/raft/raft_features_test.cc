@@ -1142,6 +1142,139 @@ TEST(RawNodeContract, CommittedEntriesOnlyHandedOutOnceDurableLocally) {
   n->node->advance(next.number);
 }
 
+// ---- Asynchronous storage writes (raw_node.h) ----
+
+Config async_config(NodeId id) {
+  Config c = plain_config(id);
+  c.async_storage_writes = true;
+  return c;
+}
+
+// A leader takes further Readies while its first write is in flight, counts itself only at
+// persisted(), and hands the entry out for apply only after that.
+TEST(RawNodeAsync, ReadiesPipelineAndTheLeaderCountsItselfAtPersisted) {
+  auto n = std::make_unique<TestNode>(async_config(1), ConfState{{1}, {}});
+  n->node->campaign();
+  while (n->node->has_ready()) {  // elected, its term's empty entry written and applied
+    Ready rd = n->node->ready();
+    n->node->advance(rd.number);
+    n->storage.append(rd.entries);
+    if (rd.hard_state) n->storage.set_hard_state(*rd.hard_state);
+    n->node->persisted(rd.number);
+  }
+  ASSERT_EQ(n->raft().role(), StateRole::kLeader);
+  ASSERT_TRUE(n->node->propose("x").has_value());
+  Ready a = n->node->ready();
+  ASSERT_EQ(a.entries.size(), 1u);
+  n->node->advance(a.number);
+  ASSERT_TRUE(n->node->propose("y").has_value());
+  ASSERT_TRUE(n->node->has_ready()) << "the next Ready is taken while the first write is in flight";
+  Ready b = n->node->ready();
+  ASSERT_EQ(b.entries.size(), 1u);
+  EXPECT_EQ(b.entries[0].data, "y");
+  EXPECT_TRUE(b.committed_entries.empty()) << "nothing new is durable yet";
+  n->node->advance(b.number);
+  EXPECT_EQ(n->node->writes_in_flight(), 2u);
+  EXPECT_LT(n->raft().log().committed(), a.entries[0].index) << "the leader counts itself only once durable";
+  n->storage.append(a.entries);
+  n->node->persisted(a.number);
+  EXPECT_EQ(n->raft().log().committed(), a.entries[0].index);
+  Ready c = n->node->ready();
+  ASSERT_EQ(c.committed_entries.size(), 1u);
+  EXPECT_EQ(c.committed_entries[0].data, "x") << "y is not durable yet";
+  n->node->advance(c.number);
+  n->storage.append(b.entries);
+  n->node->persisted(b.number);
+  n->node->persisted(c.number);
+  Ready d = n->node->ready();
+  ASSERT_EQ(d.committed_entries.size(), 1u);
+  EXPECT_EQ(d.committed_entries[0].data, "y");
+  n->node->advance(d.number);
+  n->node->persisted(d.number);
+}
+
+TEST(RawNodeAsyncDeathTest, PersistedOutOfOrderAborts) {
+  auto n = std::make_unique<TestNode>(async_config(1), ConfState{{1}, {}});
+  n->node->campaign();
+  Ready r1 = n->node->ready();
+  n->node->advance(r1.number);
+  EXPECT_DEATH(n->node->persisted(r1.number + 1), "persisted\\(\\) out of order");
+}
+
+// An entry replaced by a newer leader while its write was in flight is not marked durable by that
+// write; the replacement is handed out and written after it.
+TEST(RawNodeAsync, ReplacedEntriesInFlightAreWrittenAgain) {
+  auto n = std::make_unique<TestNode>(async_config(2), ConfState{{1, 2, 3}, {}});
+  Message m;
+  m.type = MessageType::kApp;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.entries = {entry(1, 1, "a"), entry(1, 2, "b")};
+  (void)n->node->step(m);
+  Ready r1 = n->node->ready();
+  ASSERT_EQ(r1.entries.size(), 2u);
+  n->node->advance(r1.number);
+  Message m2 = m;
+  m2.from = 3;
+  m2.term = 2;
+  m2.index = 1;
+  m2.log_term = 1;
+  m2.entries = {entry(2, 2, "c")};  // term 2, index 2
+  m2.commit = 2;
+  (void)n->node->step(m2);
+  Ready r2 = n->node->ready();
+  ASSERT_EQ(r2.entries.size(), 1u);
+  EXPECT_EQ(r2.entries[0].data, "c");
+  EXPECT_TRUE(r2.committed_entries.empty());
+  n->node->advance(r2.number);
+  n->storage.append(r1.entries);
+  n->node->persisted(r1.number);
+  EXPECT_EQ(n->raft().log().stable_last_index(), 0u) << "entry 2 of term 1 was replaced: not durable";
+  n->storage.append(r2.entries);
+  n->node->persisted(r2.number);
+  EXPECT_EQ(n->raft().log().stable_last_index(), 2u);
+  Ready r3 = n->node->ready();
+  ASSERT_EQ(r3.committed_entries.size(), 2u);
+  EXPECT_EQ(r3.committed_entries[1].data, "c");
+  n->node->advance(r3.number);
+  n->node->persisted(r3.number);
+}
+
+// A snapshot is handed out only once the writes before it are durable.
+TEST(RawNodeAsync, SnapshotWaitsForTheWritesInFlight) {
+  auto n = std::make_unique<TestNode>(async_config(2), ConfState{{1, 2, 3}, {}});
+  Message m;
+  m.type = MessageType::kApp;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  m.entries = {entry(1, 1, "a")};
+  (void)n->node->step(m);
+  Ready r1 = n->node->ready();
+  n->node->advance(r1.number);
+  Message s;
+  s.type = MessageType::kSnap;
+  s.from = 1;
+  s.to = 2;
+  s.term = 1;
+  s.snapshot.metadata.index = 10;
+  s.snapshot.metadata.term = 1;
+  s.snapshot.metadata.conf_state = ConfState{{1, 2, 3}, {}};
+  (void)n->node->step(s);
+  EXPECT_FALSE(n->node->has_ready()) << "the snapshot waits for the write of entry 1";
+  n->storage.append(r1.entries);
+  n->node->persisted(r1.number);
+  ASSERT_TRUE(n->node->has_ready());
+  Ready r2 = n->node->ready();
+  EXPECT_EQ(r2.snapshot.metadata.index, 10u);
+  EXPECT_FALSE(n->node->has_ready()) << "nothing follows a snapshot until it is advanced";
+  n->storage.apply_snapshot(r2.snapshot);
+  n->node->advance(r2.number);
+  EXPECT_EQ(n->node->writes_in_flight(), 0u);
+  EXPECT_EQ(n->raft().log().applied(), 10u);
+}
+
 // A follower that installs a snapshot acknowledges it (MsgAppResp in messages_after_persist), so the
 // snapshot and the hard state committing to it must be fsynced before that ack leaves, just as
 // entries are. An application that skips the fsync when must_sync is false could acknowledge a

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
 #if CAIRN_INVARIANTS
     } else if (a == "--break") {
       // 1: commit previous-term entries by count, 2: vote ignoring logs, 3: vote twice in a term,
-      // 4: vote with a lost log tail, 5: leader ignores lost-tail reports
+      // 4: vote with a lost log tail, 5: leader ignores lost-tail reports, 6: acknowledge before the write
       opts.break_rule = static_cast<cairn::raft::TestingBreak>(next());
 #endif
     } else if (a == "--no-membership") {
@@ -59,10 +59,25 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--lost-tail takes always, never or seed\n");
         return 2;
       }
+    } else if (a == "--async") {
+      // always | never | seed (the default: drawn per seed and member)
+      std::string v = i + 1 < argc ? argv[++i] : "";
+      using AW = cairn::sim::SimOptions::AsyncWrites;
+      if (v == "always") {
+        opts.async_writes = AW::kAlways;
+      } else if (v == "never") {
+        opts.async_writes = AW::kNever;
+      } else if (v == "seed") {
+        opts.async_writes = AW::kSeed;
+      } else {
+        std::fprintf(stderr, "--async takes always, never or seed\n");
+        return 2;
+      }
     } else {
       std::fprintf(stderr,
                    "usage: cairn_sim [--seeds N] [--first-seed S] [--seed S] [--steps M] [--nodes N] "
-                   "[--lost-tail always|never|seed] [--no-membership] [--break K] [--verbose]\n");
+                   "[--lost-tail always|never|seed] [--async always|never|seed] [--no-membership] [--break K] "
+                   "[--verbose]\n");
       return 2;
     }
   }
@@ -92,11 +107,15 @@ int main(int argc, char** argv) {
       const char* lost_tail = opts.lost_tail == LT::kAlways  ? " --lost-tail always"
                               : opts.lost_tail == LT::kNever ? " --lost-tail never"
                                                              : "";
+      using AW = cairn::sim::SimOptions::AsyncWrites;
+      const char* async = opts.async_writes == AW::kAlways  ? " --async always"
+                          : opts.async_writes == AW::kNever ? " --async never"
+                                                            : "";
       std::printf(
-          "seed %llu FAILED (faults: %s): %s\n  replay: cairn_sim --seed %llu --steps %d --nodes %d%s%s "
+          "seed %llu FAILED (faults: %s): %s\n  replay: cairn_sim --seed %llu --steps %d --nodes %d%s%s%s "
           "--verbose\n",
           (unsigned long long)s, r.fault_mix.c_str(), r.failure.c_str(), (unsigned long long)s,
-          opts.safety_steps, opts.nodes, lost_tail, opts.membership_changes ? "" : " --no-membership");
+          opts.safety_steps, opts.nodes, lost_tail, async, opts.membership_changes ? "" : " --no-membership");
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

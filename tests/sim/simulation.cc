@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -78,7 +79,9 @@ struct Member {
   bool up = false;
   std::unique_ptr<MemoryStorage> disk;  // what survives a crash
   std::unique_ptr<RawNode> node;
-  std::optional<Ready> pending;  // taken from the node, not yet durable
+  // Taken from the node, not yet durable, in the order they were taken (at most one unless async).
+  std::deque<Ready> pending;
+  bool async = false;  // raft::Config::async_storage_writes
   std::vector<std::string> sm;   // the state machine: one record per applied index
   ConfState cs;                  // configuration as of the applied index
   Index seen_commit = 0;
@@ -107,6 +110,8 @@ class Sim {
   void deliver(InFlight f);
   void act_take_ready(Member& mb);
   void act_persist(Member& mb, bool crash_mid = false, size_t keep_entries = 0);
+  void take_effects(Member& mb, const Ready& rd);
+  bool member_async(NodeId id) const { return (async_mask_ >> (id % 16)) & 1; }
   void act_tick(Member& mb);
   void act_propose(Member& mb);
   void act_read(Member& mb);
@@ -155,6 +160,7 @@ class Sim {
   bool crashes_ = false, partitions_ = false, snapshots_ = false, membership_ = false, transfers_ = false;
   bool torn_writes_ = false;
   bool lost_tails_ = false;
+  uint64_t async_mask_ = 0;  // bit (id % 16): that member writes asynchronously
   uint64_t append_bytes_max_ = 64;
 
   // global knowledge for the checkers
@@ -195,12 +201,24 @@ void Sim::draw_faults() {
       lost_tails_ = false;
       break;
   }
+  raft::Rng extra_async(seed_ ^ 0x6173796e635f7772ULL);
+  switch (opts_.async_writes) {
+    case SimOptions::AsyncWrites::kSeed:
+      async_mask_ = extra_async.uniform(1 << 16);
+      break;
+    case SimOptions::AsyncWrites::kAlways:
+      async_mask_ = 0xffff;
+      break;
+    case SimOptions::AsyncWrites::kNever:
+      async_mask_ = 0;
+      break;
+  }
   std::ostringstream os;
   os << "drop=" << drop_p_ << " dup=" << dup_p_ << " delay<=" << delay_max_ << (crashes_ ? " crash" : "")
      << (torn_writes_ ? " torn" : "") << (lost_tails_ ? " lost-tail" : "")
      << (partitions_ ? " partition" : "") << (snapshots_ ? " snapshot" : "")
      << (membership_ ? " membership" : "") << (transfers_ ? " transfer" : "")
-     << " append<=" << append_bytes_max_;
+     << " append<=" << append_bytes_max_ << " async=" << std::hex << async_mask_ << std::dec;
   res_.fault_mix = os.str();
 }
 
@@ -215,6 +233,7 @@ raft::Config Sim::config_for(const Member& mb) const {
   c.check_quorum = true;
   c.pre_vote = true;
   c.rng_seed = seed_ * 31 + mb.incarnation;
+  c.async_storage_writes = mb.async;
 #if CAIRN_INVARIANTS
   c.testing_break = opts_.break_rule;
 #endif
@@ -226,7 +245,8 @@ void Sim::start_member(Member& mb) {
   auto snap = mb.disk->snapshot();
   mb.sm = decode_sm(snap->data);
   mb.cs = snap->metadata.index > 0 ? snap->metadata.conf_state : mb.disk->initial_state().conf_state;
-  mb.pending.reset();
+  mb.pending.clear();
+  mb.async = member_async(mb.id);
   ++mb.incarnation;
   mb.node = std::make_unique<RawNode>(config_for(mb), mb.disk.get());
   mb.seen_commit = mb.node->raft().log().committed();
@@ -287,7 +307,7 @@ void Sim::deliver(InFlight f) {
 }
 
 void Sim::act_take_ready(Member& mb) {
-  if (!mb.up || mb.pending || !mb.node->has_ready()) return;
+  if (!mb.up || !mb.node->has_ready()) return;
   Ready rd = mb.node->ready();
   if (rd.soft_state && rd.soft_state->role == StateRole::kLeader) ++res_.elections;
   // Entries are checked as soon as they exist, before they are durable.
@@ -299,24 +319,16 @@ void Sim::act_take_ready(Member& mb) {
   }
   for (const auto& m : rd.messages)
     send(m);
-  mb.pending = std::move(rd);
+  // Asynchronous writes: the Ready is applied and advanced now, its write stays queued.
+  if (mb.async && rd.snapshot.empty()) {
+    take_effects(mb, rd);
+    mb.node->advance(rd.number);
+  }
+  mb.pending.push_back(std::move(rd));
 }
 
-void Sim::act_persist(Member& mb, bool crash_mid, size_t keep_entries) {
-  if (!mb.up || !mb.pending) return;
-  Ready& rd = *mb.pending;
-  if (!rd.snapshot.empty()) mb.disk->apply_snapshot(rd.snapshot);
-  if (crash_mid) {
-    // A torn write: a prefix of the entries reached the disk, the hard state (written after them) did not.
-    std::vector<Entry> prefix(rd.entries.begin(),
-                              rd.entries.begin() + std::min(keep_entries, rd.entries.size()));
-    mb.disk->append(prefix);
-    return;
-  }
-  mb.disk->append(rd.entries);
-  if (rd.hard_state) mb.disk->set_hard_state(*rd.hard_state);
-  for (const auto& m : rd.messages_after_persist)
-    send(m);
+// Applies a Ready's committed entries (after its snapshot, if any) and checks its read states.
+void Sim::take_effects(Member& mb, const Ready& rd) {
   if (!rd.snapshot.empty()) {
     mb.sm = decode_sm(rd.snapshot.data);
     mb.cs = rd.snapshot.metadata.conf_state;
@@ -333,12 +345,45 @@ void Sim::act_persist(Member& mb, bool crash_mid, size_t keep_entries) {
            std::to_string(mb.id));
     }
   }
+}
+
+// Makes the oldest taken Ready durable (or, with crash_mid, a torn prefix of its entries).
+void Sim::act_persist(Member& mb, bool crash_mid, size_t keep_entries) {
+  if (!mb.up || mb.pending.empty()) return;
+  Ready& rd = mb.pending.front();
+  if (!rd.snapshot.empty()) mb.disk->apply_snapshot(rd.snapshot);
+  if (crash_mid) {
+    // A torn write: a prefix of the entries reached the disk, the hard state (written after them) did not.
+    std::vector<Entry> prefix(rd.entries.begin(),
+                              rd.entries.begin() + std::min(keep_entries, rd.entries.size()));
+    mb.disk->append(prefix);
+    return;
+  }
+  if (!rd.entries.empty()) mb.disk->append(rd.entries);
+  if (rd.hard_state) mb.disk->set_hard_state(*rd.hard_state);
+  for (const auto& m : rd.messages_after_persist)
+    send(m);
+  const bool advanced = mb.async && rd.snapshot.empty();
+  if (!advanced) take_effects(mb, rd);
   uint64_t n = rd.number;
-  mb.pending.reset();
-  mb.node->advance(n);
+  mb.pending.pop_front();
+  if (advanced) {
+    mb.node->persisted(n);
+  } else {
+    mb.node->advance(n);
+  }
 }
 
 void Sim::apply(Member& mb, const Entry& e) {
+  // An entry at or below the applied index comes again after a restart whose durable commit index
+  // lagged what was applied (a commit-only hard state still in flight, or written without an fsync);
+  // the member skips it, as server/node does for its store, if it is the entry it applied.
+  if (e.index >= 1 && e.index <= mb.sm.size()) {
+    if (mb.sm[e.index - 1] != sm_record(e))
+      fail("node " + std::to_string(mb.id) + " is handed '" + sm_record(e) + "' at applied index " +
+           std::to_string(e.index) + " where it applied '" + mb.sm[e.index - 1] + "'");
+    return;
+  }
   if (e.index != mb.sm.size() + 1) {
     fail("node " + std::to_string(mb.id) + " applies index " + std::to_string(e.index) + " after " +
          std::to_string(mb.sm.size()));
@@ -384,13 +429,13 @@ void Sim::act_read(Member& mb) {
 void Sim::act_crash(Member& mb) {
   if (!mb.up) return;
   ++res_.crashes;
-  if (mb.pending && torn_writes_ && chance(0.5)) {
-    act_persist(mb, true, rng_.uniform(mb.pending->entries.size() + 1));
+  if (!mb.pending.empty() && torn_writes_ && chance(0.5)) {
+    act_persist(mb, true, rng_.uniform(mb.pending.front().entries.size() + 1));
   }
   trace("crash " + std::to_string(mb.id));
   mb.up = false;
   mb.node.reset();
-  mb.pending.reset();
+  mb.pending.clear();
   if (lost_tails_ && chance(0.3)) lose_tail(mb);
 }
 
@@ -677,7 +722,8 @@ SimResult Sim::run() {
     for (auto& f : batch)
       deliver(std::move(f));
     for (auto& mb : members_) {
-      act_persist(mb);  // a Ready taken during the chaos phase
+      while (!mb.pending.empty())
+        act_persist(mb);  // Readies taken during the chaos phase
       for (int k = 0; k < 4 && mb.node->has_ready(); ++k) {
         act_take_ready(mb);
         act_persist(mb);

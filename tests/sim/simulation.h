@@ -40,6 +40,10 @@ struct SimOptions {
   // seeds with crashes), in every seed with crashes (kAlways), or never.
   enum class LostTail : uint8_t { kSeed, kAlways, kNever };
   LostTail lost_tail = LostTail::kSeed;
+  // Members whose storage writes are asynchronous (raft/raw_node.h: Readies pipelined, persisted
+  // later in order): drawn per seed and member (kSeed), all of them (kAlways), or none.
+  enum class AsyncWrites : uint8_t { kSeed, kAlways, kNever };
+  AsyncWrites async_writes = AsyncWrites::kSeed;
   bool verbose = false;
 #if CAIRN_INVARIANTS
   raft::TestingBreak break_rule = raft::TestingBreak::kNone;  // see raft::Config::testing_break
