@@ -36,6 +36,17 @@ Expected<bool, Error> RawNode::propose(std::string data) {
   return raft_.step(std::move(m));
 }
 
+Expected<bool, Error> RawNode::propose_batch(std::vector<std::string> data) {
+  if (data.empty()) return true;
+  Message m;
+  m.type = MessageType::kProp;
+  m.from = raft_.id();
+  m.entries.reserve(data.size());
+  for (auto& d : data)
+    m.entries.push_back(Entry{0, 0, EntryType::kNormal, std::move(d)});
+  return raft_.step(std::move(m));
+}
+
 Expected<bool, Error> RawNode::propose_conf_change(const ConfChange& cc) {
   Message m;
   m.type = MessageType::kProp;

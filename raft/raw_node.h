@@ -81,6 +81,9 @@ class RawNode {
   // Starts an election now (tests and operator "campaign" commands).
   void campaign();
   Expected<bool, Error> propose(std::string data);
+  // Proposes several entries as one: appended together, so the leader sends them in one append per
+  // follower (and a follower forwards them in one message). All or none are accepted.
+  Expected<bool, Error> propose_batch(std::vector<std::string> data);
   Expected<bool, Error> propose_conf_change(const ConfChange& cc);
   // Feeds a message received from a peer. Local-only message types are refused.
   Expected<bool, Error> step(Message m);

@@ -46,6 +46,11 @@ std::vector<FlagSpec> build_table() {
        "Snapshot files to retain (cairn keeps no snapshot files: the store is the snapshot)."},
       {"max-wals", K::kUint, &F::max_wals, "'5'", kMember,
        "WAL segment files to keep behind the latest snapshot (0: keep all)."},
+      {"wal-write-mode", K::kEnum, &F::wal_write_mode, "'sync'", kMember,
+       "cairn's own: 'sync' writes and fsyncs the WAL on the node thread; 'async' on a thread of its own "
+       "while the member goes on stepping, sending and applying (nothing is acknowledged before it is "
+       "durable). See docs/benchmarks.md for which wins where.",
+       "async|sync"},
       {"quota-backend-bytes", K::kInt, &F::quota_backend_bytes, "'0'", kMember,
        "Store size that raises the NOSPACE alarm (0: 2 GiB)."},
       {"backend-bbolt-freelist-type", K::kEnum, std::monostate{}, "'map'", kMember,

@@ -65,6 +65,7 @@ struct Flags {
   bool strict_reconfig_check = true;
   bool pre_vote = true;
   std::string auto_compaction_mode = "periodic";  // periodic | revision
+  std::string wal_write_mode = "sync";            // sync | async (cairn's own)
   std::string auto_compaction_retention = "0";    // 0: off; periodic: hours or a duration (30m, 1h30m)
   bool enable_v2 = false;
   uint64_t max_learners = 1;

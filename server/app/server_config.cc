@@ -277,6 +277,7 @@ void member_options(const Flags& g, node::NodeConfig& nc) {
   nc.max_txn_ops = g.max_txn_ops;
   nc.warning_apply_duration = g.warning_apply_duration;
   nc.max_wals = g.max_wals;
+  nc.async_wal_writes = g.wal_write_mode == "async";
   nc.force_new_cluster = g.force_new_cluster;
   // Peer port bounds in bytes (peer_transport.h). The largest legitimate MESSAGE frame is a MsgApp
   // carrying one entry of --max-request-bytes next to a batch of up to raft's 1 MiB, plus framing; the

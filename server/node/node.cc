@@ -16,6 +16,7 @@
 #include <set>
 #include <source_location>
 
+#include "base/assert.h"
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
 #include "server/log/log.h"
@@ -289,6 +290,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   rc.pre_vote = cfg_.pre_vote;
   rc.uncommitted_bytes_max = cfg_.raft_uncommitted_bytes_max;
   rc.inflight_bytes_max = cfg_.raft_inflight_bytes_max;
+  rc.async_storage_writes = cfg_.async_wal_writes;
   raw_ = std::make_unique<raft::RawNode>(rc, &mem_);
   // etcd's initial election tick advance: a one-member cluster campaigns after one tick; a larger one
   // advances all but two ticks once the first peer message shows the network is up (drain()).
@@ -360,6 +362,14 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   tick_timer_->async_wait([this](boost::system::error_code e) {
     if (!e) on_tick();
   });
+  if (cfg_.async_wal_writes) {
+    wal_writer_ = std::make_unique<WalWriter>(
+        *wal_, wal_mu_,
+        [this](WalWriter::Done done) {
+          boost::asio::post(ioc_, [this, done = std::move(done)] { on_writes_durable(done); });
+        },
+        [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
+  }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cairn-node");  // 15 bytes at most (top -H, /proc/*/task/*/comm)
     auto guard = boost::asio::make_work_guard(ioc_);
@@ -405,8 +415,11 @@ void Node::stop() {
         if (o.on_stop) o.on_stop();
       fail_all(err_stopped());
       if (tick_timer_) tick_timer_->cancel();
-      if (wal_)
+      if (wal_writer_) wal_writer_->stop();  // writes what is queued
+      if (wal_) {
+        std::lock_guard wl(wal_mu_);
         if (auto s = wal_->close(); !s.is_ok()) log_line("WAL close failed: %s", s.message());
+      }
       ioc_.stop();
     });
     thread_.join();
@@ -601,6 +614,22 @@ void Node::drain() {
   }
   for (uint64_t id : unreachable)
     raw_->report_unreachable(id);
+  propose_all(props);
+  for (auto& t : tasks)
+    t();
+  start_read_round();
+  process_ready();
+}
+
+// The drain's proposals, checked one by one, then proposed to raft as one batch: one append per
+// follower for all of them. A leader checks raft's uncommitted budget here, entry by entry, as raft
+// would (raft/raft.h Config::uncommitted_bytes_max), so that the batch as a whole is never refused for it.
+void Node::propose_all(std::vector<PendingProposal>& props) {
+  std::vector<std::string> batch;
+  std::vector<uint64_t> ids;
+  std::vector<ApplyDone> dones;
+  const bool leader = raw_->raft().role() == raft::StateRole::kLeader;
+  uint64_t uncommitted = raw_->raft().uncommitted_bytes();
   for (auto& p : props) {
     if (lead_ == raft::kNone) {
       stats_.proposals_failed++;
@@ -611,7 +640,7 @@ void Node::drain() {
       p.done(unexpected(err_request_too_large()));
       continue;
     }
-    if (waiters_.full()) {
+    if (waiters_.size() + ids.size() >= kPendingRequestsMax) {
       p.done(unexpected(err_too_many_requests()));
       continue;
     }
@@ -622,20 +651,32 @@ void Node::drain() {
       p.done(unexpected(err_request_too_large()));
       continue;
     }
-    auto r = raw_->propose(std::move(data));
-    if (!r) {
+    const uint64_t budget = cfg_.raft_uncommitted_bytes_max;
+    if (leader && budget != 0 && uncommitted != 0 && uncommitted + data.size() > budget) {
       stats_.proposals_failed++;
-      p.done(unexpected(r.error() == raft::Error::kUncommittedBytesExceeded ? err_too_many_requests()
-                                                                            : err_no_leader()));
+      p.done(unexpected(err_too_many_requests()));
       continue;
     }
-    waiters_.add(id, {std::move(p.done), nullptr, Clock::now() + request_timeout_});
-    stats_.proposals_pending = waiters_.size();
+    uncommitted += data.size();
+    batch.push_back(std::move(data));
+    ids.push_back(id);
+    dones.push_back(std::move(p.done));
   }
-  for (auto& t : tasks)
-    t();
-  start_read_round();
-  process_ready();
+  if (batch.empty()) return;
+  auto r = raw_->propose_batch(std::move(batch));
+  for (size_t i = 0; i < ids.size(); ++i)
+    on_proposed(ids[i], std::move(dones[i]), r);
+}
+
+void Node::on_proposed(uint64_t id, ApplyDone done, const Expected<bool, raft::Error>& r) {
+  if (!r) {
+    stats_.proposals_failed++;
+    done(unexpected(r.error() == raft::Error::kUncommittedBytesExceeded ? err_too_many_requests()
+                                                                        : err_no_leader()));
+    return;
+  }
+  waiters_.add(id, {std::move(done), nullptr, Clock::now() + request_timeout_});
+  stats_.proposals_pending = waiters_.size();
 }
 
 // What raft refused of a peer's message. A malformed one (raft::Error::kMalformedMessage: only a faulty
@@ -728,57 +769,114 @@ void Node::process_ready() {
   if (stopped_) return;
   while (raw_->has_ready()) {
     raft::Ready rd = raw_->ready();
-    if (rd.soft_state) {
-      if (rd.soft_state->lead != lead_) {
-        if (rd.soft_state->lead != raft::kNone) stats_.leader_changes++;
-        lead_ = rd.soft_state->lead;
-        waiters_.on_leader(lead_);
-      }
-      stats_.has_leader = lead_ != raft::kNone;
-      bool is_leader = rd.soft_state->role == raft::StateRole::kLeader;
-      stats_.is_leader = is_leader;
-      for (auto& o : observers_)
-        if (o.on_leader_change) o.on_leader_change(lead_, is_leader, raw_->raft().term());
-    }
+    if (rd.soft_state) on_soft_state(*rd.soft_state);
     send(rd.messages);
-    // Committed entries are already durable here (raft hands out only entries persisted by an earlier
-    // Ready), so they are applied, and their clients answered, before this Ready's fsync rather than
-    // after it: a write's reply does not wait for the WAL sync of the entries proposed after it. With a
-    // snapshot in the Ready, the store is replaced first and entries follow it.
-    const bool early_apply = rd.snapshot.empty();
-    if (early_apply) apply_committed(rd.committed_entries);
-    if (!rd.snapshot.empty()) prepare_snapshot_install(rd.snapshot);
-    if (!rd.entries.empty() || rd.hard_state || !rd.snapshot.empty()) {
-      auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
-      if (!s.is_ok()) {
-        fatal_stop(FatalExit::kStorage, std::string("WAL append failed: ") + s.message());
-      }
-      if (rd.must_sync || !rd.snapshot.empty()) {
-        auto t0 = Clock::now();
-        auto d = wal_->sync();
-        if (!d) {
-          fatal_stop(FatalExit::kStorage, std::string("WAL sync failed: ") + d.error().message());
-        }
-        const auto took = Clock::now() - t0;
-        stats_.wal_fsyncs++;
-        stats_.wal_fsync_micros_total += std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-        stats_.wal_fsync_seconds.observe(std::chrono::duration<double>(took).count());
-      }
-      if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
-      if (!rd.entries.empty()) mem_.append(rd.entries);
-      if (rd.hard_state) mem_.set_hard_state(*rd.hard_state);
-      if (rd.hard_state)
-        if (auto notice = lost_tail_notices_.on_hard_state(*rd.hard_state)) log_line("%s", *notice);
+    if (wal_writer_ && rd.snapshot.empty()) {
+      handle_ready_async(rd);
+    } else {
+      handle_ready_sync(rd);
     }
-    send(rd.messages_after_persist);
-    if (!early_apply) apply_committed(rd.committed_entries);
-    for (auto& rs : rd.read_states)
-      reads_.on_read_state(rs);
-    raw_->advance(rd.number);
     stats_.term = raw_->raft().term();
     serve_reads();
     maybe_snapshot();
   }
+}
+
+void Node::on_soft_state(const raft::SoftState& ss) {
+  if (ss.lead != lead_) {
+    if (ss.lead != raft::kNone) stats_.leader_changes++;
+    lead_ = ss.lead;
+    waiters_.on_leader(lead_);
+  }
+  stats_.has_leader = lead_ != raft::kNone;
+  bool is_leader = ss.role == raft::StateRole::kLeader;
+  stats_.is_leader = is_leader;
+  for (auto& o : observers_)
+    if (o.on_leader_change) o.on_leader_change(lead_, is_leader, raw_->raft().term());
+}
+
+// --wal-write-mode=sync, and every Ready with a snapshot: written and fsynced here, then advanced.
+void Node::handle_ready_sync(raft::Ready& rd) {
+  // Committed entries are already durable here (raft hands out only entries persisted by an earlier
+  // Ready), so they are applied, and their clients answered, before this Ready's fsync rather than
+  // after it: a write's reply does not wait for the WAL sync of the entries proposed after it. With a
+  // snapshot in the Ready, the store is replaced first and entries follow it.
+  const bool early_apply = rd.snapshot.empty();
+  if (early_apply) apply_committed(rd.committed_entries);
+  if (!rd.snapshot.empty()) prepare_snapshot_install(rd.snapshot);
+  if (!rd.entries.empty() || rd.hard_state || !rd.snapshot.empty()) {
+    {
+      std::lock_guard wl(wal_mu_);
+      auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
+      if (!s.is_ok()) fatal_stop(FatalExit::kStorage, std::string("WAL append failed: ") + s.message());
+      if (rd.must_sync || !rd.snapshot.empty()) {
+        auto t0 = Clock::now();
+        auto d = wal_->sync();
+        if (!d) fatal_stop(FatalExit::kStorage, std::string("WAL sync failed: ") + d.error().message());
+        observe_wal_sync(Clock::now() - t0);
+      }
+    }
+    if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
+    if (!rd.entries.empty()) mem_.append(rd.entries);
+    on_hard_state_durable(rd.hard_state);
+  }
+  send(rd.messages_after_persist);
+  if (!early_apply) apply_committed(rd.committed_entries);
+  for (auto& rs : rd.read_states)
+    reads_.on_read_state(rs);
+  raw_->advance(rd.number);
+}
+
+// --wal-write-mode=async (raft/raw_node.h, wal_writer.h): the Ready is applied and advanced now; its
+// write goes to the WAL writer, whose completion (on_writes_durable) sends its acknowledgements.
+void Node::handle_ready_async(raft::Ready& rd) {
+  apply_committed(rd.committed_entries);
+  for (auto& rs : rd.read_states)
+    reads_.on_read_state(rs);
+  raw_->advance(rd.number);
+  PendingWrite p{rd.number, std::make_shared<const std::vector<raft::Entry>>(std::move(rd.entries)),
+                 rd.hard_state, std::move(rd.messages_after_persist)};
+  const bool nothing_to_write = p.entries->empty() && !p.hard_state;
+  if (nothing_to_write && raw_->writes_in_flight() == 1) {  // no earlier write to wait for
+    finish_write(p);
+    return;
+  }
+  WalWriter::Job job{rd.number, p.entries, p.hard_state, rd.must_sync};
+  pending_writes_.push_back(std::move(p));
+  wal_writer_->submit(std::move(job));
+}
+
+// On the node thread: the writer made these Readies durable, in order.
+void Node::on_writes_durable(const WalWriter::Done& done) {
+  if (stopped_) return;
+  if (done.synced) observe_wal_sync(done.sync_took);
+  for (uint64_t n : done.ready_numbers) {
+    CAIRN_ASSERT_MSG(!pending_writes_.empty() && pending_writes_.front().number == n,
+                     "WAL writer completed a write out of order");
+    PendingWrite p = std::move(pending_writes_.front());
+    pending_writes_.pop_front();
+    finish_write(p);
+  }
+  process_ready();
+}
+
+void Node::finish_write(PendingWrite& p) {
+  if (!p.entries->empty()) mem_.append(*p.entries);
+  on_hard_state_durable(p.hard_state);
+  send(p.after_persist);
+  raw_->persisted(p.number);
+}
+
+void Node::on_hard_state_durable(const std::optional<raft::HardState>& hs) {
+  if (!hs) return;
+  mem_.set_hard_state(*hs);
+  if (auto notice = lost_tail_notices_.on_hard_state(*hs)) log_line("%s", *notice);
+}
+
+void Node::observe_wal_sync(std::chrono::nanoseconds took) {
+  stats_.wal_fsyncs++;
+  stats_.wal_fsync_micros_total += std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+  stats_.wal_fsync_seconds.observe(std::chrono::duration<double>(took).count());
 }
 
 void Node::apply_committed(const std::vector<raft::Entry>& entries) {
@@ -1052,6 +1150,7 @@ wal::Status Node::save_metadata() {
 void Node::persist_metadata(const char* what, const raft::Entry& e) {
   const std::initializer_list<log::Field> fields{
       {"what", what}, {"index", std::to_string(e.index)}, {"term", std::to_string(e.term)}};
+  std::lock_guard wl(wal_mu_);
   if (auto s = save_metadata(); !s.is_ok())
     fatal_stop(FatalExit::kStorage, "WAL metadata write failed: " + s.message(), fields);
   if (auto d = wal_->sync(); !d)
@@ -1137,6 +1236,7 @@ void Node::maybe_snapshot() {
   }
   auto snap = mem_.create_snapshot(applied, &conf_state_, std::string());
   if (!snap) return;
+  std::unique_lock wl(wal_mu_);
   if (auto s = wal_->save_snapshot(snap->metadata); !s.is_ok()) {
     fatal_stop(FatalExit::kStorage, std::string("WAL snapshot failed: ") + s.message());
   }
@@ -1152,6 +1252,7 @@ void Node::maybe_snapshot() {
     first_indices.push_back(seg.first_index);
   if (uint64_t to = wal_release_index(first_indices, applied, cfg_.max_wals); to > 0)
     if (auto s = wal_->release_to(to); !s.is_ok()) log_line("WAL release failed: %s", s.message());
+  wl.unlock();
   snapshot_index_ = applied;
   stats_.snapshot_index = applied;
   stats_.snapshots_saved++;
@@ -1254,6 +1355,7 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
     fatal_stop(FatalExit::kStorage, "the membership of a snapshot from the leader does not decode", at);
   conf_state_ = snap.metadata.conf_state;
   conf_index_ = std::max(conf_index_, snap.metadata.index);  // the snapshot's conf state covers them all
+  std::lock_guard wl(wal_mu_);  // no write is in flight (raw_node.h), but the writer's WAL rule holds
   if (auto s = wal_->save_snapshot(snap.metadata); !s.is_ok())
     fatal_stop(FatalExit::kStorage, "WAL snapshot failed: " + s.message(), at);
   if (auto s = save_metadata(); !s.is_ok())

@@ -54,6 +54,7 @@
 #include "server/node/size_policy.h"
 #include "server/node/version.h"
 #include "server/node/wal_recovery.h"
+#include "server/node/wal_writer.h"
 #include "storage/mvcc_store.h"
 #include "wal/posix_file_system.h"
 #include "wal/wal.h"
@@ -108,6 +109,10 @@ struct NodeConfig {
   // Both admit one entry of any size when empty, so they never refuse a request forever.
   uint64_t raft_uncommitted_bytes_max = 128ull << 20;
   uint64_t raft_inflight_bytes_max = 32ull << 20;
+  // --wal-write-mode=async: Readies are written by the WAL writer thread (wal_writer.h) while the node
+  // thread goes on (raft::Config::async_storage_writes); false (sync, the default): written and
+  // fsynced on the node thread.
+  bool async_wal_writes = false;
   // --auto-compaction-mode/-retention (server/compactor): off when both are zero.
   std::chrono::milliseconds auto_compaction_period{0};  // periodic: keep this much history
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
@@ -295,10 +300,27 @@ class Node {
   void schedule_drain_locked();
   void on_step_refused(uint64_t from, raft::MessageType type, raft::Error err);
   void drain();
+  void propose_all(std::vector<PendingProposal>& props);
+  void on_proposed(uint64_t id, ApplyDone done, const Expected<bool, raft::Error>& r);
   void log_published(const etcdserverpb::Member& pb) const;
   void observe_round_trip(uint64_t peer, std::chrono::steady_clock::time_point now);
   void on_tick();
+  // Readies advanced and queued to the writer, oldest first (pending_writes_):
+  // what to do once each is durable.
+  struct PendingWrite {
+    uint64_t number = 0;
+    std::shared_ptr<const std::vector<raft::Entry>> entries;
+    std::optional<raft::HardState> hard_state;
+    std::vector<raft::Message> after_persist;
+  };
   void process_ready();
+  void on_soft_state(const raft::SoftState& ss);
+  void handle_ready_sync(raft::Ready& rd);
+  void handle_ready_async(raft::Ready& rd);
+  void on_writes_durable(const WalWriter::Done& done);
+  void finish_write(PendingWrite& p);
+  void on_hard_state_durable(const std::optional<raft::HardState>& hs);
+  void observe_wal_sync(std::chrono::nanoseconds took);
   void send(std::vector<raft::Message>& msgs);
   void apply_committed(const std::vector<raft::Entry>& entries);
   void apply_entry(const raft::Entry& e);
@@ -347,6 +369,10 @@ class Node {
   wal::PosixFileSystem fs_;
   wal::FileSystem* wal_fs_ = &fs_;
   std::unique_ptr<wal::Wal> wal_;
+  // wal_writer.h: held by every use of wal_, on the node thread and on the writer's.
+  std::mutex wal_mu_;
+  std::unique_ptr<WalWriter> wal_writer_;  // --wal-write-mode=async; destroyed before wal_
+  std::deque<PendingWrite> pending_writes_;
   raft::MemoryStorage mem_;
   std::unique_ptr<raft::RawNode> raw_;
   std::unique_ptr<storage::MvccStore> store_;

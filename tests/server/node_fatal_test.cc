@@ -78,7 +78,7 @@ struct OneMember {
   FailingSyncFs fs;
   std::unique_ptr<Node> node;
 
-  OneMember() {
+  explicit OneMember(bool async_wal_writes = false) {
     char tmpl[] = "/tmp/cairn-node-fatal.XXXXXX";
     if (!mkdtemp(tmpl)) die("mkdtemp");
     const std::string dir = tmpl;
@@ -91,6 +91,7 @@ struct OneMember {
     cfg.advertise_client_urls = {"http://127.0.0.1:1"};
     cfg.heartbeat = 10ms;
     cfg.election = 100ms;
+    cfg.async_wal_writes = async_wal_writes;
     node = std::make_unique<Node>(cfg, fs);
     net = std::thread([this] { ioc.run(); });
     if (auto started = node->start(ioc); !started) die("start: " + started.error());
@@ -177,6 +178,33 @@ TEST(NodeFatal, ConfChangeMetadataSyncFailureStopsTheMember) {
       ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
       "WAL sync of the metadata failed: injected fdatasync failure.*\"what\":\"the membership after a "
       "conf change\"");
+}
+
+// A Put's entry cannot be synced: the member stops before anything acknowledges it (the leader of one
+// member counts its own copy only once it is durable), so its client never hears OK. In both WAL write
+// modes: on the WAL writer's thread (async) and on the node thread (sync).
+void put_with_failing_wal_sync(bool async_wal_writes) {
+  OneMember m(async_wal_writes);
+  syncs_left = 0;
+  etcdserverpb::PutRequest put;
+  put.set_key("k");
+  put.set_value("v");
+  m.node->propose(EntryKind::kPut, put.SerializeAsString(), [](Result<storage::ApplyResponse>) { std::_Exit(0); });
+  std::this_thread::sleep_for(20s);
+  std::_Exit(2);
+}
+
+TEST(NodeFatal, WalSyncFailureOnTheWriterThreadStopsTheMember) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(put_with_failing_wal_sync(true), ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
+              "WAL sync failed: injected fdatasync failure");
+}
+
+TEST(NodeFatal, WalSyncFailureOnTheNodeThreadStopsTheMember) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(put_with_failing_wal_sync(false),
+              ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
+              "WAL sync failed: injected fdatasync failure");
 }
 
 // decode_committed_entry, without a node: what stops a member and what does not.
