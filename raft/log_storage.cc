@@ -35,9 +35,15 @@ Expected<std::vector<Entry>, Error> MemoryStorage::entries(Index lo, Index hi, u
   if (lo <= offset) return unexpected(Error::kCompacted);
   CAIRN_ASSERT_MSG(hi <= last_index() + 1, "entries() past the last index");
   if (entries_.size() == 1) return unexpected(Error::kUnavailable);
-  std::vector<Entry> out(entries_.begin() + (lo - offset), entries_.begin() + (hi - offset));
-  limit_size(out, max_bytes);
-  return out;
+  // Copies only what max_bytes lets through (at least one entry): a lagging follower's append must
+  // not copy the whole log behind it to keep 1 MiB of it.
+  auto first = entries_.begin() + (lo - offset), end = entries_.begin() + (hi - offset);
+  auto last = first + 1;
+  for (uint64_t total = first->size_bytes(); last != end; ++last) {
+    total += last->size_bytes();
+    if (total > max_bytes) break;
+  }
+  return std::vector<Entry>(first, last);
 }
 
 Expected<Term, Error> MemoryStorage::term(Index i) const {

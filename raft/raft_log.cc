@@ -185,11 +185,17 @@ Expected<std::vector<Entry>, Error> RaftLog::slice(Index lo, Index hi, uint64_t 
     // Storage limited the result by size: do not add unstable entries after a gap.
     if (out.size() < std::min(hi, unstable_.offset) - lo) return out;
   }
-  if (hi > unstable_.offset) {
-    auto tail = unstable_.slice(std::max(lo, unstable_.offset), hi);
-    out.insert(out.end(), tail.begin(), tail.end());
+  if (hi > unstable_.offset) {  // the unstable tail, as far as max_bytes lets it (at least one entry)
+    uint64_t total = 0;
+    for (const Entry& e : out)
+      total += e.size_bytes();
+    for (Index i = std::max(lo, unstable_.offset); i < hi; ++i) {
+      const Entry& e = unstable_.entries[i - unstable_.offset];
+      total += e.size_bytes();
+      if (!out.empty() && total > max_bytes) break;
+      out.push_back(e);
+    }
   }
-  limit_size(out, max_bytes);
   return out;
 }
 
