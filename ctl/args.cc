@@ -88,6 +88,9 @@ std::optional<int> parse_args(int argc, const char* const* argv, Invocation& inv
       ->envname("ETCDCTL_KEEPALIVE_TIME");
   app.add_option("--keepalive-timeout", g.keepalive_timeout, "keepalive timeout for client connections")
       ->envname("ETCDCTL_KEEPALIVE_TIMEOUT");
+  app.add_option("--max-recv-bytes", g.max_recv_bytes,
+                 "client-side response receive limit in bytes (if 0, it defaults to \"math.MaxInt32\")")
+      ->envname("ETCDCTL_MAX_RECV_BYTES");
   app.add_option("-w,--write-out", g.write_out,
                  "set the output format (fields, json, protobuf, simple, table)")
       ->envname("ETCDCTL_WRITE_OUT");

@@ -25,6 +25,8 @@ struct Globals {
   bool insecure_skip_tls_verify = false;
   bool insecure_transport = true;
   std::string discovery_srv;
+  // etcdctl 3.5's --max-recv-bytes: largest response accepted; 0 is clientv3's default, math.MaxInt32.
+  uint64_t max_recv_bytes = 0;
 };
 
 struct Invocation {

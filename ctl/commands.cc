@@ -1160,6 +1160,7 @@ int execute(const Invocation& inv) {
       !dur("keepalive-timeout", inv.g.keepalive_timeout, ctx.copts.keepalive_timeout)) {
     return kExitBadArgs;
   }
+  if (inv.g.max_recv_bytes != 0) ctx.copts.recv_bytes_max = inv.g.max_recv_bytes;
   for (const auto& e : split(inv.g.endpoints, ',')) {
     std::string host;
     std::uint16_t port = 0;

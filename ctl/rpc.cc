@@ -150,6 +150,7 @@ Connection::Connection(ConnectionOptions options) : options_(std::move(options))
   co.backoff_initial = std::chrono::milliseconds(50);
   co.backoff_max = std::chrono::milliseconds(1'000);
   co.user_agent = "cairnctl/0.1 grpc-go/1.33";
+  co.message_bytes_max = options_.recv_bytes_max;
   impl_->endpoints = options_.endpoints;
   impl_->channel = std::make_unique<wire::Channel>(impl_->ioc.get_executor(), std::move(eps), co);
   impl_->thread = std::thread([this] { impl_->ioc.run(); });

@@ -24,6 +24,8 @@ struct ConnectionOptions {
   std::chrono::milliseconds command_timeout{5'000};
   std::chrono::milliseconds keepalive_time{2'000};
   std::chrono::milliseconds keepalive_timeout{6'000};
+  // Largest response message accepted (etcdctl's --max-recv-bytes; clientv3's default is MaxInt32).
+  std::size_t recv_bytes_max = 2147483647;
   std::string token;  // etcd auth token, sent as metadata "token" on every call when not empty
   // TLS, decided per endpoint as etcdctl 3.4 does: "http://" is always plain text; "https://" is TLS
   // (with the files below, or the system's CAs when none is given); an endpoint without a scheme is TLS
