@@ -42,6 +42,7 @@ struct BuiltContext {
   // Asio's ssl::stream takes a non-const context; the context is not changed after it is built.
   asio::ssl::context ssl;
   std::set<std::string> revoked_serials;  // upper-case hex, from the CRL file
+  std::vector<std::string> allowed_client_hostnames;  // TlsServerConfig::allowed_client_hostnames
 };
 using Built = Expected<std::shared_ptr<BuiltContext>, std::string>;
 
@@ -291,16 +292,35 @@ int built_context_index() {
   return index;
 }
 
-// OpenSSL's chain verification, then etcd's CRL rule: no certificate of the chain may be revoked.
-int verify_against_crl(int preverify_ok, X509_STORE_CTX* store) {
+// Whether `cert` is valid for `host` as Go's VerifyHostname decides: an IP SAN for an address, else a
+// DNS SAN (whole-label wildcards), never the subject CN.
+bool certificate_valid_for(X509* cert, const std::string& host) {
+  if (!cert || host.empty()) return false;
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (!ec) return X509_check_ip_asc(cert, host.c_str(), 0) == 1;
+  unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+  return X509_check_host(cert, host.data(), host.size(), flags, nullptr) == 1;
+}
+
+// OpenSSL's chain verification, then etcd's CRL rule (no certificate of the chain may be revoked) and
+// its allowed-hostname rule (the client's own certificate must be valid for one of the names).
+int verify_client_certificate(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok != 1) return preverify_ok;
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* built =
       ssl ? static_cast<const BuiltContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), built_context_index()))
           : nullptr;
   X509* cert = X509_STORE_CTX_get_current_cert(store);
-  if (built && cert && built->revoked_serials.count(serial_hex(X509_get0_serialNumber(cert)))) {
+  if (!built || !cert) return 1;
+  if (built->revoked_serials.count(serial_hex(X509_get0_serialNumber(cert)))) {
     X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(store) == 0 && !built->allowed_client_hostnames.empty()) {
+    for (const auto& host : built->allowed_client_hostnames)
+      if (certificate_valid_for(cert, host)) return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
     return 0;
   }
   return 1;
@@ -474,12 +494,7 @@ class TlsStreamImpl final : public TlsStream {
 
   bool peer_certificate_valid_for(const std::string& host) const override {
     X509Ptr cert = verified_peer_certificate();
-    if (!cert || host.empty()) return false;
-    boost::system::error_code ec;
-    asio::ip::make_address(host, ec);
-    if (!ec) return X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1;
-    unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
-    return X509_check_host(cert.get(), host.data(), host.size(), flags, nullptr) == 1;
+    return certificate_valid_for(cert.get(), host);
   }
 
  private:
@@ -558,10 +573,12 @@ Built build_server(const TlsServerConfig& config) {
   if (!config.crl_file.empty()) {
     if (auto e = load_crl(config.crl_file, ctx->revoked_serials)) return unexpected(*e);
   }
+  ctx->allowed_client_hostnames = config.allowed_client_hostnames;
   SSL_CTX_set_ex_data(h, built_context_index(), ctx.get());
   if (config.client_cert_auth) {
+    const bool extra_rules = !config.crl_file.empty() || !config.allowed_client_hostnames.empty();
     SSL_CTX_set_verify(h, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                       config.crl_file.empty() ? nullptr : &verify_against_crl);
+                       extra_rules ? &verify_client_certificate : nullptr);
   } else {
     SSL_CTX_set_verify(h, SSL_VERIFY_NONE, nullptr);
   }

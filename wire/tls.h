@@ -62,6 +62,11 @@ struct TlsServerConfig {
   // it lists is refused during the handshake (the client sees "certificate revoked"). As etcd, only
   // serial numbers are compared; the CRL's signature and dates are not checked.
   std::string crl_file;
+  // etcd's --client-cert-allowed-hostname (with client_cert_auth): the client certificate must be valid
+  // for one of these names (a DNS SAN, wildcards allowed, or an IP SAN; the subject CN is not looked at,
+  // as Go's VerifyHostname), else the handshake fails ("bad certificate" at the client). Empty: any
+  // certificate the CAs verify.
+  std::vector<std::string> allowed_client_hostnames;
   TlsProtocolPolicy policy;
 };
 

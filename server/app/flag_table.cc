@@ -160,7 +160,8 @@ std::vector<FlagSpec> build_table() {
        "Client certificate revocation list (PEM or DER): listed serial numbers are refused; re-read when it "
        "changes."},
       {"client-cert-allowed-hostname", K::kString, &F::client_cert_allowed_hostname, "''", kSecurity,
-       "Required SAN of client certificates (not enforced yet)."},
+       "With --client-cert-auth: client certificates must be valid for one of these names (comma-separated; "
+       "a DNS or IP SAN)."},
       {"trusted-ca-file", K::kString, &F::trusted_ca_file, "''", kSecurity,
        "CA bundle client certificates are verified against."},
       {"auto-tls", K::kBool, &F::auto_tls, "'false'", kSecurity,

@@ -141,14 +141,9 @@ std::optional<std::string> check_logging(const Flags& g, std::vector<std::string
   return std::nullopt;
 }
 
-// Flags whose effect belongs to issues not landed yet: accepted (their syntax was checked), with a
-// warning so nobody mistakes them for enforced.
+// Flags cairn accepts without doing what etcd does with them: a warning so nobody mistakes them for
+// enforced.
 void not_enforced_warnings(const Flags& g, std::vector<std::string>& w) {
-  auto warn = [&](const std::string& value, const char* flag, const char* what) {
-    if (!value.empty()) w.push_back(std::string(flag) + " is accepted but not enforced yet: " + what);
-  };
-  warn(g.client_cert_allowed_hostname, "--client-cert-allowed-hostname",
-       "any verified certificate is accepted");
   if (g.unsafe_no_fsync) w.push_back("--unsafe-no-fsync is ignored: cairn always syncs its WAL");
 }
 
@@ -419,6 +414,7 @@ std::optional<std::string> setup_tls(ServerConfig& sc) {
                            "client", g.listen_client_urls);
     if (!c) return c.error();
     c->crl_file = g.client_crl_file;
+    c->allowed_client_hostnames = node::split_list(g.client_cert_allowed_hostname);
     auto tls = net::make_server_tls(*c);
     if (!tls)
       return "client TLS (--cert-file " + c->cert_file + ", --key-file " + c->key_file + "): " + tls.error();

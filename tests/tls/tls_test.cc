@@ -583,6 +583,37 @@ TEST(TlsOptions, RevokedClientCertificateIsRefused) {  // --client-crl-file
   EXPECT_TRUE(fine.result.status.is_ok()) << fine.connect_error;
 }
 
+// --client-cert-allowed-hostname: the client certificate must be valid for one of the names (an IP or
+// DNS SAN); a certificate from the trusted CA without a matching SAN is refused at the handshake.
+TEST(TlsOptions, AllowedClientHostnames) {
+  auto server_with = [](std::vector<std::string> names) {
+    TlsServerConfig c;
+    c.cert_file = cert("server.pem");
+    c.key_file = cert("server-key.pem");
+    c.trusted_ca_file = cert("ca.pem");
+    c.client_cert_auth = true;
+    c.allowed_client_hostnames = std::move(names);
+    auto t = make_server_tls(c);
+    EXPECT_TRUE(t.has_value()) << (t ? "" : t.error());
+    return *t;
+  };
+  ClientThread ct;
+  TlsServer by_ip(server_with({"127.0.0.9", "127.0.0.2"}));
+  auto member2 = echo(ct, tls_endpoint(by_ip.port(), client_with({}, "member2")));  // IP SAN 127.0.0.2
+  EXPECT_TRUE(member2.result.status.is_ok()) << member2.connect_error;
+  auto member3 = echo(ct, tls_endpoint(by_ip.port(), client_with({}, "member3")));  // IP SAN 127.0.0.3
+  EXPECT_FALSE(member3.result.status.is_ok());
+  EXPECT_NE(member3.connect_error.find("remote error: tls: "), std::string::npos) << member3.connect_error;
+  TlsServer by_dns(server_with({"localhost"}));
+  auto server_cert = echo(ct, tls_endpoint(by_dns.port(), client_with({}, "server")));  // DNS SAN localhost
+  EXPECT_TRUE(server_cert.result.status.is_ok()) << server_cert.connect_error;
+  auto no_san = echo(ct, tls_endpoint(by_dns.port(), client_with({}, "client")));  // CN client, no SAN
+  EXPECT_FALSE(no_san.result.status.is_ok());
+  TlsServer by_cn(server_with({"client"}));  // the CN is never looked at
+  EXPECT_FALSE(echo(ct, tls_endpoint(by_cn.port(), client_with({}, "client"))).result.status.is_ok());
+  EXPECT_TRUE(testing::eventually([&] { return by_ip.server().stats().tls_handshake_failures.load() >= 1; }));
+}
+
 // Replaces `to` with a copy of `from` atomically (write, then rename), as certificate tools do.
 void install(const std::string& from, const std::string& to) {
   std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
