@@ -41,7 +41,7 @@ struct BuiltContext {
   explicit BuiltContext(asio::ssl::context::method m) : ssl(m) {}
   // Asio's ssl::stream takes a non-const context; the context is not changed after it is built.
   asio::ssl::context ssl;
-  std::set<std::string> revoked_serials;  // upper-case hex, from the CRL file
+  std::set<std::string> revoked_serials;              // upper-case hex, from the CRL file
   std::vector<std::string> allowed_client_hostnames;  // TlsServerConfig::allowed_client_hostnames
 };
 using Built = Expected<std::shared_ptr<BuiltContext>, std::string>;

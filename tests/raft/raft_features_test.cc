@@ -1150,6 +1150,17 @@ Config async_config(NodeId id) {
   return c;
 }
 
+// A leader's MsgApp (or, with a snapshot index, MsgSnap) to member 2.
+Message to_member_2(MessageType type, NodeId from, Term term, std::vector<Entry> ents = {}) {
+  Message m;
+  m.type = type;
+  m.from = from;
+  m.to = 2;
+  m.term = term;
+  m.entries = std::move(ents);
+  return m;
+}
+
 // A leader takes further Readies while its first write is in flight, counts itself only at
 // persisted(), and hands the entry out for apply only after that.
 TEST(RawNodeAsync, ReadiesPipelineAndTheLeaderCountsItselfAtPersisted) {
@@ -1205,22 +1216,13 @@ TEST(RawNodeAsyncDeathTest, PersistedOutOfOrderAborts) {
 // write; the replacement is handed out and written after it.
 TEST(RawNodeAsync, ReplacedEntriesInFlightAreWrittenAgain) {
   auto n = std::make_unique<TestNode>(async_config(2), ConfState{{1, 2, 3}, {}});
-  Message m;
-  m.type = MessageType::kApp;
-  m.from = 1;
-  m.to = 2;
-  m.term = 1;
-  m.entries = {entry(1, 1, "a"), entry(1, 2, "b")};
-  (void)n->node->step(m);
+  (void)n->node->step(to_member_2(MessageType::kApp, 1, 1, {entry(1, 1, "a"), entry(1, 2, "b")}));
   Ready r1 = n->node->ready();
   ASSERT_EQ(r1.entries.size(), 2u);
   n->node->advance(r1.number);
-  Message m2 = m;
-  m2.from = 3;
-  m2.term = 2;
+  Message m2 = to_member_2(MessageType::kApp, 3, 2, {entry(2, 2, "c")});  // term 2, index 2
   m2.index = 1;
   m2.log_term = 1;
-  m2.entries = {entry(2, 2, "c")};  // term 2, index 2
   m2.commit = 2;
   (void)n->node->step(m2);
   Ready r2 = n->node->ready();
@@ -1244,20 +1246,10 @@ TEST(RawNodeAsync, ReplacedEntriesInFlightAreWrittenAgain) {
 // A snapshot is handed out only once the writes before it are durable.
 TEST(RawNodeAsync, SnapshotWaitsForTheWritesInFlight) {
   auto n = std::make_unique<TestNode>(async_config(2), ConfState{{1, 2, 3}, {}});
-  Message m;
-  m.type = MessageType::kApp;
-  m.from = 1;
-  m.to = 2;
-  m.term = 1;
-  m.entries = {entry(1, 1, "a")};
-  (void)n->node->step(m);
+  (void)n->node->step(to_member_2(MessageType::kApp, 1, 1, {entry(1, 1, "a")}));
   Ready r1 = n->node->ready();
   n->node->advance(r1.number);
-  Message s;
-  s.type = MessageType::kSnap;
-  s.from = 1;
-  s.to = 2;
-  s.term = 1;
+  Message s = to_member_2(MessageType::kSnap, 1, 1);
   s.snapshot.metadata.index = 10;
   s.snapshot.metadata.term = 1;
   s.snapshot.metadata.conf_state = ConfState{{1, 2, 3}, {}};

@@ -189,14 +189,16 @@ void put_with_failing_wal_sync(bool async_wal_writes) {
   etcdserverpb::PutRequest put;
   put.set_key("k");
   put.set_value("v");
-  m.node->propose(EntryKind::kPut, put.SerializeAsString(), [](Result<storage::ApplyResponse>) { std::_Exit(0); });
+  m.node->propose(EntryKind::kPut, put.SerializeAsString(),
+                  [](Result<storage::ApplyResponse>) { std::_Exit(0); });
   std::this_thread::sleep_for(20s);
   std::_Exit(2);
 }
 
 TEST(NodeFatal, WalSyncFailureOnTheWriterThreadStopsTheMember) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(put_with_failing_wal_sync(true), ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
+  EXPECT_EXIT(put_with_failing_wal_sync(true),
+              ::testing::ExitedWithCode(static_cast<int>(FatalExit::kStorage)),
               "WAL sync failed: injected fdatasync failure");
 }
 

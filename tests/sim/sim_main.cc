@@ -11,6 +11,33 @@
 
 #include "tests/sim/simulation.h"
 
+namespace {
+
+// always | never | seed, for the options drawn per seed unless fixed (SimOptions::LostTail, AsyncWrites).
+template <class Mode>
+bool parse_mode(const std::string& v, Mode& out) {
+  if (v == "always") {
+    out = Mode::kAlways;
+  } else if (v == "never") {
+    out = Mode::kNever;
+  } else if (v == "seed") {
+    out = Mode::kSeed;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The replay flag of a mode that is not the default (" --lost-tail always"), or "".
+template <class Mode>
+std::string mode_flag(const char* flag, Mode m) {
+  if (m == Mode::kAlways) return std::string(" ") + flag + " always";
+  if (m == Mode::kNever) return std::string(" ") + flag + " never";
+  return "";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a trace must survive an abort
   uint64_t first = 1, count = 100;
@@ -45,39 +72,20 @@ int main(int argc, char** argv) {
 #endif
     } else if (a == "--no-membership") {
       opts.membership_changes = false;
-    } else if (a == "--lost-tail") {
-      // always | never | seed (the default: drawn per seed)
+    } else if (a == "--lost-tail" || a == "--async") {
+      // always | never | seed (the default: drawn per seed, and for --async per member)
       std::string v = i + 1 < argc ? argv[++i] : "";
-      using LT = cairn::sim::SimOptions::LostTail;
-      if (v == "always") {
-        opts.lost_tail = LT::kAlways;
-      } else if (v == "never") {
-        opts.lost_tail = LT::kNever;
-      } else if (v == "seed") {
-        opts.lost_tail = LT::kSeed;
-      } else {
-        std::fprintf(stderr, "--lost-tail takes always, never or seed\n");
-        return 2;
-      }
-    } else if (a == "--async") {
-      // always | never | seed (the default: drawn per seed and member)
-      std::string v = i + 1 < argc ? argv[++i] : "";
-      using AW = cairn::sim::SimOptions::AsyncWrites;
-      if (v == "always") {
-        opts.async_writes = AW::kAlways;
-      } else if (v == "never") {
-        opts.async_writes = AW::kNever;
-      } else if (v == "seed") {
-        opts.async_writes = AW::kSeed;
-      } else {
-        std::fprintf(stderr, "--async takes always, never or seed\n");
+      const bool ok = a == "--lost-tail" ? parse_mode(v, opts.lost_tail) : parse_mode(v, opts.async_writes);
+      if (!ok) {
+        std::fprintf(stderr, "%s takes always, never or seed\n", a.c_str());
         return 2;
       }
     } else {
-      std::fprintf(stderr,
-                   "usage: cairn_sim [--seeds N] [--first-seed S] [--seed S] [--steps M] [--nodes N] "
-                   "[--lost-tail always|never|seed] [--async always|never|seed] [--no-membership] [--break K] "
-                   "[--verbose]\n");
+      std::fprintf(
+          stderr,
+          "usage: cairn_sim [--seeds N] [--first-seed S] [--seed S] [--steps M] [--nodes N] "
+          "[--lost-tail always|never|seed] [--async always|never|seed] [--no-membership] [--break K] "
+          "[--verbose]\n");
       return 2;
     }
   }
@@ -103,19 +111,14 @@ int main(int argc, char** argv) {
                     (unsigned long long)r.state_hash, r.fault_mix.c_str());
     } else {
       ++failed;
-      using LT = cairn::sim::SimOptions::LostTail;
-      const char* lost_tail = opts.lost_tail == LT::kAlways  ? " --lost-tail always"
-                              : opts.lost_tail == LT::kNever ? " --lost-tail never"
-                                                             : "";
-      using AW = cairn::sim::SimOptions::AsyncWrites;
-      const char* async = opts.async_writes == AW::kAlways  ? " --async always"
-                          : opts.async_writes == AW::kNever ? " --async never"
-                                                            : "";
+      const std::string lost_tail = mode_flag("--lost-tail", opts.lost_tail);
+      const std::string async = mode_flag("--async", opts.async_writes);
       std::printf(
           "seed %llu FAILED (faults: %s): %s\n  replay: cairn_sim --seed %llu --steps %d --nodes %d%s%s%s "
           "--verbose\n",
           (unsigned long long)s, r.fault_mix.c_str(), r.failure.c_str(), (unsigned long long)s,
-          opts.safety_steps, opts.nodes, lost_tail, async, opts.membership_changes ? "" : " --no-membership");
+          opts.safety_steps, opts.nodes, lost_tail.c_str(), async.c_str(),
+          opts.membership_changes ? "" : " --no-membership");
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -81,9 +81,9 @@ struct Member {
   std::unique_ptr<RawNode> node;
   // Taken from the node, not yet durable, in the order they were taken (at most one unless async).
   std::deque<Ready> pending;
-  bool async = false;  // raft::Config::async_storage_writes
-  std::vector<std::string> sm;   // the state machine: one record per applied index
-  ConfState cs;                  // configuration as of the applied index
+  bool async = false;           // raft::Config::async_storage_writes
+  std::vector<std::string> sm;  // the state machine: one record per applied index
+  ConfState cs;                 // configuration as of the applied index
   Index seen_commit = 0;
   uint64_t incarnation = 0;
 };
