@@ -80,6 +80,13 @@ class EngineIterator {
   virtual Expected<Unit, Error> status() const = 0;
 };
 
+// How a read may use the engine's caches.
+struct ReadHints {
+  // false: what this read loads is not kept in the block cache (RocksDB's ReadOptions::fill_cache), so
+  // that one large list does not evict the blocks the point reads live on.
+  bool fill_cache = true;
+};
+
 class KvEngine {
  public:
   virtual ~KvEngine() = default;
@@ -87,7 +94,7 @@ class KvEngine {
   virtual Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) = 0;
   // Point reads of many keys at once (same results as get() on each; engines may batch them).
   virtual Expected<std::vector<std::optional<std::string>>, Error> multi_get(
-      Space space, const std::vector<std::string>& keys) {
+      Space space, const std::vector<std::string>& keys, ReadHints /*hints*/ = {}) {
     std::vector<std::optional<std::string>> out;
     out.reserve(keys.size());
     for (const std::string& k : keys) {

@@ -437,7 +437,7 @@ Expected<RangeResponse, Error> MvccStore::range(const RangeRequest& request) {
 
 std::optional<Error> MvccStore::decode_range_batch(
     const std::vector<std::pair<const std::string*, IndexHit>>& hits, size_t begin, size_t end,
-    const ApplyCtx* ctx, bool keys_only, std::vector<KeyValue>& out) {
+    const ApplyCtx* ctx, bool keys_only, bool fill_cache, std::vector<KeyValue>& out) {
   std::vector<std::string> engine_keys;
   std::vector<std::optional<std::string>> records(end - begin);
   std::vector<size_t> from_engine;
@@ -453,7 +453,7 @@ std::optional<Error> MvccStore::decode_range_batch(
     from_engine.push_back(i - begin);
   }
   if (!engine_keys.empty()) {
-    auto got = engine_->multi_get(Space::kKeys, engine_keys);
+    auto got = engine_->multi_get(Space::kKeys, engine_keys, ReadHints{fill_cache});
     if (!got) return got.error();
     for (size_t j = 0; j < from_engine.size(); ++j)
       records[from_engine[j]] = std::move((*got)[j]);
@@ -507,9 +507,10 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
   // A keys-only range drops values as it decodes, unless it sorts by value (cleared after the sort).
   const bool drop_values = r.keys_only && r.sort_target != SortTarget::kValue;
   resp.kvs.reserve(hits.size());
+  const bool fill_cache = hits.size() <= kRangeReadBatchKeys;
   for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
     if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, drop_values,
-                                    resp.kvs))
+                                    fill_cache, resp.kvs))
       return unexpected(*e);
   }
   auto prune = [&](auto drop) { std::erase_if(resp.kvs, drop); };
@@ -584,7 +585,9 @@ Expected<RangeResponse, Error> MvccStore::range_page(const RangeRequest& r, size
     // Batches sized from the average so far, so a page overshoots bytes_max by about one key-value.
     const size_t n = std::min(want - b, page_batch_keys(page.kvs.size(), bytes, bytes_max));
     const size_t first = page.kvs.size();
-    if (auto e = decode_range_batch(hits, b, b + n, nullptr, r.keys_only, page.kvs)) return unexpected(*e);
+    if (auto e =
+            decode_range_batch(hits, b, b + n, nullptr, r.keys_only, want <= kRangeReadBatchKeys, page.kvs))
+      return unexpected(*e);
     b += n;
     for (size_t i = first; i < page.kvs.size(); ++i) {
       bytes += page.kvs[i].key.size() + page.kvs[i].value.size();

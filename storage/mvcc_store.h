@@ -184,10 +184,12 @@ class MvccStore {
 
   Expected<KeyValue, Error> load(const std::string& key, const IndexHit& hit, const ApplyCtx* ctx);
   Expected<RangeResponse, Error> range_at(const RangeRequest& r, int64_t current, const ApplyCtx* ctx);
-  // Reads and decodes hits[begin, end) into out (range_at's engine reads, one batch).
+  // Reads and decodes hits[begin, end) into out (range_at's engine reads, one batch). A range of more
+  // than one batch reads past the block cache (KvEngine::ReadHints): a large list must not evict the
+  // blocks that point reads and small ranges keep hitting.
   std::optional<Error> decode_range_batch(const std::vector<std::pair<const std::string*, IndexHit>>& hits,
                                           size_t begin, size_t end, const ApplyCtx* ctx, bool keys_only,
-                                          std::vector<KeyValue>& out);
+                                          bool fill_cache, std::vector<KeyValue>& out);
   Expected<bool, Error> compare(const Compare& c);
   Expected<Unit, Error> eval_txn_path(const TxnRequest& t, std::vector<bool>* path);
   std::optional<Error> check_txn(const TxnRequest& t, const std::vector<bool>& path, size_t* pos, bool puts);

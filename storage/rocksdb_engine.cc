@@ -80,7 +80,8 @@ Expected<std::unique_ptr<RocksEngine>, Error> RocksEngine::open(const std::strin
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = options.write_buffer_size_bytes;
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_size_bytes);
+  engine->block_cache_ = rocksdb::NewLRUCache(options.block_cache_size_bytes);
+  table.block_cache = engine->block_cache_;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -127,15 +128,16 @@ Expected<std::optional<std::string>, Error> RocksEngine::get(Space space, std::s
 }
 
 Expected<std::vector<std::optional<std::string>>, Error> RocksEngine::multi_get(
-    Space space, const std::vector<std::string>& keys) {
+    Space space, const std::vector<std::string>& keys, ReadHints hints) {
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (const std::string& k : keys)
     slices.emplace_back(k);
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  db_->MultiGet(rocksdb::ReadOptions(), cf(space), keys.size(), slices.data(), values.data(),
-                statuses.data());
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = hints.fill_cache;
+  db_->MultiGet(ro, cf(space), keys.size(), slices.data(), values.data(), statuses.data());
   std::vector<std::optional<std::string>> out(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;
@@ -143,6 +145,10 @@ Expected<std::vector<std::optional<std::string>>, Error> RocksEngine::multi_get(
     out[i] = values[i].ToString();
   }
   return out;
+}
+
+uint64_t RocksEngine::block_cache_usage_bytes() const {
+  return block_cache_ ? block_cache_->GetUsage() : 0;
 }
 
 std::unique_ptr<EngineIterator> RocksEngine::scan(Space space, std::string_view start, std::string_view end) {

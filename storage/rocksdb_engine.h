@@ -19,6 +19,7 @@
 #include "storage/kv_engine.h"
 
 namespace rocksdb {
+class Cache;
 class DB;
 class ColumnFamilyHandle;
 class Env;
@@ -48,8 +49,9 @@ class RocksEngine final : public KvEngine {
   ~RocksEngine() override;
 
   Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) override;
-  Expected<std::vector<std::optional<std::string>>, Error> multi_get(
-      Space space, const std::vector<std::string>& keys) override;
+  Expected<std::vector<std::optional<std::string>>, Error> multi_get(Space space,
+                                                                     const std::vector<std::string>& keys,
+                                                                     ReadHints hints = {}) override;
   std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) override;
   Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) override;
   Expected<Unit, Error> sync() override;
@@ -57,6 +59,8 @@ class RocksEngine final : public KvEngine {
   Expected<Unit, Error> checkpoint(const std::string& dir) override;
   uint64_t size_bytes() override;
   Expected<Unit, Error> compact_storage() override;
+  // Bytes the block cache holds now (tests and metrics).
+  uint64_t block_cache_usage_bytes() const;
 
  private:
   RocksEngine() = default;
@@ -65,6 +69,7 @@ class RocksEngine final : public KvEngine {
   std::unique_ptr<rocksdb::Env> env_;  // the FailStopFileSystem's Env; outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Space
+  std::shared_ptr<rocksdb::Cache> block_cache_;        // shared by every column family
   std::atomic<bool> unlogged_writes_{false};           // a WriteOptions::log-off batch since sync()
 };
 
