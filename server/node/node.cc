@@ -640,7 +640,7 @@ void Node::propose_all(std::vector<PendingProposal>& props) {
       p.done(unexpected(err_request_too_large()));
       continue;
     }
-    if (waiters_.size() + ids.size() >= kPendingRequestsMax) {
+    if (waiters_.full(ids.size())) {
       p.done(unexpected(err_too_many_requests()));
       continue;
     }

@@ -39,7 +39,8 @@ class RequestWaiters {
 
   explicit RequestWaiters(size_t by_id_max) : by_id_max_(by_id_max) {}
 
-  bool full() const { return by_id_.size() >= by_id_max_; }
+  // No room for `adding` more waiters (the ones a drain is about to add) beside those held now.
+  bool full(size_t adding = 0) const { return by_id_.size() + adding >= by_id_max_; }
   size_t size() const { return by_id_.size(); }
   void add(uint64_t request_id, Waiter w) { by_id_[request_id] = std::move(w); }
   // The waiter of a request id, removed (nullopt: none here, e.g. another member proposed it).

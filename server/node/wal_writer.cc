@@ -54,10 +54,8 @@ WalWriter::Done WalWriter::write(std::vector<Job>& batch) {
   for (Job& j : batch) {
     done.ready_numbers.push_back(j.ready_number);
     must_sync |= j.must_sync;
-    if ((!j.entries || j.entries->empty()) && !j.hard_state) continue;
-    static const std::vector<raft::Entry> kNone;
-    const std::vector<raft::Entry>& ents = j.entries ? *j.entries : kNone;
-    if (auto s = wal_.append(ents, j.hard_state ? &*j.hard_state : nullptr); !s.is_ok())
+    if (j.entries->empty() && !j.hard_state) continue;
+    if (auto s = wal_.append(*j.entries, j.hard_state ? &*j.hard_state : nullptr); !s.is_ok())
       on_failure_("WAL append failed: " + s.message());
   }
   if (must_sync) {

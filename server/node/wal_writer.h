@@ -35,7 +35,7 @@ class WalWriter {
  public:
   struct Job {
     uint64_t ready_number = 0;
-    std::shared_ptr<const std::vector<raft::Entry>> entries;  // shared with the node's log cache
+    std::shared_ptr<const std::vector<raft::Entry>> entries;  // never null; shared with the node's log cache
     std::optional<raft::HardState> hard_state;
     bool must_sync = false;
   };
