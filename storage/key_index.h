@@ -36,6 +36,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/revision.h"
@@ -48,10 +49,19 @@ struct IndexHit {
   int64_t version = 0;
 };
 
-// A revision a compaction removed, and whether it is a tombstone record (for its engine key).
+// One revision of a key, with the size of its kKeys record (engine key + value bytes), so that
+// compaction knows how much logical size it frees without reading the records back.
+struct IndexedRevision {
+  Revision rev;
+  uint32_t record_bytes = 0;
+};
+
+// A revision a compaction removed: whether it is a tombstone record (for its engine key) and the size
+// of that record.
 struct RemovedRevision {
   Revision rev;
   bool tombstone = false;
+  uint32_t record_bytes = 0;
 };
 
 class KeyIndex {
@@ -59,20 +69,23 @@ class KeyIndex {
   struct Generation {
     int64_t version = 0;
     int64_t created = 0;  // main revision of the put that started this life
-    std::vector<Revision> revs;
+    std::vector<IndexedRevision> revs;
   };
 
-  // Records a put at `rev` (starting a new generation if the key is currently deleted).
-  void put(Revision rev);
+  // Records a put at `rev` whose record takes `record_bytes` (starting a new generation if the key is
+  // currently deleted).
+  void put(Revision rev, uint32_t record_bytes);
   // Like put(), but for rebuilding from a record whose older history may be compacted away:
   // a new generation starts at `created` with `version` as the put's version.
-  void restore_put(Revision rev, int64_t created, int64_t version);
+  void restore_put(Revision rev, uint32_t record_bytes, int64_t created, int64_t version);
   // Records a delete at `rev`. Precondition: the key is live.
-  void tombstone(Revision rev);
+  void tombstone(Revision rev, uint32_t record_bytes);
 
   std::optional<IndexHit> get(int64_t at_main) const;
   // Whether the key is live at the newest revision.
   bool live() const;
+  // Whether `rev` is still in this key's history (false once compaction dropped it).
+  bool holds(Revision rev) const;
 
   // Drops history as described in the header comment; appends removed revisions to `removed`.
   void compact(int64_t at_main, std::vector<RemovedRevision>* removed);
@@ -90,18 +103,20 @@ class KeyIndex {
 class TreeIndex {
  public:
   KeyIndex& at(const std::string& key) { return keys_[key]; }
-  const KeyIndex* find(const std::string& key) const;
+  const KeyIndex* find(std::string_view key) const;
 
   // Visits keys in [key, end) that are live at `at_main`, in key order, until `fn` returns false.
   template <typename Fn>
   void range(const std::string& key, const std::string& end, int64_t at_main, Fn&& fn) const;
 
-  void compact(int64_t at_main, std::vector<std::pair<std::string, RemovedRevision>>* removed);
+  // Compacts every key (KeyIndex::compact) and removes keys left without history. `removed` gets
+  // the dropped revisions key by key, each key's oldest first.
+  void compact(int64_t at_main, std::vector<RemovedRevision>* removed);
 
   size_t size() const { return keys_.size(); }
 
  private:
-  std::map<std::string, KeyIndex> keys_;
+  std::map<std::string, KeyIndex, std::less<>> keys_;
 };
 
 inline bool is_from_key(const std::string& end) {

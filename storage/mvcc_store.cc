@@ -16,8 +16,16 @@ constexpr uint8_t kRecordFormat = 1;
 constexpr std::string_view kMetaApplied = "applied";
 constexpr std::string_view kMetaRevision = "revision";
 constexpr std::string_view kMetaCompactRevision = "compact_revision";
+constexpr std::string_view kMetaCompactFinished = "compact_finished";
 constexpr std::string_view kMetaAlarmNoSpace = "alarm/nospace";
 constexpr std::string_view kMetaAlarmCorrupt = "alarm/corrupt";
+
+// Bytes a kKeys record takes (key + value), for the logical size and the key index.
+uint32_t record_size(size_t key_bytes, size_t value_bytes) {
+  const size_t n = key_bytes + value_bytes;
+  CAIRN_ASSERT(n <= UINT32_MAX);  // requests are bounded far below (--max-request-bytes)
+  return static_cast<uint32_t>(n);
+}
 
 // Bytes a lease record takes (key + value), for the logical size.
 constexpr uint64_t kLeaseRecordBytes = 8 + 1 + 8 + 8;
@@ -280,6 +288,14 @@ Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
       if (!r.i64(dst) || !r.done()) return unexpected(corrupt("meta " + std::string(name)));
     }
   }
+  auto finished = engine.get(Space::kMeta, kMetaCompactFinished);
+  if (!finished) return unexpected(finished.error());
+  if (finished->has_value()) {
+    codec::Reader r(**finished);
+    int64_t v = 0;
+    if (!r.i64(&v) || !r.done()) return unexpected(corrupt("meta compact_finished"));
+    m.finished_compact_revision = v;
+  }
   auto alarm = engine.get(Space::kMeta, kMetaAlarmNoSpace);
   if (!alarm) return unexpected(alarm.error());
   m.alarm_nospace = alarm->has_value();
@@ -297,6 +313,8 @@ void put_store_meta(const StoreMeta& m, WriteBatch* batch) {
   if (m.revision != 1) batch->put(Space::kMeta, kMetaRevision, encode_i64(m.revision));
   if (m.compact_revision != -1)
     batch->put(Space::kMeta, kMetaCompactRevision, encode_i64(m.compact_revision));
+  if (m.finished_compact_revision)
+    batch->put(Space::kMeta, kMetaCompactFinished, encode_i64(*m.finished_compact_revision));
   if (m.alarm_nospace) batch->put(Space::kMeta, kMetaAlarmNoSpace, "");
   if (m.alarm_corrupt) batch->put(Space::kMeta, kMetaAlarmCorrupt, "");
 }
@@ -323,6 +341,7 @@ struct MvccStore::ApplyCtx {
   std::map<std::string, std::string, std::less<>> pending;
   int64_t logical_delta = 0;
   std::optional<int64_t> new_compact_rev;
+  std::vector<RemovedRevision> garbage;  // records a compaction dropped from the index
   std::optional<bool> new_alarm_nospace;
   std::optional<bool> new_alarm_corrupt;
 
@@ -351,6 +370,7 @@ Expected<Unit, Error> MvccStore::rebuild() {
   compact_rev_ = meta->compact_revision;
   alarm_nospace_ = meta->alarm_nospace;
   alarm_corrupt_ = meta->alarm_corrupt;
+  compact_marker_ = meta->finished_compact_revision.has_value();
 
   // Replay the revision-ordered history into the key index.
   int64_t max_main = 0;
@@ -362,14 +382,21 @@ Expected<Unit, Error> MvccStore::rebuild() {
     if (!kv) return unexpected(corrupt("bad kv record at revision " + std::to_string(rk->rev.main)));
     if (kv->mod_revision != rk->rev.main) return unexpected(corrupt("kv record revision mismatch"));
     max_main = std::max(max_main, rk->rev.main);
-    logical_bytes_ += it->key().size() + it->value().size();
+    const uint32_t bytes = record_size(it->key().size(), it->value().size());
     KeyIndex& ki = index_.at(kv->key);
+    if (rk->tombstone && !ki.live()) {
+      // What a compaction still deleting records leaves: the tombstone of a generation whose puts are
+      // already gone. Any other tombstone of a deleted key is damage.
+      if (rk->rev.main > compact_rev_) return unexpected(corrupt("tombstone for a deleted key"));
+      garbage_.push_back(RemovedRevision{rk->rev, true, bytes});
+      continue;
+    }
+    logical_bytes_ += bytes;
     if (rk->tombstone) {
-      if (!ki.live()) return unexpected(corrupt("tombstone for a deleted key"));
-      ki.tombstone(rk->rev);
+      ki.tombstone(rk->rev, bytes);
       key_lease_.erase(kv->key);
     } else {
-      ki.restore_put(rk->rev, kv->create_revision, kv->version);
+      ki.restore_put(rk->rev, bytes, kv->create_revision, kv->version);
       // The index derives versions from the generation; the record states them. They must agree.
       const auto hit = ki.get(rk->rev.main);
       if (!hit || hit->version != kv->version || hit->create_revision != kv->create_revision) {
@@ -384,6 +411,15 @@ Expected<Unit, Error> MvccStore::rebuild() {
   }
   if (auto st = it->status(); !st) return unexpected(st.error());
   if (max_main > rev_) return unexpected(corrupt("records newer than the stored revision"));
+  // Records an unfinished compaction had yet to delete are history the index must not keep.
+  if (compact_rev_ > 0) {
+    std::vector<RemovedRevision> removed;
+    index_.compact(compact_rev_, &removed);
+    for (const RemovedRevision& r : removed) {
+      logical_bytes_ -= r.record_bytes;
+      garbage_.push_back(r);
+    }
+  }
 
   auto lit = engine_->scan(Space::kLeases, "", "");
   for (; lit->valid(); lit->next()) {
@@ -723,10 +759,11 @@ Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& 
 
   std::string rk = encode_revision_key(rev, false);
   std::string rec = encode_kv_record(kv);
-  ctx.logical_delta += static_cast<int64_t>(rk.size() + rec.size());
+  const uint32_t bytes = record_size(rk.size(), rec.size());
+  ctx.logical_delta += bytes;
   ctx.batch.put(Space::kKeys, rk, rec);
   ctx.pending.insert_or_assign(std::move(rk), std::move(rec));
-  ki.put(rev);
+  ki.put(rev, bytes);
   detach(r.key);
   attach(r.key, kv.lease);
   ++ctx.next_sub;
@@ -744,9 +781,10 @@ Expected<Unit, Error> MvccStore::tombstone(ApplyCtx& ctx, const std::string& key
   kv.mod_revision = rev.main;
   std::string rk = encode_revision_key(rev, true);
   std::string rec = encode_kv_record(kv);
-  ctx.logical_delta += static_cast<int64_t>(rk.size() + rec.size());
+  const uint32_t bytes = record_size(rk.size(), rec.size());
+  ctx.logical_delta += bytes;
   ctx.batch.put(Space::kKeys, rk, rec);
-  index_.at(key).tombstone(rev);
+  index_.at(key).tombstone(rev, bytes);
   detach(key);
   ++ctx.next_sub;
   events_.push_back(Event{Event::Type::kDelete, std::move(kv)});
@@ -869,15 +907,13 @@ Expected<ApplyResponse, Error> MvccStore::apply_compaction(ApplyCtx& ctx, const 
     resp.header.revision = rev_;
     return ApplyResponse(resp);
   }
-  std::vector<std::pair<std::string, RemovedRevision>> removed;
-  index_.compact(r.revision, &removed);
-  for (const auto& [key, rr] : removed) {
-    const std::string rk = encode_revision_key(rr.rev, rr.tombstone);
-    auto v = engine_->get(Space::kKeys, rk);
-    if (!v) return unexpected(v.error());
-    if (!v->has_value()) return unexpected(corrupt("compaction: indexed revision missing"));
-    ctx.logical_delta -= static_cast<int64_t>(rk.size() + (*v)->size());
-    ctx.batch.erase(Space::kKeys, rk);
+  // The index forgets the history now; compact_step() deletes its records later (see the header).
+  index_.compact(r.revision, &ctx.garbage);
+  for (const RemovedRevision& rr : ctx.garbage)
+    ctx.logical_delta -= rr.record_bytes;
+  if (!ctx.garbage.empty() && !compact_marker_) {
+    // Every record of the previous compaction is gone (nothing was pending): that is the finished one.
+    ctx.batch.put(Space::kMeta, kMetaCompactFinished, encode_i64(compact_rev_));
   }
   ctx.new_compact_rev = r.revision;
   CompactionResponse resp;
@@ -1013,7 +1049,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   }
   if (!result) {
     // A refused request must not have touched anything but (possibly) the alarm.
-    CAIRN_ASSERT(ctx.batch.empty() && !ctx.changed() && !ctx.new_compact_rev);
+    CAIRN_ASSERT(ctx.batch.empty() && !ctx.changed() && !ctx.new_compact_rev && ctx.garbage.empty());
   }
 
   WriteBatch& batch = ctx.batch;
@@ -1050,6 +1086,10 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   applied_ = AppliedIndex{index, term};
   if (ctx.changed()) rev_ = ctx.write_rev();
   if (ctx.new_compact_rev) compact_rev_ = *ctx.new_compact_rev;
+  if (!ctx.garbage.empty()) {
+    compact_marker_ = true;
+    garbage_.insert(garbage_.end(), ctx.garbage.begin(), ctx.garbage.end());
+  }
   if (ctx.new_alarm_nospace) alarm_nospace_ = *ctx.new_alarm_nospace;
   if (ctx.new_alarm_corrupt) alarm_corrupt_ = *ctx.new_alarm_corrupt;
   logical_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(logical_bytes_) + ctx.logical_delta);
@@ -1101,7 +1141,7 @@ Expected<MvccStore::EventBatch, Error> MvccStore::events(std::string_view key, s
     uint8_t format = 0;
     std::string_view k;
     if (!peek.u8(&format) || !peek.bytes_view(&k)) return unexpected(corrupt("bad kv record"));
-    if (!selected(k)) continue;
+    if (!selected(k) || compacted_away(k, rk->rev)) continue;
     auto kv = decode_kv_record(it->value());
     if (!kv || kv->mod_revision != rk->rev.main) return unexpected(corrupt("bad kv record in history"));
     out.bytes += kv->key.size() + kv->value.size();
@@ -1121,6 +1161,11 @@ Expected<HashResponse, Error> MvccStore::hash() {
     h = crc32c_extend(h, space_name(s));
     auto it = engine_->scan(s, "", "");
     for (; it->valid(); it->next()) {
+      if (s == Space::kKeys) {
+        auto dropped = dropped_record(it->key(), it->value());
+        if (!dropped) return unexpected(dropped.error());
+        if (*dropped) continue;
+      }
       h = crc32c_extend(h, it->key());
       h = crc32c_extend(h, it->value());
     }
@@ -1140,6 +1185,9 @@ Expected<HashKvResponse, Error> MvccStore::hash_kv(int64_t revision) {
   uint32_t h = crc32c_extend(0, space_name(Space::kKeys));
   auto it = engine_->scan(Space::kKeys, "", encode_revision_prefix(upto + 1));
   for (; it->valid(); it->next()) {
+    auto dropped = dropped_record(it->key(), it->value());
+    if (!dropped) return unexpected(dropped.error());
+    if (*dropped) continue;
     h = crc32c_extend(h, it->key());
     h = crc32c_extend(h, it->value());
   }
@@ -1149,6 +1197,51 @@ Expected<HashKvResponse, Error> MvccStore::hash_kv(int64_t revision) {
   resp.hash = h;
   resp.compact_revision = compact_rev_;
   return resp;
+}
+
+// ---- Compaction's deletions ----
+
+bool MvccStore::compacted_away(std::string_view user_key, Revision rev) const {
+  if (garbage_.empty() || rev.main > compact_rev_) return false;
+  const KeyIndex* ki = index_.find(user_key);
+  return ki == nullptr || !ki->holds(rev);
+}
+
+Expected<bool, Error> MvccStore::dropped_record(std::string_view record_key, std::string_view value) const {
+  if (garbage_.empty()) return false;
+  auto rk = decode_revision_key(record_key);
+  if (!rk) return unexpected(corrupt("bad revision key"));
+  if (rk->rev.main > compact_rev_) return false;
+  codec::Reader peek(value);
+  uint8_t format = 0;
+  std::string_view k;
+  if (!peek.u8(&format) || !peek.bytes_view(&k)) return unexpected(corrupt("bad kv record"));
+  return compacted_away(k, rk->rev);
+}
+
+Expected<size_t, Error> MvccStore::compact_step(size_t max_records) {
+  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
+  if (!compaction_pending()) return size_t{0};
+  const size_t n = std::min(max_records, garbage_.size());
+  WriteBatch batch;
+  for (size_t i = 0; i < n; ++i) {
+    const RemovedRevision& r = garbage_[i];
+    batch.erase(Space::kKeys, encode_revision_key(r.rev, r.tombstone));
+  }
+  const bool last = n == garbage_.size();
+  if (last) batch.erase(Space::kMeta, kMetaCompactFinished);
+  // Not synced: a crash that loses these deletions leaves records open() finds again. Logged like the
+  // applied batches, so what survives a crash is still a prefix of the batches (kv_engine.h).
+  if (auto w = engine_->write(batch, WriteOptions{false, options_.engine_log}); !w) {
+    failed_ = true;
+    return unexpected(w.error());
+  }
+  garbage_.erase(garbage_.begin(), garbage_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (last) {
+    garbage_.shrink_to_fit();
+    compact_marker_ = false;
+  }
+  return n;
 }
 
 Expected<Unit, Error> MvccStore::defragment() {

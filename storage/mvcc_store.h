@@ -24,6 +24,9 @@
 //   kMeta    "applied"           u64 BE index, u64 BE term of the last applied entry
 //            "revision"          i64 BE current main revision (absent: 1, empty store)
 //            "compact_revision"  i64 BE last compaction revision (absent: never compacted)
+//            "compact_finished"  i64 BE, present while a compaction's records are still being deleted
+//                                (below): the last compaction revision whose records are all gone
+//                                (-1: none); etcd's finishedCompactRev when it differs from the last
 //            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
 //   kAuth    not the store's: written through apply()'s `extra` (server/auth/auth_store.h)
 //            "alarm/corrupt"     present (empty value) while the CORRUPT alarm is active: writes (Put,
@@ -46,12 +49,25 @@
 // records are gone, so from < compact_revision() is kCompacted (from == compact_revision() is
 // allowed, like etcd's watch: what compaction keeps at that revision is still there).
 //
+// Compaction comes in two parts, so that compacting a long history never stalls the apply thread.
+// Applying a CompactionRequest drops the history from the key index and subtracts its size from the
+// logical size at once, without reading a record (the index knows each record's size), so reads,
+// the quota and the hashes change deterministically with the entry. The dropped records stay on disk,
+// queued, until compact_step() deletes them, a bounded batch at a time, between applies; until then
+// nothing sees them (history reads, hash() and hash_kv() skip any record at or below the compaction
+// revision that the index no longer holds). Each key's records are deleted oldest first, so what a
+// crash leaves is always a suffix of each key's dropped history, which open() recognises (a tombstone
+// of a generation whose puts are gone, or history the index compaction drops) and queues again. The
+// deletions are batches like any other, so a crash keeps a prefix of them: never a deletion without
+// the compaction entry that caused it.
+//
 // Threading: one thread calls apply() and the read functions; snapshot() and db_size_bytes() may
 // be called concurrently from another thread (they only touch the engine, see kv_engine.h).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -150,6 +166,14 @@ class MvccStore {
   int64_t revision() const { return rev_; }
   int64_t compact_revision() const { return compact_rev_; }  // -1: never compacted
 
+  // Whether a compaction's dropped records are still being deleted, and how many are left.
+  bool compaction_pending() const { return compact_marker_ || !garbage_.empty(); }
+  size_t compaction_backlog() const { return garbage_.size(); }
+  // Deletes up to `max_records` of them in one engine batch (not synced; see the file comment);
+  // returns how many. The caller calls it between applies, on the apply thread, until
+  // compaction_pending() is false.
+  Expected<size_t, Error> compact_step(size_t max_records);
+
   // CRC-32C over every record in kKeys and kLeases.
   Expected<HashResponse, Error> hash();
   // CRC-32C over the kKeys records at or below `revision` (0: current); what compaction keeps is
@@ -210,6 +234,10 @@ class MvccStore {
   // Quota gate for requests that add `cost_bytes`; may raise the NOSPACE alarm in ctx.
   std::optional<Error> check_quota(ApplyCtx& ctx, uint64_t cost_bytes);
 
+  // A kKeys record a compaction dropped from the index and compact_step() has not deleted yet.
+  bool compacted_away(std::string_view user_key, Revision rev) const;
+  Expected<bool, Error> dropped_record(std::string_view record_key, std::string_view value) const;
+
   void attach(const std::string& key, int64_t lease);
   void detach(const std::string& key);
   void check_invariants() const;
@@ -225,6 +253,8 @@ class MvccStore {
   bool alarm_nospace_ = false;
   bool alarm_corrupt_ = false;
   uint64_t logical_bytes_ = 0;
+  std::deque<RemovedRevision> garbage_;  // dropped by compaction, not yet deleted; each key oldest first
+  bool compact_marker_ = false;          // kMeta "compact_finished" is present
   bool failed_ = false;
   std::vector<Event> events_;  // of the last applied entry
 };
@@ -243,6 +273,8 @@ struct StoreMeta {
   AppliedIndex applied;
   int64_t revision = 1;           // an empty store is at revision 1
   int64_t compact_revision = -1;  // -1: never compacted
+  // Present while a compaction's records are still being deleted (see "compact_finished").
+  std::optional<int64_t> finished_compact_revision;
   bool alarm_nospace = false;
   bool alarm_corrupt = false;
 };

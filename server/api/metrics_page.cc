@@ -15,6 +15,8 @@ namespace {
 struct NodeThreadValues {
   double keys = 0;
   double logical_bytes = 0;
+  double compaction_backlog = 0;  // compacted records not deleted yet
+  double compaction_deleted = 0;
   std::string cluster_version;  // major.minor
 };
 
@@ -25,6 +27,8 @@ awaitable<std::optional<NodeThreadValues>> node_thread_values(node::Node* n) {
         NodeThreadValues v;
         v.keys = static_cast<double>(n->store().index().size());
         v.logical_bytes = static_cast<double>(n->store().logical_size_bytes());
+        v.compaction_backlog = static_cast<double>(n->store().compaction_backlog());
+        v.compaction_deleted = static_cast<double>(n->compaction_records_deleted());
         v.cluster_version = node::cluster_version_short(n->downgrade());
         p->set(std::move(v));
       }))
@@ -81,6 +85,12 @@ void storage_series(Families& f, const node::NodeStats& st, uint64_t quota_bytes
   f.gauge("etcd_mvcc_db_total_size_in_use_in_bytes",
           "Total size of the underlying database logically in use in bytes.", v->logical_bytes);
   f.gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.", v->keys);
+  f.counter("etcd_debugging_mvcc_db_compaction_keys_total", "Total number of db keys compacted.",
+            v->compaction_deleted);
+  f.gauge(
+      "cairn_mvcc_compaction_backlog_records",
+      "Records a compaction dropped that are still waiting to be deleted (server/node/compaction_sweeper.h).",
+      v->compaction_backlog);
   f.gauge("etcd_cluster_version",
           "Which version is running. 1 for 'cluster_version' label with current cluster version", 1,
           {{"cluster_version", v->cluster_version}});

@@ -115,6 +115,7 @@ struct Flags {
   bool enable_lease_checkpoint = false;
   bool enable_lease_checkpoint_persist = false;
   int64_t compaction_batch_limit = 1000;
+  GoDuration compaction_sleep_interval = std::chrono::milliseconds(10);
   GoDuration watch_progress_notify_interval = std::chrono::minutes(10);
   GoDuration warning_apply_duration = std::chrono::milliseconds(100);
   bool memory_mlock = false;

@@ -271,6 +271,13 @@ void member_options(const Flags& g, node::NodeConfig& nc) {
   nc.max_learners = g.max_learners;
   nc.max_txn_ops = g.max_txn_ops;
   nc.warning_apply_duration = g.warning_apply_duration;
+  // etcd's mvcc takes 0 as "the default"; a negative value means the same here.
+  nc.compaction_batch_limit =
+      g.compaction_batch_limit > 0 ? static_cast<size_t>(g.compaction_batch_limit) : 1000;
+  nc.compaction_sleep_interval =
+      g.compaction_sleep_interval.count() > 0
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(g.compaction_sleep_interval)
+          : std::chrono::milliseconds(10);
   nc.max_wals = g.max_wals;
   nc.async_wal_writes = g.wal_write_mode == "async";
   nc.force_new_cluster = g.force_new_cluster;

@@ -362,6 +362,9 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   tick_timer_->async_wait([this](boost::system::error_code e) {
     if (!e) on_tick();
   });
+  sweeper_ = std::make_unique<CompactionSweeper>(
+      ioc_, CompactionSweeper::Options{cfg_.compaction_batch_limit, cfg_.compaction_sleep_interval},
+      [this] { return store_.get(); }, [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
   if (cfg_.async_wal_writes) {
     wal_writer_ = std::make_unique<WalWriter>(
         *wal_, wal_mu_,
@@ -375,7 +378,10 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     auto guard = boost::asio::make_work_guard(ioc_);
     ioc_.run();
   });
-  boost::asio::post(ioc_, [this] { process_ready(); });
+  boost::asio::post(ioc_, [this] {
+    sweeper_->poke();  // what a compaction left before a restart
+    process_ready();
+  });
   return true;
 }
 
@@ -415,6 +421,7 @@ void Node::stop() {
         if (o.on_stop) o.on_stop();
       fail_all(err_stopped());
       if (tick_timer_) tick_timer_->cancel();
+      if (sweeper_) sweeper_->stop();
       if (wal_writer_) wal_writer_->stop();  // writes what is queued
       if (wal_) {
         std::lock_guard wl(wal_mu_);
@@ -887,6 +894,7 @@ void Node::apply_committed(const std::vector<raft::Entry>& entries) {
       apply_entry(e);
     }
   }
+  if (sweeper_) sweeper_->poke();
 }
 
 // etcd's milestone once this member's attributes are committed (etcdserver/server.go publish).

@@ -45,6 +45,7 @@
 #include "server/metrics/histogram.h"
 #include "server/metrics/peer_metrics.h"
 #include "server/net/peer_transport.h"
+#include "server/node/compaction_sweeper.h"
 #include "server/node/errors.h"
 #include "server/node/mvcc_metrics.h"
 #include "server/node/read_index.h"
@@ -113,6 +114,10 @@ struct NodeConfig {
   // thread goes on (raft::Config::async_storage_writes); false (sync, the default): written and
   // fsynced on the node thread.
   bool async_wal_writes = false;
+  // --experimental-compaction-batch-limit / -sleep-interval: the records a compaction dropped are
+  // deleted this many at a time, this far apart (compaction_sweeper.h).
+  size_t compaction_batch_limit = 1000;
+  std::chrono::milliseconds compaction_sleep_interval{10};
   // --auto-compaction-mode/-retention (server/compactor): off when both are zero.
   std::chrono::milliseconds auto_compaction_period{0};  // periodic: keep this much history
   int64_t auto_compaction_revisions = 0;                // revision: keep this many revisions
@@ -267,6 +272,8 @@ class Node {
 
   // ---- node thread only ----
   storage::MvccStore& store() { return *store_; }
+  // Records deleted by the compaction sweeper since start (node thread).
+  uint64_t compaction_records_deleted() const { return sweeper_ ? sweeper_->records_deleted() : 0; }
   HeaderInfo header() const;
   const std::map<uint64_t, MemberInfo>& members() const { return members_; }
   uint64_t leader() const { return lead_; }
@@ -371,7 +378,8 @@ class Node {
   std::unique_ptr<wal::Wal> wal_;
   // wal_writer.h: held by every use of wal_, on the node thread and on the writer's.
   std::mutex wal_mu_;
-  std::unique_ptr<WalWriter> wal_writer_;  // --wal-write-mode=async; destroyed before wal_
+  std::unique_ptr<CompactionSweeper> sweeper_;  // deletes compacted records between other work
+  std::unique_ptr<WalWriter> wal_writer_;       // --wal-write-mode=async; destroyed before wal_
   std::deque<PendingWrite> pending_writes_;
   raft::MemoryStorage mem_;
   std::unique_ptr<raft::RawNode> raw_;

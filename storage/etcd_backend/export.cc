@@ -95,11 +95,12 @@ Pairs removed_members(const ExportInfo& info) {
 
 Pairs meta_records(const StoreMeta& meta) {
   Pairs out{{std::string(kConsistentIndexKey), encode_u64(meta.applied.index)}};
-  if (meta.compact_revision >= 0) {
-    const std::string rev = encode_revision(Revision{meta.compact_revision, 0}, false);
-    out.emplace_back(kFinishedCompactKey, rev);
-    out.emplace_back(kScheduledCompactKey, rev);
-  }
+  // A compaction whose records cairn is still deleting is exported as etcd's unfinished one
+  // (scheduled > finished): etcd completes it when it opens the file, as after its own crash.
+  const int64_t finished = meta.finished_compact_revision.value_or(meta.compact_revision);
+  if (finished >= 0) out.emplace_back(kFinishedCompactKey, encode_revision(Revision{finished, 0}, false));
+  if (meta.compact_revision >= 0)
+    out.emplace_back(kScheduledCompactKey, encode_revision(Revision{meta.compact_revision, 0}, false));
   out.emplace_back(kTermKey, encode_u64(meta.applied.term));
   return out;
 }

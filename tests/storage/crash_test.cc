@@ -142,6 +142,7 @@ class FailingReadEngine final : public KvEngine {
   uint64_t size_bytes() override { return inner_.size_bytes(); }
   Expected<Unit, Error> compact_storage() override { return Unit{}; }
   bool fired() const { return left_ < 0; }
+  void fail_next_read() { left_ = 0; }
 
  private:
   MemoryEngine inner_;
@@ -323,6 +324,94 @@ TEST(CrashTest, RocksUnloggedWritesRecoverAConsistentPrefixAfterProcessDeath) {
     for (size_t i = applied; i < log.size(); ++i)  // the caller re-applies the rest (raft's replay)
       ASSERT_TRUE(same_outcome((*store)->apply(i + 1, kTerm, log[i]), ref.responses[i])) << i;
     EXPECT_EQ(fingerprint(**store), ref.fingerprints.back());
+  }
+}
+
+// A history with every shape compaction drops: superseded puts, whole generations ended by a delete,
+// keys deleted and created again.
+std::vector<ApplyRequest> long_history() {
+  std::vector<ApplyRequest> log;
+  for (int round = 0; round < 6; ++round) {
+    for (int k = 0; k < 12; ++k)
+      log.push_back(put(numbered("k", k), numbered("v", round * 100 + k)));
+    log.push_back(del(numbered("k", round), numbered("k", round + 3)));
+  }
+  return log;
+}
+
+size_t key_records(MvccStore& store) {
+  size_t n = 0;
+  for (auto it = store.engine().scan(Space::kKeys, "", ""); it->valid(); it->next())
+    ++n;
+  return n;
+}
+
+TEST(CompactionTest, ApplyReadsNoRecordAndStepsDeleteInBoundedBatches) {
+  auto log = long_history();
+  auto engine = std::make_unique<FailingReadEngine>(std::make_shared<MemoryDisk>(), 1'000'000);
+  FailingReadEngine* raw = engine.get();
+  auto store = std::move(MvccStore::open(std::move(engine))).value();
+  for (size_t i = 0; i < log.size(); ++i)
+    ASSERT_TRUE(store->apply(i + 1, kTerm, log[i]));
+  const size_t before = key_records(*store);
+  raw->fail_next_read();  // the compaction's apply must not read a single record
+  ASSERT_TRUE(store->apply(log.size() + 1, kTerm, CompactionRequest{store->revision() - 5, false}));
+  EXPECT_FALSE(raw->fired());
+  const size_t backlog = store->compaction_backlog();
+  ASSERT_GT(backlog, 20u);
+  EXPECT_EQ(key_records(*store), before);  // nothing deleted yet, but nothing visible either
+  const std::string fp = fingerprint(*store);
+  size_t steps = 0;
+  while (store->compaction_pending()) {
+    auto n = store->compact_step(10);
+    ASSERT_TRUE(n);
+    EXPECT_LE(*n, 10u);
+    ++steps;
+    EXPECT_EQ(fingerprint(*store), fp) << "after step " << steps;
+  }
+  EXPECT_EQ(steps, (backlog + 9) / 10);
+  EXPECT_EQ(key_records(*store), before - backlog);
+}
+
+TEST(CompactionTest, CrashBetweenStepsLosesNothingAndOpenResumesTheDeletions) {
+  auto log = long_history();
+  log.push_back(CompactionRequest{40, false});
+  for (int k = 0; k < 12; ++k)
+    log.push_back(put(numbered("k", k), "after"));
+  log.push_back(CompactionRequest{70, false});  // a second compaction while the first is pending
+  const Reference ref = reference(log);
+  size_t clean_records = 0;
+  {
+    auto s = std::move(MvccStore::open(std::make_unique<MemoryEngine>())).value();
+    for (size_t i = 0; i < log.size(); ++i)
+      ASSERT_TRUE(s->apply(i + 1, kTerm, log[i]));
+    while (s->compaction_pending())
+      ASSERT_TRUE(s->compact_step(1000));
+    clean_records = key_records(*s);
+  }
+  for (uint64_t crash_at = 0;; ++crash_at) {
+    auto disk = std::make_shared<MemoryDisk>();
+    auto store = std::move(MvccStore::open(std::make_unique<MemoryEngine>(disk))).value();
+    for (size_t i = 0; i < log.size(); ++i)
+      ASSERT_TRUE(store->apply(i + 1, kTerm, log[i]));
+    disk->crash_after_writes(crash_at);
+    bool crashed = false;
+    while (store->compaction_pending()) {
+      if (!store->compact_step(7)) {
+        crashed = true;
+        break;
+      }
+    }
+    store.reset();
+    disk->restart();
+    auto reopened = std::move(MvccStore::open(std::make_unique<MemoryEngine>(disk))).value();
+    EXPECT_EQ(fingerprint(*reopened), ref.fingerprints.back()) << "crash after " << crash_at << " steps";
+    EXPECT_EQ(reopened->compaction_pending(), crashed);
+    while (reopened->compaction_pending())
+      ASSERT_TRUE(reopened->compact_step(7));
+    EXPECT_EQ(key_records(*reopened), clean_records);
+    EXPECT_EQ(fingerprint(*reopened), ref.fingerprints.back());
+    if (!crashed) break;
   }
 }
 

@@ -8,10 +8,10 @@ namespace {
 
 KeyIndex example() {
   KeyIndex ki;
-  ki.put({2, 0});
-  ki.put({3, 0});
-  ki.tombstone({4, 0});
-  ki.put({6, 0});
+  ki.put({2, 0}, 20);  // record sizes: ten times the revision, to tell them apart
+  ki.put({3, 0}, 30);
+  ki.tombstone({4, 0}, 40);
+  ki.put({6, 0}, 60);
   return ki;
 }
 
@@ -50,6 +50,10 @@ TEST(KeyIndexTest, WorkedExampleCompactions) {
     ki.compact(3, &removed);
     EXPECT_EQ(mains(removed), (std::vector<int64_t>{2}));
     expect_hit(ki, 3, 3, 2, 2);  // reads at the compaction revision still work
+    EXPECT_FALSE(ki.holds({2, 0}));
+    EXPECT_TRUE(ki.holds({3, 0}));
+    EXPECT_TRUE(ki.holds({4, 0}));
+    EXPECT_FALSE(ki.holds({5, 0}));
     EXPECT_FALSE(ki.get(4));
   }
   for (int64_t at : {4, 5}) {
@@ -59,6 +63,9 @@ TEST(KeyIndexTest, WorkedExampleCompactions) {
     EXPECT_EQ(mains(removed), (std::vector<int64_t>{2, 3, 4}));
     EXPECT_TRUE(removed.back().tombstone);
     EXPECT_FALSE(removed.front().tombstone);
+    EXPECT_EQ(removed.back().record_bytes, 40u);  // what compaction frees, without reading records
+    EXPECT_FALSE(ki.holds({3, 0}));
+    EXPECT_TRUE(ki.holds({6, 0}));
     ASSERT_EQ(ki.generations().size(), 1u);
     expect_hit(ki, 6, 6, 6, 1);
   }
@@ -74,8 +81,8 @@ TEST(KeyIndexTest, WorkedExampleCompactions) {
 
 TEST(KeyIndexTest, CompactingPastTheLastTombstoneEmptiesTheKey) {
   KeyIndex ki;
-  ki.put({2, 0});
-  ki.tombstone({3, 1});
+  ki.put({2, 0}, 1);
+  ki.tombstone({3, 1}, 1);
   std::vector<RemovedRevision> removed;
   ki.compact(2, &removed);
   EXPECT_TRUE(removed.empty());
@@ -88,8 +95,8 @@ TEST(KeyIndexTest, CompactingPastTheLastTombstoneEmptiesTheKey) {
 TEST(KeyIndexTest, RestoreKeepsVersionArithmeticAfterCompaction) {
   // A key whose older history was compacted away: the first surviving record carries version 5.
   KeyIndex ki;
-  ki.restore_put({10, 0}, 3, 5);
-  ki.put({12, 0});
+  ki.restore_put({10, 0}, 1, 3, 5);
+  ki.put({12, 0}, 1);
   expect_hit(ki, 11, 10, 3, 5);
   expect_hit(ki, 12, 12, 3, 6);
   EXPECT_FALSE(ki.get(9));
@@ -97,10 +104,10 @@ TEST(KeyIndexTest, RestoreKeepsVersionArithmeticAfterCompaction) {
 
 TEST(TreeIndexTest, RangeHonoursEndConventionsAndRemovesEmptyKeys) {
   TreeIndex t;
-  t.at("a").put({2, 0});
-  t.at("b").put({3, 0});
-  t.at("c").put({4, 0});
-  t.at("b").tombstone({5, 0});
+  t.at("a").put({2, 0}, 1);
+  t.at("b").put({3, 0}, 1);
+  t.at("c").put({4, 0}, 1);
+  t.at("b").tombstone({5, 0}, 1);
   auto keys = [&](const std::string& k, const std::string& end, int64_t at) {
     std::string out;
     t.range(k, end, at, [&](const std::string& key, const IndexHit&) {
@@ -114,7 +121,7 @@ TEST(TreeIndexTest, RangeHonoursEndConventionsAndRemovesEmptyKeys) {
   EXPECT_EQ(keys("a", "c", 4), "ab");
   EXPECT_EQ(keys("b", std::string(1, '\0'), 9), "c");
   EXPECT_EQ(keys("c", "a", 9), "");
-  std::vector<std::pair<std::string, RemovedRevision>> removed;
+  std::vector<RemovedRevision> removed;
   t.compact(5, &removed);
   EXPECT_EQ(t.size(), 2u);
   EXPECT_EQ(removed.size(), 2u);
