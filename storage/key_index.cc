@@ -102,15 +102,42 @@ const KeyIndex* TreeIndex::find(std::string_view key) const {
   return it == keys_.end() ? nullptr : &it->second;
 }
 
+void TreeIndex::note_history(Slot s) {
+  if (s->second.listed_ || !s->second.has_history()) return;
+  s->second.listed_ = true;
+  historied_.push_back(s);
+}
+
+void TreeIndex::put(Slot s, Revision rev, uint32_t record_bytes) {
+  s->second.put(rev, record_bytes);
+  note_history(s);
+}
+
+void TreeIndex::restore_put(Slot s, Revision rev, uint32_t record_bytes, int64_t created, int64_t version) {
+  s->second.restore_put(rev, record_bytes, created, version);
+  note_history(s);
+}
+
+void TreeIndex::tombstone(Slot s, Revision rev, uint32_t record_bytes) {
+  s->second.tombstone(rev, record_bytes);
+  note_history(s);
+}
+
+// Keys without history are not visited: a single revision is always kept, and only a key with history
+// can end up empty (a generation closed by its tombstone).
 void TreeIndex::compact(int64_t at_main, std::vector<RemovedRevision>* removed) {
-  for (auto it = keys_.begin(); it != keys_.end();) {
-    it->second.compact(at_main, removed);
-    if (it->second.empty()) {
-      it = keys_.erase(it);
+  std::vector<Slot> still;
+  for (Slot s : historied_) {
+    s->second.compact(at_main, removed);
+    if (s->second.empty()) {
+      keys_.erase(s);
+    } else if (s->second.has_history()) {
+      still.push_back(s);
     } else {
-      ++it;
+      s->second.listed_ = false;
     }
   }
+  historied_.swap(still);
 }
 
 }  // namespace cairn::storage

@@ -93,16 +93,31 @@ class KeyIndex {
   bool empty() const;
 
   const std::vector<Generation>& generations() const { return generations_; }
+  // More than one revision: a compaction may drop some of them.
+  bool has_history() const { return generations_.size() > 1 || generations_[0].revs.size() > 1; }
 
  private:
+  friend class TreeIndex;
   std::vector<Generation> generations_{Generation{}};
+  bool listed_ = false;  // in TreeIndex::historied_
 };
 
 // All keys, ordered byte-wise. `end` follows etcd: empty means the single key `key`,
 // "\0" means every key >= `key`.
+//
+// Compaction visits only the keys it can change: a key with a single revision (one put, never
+// overwritten nor deleted) keeps it whatever the compaction revision, so only keys with two revisions
+// or more are listed for the next compaction (`historied_`, 8 bytes each). A store of a million keys
+// written once compacts without walking them; periodic compactions cost what was written since.
 class TreeIndex {
  public:
-  KeyIndex& at(const std::string& key) { return keys_[key]; }
+  using Slot = std::map<std::string, KeyIndex, std::less<>>::iterator;
+  // The key's entry, created empty if absent; stable until compaction removes the key.
+  Slot slot(const std::string& key) { return keys_.try_emplace(key).first; }
+  // KeyIndex's mutations, through the tree so that it knows which keys have history.
+  void put(Slot s, Revision rev, uint32_t record_bytes);
+  void restore_put(Slot s, Revision rev, uint32_t record_bytes, int64_t created, int64_t version);
+  void tombstone(Slot s, Revision rev, uint32_t record_bytes);
   const KeyIndex* find(std::string_view key) const;
 
   // Visits keys in [key, end) that are live at `at_main`, in key order, until `fn` returns false.
@@ -114,9 +129,14 @@ class TreeIndex {
   void compact(int64_t at_main, std::vector<RemovedRevision>* removed);
 
   size_t size() const { return keys_.size(); }
+  // Keys the next compaction visits (two revisions or more).
+  size_t historied() const { return historied_.size(); }
 
  private:
+  void note_history(Slot s);
+
   std::map<std::string, KeyIndex, std::less<>> keys_;
+  std::vector<Slot> historied_;  // keys with KeyIndex::listed_ set, each once
 };
 
 inline bool is_from_key(const std::string& end) {

@@ -383,8 +383,8 @@ Expected<Unit, Error> MvccStore::rebuild() {
     if (kv->mod_revision != rk->rev.main) return unexpected(corrupt("kv record revision mismatch"));
     max_main = std::max(max_main, rk->rev.main);
     const uint32_t bytes = record_size(it->key().size(), it->value().size());
-    KeyIndex& ki = index_.at(kv->key);
-    if (rk->tombstone && !ki.live()) {
+    const KeyIndex* known = index_.find(kv->key);
+    if (rk->tombstone && (known == nullptr || !known->live())) {
       // What a compaction still deleting records leaves: the tombstone of a generation whose puts are
       // already gone. Any other tombstone of a deleted key is damage.
       if (rk->rev.main > compact_rev_) return unexpected(corrupt("tombstone for a deleted key"));
@@ -392,13 +392,14 @@ Expected<Unit, Error> MvccStore::rebuild() {
       continue;
     }
     logical_bytes_ += bytes;
+    const TreeIndex::Slot slot = index_.slot(kv->key);
     if (rk->tombstone) {
-      ki.tombstone(rk->rev, bytes);
+      index_.tombstone(slot, rk->rev, bytes);
       key_lease_.erase(kv->key);
     } else {
-      ki.restore_put(rk->rev, bytes, kv->create_revision, kv->version);
+      index_.restore_put(slot, rk->rev, bytes, kv->create_revision, kv->version);
       // The index derives versions from the generation; the record states them. They must agree.
-      const auto hit = ki.get(rk->rev.main);
+      const auto hit = slot->second.get(rk->rev.main);
       if (!hit || hit->version != kv->version || hit->create_revision != kv->create_revision) {
         return unexpected(corrupt("kv record version/create_revision disagree with history"));
       }
@@ -736,8 +737,8 @@ void MvccStore::detach(const std::string& key) {
 
 Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& r) {
   const Revision rev{ctx.write_rev(), ctx.next_sub};
-  KeyIndex& ki = index_.at(r.key);
-  const std::optional<IndexHit> prior = ki.get(rev.main);
+  const TreeIndex::Slot slot = index_.slot(r.key);
+  const std::optional<IndexHit> prior = slot->second.get(rev.main);
   PutResponse resp;
   std::optional<KeyValue> prev;
   if (prior && (r.prev_kv || r.ignore_value || r.ignore_lease)) {
@@ -763,7 +764,7 @@ Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& 
   ctx.logical_delta += bytes;
   ctx.batch.put(Space::kKeys, rk, rec);
   ctx.pending.insert_or_assign(std::move(rk), std::move(rec));
-  ki.put(rev, bytes);
+  index_.put(slot, rev, bytes);
   detach(r.key);
   attach(r.key, kv.lease);
   ++ctx.next_sub;
@@ -784,7 +785,7 @@ Expected<Unit, Error> MvccStore::tombstone(ApplyCtx& ctx, const std::string& key
   const uint32_t bytes = record_size(rk.size(), rec.size());
   ctx.logical_delta += bytes;
   ctx.batch.put(Space::kKeys, rk, rec);
-  index_.at(key).tombstone(rev, bytes);
+  index_.tombstone(index_.slot(key), rev, bytes);
   detach(key);
   ++ctx.next_sub;
   events_.push_back(Event{Event::Type::kDelete, std::move(kv)});

@@ -206,18 +206,37 @@ awaitable<Reply> kv_txn(Node* n, std::string bytes, Caller c) {
   }
 }
 
+Reply compaction_reply(Node& nd, storage::ApplyResponse&) {
+  etcdserverpb::CompactionResponse out;
+  fill(nd, out.mutable_header());
+  return out.SerializeAsString();
+}
+
 awaitable<Reply> kv_compact(Node* n, std::string bytes, Caller c) {
   etcdserverpb::CompactionRequest pb;
   if (!parse(pb, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  {
-    auto aw_ = propose(n, c, EntryKind::kCompaction, std::move(bytes),
-                       [](Node& nd, storage::ApplyResponse&) -> Reply {
-                         etcdserverpb::CompactionResponse out;
-                         fill(nd, out.mutable_header());
-                         return out.SerializeAsString();
-                       });
+  if (!pb.physical()) {
+    auto aw_ = propose(n, c, EntryKind::kCompaction, std::move(bytes), compaction_reply);
     co_return co_await std::move(aw_);
   }
+  // physical: answer once this member has deleted what the compaction dropped (etcd waits for its
+  // backend the same way), not as soon as the entry is applied.
+  if (bytes.size() > n->config().max_request_bytes) co_return to_status(node::err_request_too_large());
+  auto aw_ = as_caller(n, c, [n, bytes = std::move(bytes)](node::EntryAuth who) {
+    return await_node([n, bytes, who = std::move(who)](PromisePtr p) mutable {
+      n->propose(EntryKind::kCompaction, std::move(bytes), std::move(who),
+                 [n, p](node::Result<storage::ApplyResponse> r) mutable {
+                   if (!r) {
+                     p->set(to_status(r.error()));
+                     return;
+                   }
+                   storage::ApplyResponse& applied = *r;
+                   n->when_compaction_swept(
+                       [p, reply = compaction_reply(*n, applied)]() mutable { p->set(std::move(reply)); });
+                 });
+    });
+  });
+  co_return co_await std::move(aw_);
 }
 
 void add_members(Node& n, google::protobuf::RepeatedPtrField<etcdserverpb::Member>* out) {

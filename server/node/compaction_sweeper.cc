@@ -15,7 +15,10 @@ CompactionSweeper::CompactionSweeper(boost::asio::io_context& ioc, Options optio
 void CompactionSweeper::poke() {
   if (scheduled_ || stopped_) return;
   storage::MvccStore* s = store_();
-  if (s == nullptr || !s->compaction_pending()) return;
+  if (s == nullptr || !s->compaction_pending()) {
+    run_waiters();
+    return;
+  }
   scheduled_ = true;
   timer_.expires_after(options_.interval);
   timer_.async_wait([this](boost::system::error_code e) {
@@ -24,9 +27,22 @@ void CompactionSweeper::poke() {
   });
 }
 
+void CompactionSweeper::when_swept(std::function<void()> fn) {
+  waiters_.push_back(std::move(fn));
+  poke();
+}
+
+void CompactionSweeper::run_waiters() {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters)
+    w();
+}
+
 void CompactionSweeper::stop() {
   stopped_ = true;
   timer_.cancel();
+  run_waiters();
 }
 
 void CompactionSweeper::sweep() {

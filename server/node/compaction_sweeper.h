@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "storage/mvcc_store.h"
 
@@ -36,6 +37,10 @@ class CompactionSweeper {
 
   // Starts sweeping if the store has records to delete and no sweep is scheduled. Node thread only.
   void poke();
+  // Runs `fn` once the store has no compacted record left (now, if it has none): Compact with
+  // physical = true answers then, as etcd's does once the compaction reached its backend. Also run at
+  // stop(). Node thread only.
+  void when_swept(std::function<void()> fn);
   void stop();
 
   uint64_t records_deleted() const { return deleted_; }
@@ -43,11 +48,13 @@ class CompactionSweeper {
 
  private:
   void sweep();
+  void run_waiters();
 
   Options options_;
   boost::asio::steady_timer timer_;
   std::function<storage::MvccStore*()> store_;
   std::function<void(const std::string&)> on_failure_;
+  std::vector<std::function<void()>> waiters_;
   bool scheduled_ = false;
   bool stopped_ = false;
   uint64_t deleted_ = 0;

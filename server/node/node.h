@@ -274,6 +274,14 @@ class Node {
   storage::MvccStore& store() { return *store_; }
   // Records deleted by the compaction sweeper since start (node thread).
   uint64_t compaction_records_deleted() const { return sweeper_ ? sweeper_->records_deleted() : 0; }
+  // Runs fn once no compacted record is left to delete (CompactionSweeper::when_swept; node thread).
+  void when_compaction_swept(std::function<void()> fn) {
+    if (sweeper_) {
+      sweeper_->when_swept(std::move(fn));
+    } else {
+      fn();
+    }
+  }
   HeaderInfo header() const;
   const std::map<uint64_t, MemberInfo>& members() const { return members_; }
   uint64_t leader() const { return lead_; }

@@ -5,6 +5,7 @@
 # keep flowing); a follower is killed (SIGKILL) mid-way and restarted, and it finishes the job from
 # what it finds on disk (its store's unflushed writes are lost with the process: it replays the WAL,
 # compaction included, and deletes what is left). Every member ends with no backlog and the same HashKV.
+# Then Compact with --physical answers only once the serving member's backlog is gone.
 #   usage: e2e_compaction.sh path/to/cairn path/to/cairnctl   env: E2E_BASE_PORT (default 14300; +0..+21)
 # Exits 77 (skipped) without etcdctl. Every process it starts is killed by pid on exit.
 set -uo pipefail
@@ -62,6 +63,16 @@ fi
 check "no election during compaction (leader $leader, term $term)" "$(leader_num) $(term_of "$leader")" "$leader $term"
 hashes=$(ctl endpoint hashkv -w json | grep -o '"hash":[0-9]*' | sort -u | wc -l)
 check "every member has the same HashKV" "$hashes" "1"
-check "reads still see the kept revision" "$(cctl get k/1999 --print-value-only)" "r20"
+# --physical answers only once the serving member has deleted what the compaction dropped.
+for round in 21 22 23 24 25; do
+  { echo; for i in $(seq 0 1999); do echo "put k/$i r$round"; done; echo; echo; } |
+    cctl txn >/dev/null || { echo "FAIL load txn $round"; FAILED=1; }
+done
+before=$(metric "$leader" etcd_debugging_mvcc_db_compaction_keys_total)
+check "compact --physical" "$(EPS=$(ep_of "$leader") cctl compaction --physical $((rev + 5)))" "compacted revision $((rev + 5))"
+check "no backlog on the serving member when --physical answers" \
+  "$(metric "$leader" cairn_mvcc_compaction_backlog_records) $(( $(metric "$leader" etcd_debugging_mvcc_db_compaction_keys_total) - before ))" \
+  "0 10000"
+check "reads still see the latest value" "$(cctl get k/1999 --print-value-only)" "r25"
 check_match "a read below the compaction is refused" "$(cctl get k/0 --rev $((rev - 1)))" "required revision has been compacted"
 exit $FAILED

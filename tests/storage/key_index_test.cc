@@ -104,10 +104,10 @@ TEST(KeyIndexTest, RestoreKeepsVersionArithmeticAfterCompaction) {
 
 TEST(TreeIndexTest, RangeHonoursEndConventionsAndRemovesEmptyKeys) {
   TreeIndex t;
-  t.at("a").put({2, 0}, 1);
-  t.at("b").put({3, 0}, 1);
-  t.at("c").put({4, 0}, 1);
-  t.at("b").tombstone({5, 0}, 1);
+  t.put(t.slot("a"), {2, 0}, 1);
+  t.put(t.slot("b"), {3, 0}, 1);
+  t.put(t.slot("c"), {4, 0}, 1);
+  t.tombstone(t.slot("b"), {5, 0}, 1);
   auto keys = [&](const std::string& k, const std::string& end, int64_t at) {
     std::string out;
     t.range(k, end, at, [&](const std::string& key, const IndexHit&) {
@@ -121,10 +121,37 @@ TEST(TreeIndexTest, RangeHonoursEndConventionsAndRemovesEmptyKeys) {
   EXPECT_EQ(keys("a", "c", 4), "ab");
   EXPECT_EQ(keys("b", std::string(1, '\0'), 9), "c");
   EXPECT_EQ(keys("c", "a", 9), "");
+  EXPECT_EQ(t.historied(), 1u);  // only b has more than one revision
   std::vector<RemovedRevision> removed;
   t.compact(5, &removed);
   EXPECT_EQ(t.size(), 2u);
   EXPECT_EQ(removed.size(), 2u);
+  EXPECT_EQ(t.historied(), 0u);
+}
+
+TEST(TreeIndexTest, CompactionVisitsOnlyKeysWithHistoryAndForgetsThemOnceTrimmed) {
+  TreeIndex t;
+  for (int i = 0; i < 100; ++i)
+    t.put(t.slot("k" + std::to_string(i)), {2 + i, 0}, 1);  // written once: nothing to compact
+  EXPECT_EQ(t.historied(), 0u);
+  t.put(t.slot("k7"), {200, 0}, 1);
+  t.put(t.slot("k7"), {201, 0}, 1);
+  t.put(t.slot("k8"), {202, 0}, 1);
+  EXPECT_EQ(t.historied(), 2u);  // k7 is listed once
+  std::vector<RemovedRevision> removed;
+  t.compact(200, &removed);  // k7 loses 9 (keeps 200, 201); k8 keeps 10 (the newest <= 200) and 202
+  EXPECT_EQ(mains(removed), (std::vector<int64_t>{9}));
+  EXPECT_EQ(t.historied(), 2u);
+  removed.clear();
+  t.compact(300, &removed);  // both are down to one revision: neither is visited again
+  EXPECT_EQ(mains(removed), (std::vector<int64_t>{200, 10}));
+  EXPECT_EQ(t.historied(), 0u);
+  t.tombstone(t.slot("k8"), {301, 0}, 1);
+  removed.clear();
+  t.compact(301, &removed);  // the whole life of k8 goes, and the key with it
+  EXPECT_EQ(mains(removed), (std::vector<int64_t>{202, 301}));
+  EXPECT_EQ(t.find("k8"), nullptr);
+  EXPECT_EQ(t.size(), 99u);
 }
 
 }  // namespace

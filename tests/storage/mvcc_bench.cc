@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -118,7 +119,44 @@ void BM_Range100Keys(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The apply of one CompactionRequest (what holds the node thread) over a store of range(0) keys, of
+// which range(1) were overwritten since the last compaction; and the sweeper's deletions of what it
+// dropped, in batches of 1,000 (counted apart: the node runs them between other work).
+void BM_CompactionEntry(benchmark::State& state) {
+  Fixture& f = fixture(state.range(0));
+  const int64_t overwritten = state.range(1);
+  const std::string value(kValueBytes, 'c');
+  std::mt19937_64 rng(4);
+  double sweep_seconds = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int64_t i = 0; i < overwritten; ++i) {
+      PutRequest p;
+      p.key = key_of(static_cast<int64_t>(rng() % static_cast<uint64_t>(f.keys)));
+      p.value = value;
+      if (!f.store->apply(++f.index, 1, p)) std::abort();
+    }
+    state.ResumeTiming();
+    if (!f.store->apply(++f.index, 1, CompactionRequest{f.store->revision(), false}))
+      state.SkipWithError("compaction failed");
+    state.PauseTiming();
+    const auto t0 = std::chrono::steady_clock::now();
+    while (f.store->compaction_pending())
+      if (!f.store->compact_step(1000)) std::abort();
+    sweep_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.ResumeTiming();
+  }
+  state.counters["sweep_ms"] =
+      benchmark::Counter(sweep_seconds * 1e3 / static_cast<double>(state.iterations()));
+}
+
 BENCHMARK(BM_Put)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CompactionEntry)
+    ->Args({1'000'000, 0})
+    ->Args({1'000'000, 10'000})
+    ->Args({1'000'000, 100'000})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 BENCHMARK(BM_RangeOneKey)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Range100Keys)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
