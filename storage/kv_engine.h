@@ -10,7 +10,8 @@
 //   kAuth    users, roles, the auth revision and the enabled flag: written by server/auth through
 //            MvccStore::apply's `extra` ops, never read by the store (server/auth/auth_store.h)
 //
-// Thread-safety contract: one thread (the apply thread) calls write(), get() and scan(); checkpoint()
+// Thread-safety contract: one thread (the apply thread) calls write(), get() and scan() (a scan()
+// iterator must not be used across a write(); a scan_snapshot() one may); checkpoint()
 // and the size functions may be called from any thread at any time, including while writes continue,
 // and see a state between two whole batches.
 #pragma once
@@ -105,6 +106,13 @@ class KvEngine {
     return out;
   }
   virtual std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) = 0;
+  // Like scan(), but the iterator keeps seeing the engine as it was when scan_snapshot() returned, even
+  // while write() goes on between its steps (RocksDB iterators are point-in-time views already; the
+  // memory engine copies the range).
+  virtual std::unique_ptr<EngineIterator> scan_snapshot(Space space, std::string_view start,
+                                                        std::string_view end) {
+    return scan(space, start, end);
+  }
   virtual Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) = 0;
   // Makes every write that returned so far durable (for writes made with sync = false). An engine
   // without a separate durability step (the in-memory one) has nothing to do.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "storage/codec.h"
 #include "storage/crc32c.h"
@@ -32,6 +33,22 @@ class MemoryIterator final : public EngineIterator {
  private:
   MemoryDisk::Table::const_iterator it_;
   MemoryDisk::Table::const_iterator end_it_;
+};
+
+// A copy of the range, so that writes while it is in use cannot touch it.
+class CopiedIterator final : public EngineIterator {
+ public:
+  CopiedIterator(const MemoryDisk::Table& t, std::string_view start, std::string_view end)
+      : rows_(t.lower_bound(start), end.empty() ? t.end() : t.lower_bound(end)) {}
+  bool valid() const override { return pos_ < rows_.size(); }
+  void next() override { ++pos_; }
+  std::string_view key() const override { return rows_[pos_].first; }
+  std::string_view value() const override { return rows_[pos_].second; }
+  Expected<Unit, Error> status() const override { return Unit{}; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> rows_;
+  size_t pos_ = 0;
 };
 
 class FailedIterator final : public EngineIterator {
@@ -95,6 +112,13 @@ std::unique_ptr<EngineIterator> MemoryEngine::scan(Space space, std::string_view
   if (disk_->down_) return std::make_unique<FailedIterator>();
   // Only the apply thread mutates the tables, and it does not write while it iterates.
   return std::make_unique<MemoryIterator>(disk_->tables_[static_cast<size_t>(space)], start, end);
+}
+
+std::unique_ptr<EngineIterator> MemoryEngine::scan_snapshot(Space space, std::string_view start,
+                                                            std::string_view end) {
+  std::lock_guard lock(disk_->mu_);
+  if (disk_->down_) return std::make_unique<FailedIterator>();
+  return std::make_unique<CopiedIterator>(disk_->tables_[static_cast<size_t>(space)], start, end);
 }
 
 Expected<Unit, Error> MemoryEngine::write(const WriteBatch& batch, WriteOptions) {

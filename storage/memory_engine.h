@@ -59,6 +59,8 @@ class MemoryEngine final : public KvEngine {
 
   Expected<std::optional<std::string>, Error> get(Space space, std::string_view key) override;
   std::unique_ptr<EngineIterator> scan(Space space, std::string_view start, std::string_view end) override;
+  std::unique_ptr<EngineIterator> scan_snapshot(Space space, std::string_view start,
+                                                std::string_view end) override;
   Expected<Unit, Error> write(const WriteBatch& batch, WriteOptions options) override;
   Expected<Unit, Error> checkpoint(const std::string& dir) override;
   uint64_t size_bytes() override;

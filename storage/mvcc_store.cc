@@ -1156,48 +1156,22 @@ Expected<MvccStore::EventBatch, Error> MvccStore::events(std::string_view key, s
 // ---- Maintenance ----
 
 Expected<HashResponse, Error> MvccStore::hash() {
-  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
-  uint32_t h = 0;
-  for (Space s : {Space::kKeys, Space::kLeases}) {
-    h = crc32c_extend(h, space_name(s));
-    auto it = engine_->scan(s, "", "");
-    for (; it->valid(); it->next()) {
-      if (s == Space::kKeys) {
-        auto dropped = dropped_record(it->key(), it->value());
-        if (!dropped) return unexpected(dropped.error());
-        if (*dropped) continue;
-      }
-      h = crc32c_extend(h, it->key());
-      h = crc32c_extend(h, it->value());
-    }
-    if (auto st = it->status(); !st) return unexpected(st.error());
-  }
+  auto h = start_hash();
+  if (!h) return unexpected(h.error());
+  auto done = h->step(SIZE_MAX);
+  if (!done) return unexpected(done.error());
   HashResponse resp;
-  resp.header.revision = rev_;
-  resp.hash = h;
+  resp.header = h->kv().header;
+  resp.hash = h->kv().hash;
   return resp;
 }
 
 Expected<HashKvResponse, Error> MvccStore::hash_kv(int64_t revision) {
-  if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
-  if (revision > 0 && revision <= compact_rev_) return unexpected(make_error(Errc::kCompacted));
-  if (revision > rev_) return unexpected(make_error(Errc::kFutureRev));
-  const int64_t upto = revision > 0 ? revision : rev_;
-  uint32_t h = crc32c_extend(0, space_name(Space::kKeys));
-  auto it = engine_->scan(Space::kKeys, "", encode_revision_prefix(upto + 1));
-  for (; it->valid(); it->next()) {
-    auto dropped = dropped_record(it->key(), it->value());
-    if (!dropped) return unexpected(dropped.error());
-    if (*dropped) continue;
-    h = crc32c_extend(h, it->key());
-    h = crc32c_extend(h, it->value());
-  }
-  if (auto st = it->status(); !st) return unexpected(st.error());
-  HashKvResponse resp;
-  resp.header.revision = rev_;
-  resp.hash = h;
-  resp.compact_revision = compact_rev_;
-  return resp;
+  auto h = start_hash_kv(revision);
+  if (!h) return unexpected(h.error());
+  auto done = h->step(SIZE_MAX);
+  if (!done) return unexpected(done.error());
+  return h->kv();
 }
 
 // ---- Compaction's deletions ----
@@ -1206,18 +1180,6 @@ bool MvccStore::compacted_away(std::string_view user_key, Revision rev) const {
   if (garbage_.empty() || rev.main > compact_rev_) return false;
   const KeyIndex* ki = index_.find(user_key);
   return ki == nullptr || !ki->holds(rev);
-}
-
-Expected<bool, Error> MvccStore::dropped_record(std::string_view record_key, std::string_view value) const {
-  if (garbage_.empty()) return false;
-  auto rk = decode_revision_key(record_key);
-  if (!rk) return unexpected(corrupt("bad revision key"));
-  if (rk->rev.main > compact_rev_) return false;
-  codec::Reader peek(value);
-  uint8_t format = 0;
-  std::string_view k;
-  if (!peek.u8(&format) || !peek.bytes_view(&k)) return unexpected(corrupt("bad kv record"));
-  return compacted_away(k, rk->rev);
 }
 
 Expected<size_t, Error> MvccStore::compact_step(size_t max_records) {

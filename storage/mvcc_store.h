@@ -181,6 +181,44 @@ class MvccStore {
   // revision <= compact revision -> kCompacted; > current -> kFutureRev.
   Expected<HashKvResponse, Error> hash_kv(int64_t revision);
 
+  // hash() or hash_kv() a bounded number of records at a time, so that the apply thread can go on
+  // between steps (the node runs one step per turn of its loop: server/node/hash_runner.h). A Hasher
+  // reads the engine as it was at start (KvEngine::scan_snapshot), so applies between steps do not
+  // change its answer; a compaction between steps starts it again over the new compaction (a HashKV
+  // answer names the compaction it is for), or fails it with kCompacted if it covered the revision.
+  // It refers to the store and must not outlive it. Apply thread only.
+  class Hasher {
+   public:
+    Hasher(Hasher&&) = default;
+    Hasher& operator=(Hasher&&) = default;
+    Hasher(const Hasher&) = delete;
+    Hasher& operator=(const Hasher&) = delete;
+    // true: the answer is ready (hash and header in kv(); hash() callers read kv().hash).
+    Expected<bool, Error> step(size_t max_records);
+    const HashKvResponse& kv() const { return resp_; }
+
+   private:
+    friend class MvccStore;
+    Hasher(MvccStore* store, int64_t revision, bool whole)
+        : store_(store), revision_(revision), whole_(whole) {}
+    void restart();
+    Expected<Unit, Error> next_record(EngineIterator& it);
+
+    MvccStore* store_;
+    int64_t revision_;  // hash_kv's argument (0: current)
+    bool whole_;        // hash(): every record of kKeys and kLeases
+    int64_t upto_ = 0;
+    int64_t compact_ = -1;
+    bool filter_ = false;  // the snapshot may hold records compaction dropped (not deleted yet)
+    size_t space_ = 0;
+    std::vector<std::unique_ptr<EngineIterator>> its_;  // one per space, all opened at start
+    bool space_started_ = false;
+    uint32_t crc_ = 0;
+    HashKvResponse resp_;
+  };
+  Expected<Hasher, Error> start_hash();
+  Expected<Hasher, Error> start_hash_kv(int64_t revision);
+
   Expected<Unit, Error> defragment();
   // Writes a consistent copy of the store (engine checkpoint) into `dir` (which must not exist).
   Expected<Unit, Error> snapshot(const std::string& dir);
@@ -236,7 +274,6 @@ class MvccStore {
 
   // A kKeys record a compaction dropped from the index and compact_step() has not deleted yet.
   bool compacted_away(std::string_view user_key, Revision rev) const;
-  Expected<bool, Error> dropped_record(std::string_view record_key, std::string_view value) const;
 
   void attach(const std::string& key, int64_t lease);
   void detach(const std::string& key);

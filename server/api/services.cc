@@ -465,37 +465,53 @@ awaitable<Reply> m_status(Node* n, std::string, Caller) {
   }
 }
 
+// Like on_node_as, but fn(node, promise) answers later, from a callback on the node thread.
+template <class Check, class Fn>
+awaitable<Reply> on_node_later_as(Node* n, const Caller& c, Check check, Fn fn) {
+  return as_caller(n, c, [n, check = std::move(check), fn = std::move(fn)](node::EntryAuth who) {
+    return await_node([n, check, fn, who = std::move(who)](PromisePtr p) mutable {
+      if (!n->run([n, p, check, fn, who]() mutable {
+            if (auto e = check(*n, who)) {
+              p->set(to_status(*e));
+              return;
+            }
+            fn(*n, p);
+          }))
+        p->set(to_status(node::err_too_many_requests()));
+    });
+  });
+}
+
+// Hash and HashKV run in steps between the node's other work (server/node/hash_runner.h).
 awaitable<Reply> m_hash(Node* n, std::string, Caller c) {
-  {
-    auto aw_ = on_node_as(n, c, admin_for_maintenance, [](Node& nd) -> Reply {
-      auto r = nd.store().hash();
-      if (!r) return to_status(node::from_store(r.error()));
+  auto aw_ = on_node_later_as(n, c, admin_for_maintenance, [](Node& nd, PromisePtr p) {
+    nd.hash_async(true, 0, [&nd, p](Expected<storage::HashKvResponse, EtcdError> r) {
+      if (!r) return p->set(to_status(r.error()));
       etcdserverpb::HashResponse out;
       fill(nd, out.mutable_header());
       out.set_hash(r->hash);
-      return out.SerializeAsString();
+      p->set(out.SerializeAsString());
     });
-    co_return co_await std::move(aw_);
-  }
+  });
+  co_return co_await std::move(aw_);
 }
 
 awaitable<Reply> m_hashkv(Node* n, std::string bytes, Caller c) {
   etcdserverpb::HashKVRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
-  int64_t rev = req.revision();
-  {
-    auto aw_ = on_node_as(n, c, admin_for_maintenance, [rev](Node& nd) -> Reply {
-      auto r = nd.store().hash_kv(rev);
-      if (!r) return to_status(node::from_store(r.error()));
+  const int64_t rev = req.revision();
+  auto aw_ = on_node_later_as(n, c, admin_for_maintenance, [rev](Node& nd, PromisePtr p) {
+    nd.hash_async(false, rev, [&nd, p, rev](Expected<storage::HashKvResponse, EtcdError> r) {
+      if (!r) return p->set(to_status(r.error()));
       etcdserverpb::HashKVResponse out;
       fill(nd, out.mutable_header());
       out.set_hash(r->hash);
       out.set_compact_revision(r->compact_revision);
       out.set_hash_revision(rev > 0 ? rev : r->header.revision);
-      return out.SerializeAsString();
+      p->set(out.SerializeAsString());
     });
-    co_return co_await std::move(aw_);
-  }
+  });
+  co_return co_await std::move(aw_);
 }
 
 awaitable<Reply> m_defrag(Node* n, std::string, Caller c) {

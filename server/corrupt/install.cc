@@ -34,11 +34,12 @@ struct Snapshot {
   bool ok = false;
 };
 
-Snapshot take_snapshot(node::Node& n, const Options& o) {
+// Node thread, once the local HashKV is done.
+Snapshot snapshot_of(node::Node& n, const Options& o,
+                     const Expected<storage::HashKvResponse, node::EtcdError>& h) {
   Snapshot s;
-  auto h = n.store().hash_kv(0);
   if (!h) return s;
-  s.local = LocalHash{h->hash, n.store().revision(), n.store().compact_revision()};
+  s.local = LocalHash{h->hash, h->header.revision, h->compact_revision};
   for (const auto& [id, m] : n.members()) {
     if (id == n.member_id() || m.learner) continue;
     Peer p{id, {}};
@@ -65,6 +66,21 @@ awaitable<std::optional<T>> on_node(node::Node& n, Fn fn) {
   node::Node* np = &n;
   (void)n.run([np, promise, fn = std::move(fn)] { promise->set(fn(*np)); });
   promise.reset();  // a task that never runs drops the last reference: the wait yields nullopt
+  return pc.second.wait();
+}
+
+// The local HashKV, computed in steps between the node's other work (server/node/hash_runner.h), and the
+// peers to ask. nullopt when the node is stopping.
+awaitable<std::optional<Snapshot>> hashed_snapshot(node::Node& n, const Options& o) {
+  auto pc = net::make_completion<Snapshot>();
+  auto promise = std::make_shared<net::CompletionPromise<Snapshot>>(std::move(pc.first));
+  node::Node* np = &n;
+  (void)n.run([np, promise, o] {
+    np->hash_async(false, 0, [np, promise, o](const Expected<storage::HashKvResponse, node::EtcdError>& h) {
+      promise->set(snapshot_of(*np, o, h));
+    });
+  });
+  promise.reset();
   return pc.second.wait();
 }
 
@@ -106,8 +122,7 @@ std::string hex(uint64_t id) {
 // (GCC 12 double-destroys lambda captures inside a co_await expression: every awaitable that takes a
 // lambda is made first and awaited after.)
 awaitable<std::optional<std::string>> initial_round(node::Node& n, const Options& o) {
-  const Options* op = &o;
-  auto snap_wait = on_node<Snapshot>(n, [op](node::Node& nd) { return take_snapshot(nd, *op); });
+  auto snap_wait = hashed_snapshot(n, o);
   auto snap = co_await std::move(snap_wait);
   if (!snap || !snap->ok) co_return std::string("initial corruption check: cannot hash the local store");
   std::vector<std::string> notes;
@@ -138,17 +153,24 @@ struct Periodic {
 };
 
 // One leader round: hash, ask the peers, hash again, raise CORRUPT for the members that differ.
-awaitable<void> periodic_round(std::shared_ptr<Periodic> st, std::shared_ptr<const Snapshot> before) {
+awaitable<void> periodic_round(std::shared_ptr<Periodic> st) {
   node::Node& n = *st->node;
+  auto before_wait = hashed_snapshot(n, st->options);
+  auto before = std::make_shared<const std::optional<Snapshot>>(co_await std::move(before_wait));
   std::vector<std::string> notes;
-  auto ask = ask_peers(before->peers, before->local.revision, st->options.rpc_timeout, &notes);
-  auto peers = std::make_shared<const std::vector<PeerHash>>(co_await std::move(ask));
-  auto judge = on_node<std::vector<uint64_t>>(n, [st, before, peers](node::Node& nd) {
-    auto after = take_snapshot(nd, st->options);
+  std::shared_ptr<const std::vector<PeerHash>> peers;
+  std::optional<Snapshot> after;
+  if (*before && (*before)->ok) {
+    auto ask = ask_peers((*before)->peers, (*before)->local.revision, st->options.rpc_timeout, &notes);
+    peers = std::make_shared<const std::vector<PeerHash>>(co_await std::move(ask));
+    auto after_wait = hashed_snapshot(n, st->options);
+    after = co_await std::move(after_wait);
+  }
+  auto judge = on_node<std::vector<uint64_t>>(n, [st, before, peers, after](node::Node& nd) {
     st->in_flight = false;
     st->next = Clock::now() + st->options.period;
-    if (!after.ok) return std::vector<uint64_t>{};
-    return judge_periodic(before->local, after.local, nd.member_id(), *peers);
+    if (!peers || !after || !after->ok) return std::vector<uint64_t>{};
+    return judge_periodic((*before)->local, after->local, nd.member_id(), *peers);
   });
   auto verdict = co_await std::move(judge);
   if (!verdict) co_return;
@@ -189,10 +211,8 @@ std::shared_ptr<void> install(node::Node& node, asio::io_context& net_ioc, const
   o.on_tick = [st, strand] {
     node::Node& n = *st->node;
     if (st->in_flight || n.leader() != n.member_id() || Clock::now() < st->next) return;
-    auto before = std::make_shared<const Snapshot>(take_snapshot(n, st->options));
-    if (!before->ok) return;
     st->in_flight = true;
-    asio::co_spawn(strand, periodic_round(st, before), asio::detached);
+    asio::co_spawn(strand, periodic_round(st), asio::detached);
   };
   node.add_observer(std::move(o));
   return st;

@@ -365,6 +365,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   sweeper_ = std::make_unique<CompactionSweeper>(
       ioc_, CompactionSweeper::Options{cfg_.compaction_batch_limit, cfg_.compaction_sleep_interval},
       [this] { return store_.get(); }, [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
+  hashes_ = std::make_unique<HashRunner>(ioc_, kHashRecordsPerStep, kHashJobsMax);
   if (cfg_.async_wal_writes) {
     wal_writer_ = std::make_unique<WalWriter>(
         *wal_, wal_mu_,
@@ -422,6 +423,7 @@ void Node::stop() {
       fail_all(err_stopped());
       if (tick_timer_) tick_timer_->cancel();
       if (sweeper_) sweeper_->stop();
+      if (hashes_) hashes_->cancel_all(err_stopped());
       if (wal_writer_) wal_writer_->stop();  // writes what is queued
       if (wal_) {
         std::lock_guard wl(wal_mu_);
@@ -703,6 +705,16 @@ void Node::on_step_refused(uint64_t from, raft::MessageType type, raft::Error er
              {"error", raft::to_string(err)},
              {"refused-since-last-line", std::to_string(refused_since_log_)}});
   refused_since_log_ = 0;
+}
+
+void Node::hash_async(bool whole, int64_t revision, HashRunner::Done done) {
+  auto hasher = whole ? store_->start_hash() : store_->start_hash_kv(revision);
+  if (!hasher) {
+    boost::asio::post(ioc_,
+                      [done = std::move(done), e = from_store(hasher.error())] { done(unexpected(e)); });
+    return;
+  }
+  hashes_->run(std::move(*hasher), std::move(done));
 }
 
 void Node::start_read_round() {
@@ -1373,6 +1385,9 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
 // Step 3: swap the store directories, reopen, and let the log and the observers catch up.
 void Node::finish_snapshot_install(raft::Snapshot snap) {
   namespace fs = std::filesystem;
+  // Hashes in progress read the store being replaced; their clients retry against the new one.
+  hashes_->cancel_all(
+      EtcdError{net::StatusCode::kUnavailable, "etcdserver: store replaced by a snapshot; retry"});
   store_.reset();
   const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
                                              {"term", std::to_string(snap.metadata.term)}};

@@ -47,6 +47,7 @@
 #include "server/net/peer_transport.h"
 #include "server/node/compaction_sweeper.h"
 #include "server/node/errors.h"
+#include "server/node/hash_runner.h"
 #include "server/node/mvcc_metrics.h"
 #include "server/node/read_index.h"
 #include "server/node/reconfig_check.h"
@@ -77,6 +78,10 @@ inline constexpr size_t kPendingRequestsMax = 65'536;
 // Applied entries between background flushes of the store (whose writes skip RocksDB's WAL): what a
 // killed member replays from the raft WAL on restart is about this many entries at most.
 inline constexpr uint64_t kStoreFlushEntries = 10'000;
+// Hash/HashKV (hash_runner.h): records hashed per turn of the node loop (a few milliseconds), and how
+// many hashes may run at once.
+inline constexpr size_t kHashRecordsPerStep = 10'000;
+inline constexpr size_t kHashJobsMax = 8;
 
 struct MemberInfo {
   uint64_t id = 0;
@@ -274,6 +279,9 @@ class Node {
   storage::MvccStore& store() { return *store_; }
   // Records deleted by the compaction sweeper since start (node thread).
   uint64_t compaction_records_deleted() const { return sweeper_ ? sweeper_->records_deleted() : 0; }
+  // Maintenance.Hash (whole) or HashKV at `revision`, computed in bounded steps between the node's other
+  // work (hash_runner.h); done() gets the answer on the node thread. Node thread only.
+  void hash_async(bool whole, int64_t revision, HashRunner::Done done);
   // Runs fn once no compacted record is left to delete (CompactionSweeper::when_swept; node thread).
   void when_compaction_swept(std::function<void()> fn) {
     if (sweeper_) {
@@ -387,6 +395,7 @@ class Node {
   // wal_writer.h: held by every use of wal_, on the node thread and on the writer's.
   std::mutex wal_mu_;
   std::unique_ptr<CompactionSweeper> sweeper_;  // deletes compacted records between other work
+  std::unique_ptr<HashRunner> hashes_;          // Hash/HashKV in steps
   std::unique_ptr<WalWriter> wal_writer_;       // --wal-write-mode=async; destroyed before wal_
   std::deque<PendingWrite> pending_writes_;
   raft::MemoryStorage mem_;
