@@ -13,7 +13,8 @@
 // Thread-safety contract: one thread (the apply thread) calls write(), get() and scan() (a scan()
 // iterator must not be used across a write(); a scan_snapshot() one may); checkpoint()
 // and the size functions may be called from any thread at any time, including while writes continue,
-// and see a state between two whole batches.
+// and see a state between two whole batches; compact_storage() and stop_compact_storage() may be called
+// from another thread too.
 #pragma once
 
 #include <cstdint>
@@ -127,8 +128,12 @@ class KvEngine {
 
   // Physical size on disk (or in memory) in bytes; the figure reported as dbSize.
   virtual uint64_t size_bytes() = 0;
-  // Rewrites storage to reclaim space left by deletions (etcd's defragment).
+  // Rewrites storage to reclaim space left by deletions (etcd's defragment). May run on another thread
+  // while the apply thread goes on writing (RocksDB's manual compaction).
   virtual Expected<Unit, Error> compact_storage() = 0;
+  // Makes a compact_storage() running on another thread return soon (with an error) and every later
+  // one fail: called before the engine is closed under it. Any thread.
+  virtual void stop_compact_storage() {}
 };
 
 }  // namespace cairn::storage

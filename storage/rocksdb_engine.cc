@@ -229,4 +229,8 @@ Expected<Unit, Error> RocksEngine::compact_storage() {
   return Unit{};
 }
 
+void RocksEngine::stop_compact_storage() {
+  db_->DisableManualCompaction();  // a running CompactRange returns "manual compaction paused"
+}
+
 }  // namespace cairn::storage

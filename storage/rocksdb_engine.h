@@ -59,6 +59,7 @@ class RocksEngine final : public KvEngine {
   Expected<Unit, Error> checkpoint(const std::string& dir) override;
   uint64_t size_bytes() override;
   Expected<Unit, Error> compact_storage() override;
+  void stop_compact_storage() override;
   // Bytes the block cache holds now (tests and metrics).
   uint64_t block_cache_usage_bytes() const;
 

@@ -514,17 +514,17 @@ awaitable<Reply> m_hashkv(Node* n, std::string bytes, Caller c) {
   co_return co_await std::move(aw_);
 }
 
+// Defragment runs on its own thread while the node goes on (server/node/defragmenter.h).
 awaitable<Reply> m_defrag(Node* n, std::string, Caller c) {
-  {
-    auto aw_ = on_node_as(n, c, admin_for_maintenance, [](Node& nd) -> Reply {
-      auto r = nd.store().defragment();
-      if (!r) return to_status(node::from_store(r.error()));
+  auto aw_ = on_node_later_as(n, c, admin_for_maintenance, [](Node& nd, PromisePtr p) {
+    nd.defragment_async([&nd, p](Expected<storage::Unit, EtcdError> r) {
+      if (!r) return p->set(to_status(r.error()));
       etcdserverpb::DefragmentResponse out;
       fill(nd, out.mutable_header());
-      return out.SerializeAsString();
+      p->set(out.SerializeAsString());
     });
-    co_return co_await std::move(aw_);
-  }
+  });
+  co_return co_await std::move(aw_);
 }
 
 Reply alarm_reply(Node& nd) {

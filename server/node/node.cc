@@ -366,6 +366,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
       ioc_, CompactionSweeper::Options{cfg_.compaction_batch_limit, cfg_.compaction_sleep_interval},
       [this] { return store_.get(); }, [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
   hashes_ = std::make_unique<HashRunner>(ioc_, kHashRecordsPerStep, kHashJobsMax);
+  defrag_ = std::make_unique<Defragmenter>(ioc_);
   if (cfg_.async_wal_writes) {
     wal_writer_ = std::make_unique<WalWriter>(
         *wal_, wal_mu_,
@@ -424,6 +425,7 @@ void Node::stop() {
       if (tick_timer_) tick_timer_->cancel();
       if (sweeper_) sweeper_->stop();
       if (hashes_) hashes_->cancel_all(err_stopped());
+      if (defrag_) defrag_->finish();
       if (wal_writer_) wal_writer_->stop();  // writes what is queued
       if (wal_) {
         std::lock_guard wl(wal_mu_);
@@ -1388,6 +1390,7 @@ void Node::finish_snapshot_install(raft::Snapshot snap) {
   // Hashes in progress read the store being replaced; their clients retry against the new one.
   hashes_->cancel_all(
       EtcdError{net::StatusCode::kUnavailable, "etcdserver: store replaced by a snapshot; retry"});
+  defrag_->finish();
   store_.reset();
   const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
                                              {"term", std::to_string(snap.metadata.term)}};

@@ -46,6 +46,7 @@
 #include "server/metrics/peer_metrics.h"
 #include "server/net/peer_transport.h"
 #include "server/node/compaction_sweeper.h"
+#include "server/node/defragmenter.h"
 #include "server/node/errors.h"
 #include "server/node/hash_runner.h"
 #include "server/node/mvcc_metrics.h"
@@ -282,6 +283,8 @@ class Node {
   // Maintenance.Hash (whole) or HashKV at `revision`, computed in bounded steps between the node's other
   // work (hash_runner.h); done() gets the answer on the node thread. Node thread only.
   void hash_async(bool whole, int64_t revision, HashRunner::Done done);
+  // Maintenance.Defragment on its own thread (defragmenter.h); done() runs on the node thread.
+  void defragment_async(Defragmenter::Done done) { defrag_->start(store_->engine(), std::move(done)); }
   // Runs fn once no compacted record is left to delete (CompactionSweeper::when_swept; node thread).
   void when_compaction_swept(std::function<void()> fn) {
     if (sweeper_) {
@@ -396,6 +399,7 @@ class Node {
   std::mutex wal_mu_;
   std::unique_ptr<CompactionSweeper> sweeper_;  // deletes compacted records between other work
   std::unique_ptr<HashRunner> hashes_;          // Hash/HashKV in steps
+  std::unique_ptr<Defragmenter> defrag_;        // Defragment beside the node thread
   std::unique_ptr<WalWriter> wal_writer_;       // --wal-write-mode=async; destroyed before wal_
   std::deque<PendingWrite> pending_writes_;
   raft::MemoryStorage mem_;
