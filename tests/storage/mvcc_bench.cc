@@ -136,6 +136,10 @@ void BM_CompactionEntry(benchmark::State& state) {
       p.value = value;
       if (!f.store->apply(++f.index, 1, p)) std::abort();
     }
+    PutRequest fresh;  // a new key, so that there is a revision to compact to even with nothing overwritten
+    fresh.key = "fresh/" + std::to_string(f.index);
+    fresh.value = value;
+    if (!f.store->apply(++f.index, 1, fresh)) std::abort();
     state.ResumeTiming();
     if (!f.store->apply(++f.index, 1, CompactionRequest{f.store->revision(), false}))
       state.SkipWithError("compaction failed");
