@@ -512,6 +512,16 @@ std::optional<Error> MvccStore::decode_range_batch(
   return std::nullopt;
 }
 
+KeyValue MvccStore::key_only(const std::string& key, const IndexHit& hit) const {
+  KeyValue kv;
+  kv.key = key;
+  kv.create_revision = hit.create_revision;
+  kv.mod_revision = hit.modified.main;
+  kv.version = hit.version;
+  if (auto l = key_lease_.find(key); l != key_lease_.end()) kv.lease = l->second;
+  return kv;
+}
+
 Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_t current,
                                                    const ApplyCtx* ctx) {
   int64_t rev = r.revision;
@@ -544,11 +554,18 @@ Expected<RangeResponse, Error> MvccStore::range_at(const RangeRequest& r, int64_
   // A keys-only range drops values as it decodes, unless it sorts by value (cleared after the sort).
   const bool drop_values = r.keys_only && r.sort_target != SortTarget::kValue;
   resp.kvs.reserve(hits.size());
-  const bool fill_cache = hits.size() <= kRangeReadBatchKeys;
-  for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
-    if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx, drop_values,
-                                    fill_cache, resp.kvs))
-      return unexpected(*e);
+  if (drop_values && rev == current) {
+    // Every hit is its key's newest revision: the index knows its revisions and version, key_lease_
+    // the lease of every live key, so a keys-only list of the present reads no record at all.
+    for (const auto& [k, hit] : hits)
+      resp.kvs.push_back(key_only(*k, hit));
+  } else {
+    const bool fill_cache = hits.size() <= kRangeReadBatchKeys;
+    for (size_t b = 0; b < hits.size(); b += kRangeReadBatchKeys) {
+      if (auto e = decode_range_batch(hits, b, std::min(hits.size(), b + kRangeReadBatchKeys), ctx,
+                                      drop_values, fill_cache, resp.kvs))
+        return unexpected(*e);
+    }
   }
   auto prune = [&](auto drop) { std::erase_if(resp.kvs, drop); };
   if (r.max_mod_revision != 0)

@@ -246,6 +246,8 @@ class MvccStore {
 
   Expected<KeyValue, Error> load(const std::string& key, const IndexHit& hit, const ApplyCtx* ctx);
   Expected<RangeResponse, Error> range_at(const RangeRequest& r, int64_t current, const ApplyCtx* ctx);
+  // A keys-only KeyValue of a live key's newest revision, from the index and key_lease_ (no read).
+  KeyValue key_only(const std::string& key, const IndexHit& hit) const;
   // Reads and decodes hits[begin, end) into out (range_at's engine reads, one batch). A range of more
   // than one batch reads past the block cache (KvEngine::ReadHints): a large list must not evict the
   // blocks that point reads and small ranges keep hitting.

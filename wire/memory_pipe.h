@@ -10,6 +10,10 @@
 // close() on an end is as a socket's close: what it wrote stays readable by the other end, which then
 // reads end of stream; the other end's writes from then on fail; the closing end's own pending operations
 // complete with an error. The destructor closes.
+//
+// Lifetime: the queues belong to the execution context of the executor the pipe was made with (the
+// dialing end's); that io_context must outlive both ends, or destroying the last end touches its freed
+// channel service. In a member both ends run on the same long-lived io_context.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

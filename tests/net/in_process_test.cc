@@ -18,8 +18,10 @@ using asio::awaitable;
 using namespace std::chrono_literals;
 
 TEST(InProcess, UnaryStreamingAndIdentity) {
-  TestServer server;
+  // The client first, so it outlives the server: the pipe's queues belong to the client's io_context,
+  // and the server's end of a connection may go only after the server stops.
   ClientThread client;
+  TestServer server;
   Endpoint ep = server.server().in_process_endpoint("alice");
   auto r = client.run<std::vector<std::string>>([&]() -> awaitable<std::vector<std::string>> {
     Channel ch(client.executor(), {ep});
@@ -49,8 +51,10 @@ TEST(InProcess, UnaryStreamingAndIdentity) {
 }
 
 TEST(InProcess, ClosingTheClientEndsTheServersConnection) {
-  TestServer server;
+  // The client first, so it outlives the server: the pipe's queues belong to the client's io_context,
+  // and the server's end of a connection may go only after the server stops.
   ClientThread client;
+  TestServer server;
   Endpoint ep = server.server().in_process_endpoint("");
   client.run<bool>([&]() -> awaitable<bool> {
     Channel ch(client.executor(), {ep});

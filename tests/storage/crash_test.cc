@@ -373,6 +373,38 @@ TEST(CompactionTest, ApplyReadsNoRecordAndStepsDeleteInBoundedBatches) {
   EXPECT_EQ(key_records(*store), before - backlog);
 }
 
+TEST(RangeTest, AKeysOnlyListOfThePresentReadsNoRecordAndMatchesTheFullOne) {
+  auto engine = std::make_unique<FailingReadEngine>(std::make_shared<MemoryDisk>(), 1'000'000);
+  FailingReadEngine* raw = engine.get();
+  auto store = std::move(MvccStore::open(std::move(engine))).value();
+  uint64_t index = 0;
+  ASSERT_TRUE(store->apply(++index, kTerm, LeaseGrantRequest{60, 9}));
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE(
+        store->apply(++index, kTerm, put(numbered("k", i % 100), numbered("v", i), i % 3 == 0 ? 9 : 0)));
+  ASSERT_TRUE(store->apply(++index, kTerm, del(numbered("k", 5))));
+  RangeRequest all = get("k", prefix_end("k"));
+  auto full = store->range(all);
+  ASSERT_TRUE(full);
+  all.keys_only = true;
+  raw->fail_next_read();
+  auto keys = store->range(all);
+  ASSERT_TRUE(keys) << keys.error().message();
+  EXPECT_FALSE(raw->fired());
+  ASSERT_EQ(keys->kvs.size(), 99u);
+  for (size_t i = 0; i < keys->kvs.size(); ++i) {
+    KeyValue want = full->kvs[i];
+    want.value.clear();
+    EXPECT_EQ(keys->kvs[i], want) << i;
+  }
+  EXPECT_EQ(keys->kvs[1].key, "k1");
+  EXPECT_EQ(keys->kvs[1].lease, 9);       // k1's newest put (i = 201) carries the lease
+  all.revision = store->revision() - 50;  // the past: leases of old records are only in the records
+  auto past = store->range(all);
+  EXPECT_TRUE(raw->fired());
+  EXPECT_FALSE(past);
+}
+
 TEST(CompactionTest, CrashBetweenStepsLosesNothingAndOpenResumesTheDeletions) {
   auto log = long_history();
   log.push_back(CompactionRequest{40, false});
