@@ -166,7 +166,7 @@ struct TxnResponse {
 
 struct CompactionRequest {
   int64_t revision = 0;
-  bool physical = false;  // compaction is applied synchronously; physical only matters to the server
+  bool physical = false;  // the store ignores it; the server answers once the records are deleted
   bool operator==(const CompactionRequest&) const = default;
 };
 
