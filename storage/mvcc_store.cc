@@ -663,12 +663,7 @@ Expected<bool, Error> MvccStore::compare(const Compare& c) {
   std::string end = c.range_end;
   index_.range(c.key, end, rev_, [&](const std::string& k, const IndexHit& hit) {
     any = true;
-    KeyValue kv;
-    kv.key = k;
-    kv.create_revision = hit.create_revision;
-    kv.mod_revision = hit.modified.main;
-    kv.version = hit.version;
-    if (auto l = key_lease_.find(k); l != key_lease_.end()) kv.lease = l->second;
+    KeyValue kv = key_only(k, hit);  // compares read the newest revisions (rev_)
     if (c.target == Compare::Target::kValue) {
       auto full = load(k, hit, nullptr);
       if (!full) {
