@@ -20,12 +20,12 @@ ep_of() { echo "127.0.0.1:$(cport "$1")"; }
 CLUSTER="m1=http://127.0.0.1:$(pport 1),m2=http://127.0.0.1:$(pport 2),m3=http://127.0.0.1:$(pport 3)"
 ALL=$(ep_of 1),$(ep_of 2),$(ep_of 3)
 
-start() { # start N: member mN (again, on its data dir, after a stop)
-  "$CAIRN" "${EXTRA_FLAGS[@]}" --name "m$1" --data-dir "$WORK/m$1" \
+start() { # start N: member mN (again, on its data dir, after a stop); EXTRA_FLAGS come last, so they win
+  "$CAIRN" --name "m$1" --data-dir "$WORK/m$1" \
     --listen-client-urls "http://$(ep_of "$1")" --advertise-client-urls "http://$(ep_of "$1")" \
     --listen-peer-urls "http://127.0.0.1:$(pport "$1")" --initial-advertise-peer-urls "http://127.0.0.1:$(pport "$1")" \
     --initial-cluster "$CLUSTER" --initial-cluster-token "e2e-$NAME" --heartbeat-interval 50 --election-timeout 500 \
-    >>"$WORK/m$1.log" 2>&1 &
+    "${EXTRA_FLAGS[@]}" >>"$WORK/m$1.log" 2>&1 &
   PIDS[$1]=$!
   disown $!
 }

@@ -13,7 +13,10 @@ CAIRN=${1:?usage: e2e_compaction.sh path/to/cairn path/to/cairnctl}
 CAIRNCTL=${2:?usage: e2e_compaction.sh path/to/cairn path/to/cairnctl}
 BASE=${E2E_BASE_PORT:-14300}
 NAME=compaction
-EXTRA_FLAGS=(--max-txn-ops 2000 --experimental-compaction-batch-limit 200 --experimental-compaction-sleep-interval 20ms)
+# etcd's default timeouts (the other e2e tests use 50/500 ms): "no election" then means what it would in
+# a deployment, not the luck of a loaded CI machine.
+EXTRA_FLAGS=(--max-txn-ops 2000 --experimental-compaction-batch-limit 200 --experimental-compaction-sleep-interval 20ms
+  --heartbeat-interval 100 --election-timeout 1000)
 source "$(dirname "$0")/../lib/cluster.sh"
 
 cctl() { timeout 60 "$CAIRNCTL" --endpoints="${EPS:-$ALL}" --command-timeout=30s "$@" 2>&1; }
