@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -374,7 +375,15 @@ TEST(PeerTransport, AMembersExtraConnectionReplacesItsOldest) {
 class CuttingRelay {
  public:
   CuttingRelay(std::uint16_t target, std::size_t cut_after)
-      : acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}), target_(target), cut_after_(cut_after) {
+      : acceptor_(ioc_), target_(target), cut_after_(cut_after) {
+    // A fixed, small receive buffer (inherited by accepted sockets) turns off the kernel's autotuning,
+    // which may grow a loopback buffer to tcp_rmem's maximum (32 MiB on some machines): the sender could
+    // then hand the whole transfer to the kernel before the cut and never learn it was lost.
+    asio::ip::tcp::endpoint at{asio::ip::make_address("127.0.0.1"), 0};
+    acceptor_.open(at.protocol());
+    acceptor_.set_option(asio::socket_base::receive_buffer_size(64 * 1024));
+    acceptor_.bind(at);
+    acceptor_.listen();
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -445,15 +454,24 @@ std::string random_payload(std::size_t size, std::uint64_t seed) {
   return s;
 }
 
+// The most a TCP send buffer may autotune to (the third field of tcp_wmem); 4 MiB when unknown.
+std::size_t tcp_send_buffer_max() {
+  std::ifstream f("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t lo = 0, def = 0, hi = 0;
+  if (f >> lo >> def >> hi) return hi;
+  return 4 << 20;
+}
+
 TEST(PeerTransport, PeerDisconnectingMidSnapshotGetsNoPartialPayloadAndTheNextOneIntact) {
   PeerTransportOptions opts;
   opts.chunk_bytes = 256 * 1024;
   opts.backoff_initial = 5ms;
   opts.backoff_max = 50ms;
   Node b(2, 0, opts);
-  // 32 MiB: the half left unsent when the connection drops is larger than what loopback socket buffers
-  // can hold, so the sender is still writing the transfer when it notices the drop.
-  constexpr std::size_t kSize = 32 * 1024 * 1024;
+  // 32 MiB: the half left unsent when the connection drops is larger than what the sender's socket
+  // buffer (tcp_wmem's maximum, 4 MiB by default) and the relay's fixed one can hold, so the sender is
+  // still writing the transfer when it notices the drop.
+  const std::size_t kSize = std::max<std::size_t>(32 << 20, 4 * tcp_send_buffer_max());
   CuttingRelay relay(b.port(), kSize / 2 + 12345);  // cut in the middle of a CHUNK_DATA frame
   Node a(1, 0, opts);
   a.transport().add_peer(2, local(relay.port()));
@@ -462,7 +480,9 @@ TEST(PeerTransport, PeerDisconnectingMidSnapshotGetsNoPartialPayloadAndTheNextOn
   ASSERT_TRUE(a.transport().send_large(2, first));
 
   // The sender reports the lost transfer through on_unreachable.
-  ASSERT_TRUE(eventually_true([&] { return relay.cut() && a.unreachable() >= 1; }));
+  ASSERT_TRUE(eventually_true([&] { return relay.cut() && a.unreachable() >= 1; }))
+      << "cut " << relay.cut() << ", unreachable " << a.unreachable() << ", relayed connections "
+      << relay.connections() << ", sender connects " << a.transport().stats().connects.load();
   EXPECT_GE(a.transport().stats().messages_dropped.load(), 1u);
   // The receiver delivered the message sent before the transfer and nothing of the transfer.
   auto got = b.wait_for(1);
