@@ -111,6 +111,47 @@ class FrameReader {
   std::string buf_;
 };
 
+std::uint32_t checksum(std::string_view data) {
+  return crc32c(data);
+}
+
+// An in-memory payload for send_large(std::string).
+class StringSource final : public LargeSource {
+ public:
+  explicit StringSource(std::string data) : data_(std::move(data)), crc_(checksum(data_)) {}
+  std::uint64_t size() const override { return data_.size(); }
+  std::uint32_t crc32c() const override { return crc_; }
+  bool read(std::string& out, std::size_t n) override {
+    out.append(data_, at_, n);
+    at_ += n;
+    return true;
+  }
+
+ private:
+  std::string data_;
+  std::uint32_t crc_;
+  std::size_t at_ = 0;
+};
+
+// Reassembles a payload in memory for receivers without open_large; delivers it through on_message.
+class MemorySink final : public LargeSink {
+ public:
+  MemorySink(std::function<void(PeerId, std::string)> deliver, PeerId from)
+      : deliver_(std::move(deliver)), from_(from) {}
+  bool write(std::string_view bytes) override {
+    data_.append(bytes);
+    return true;
+  }
+  void finish() override {
+    if (deliver_) deliver_(from_, std::move(data_));
+  }
+
+ private:
+  std::function<void(PeerId, std::string)> deliver_;
+  PeerId from_;
+  std::string data_;
+};
+
 }  // namespace
 
 struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
@@ -122,7 +163,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     std::mutex mu;
     std::deque<std::string> queue;
     std::size_t queued_bytes = 0;
-    std::deque<std::string> large;
+    std::deque<std::unique_ptr<LargeSource>> large;
     std::atomic<bool> kick_pending{false};
     // Strand only.
     bool removed = false;
@@ -152,6 +193,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   std::deque<ByteStream*> pending;                       // strand only: not said HELLO yet, oldest first
   std::map<PeerId, std::deque<ByteStream*>> identified;  // strand only: by the member they came from
   std::size_t large_inbound_bytes = 0;  // strand only: announced totals of the transfers being received
+  std::string chunk_buf;                // strand only: the chunk being framed
 
   void report_drop(PeerId to, std::size_t n) {
     stats.messages_dropped.fetch_add(n);
@@ -167,20 +209,22 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     }
   }
 
-  bool enqueue(PeerId to, std::string payload, bool large) {
-    std::shared_ptr<Peer> p;
-    {
-      std::lock_guard lock(mu);
-      if (auto it = peers.find(to); it != peers.end() && !stopped) p = it->second;
-    }
+  std::shared_ptr<Peer> find_peer(PeerId to) {
+    std::lock_guard lock(mu);
+    if (auto it = peers.find(to); it != peers.end() && !stopped) return it->second;
+    return nullptr;
+  }
+
+  // Queues a message, or a large payload when `large` is set (then `payload` is ignored).
+  bool enqueue(PeerId to, std::string payload, std::unique_ptr<LargeSource> large) {
+    std::shared_ptr<Peer> p = find_peer(to);
     if (!p) {
       report_drop(to, 1);
       return false;
     }
     {
       std::lock_guard lock(p->mu);
-      bool fits = large ? p->large.size() < options.large_transfers_queued_max &&
-                              payload.size() <= options.large_payload_bytes_max
+      bool fits = large ? p->large.size() < options.large_transfers_queued_max
                         : payload.size() <= options.frame_bytes_max &&
                               p->queue.size() < options.send_queue_messages_max &&
                               p->queued_bytes + payload.size() <= options.send_queue_bytes_max;
@@ -188,7 +232,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         // Drop rather than queue without limit; raft retries through probing.
         p.reset();
       } else if (large) {
-        p->large.push_back(std::move(payload));
+        p->large.push_back(std::move(large));
       } else {
         p->queued_bytes += payload.size();
         p->queue.push_back(std::move(payload));
@@ -281,12 +325,15 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 
   struct LargeSend {
     std::uint64_t id = 0;
-    std::string payload;
-    std::size_t offset = 0;
+    std::unique_ptr<LargeSource> payload;
+    std::uint64_t offset = 0;
   };
 
-  // Moves queued messages (and the next chunk of a large transfer) into `out` as frames.
-  std::size_t build_batch(Peer& p, std::string& out, std::optional<LargeSend>& cur, std::uint64_t& next_id) {
+  // Moves queued messages (and the next chunk of a large transfer) into `out` as frames. A transfer
+  // whose source fails to read is dropped and `failed` set: the connection must go, so the receiver
+  // forgets the part it got.
+  std::size_t build_batch(Peer& p, std::string& out, std::optional<LargeSend>& cur, std::uint64_t& next_id,
+                          bool& failed) {
     std::size_t messages = 0;
     std::lock_guard lock(p.mu);
     while (!p.queue.empty() && out.size() < options.write_batch_bytes_max) {
@@ -299,17 +346,23 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     if (!cur && !p.large.empty()) {
       cur = LargeSend{next_id++, std::move(p.large.front()), 0};
       p.large.pop_front();
-      std::string head = u64_bytes(cur->id) + u64_bytes(cur->payload.size());
-      put_u32(head, crc32c(cur->payload));
+      std::string head = u64_bytes(cur->id) + u64_bytes(cur->payload->size());
+      put_u32(head, cur->payload->crc32c());
       append_frame(out, kChunkBegin, {head});
     }
     if (cur) {
       // One chunk per batch so regular messages (heartbeats) keep flowing during a snapshot.
-      std::size_t n = std::min(options.chunk_bytes, cur->payload.size() - cur->offset);
+      std::size_t n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(options.chunk_bytes, cur->payload->size() - cur->offset));
       std::string id = u64_bytes(cur->id);
-      append_frame(out, kChunkData, {id, std::string_view(cur->payload).substr(cur->offset, n)});
+      chunk_buf.clear();
+      if (!cur->payload->read(chunk_buf, n) || chunk_buf.size() != n) {
+        failed = true;
+        return messages;
+      }
+      append_frame(out, kChunkData, {id, chunk_buf});
       cur->offset += n;
-      if (cur->offset == cur->payload.size()) {
+      if (cur->offset == cur->payload->size()) {
         append_frame(out, kChunkEnd, {id});
         ++messages;
         cur.reset();
@@ -364,7 +417,12 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       asio::steady_timer stall(self->strand);
       auto stall_gen = std::make_shared<std::uint64_t>(0);
       while (!*broken && !p->removed && !self->is_stopped()) {
-        if (out.empty()) in_flight = self->build_batch(*p, out, cur, next_transfer_id);
+        bool source_failed = false;
+        if (out.empty()) in_flight = self->build_batch(*p, out, cur, next_transfer_id, source_failed);
+        if (source_failed) {  // the transfer is reported below; the messages framed with it here
+          if (in_flight > 0) self->report_drop(p->id, in_flight);
+          break;
+        }
         if (out.empty()) {
           p->wake.expires_at(asio::steady_timer::time_point::max());
           co_await p->wake.async_wait(asio::as_tuple(use_awaitable));
@@ -568,16 +626,38 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     self->forget(s.get());
   }
 
+  // CHUNK_BEGIN: where the transfer's bytes go (the callback's sink, or memory within the port's
+  // budget). False refuses it, which closes the connection.
+  template <class Incoming>
+  bool begin_large(PeerId from, std::string_view head, std::optional<Incoming>& in, std::size_t& reserved) {
+    std::uint64_t total = get_be(head, 8, 8);
+    std::unique_ptr<LargeSink> sink;
+    if (callbacks.open_large) {
+      sink = callbacks.open_large(from, total);
+    } else if (total <= options.large_payload_bytes_max - large_inbound_bytes) {
+      // One budget for the whole port: a second connection cannot double what may be buffered.
+      reserved = total;
+      large_inbound_bytes += total;
+      sink = std::make_unique<MemorySink>(callbacks.on_message, from);
+    }
+    if (!sink) {
+      stats.large_payloads_refused.fetch_add(1);
+      return false;
+    }
+    in = Incoming{get_be(head, 0, 8), total, 0, static_cast<std::uint32_t>(get_be(head, 16, 4)), 0,
+                  std::move(sink)};
+    return true;
+  }
+
   // Delivers frames until the connection ends; false on a protocol violation.
   static awaitable<bool> read_frames(std::shared_ptr<Impl> self, FrameReader& reader, PeerId from) {
-    const auto& o = self->options;
     struct Incoming {
-      std::uint64_t id = 0, total = 0;
-      std::uint32_t crc = 0;
-      std::string data;
+      std::uint64_t id = 0, total = 0, got = 0;
+      std::uint32_t crc = 0, running_crc = 0;
+      std::unique_ptr<LargeSink> sink;
     };
     std::optional<Incoming> in;
-    // Announced bytes of this connection's transfer, counted against the port's budget until it ends.
+    // Announced bytes of this connection's in-memory transfer, counted against the port's budget.
     struct Reservation {
       std::size_t& total;
       std::size_t bytes = 0;
@@ -592,32 +672,25 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
           if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(f->payload));
           break;
         case kChunkBegin:
-          if (f->payload.size() != 20 || in) {
-            ok = false;
-            break;
-          }
-          in = Incoming{get_be(f->payload, 0, 8),
-                        get_be(f->payload, 8, 8),
-                        static_cast<std::uint32_t>(get_be(f->payload, 16, 4)),
-                        {}};
-          // One budget for the whole port: a second connection cannot double what may be buffered.
-          ok = in->total <= o.large_payload_bytes_max - self->large_inbound_bytes;
-          if (ok) {
-            reserved.bytes = in->total;
-            self->large_inbound_bytes += in->total;
-          }
+          ok = f->payload.size() == 20 && !in && self->begin_large(from, f->payload, in, reserved.bytes);
           break;
         case kChunkData:
           ok = in && f->payload.size() >= 8 && get_be(f->payload, 0, 8) == in->id &&
-               in->data.size() + (f->payload.size() - 8) <= in->total;
-          if (ok) in->data.append(f->payload, 8);
+               in->got + (f->payload.size() - 8) <= in->total;
+          if (ok) {
+            std::string_view bytes = std::string_view(f->payload).substr(8);
+            in->got += bytes.size();
+            in->running_crc = crc32c(bytes, in->running_crc);
+            ok = in->sink->write(bytes);
+            if (!ok) self->stats.large_payloads_refused.fetch_add(1);
+          }
           break;
         case kChunkEnd:
-          ok = in && f->payload.size() == 8 && get_be(f->payload, 0, 8) == in->id &&
-               in->data.size() == in->total && crc32c(in->data) == in->crc;
+          ok = in && f->payload.size() == 8 && get_be(f->payload, 0, 8) == in->id && in->got == in->total &&
+               in->running_crc == in->crc;
           if (ok) {
             self->stats.large_payloads_received.fetch_add(1);
-            if (self->callbacks.on_message) self->callbacks.on_message(from, std::move(in->data));
+            in->sink->finish();
             in.reset();
             self->large_inbound_bytes -= reserved.bytes;
             reserved.bytes = 0;
@@ -747,11 +820,15 @@ void PeerTransport::remove_peer(PeerId id) {
 }
 
 bool PeerTransport::send(PeerId to, std::string payload) {
-  return impl_->enqueue(to, std::move(payload), false);
+  return impl_->enqueue(to, std::move(payload), nullptr);
+}
+
+bool PeerTransport::send_large(PeerId to, std::unique_ptr<LargeSource> payload) {
+  return impl_->enqueue(to, {}, std::move(payload));
 }
 
 bool PeerTransport::send_large(PeerId to, std::string payload) {
-  return impl_->enqueue(to, std::move(payload), true);
+  return send_large(to, std::make_unique<StringSource>(std::move(payload)));
 }
 
 void PeerTransport::shutdown() {

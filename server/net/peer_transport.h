@@ -25,9 +25,13 @@
 //   - with peer TLS, the certificate must satisfy PeerCertRules (etcd's --peer-cert-allowed-cn /
 //     --peer-cert-allowed-hostname, checked on both ends of a connection) and, inbound, be valid for the
 //     host of the peer URL of the member its HELLO claims (cert_must_match_member_url).
-// Buffered bytes: per inbound connection one frame of at most frame_bytes_max (+ a chunk's overhead);
-// the large transfers being received on all connections together announce at most
-// large_payload_bytes_max (a CHUNK_BEGIN beyond that budget closes its connection).
+// Buffered bytes: per inbound connection one frame of at most frame_bytes_max (+ a chunk's overhead).
+// Large transfers are streamed: a sender's LargeSource is read one chunk at a time as the connection
+// drains, and a receiver with an open_large callback hands each chunk to the LargeSink it returns (a
+// file, for snapshots), so neither end holds a whole payload. Without open_large, payloads are
+// reassembled in memory and delivered through on_message; those being received on all connections
+// together announce at most large_payload_bytes_max (a CHUNK_BEGIN beyond that budget closes its
+// connection). A sink's writes run on the strand: they must be short (page-cache writes, no fsync).
 // A bad frame CRC, an oversized frame or a failed payload checksum closes the connection; the sender
 // reconnects with backoff. Nothing is retransmitted: raft tolerates loss, and every drop is reported
 // through on_unreachable so raft can fall back to probing (etcd's ReportUnreachable).
@@ -91,6 +95,28 @@ struct PeerTransportOptions {
   std::shared_ptr<const TlsContext> tls_client;
 };
 
+// A payload for send_large(), read in order, one chunk at a time, on the transport's strand. Destroyed
+// on the strand (or by the sending thread if refused) once sent or dropped.
+class LargeSource {
+ public:
+  virtual ~LargeSource() = default;
+  virtual std::uint64_t size() const = 0;
+  virtual std::uint32_t crc32c() const = 0;  // of all size() bytes
+  // Appends the next n bytes to `out` (n never goes past size()); false on a read error, which drops
+  // the transfer and the connection it was on.
+  virtual bool read(std::string& out, std::size_t n) = 0;
+};
+
+// Where one received large payload goes (open_large), fed in order on the strand. Destroyed without
+// finish() when the transfer fails (connection lost, bad checksum, refused write): it must then remove
+// whatever it wrote.
+class LargeSink {
+ public:
+  virtual ~LargeSink() = default;
+  virtual bool write(std::string_view bytes) = 0;  // false: refuse the transfer (closes the connection)
+  virtual void finish() = 0;                       // every byte arrived and the checksum matched
+};
+
 struct PeerTransportCallbacks {
   // A message (or a reassembled large payload) from `from`. Runs on the transport's strand: hand off fast.
   std::function<void(PeerId from, std::string payload)> on_message;
@@ -99,6 +125,9 @@ struct PeerTransportCallbacks {
   // An inbound connection (or, for a certificate rule, an outbound one) was refused; `reason` names the
   // remote address and why, for the log. Runs on the transport's strand; optional.
   std::function<void(const std::string& reason)> on_refused;
+  // A large transfer of `total` bytes from `from` begins: where its bytes go (nullptr refuses it and
+  // closes the connection; the sender reports the drop). Unset: reassembled in memory, on_message.
+  std::function<std::unique_ptr<LargeSink>(PeerId from, std::uint64_t total)> open_large;
 };
 
 struct PeerTransportStats {
@@ -106,6 +135,7 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> messages_received{0};
   std::atomic<std::uint64_t> messages_dropped{0};
   std::atomic<std::uint64_t> large_payloads_received{0};
+  std::atomic<std::uint64_t> large_payloads_refused{0};  // open_large said no, or a sink write failed
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bad_frames{0};
@@ -142,8 +172,10 @@ class PeerTransport {
   // Thread-safe, non-blocking. False when the message was dropped (unknown peer, queue full, too large);
   // on_unreachable has then been called.
   bool send(PeerId to, std::string payload);
-  // For snapshots: streamed in chunks with a whole-payload checksum.
-  bool send_large(PeerId to, std::string payload);
+  // For snapshots: streamed in chunks with a whole-payload checksum. Thread-safe, non-blocking; false
+  // (and on_unreachable) when large_transfers_queued_max transfers already wait for this peer.
+  bool send_large(PeerId to, std::unique_ptr<LargeSource> payload);
+  bool send_large(PeerId to, std::string payload);  // an in-memory payload
 
   // Closes every connection and the listener; queued messages are dropped. Thread-safe.
   void shutdown();

@@ -25,6 +25,7 @@
 #include "server/node/force_new_cluster.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
+#include "server/node/snapshot_stream.h"
 #include "server/node/url.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_retention.h"
@@ -226,6 +227,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   wal::RecoveredState st = std::move(opened->state);
   if (auto notice = lost_tail_notices_.at_start(st)) log_line("%s", *notice);
 
+  remove_snapshot_transfers_left();
   if (auto r = recover_incoming_store(st.snapshot); !r) return unexpected(r.error());
   fs::create_directories(db_dir_, ec);
   if (ec) return unexpected("cannot create " + db_dir_ + ": " + ec.message());
@@ -310,15 +312,11 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     auto m = proto::decode_message(payload);
     if (!m) return;
     if (m->type == raft::MessageType::kSnap) {
-      // Checked here, before raft accepts it: once stepped, a snapshot cannot be refused. A bad one is
-      // dropped; the leader's next append is rejected and it sends a snapshot again.
-      auto why = snapshot_defect(m->snapshot);
-      if (!why) why = snapshot_space_defect(m->snapshot.data.size(), free_bytes(member_dir_));
-      if (why) {
-        stats_.snapshots_refused++;
-        log_line("refused a snapshot from member %s: %s", std::to_string(from), *why);
-        return;
-      }
+      // Snapshots come only as snapshot transfers (open_large): the store is in files, not in a message.
+      stats_.snapshots_refused++;
+      log_line("refused a snapshot from member %s: it came as a message, not as a snapshot transfer",
+               std::to_string(from));
+      return;
     }
     std::lock_guard lk(inbox_mu_);
     if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
@@ -342,6 +340,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     it->second = {now, 0};
     log_line("%s%s", reason, more);
   };
+  cb.open_large = [this](net::PeerId from, uint64_t total) { return open_snapshot_transfer(from, total); };
   cb.on_unreachable = [this](net::PeerId to) {
     std::lock_guard lk(inbox_mu_);
     if (inbox_closed_ || inbox_unreachable_.size() >= kInboxPeerMessagesMax) return;
@@ -621,6 +620,7 @@ void Node::drain() {
     if (m.type == raft::MessageType::kHeartbeatResp) observe_round_trip(m.from, now);
     const uint64_t from = m.from;
     const raft::MessageType type = m.type;
+    if (type == raft::MessageType::kSnap) note_received_snapshot(m.snapshot);
     if (auto r = raw_->step(std::move(m)); !r) on_step_refused(from, type, r.error());
   }
   for (uint64_t id : unreachable)
@@ -630,6 +630,7 @@ void Node::drain() {
     t();
   start_read_round();
   process_ready();
+  reap_received_snapshot();
 }
 
 // The drain's proposals, checked one by one, then proposed to raft as one batch: one append per
@@ -1224,14 +1225,11 @@ bool Node::load_metadata(const std::string& full, bool from_snapshot) {
   return true;
 }
 
-// Why a snapshot from the leader cannot be installed (nullopt: it can). Its cluster was checked by the
-// transport's HELLO.
-std::optional<std::string> snapshot_defect(const raft::Snapshot& snap) {
-  std::string_view meta, packed;
-  if (!decode_snapshot_data(snap.data, &meta, &packed)) return "its data does not decode";
-  if (!parse_metadata(meta)) return "its membership does not decode";
-  if (auto v = validate_packed(packed); !v) return v.error();
-  return std::nullopt;
+bool is_snapshot_transfer_dir(std::string_view name) {
+  if (!name.starts_with(kSnapshotTransferDirPrefix)) return false;
+  name.remove_prefix(kSnapshotTransferDirPrefix.size());
+  return !name.empty() && name.size() <= 20 &&
+         std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free) {
@@ -1315,20 +1313,19 @@ void Node::send_snapshot(raft::Message m) {
   m.snapshot.metadata.index = applied.index;
   m.snapshot.metadata.term = applied.term;
   m.snapshot.metadata.conf_state = conf_state_;
-  std::string meta = metadata_blob();
+  m.snapshot.data = encode_snapshot_data(metadata_blob(), "");
   if (snap_thread_.joinable()) snap_thread_.join();
-  snap_thread_ = std::thread([this, m = std::move(m), tmp, meta = std::move(meta)]() mutable {
+  snap_thread_ = std::thread([this, m = std::move(m), tmp]() mutable {
     pthread_setname_np(pthread_self(), "cairn-snap-send");
-    auto packed = pack_dir(tmp);
-    std::error_code ec2;
-    std::filesystem::remove_all(tmp, ec2);
+    // The transport reads the files a chunk at a time as the connection drains (snapshot_stream.h).
+    auto source = PackedDirSource::open(tmp, snapshot_transfer_prefix(proto::encode(m)));
     bool ok = false;
-    if (packed) {
-      m.snapshot.data = encode_snapshot_data(meta, *packed);
-      packed->clear();
-      ok = transport_->send_large(m.to, proto::encode(m));
+    if (source) {
+      ok = transport_->send_large(m.to, std::move(*source));
     } else {
-      log_line("snapshot for a follower: %s", packed.error());
+      std::error_code ec2;
+      std::filesystem::remove_all(tmp, ec2);
+      log_line("snapshot for a follower: %s", source.error());
     }
     if (ok) stats_.snapshots_sent++;
     uint64_t target = m.to;
@@ -1343,25 +1340,115 @@ void Node::send_snapshot(raft::Message m) {
   });
 }
 
+// A snapshot transfer from `from` begins (transport strand): its store goes to a directory of its own,
+// one transfer at a time, if the disk has room for it. Raft sees it only once it is whole
+// (on_snapshot_received); reap_received_snapshot() frees the slot again.
+std::unique_ptr<net::LargeSink> Node::open_snapshot_transfer(uint64_t from, uint64_t total) {
+  auto refuse = [this, from](const std::string& why) -> std::unique_ptr<net::LargeSink> {
+    stats_.snapshots_refused++;
+    log_line("refused a snapshot from member %s: %s", std::to_string(from), why);
+    return nullptr;
+  };
+  if (snap_recv_busy_.exchange(true)) return refuse("another snapshot is being received or installed");
+  if (auto why = snapshot_space_defect(total, free_bytes(member_dir_))) {
+    snap_recv_busy_ = false;
+    return refuse(*why);
+  }
+  std::string name = std::string(kSnapshotTransferDirPrefix) + std::to_string(++snap_recv_seq_);
+  return std::make_unique<SnapshotReceiver>(
+      member_dir_ + "/" + name,
+      [this, from, name](std::string header, std::string dir) { on_snapshot_received(from, header, name, dir); },
+      [this, refuse](const std::string& why) {
+        refuse(why);
+        snap_recv_busy_ = false;
+      });
+}
+
+// A whole snapshot transfer (transport strand): its MsgSnap goes to raft, pointing at the directory.
+void Node::on_snapshot_received(uint64_t from, const std::string& header, const std::string& name,
+                                const std::string& dir) {
+  auto m = proto::decode_message(header);
+  std::string_view meta, store;
+  std::optional<std::string> why;
+  if (!m || m->type != raft::MessageType::kSnap || m->from != from) {
+    why = "its header is not a snapshot message from that member";
+  } else if (!decode_snapshot_data(m->snapshot.data, &meta, &store) || !store.empty()) {
+    why = "its data does not decode";
+  } else if (!parse_metadata(meta)) {
+    why = "its membership does not decode";
+  }
+  if (!why) {
+    m->snapshot.data = encode_snapshot_data(meta, name);
+    std::lock_guard lk(inbox_mu_);
+    if (!inbox_closed_ && inbox_msgs_.size() < kInboxPeerMessagesMax) {
+      inbox_msgs_.push_back(std::move(*m));
+      schedule_drain_locked();
+      return;
+    }
+    why = "the inbox is full";
+  }
+  stats_.snapshots_refused++;
+  log_line("refused a snapshot from member %s: %s", std::to_string(from), *why);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  snap_recv_busy_ = false;
+}
+
+// Node thread, before raft steps a received MsgSnap.
+void Node::note_received_snapshot(const raft::Snapshot& snap) {
+  std::string_view meta, name;
+  if (decode_snapshot_data(snap.data, &meta, &name))
+    received_snap_ = ReceivedSnapshot{member_dir_ + "/" + std::string(name), snap.metadata.index};
+}
+
+// Node thread, after each drain: a received snapshot that raft did not take (or took and installed,
+// which moved its directory away) frees the transfer slot; one raft still holds keeps it.
+void Node::reap_received_snapshot() {
+  if (!received_snap_) return;
+  const auto& pending = raw_->raft().log().unstable_snapshot();
+  std::error_code ec;
+  const bool there = std::filesystem::exists(received_snap_->dir, ec);
+  if (there && pending && pending->metadata.index == received_snap_->index) return;
+  if (there) std::filesystem::remove_all(received_snap_->dir, ec);
+  received_snap_.reset();
+  snap_recv_busy_ = false;
+}
+
+// At start: transfers a crash interrupted (a leader's checkpoint, a follower's partial store).
+void Node::remove_snapshot_transfers_left() {
+  std::error_code ec;
+  std::vector<std::filesystem::path> left;
+  for (const auto& e : std::filesystem::directory_iterator(member_dir_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (is_snapshot_transfer_dir(name) || name.starts_with("snap.out.")) left.push_back(e.path());
+  }
+  for (const auto& p : left)
+    std::filesystem::remove_all(p, ec);
+}
+
 // Step 1 of installing a received store snapshot (see recover_incoming_store): unpack it next to the
 // current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
 void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   namespace fs = std::filesystem;
-  // snapshot_defect() and snapshot_space_defect() refused every malformed snapshot, and every one the
+  // The transfer's checksums and on_snapshot_received() refused every malformed snapshot, and
+  // snapshot_space_defect() every one the
   // disk had no room for, before raft accepted this one (on_message). What stops the member below is a
   // local failure (the disk filling up since, an I/O error), where fail-stop is the safe answer: raft
   // has accepted the snapshot and cannot take it back.
   const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
                                              {"term", std::to_string(snap.metadata.term)}};
-  std::string_view meta, packed;
-  if (!decode_snapshot_data(snap.data, &meta, &packed))
+  std::string_view meta, received;
+  if (!decode_snapshot_data(snap.data, &meta, &received) || !is_snapshot_transfer_dir(received))
     fatal_stop(FatalExit::kStorage, "a snapshot from the leader does not decode", at);
   std::string incoming = member_dir_ + "/db.incoming";
   std::string index_file = member_dir_ + "/db.incoming.index";
+  std::string from_dir = member_dir_ + "/" + std::string(received);
   std::error_code ec;
   fs::remove_all(incoming, ec);
-  if (auto r = unpack_dir(packed, incoming); !r)
+  if (auto r = sync_dir(from_dir); !r)
     fatal_stop(FatalExit::kStorage, "cannot write the snapshot from the leader: " + r.error(), at);
+  fs::rename(from_dir, incoming, ec);
+  if (ec) fatal_stop(FatalExit::kStorage, "cannot rename " + from_dir + ": " + ec.message(), at);
   FILE* f = std::fopen(index_file.c_str(), "w");
   if (!f) fatal_stop(FatalExit::kStorage, "cannot create " + index_file + ": " + std::strerror(errno), at);
   std::fprintf(f, "%llu\n", static_cast<unsigned long long>(snap.metadata.index));

@@ -176,19 +176,17 @@ struct NodeConfig {
 std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
                                 uint64_t member_id, const std::vector<MemberInfo>& members);
 
-// Why a snapshot a leader sent (raft::Snapshot::data as snapshot_files.h lays it out) cannot be installed:
-// its data, membership or packed store does not decode or fails its checksum. nullopt: it can. A member
-// checks every MsgSnap with it before raft sees the message and drops a bad one, so a corrupt or
-// truncated archive never reaches prepare_snapshot_install (the leader retries after its next append is
-// rejected).
-std::optional<std::string> snapshot_defect(const raft::Snapshot& snap);
+// A received snapshot transfer's store is written to member/snap.in.N (snapshot_stream.h); raft's
+// Snapshot::data on the receiving member is then encode_snapshot_data(membership, "snap.in.N").
+inline constexpr std::string_view kSnapshotTransferDirPrefix = "snap.in.";
+bool is_snapshot_transfer_dir(std::string_view name);
 
 // Free bytes a snapshot needs beyond its own size when it arrives (its store is unpacked next to the
 // current one): what the WAL and the store may still write meanwhile.
 inline constexpr uint64_t kSnapshotSpaceReserveBytes = 64ull << 20;
 // Why a snapshot of snapshot_bytes cannot be unpacked with `free` bytes left on the member's disk
-// (nullopt: it can, or the free space is unknown). Checked with snapshot_defect: a member refuses such a
-// snapshot before raft sees it rather than stopping on ENOSPC halfway through unpacking it (the leader
+// (nullopt: it can, or the free space is unknown). Checked when a transfer begins: a member refuses such a
+// snapshot before raft sees it rather than stopping on ENOSPC halfway through writing it (the leader
 // sends it again later; the operator sees the refusals in the log and in snapshots_refused).
 std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free);
 
@@ -368,6 +366,12 @@ class Node {
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
   void maybe_snapshot();
   void send_snapshot(raft::Message m);
+  std::unique_ptr<net::LargeSink> open_snapshot_transfer(uint64_t from, uint64_t total);
+  void on_snapshot_received(uint64_t from, const std::string& header, const std::string& name,
+                            const std::string& dir);
+  void note_received_snapshot(const raft::Snapshot& snap);
+  void reap_received_snapshot();
+  void remove_snapshot_transfers_left();
   void prepare_snapshot_install(const raft::Snapshot& snap);
   void finish_snapshot_install(raft::Snapshot snap);
   // from_snapshot: the blob came from the leader (its header names the leader, not this member).
@@ -413,6 +417,14 @@ class Node {
   std::thread snap_thread_;
   std::atomic<bool> snap_busy_{false};
   uint64_t snap_seq_ = 0;
+  // One incoming snapshot transfer at a time, from its first byte until raft installed or dropped it.
+  struct ReceivedSnapshot {
+    std::string dir;
+    uint64_t index = 0;
+  };
+  std::atomic<bool> snap_recv_busy_{false};
+  std::atomic<uint64_t> snap_recv_seq_{0};
+  std::optional<ReceivedSnapshot> received_snap_;  // node thread: stepped, not yet reaped
   uint64_t snapshot_index_ = 0;  // latest local (or installed) snapshot
   std::map<uint64_t, MemberInfo> members_;
   DowngradeInfo downgrade_;

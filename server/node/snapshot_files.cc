@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -59,10 +60,6 @@ std::string errno_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
-bool valid_name(std::string_view n) {
-  return !n.empty() && n != "." && n != ".." && n.find('/') == std::string_view::npos &&
-         n.find('\0') == std::string_view::npos;
-}
 
 Expected<bool, std::string> fsync_path(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -142,10 +139,15 @@ Expected<Reader, std::string> open_packed(std::string_view packed, uint32_t* cou
 bool next_file(Reader& r, std::string_view* name, std::string_view* bytes) {
   uint32_t nlen = 0;
   uint64_t size = 0;
-  return r.u32(&nlen) && r.get(nlen, name) && valid_name(*name) && r.u64(&size) && r.get(size, bytes);
+  return r.u32(&nlen) && r.get(nlen, name) && valid_packed_name(*name) && r.u64(&size) && r.get(size, bytes);
 }
 
 }  // namespace
+
+bool valid_packed_name(std::string_view n) {
+  return !n.empty() && n.size() <= NAME_MAX && n != "." && n != ".." && n.find('/') == std::string_view::npos &&
+         n.find('\0') == std::string_view::npos;
+}
 
 Expected<bool, std::string> validate_packed(std::string_view packed) {
   uint32_t count = 0;

@@ -5,7 +5,8 @@
 // Packed directory (integers big-endian):
 //   "CAIRNDIR" | u32 file count | per file: u32 name length | name | u64 size | bytes
 //   | u32 crc32c of everything before it
-// Names are plain file names (no '/', not "." or ".."): checkpoints are flat directories.
+// Names are plain file names (no '/' or NUL, not "." or "..", at most NAME_MAX bytes): checkpoints are
+// flat directories.
 //
 // Snapshot data blob (raft::Snapshot::data of a MsgSnap between members):
 //   u32 metadata length | metadata (Node's WAL metadata blob: conf state + members) | packed directory
@@ -24,6 +25,8 @@ namespace cairn::server::node {
 
 // Packs the regular files of `dir` (no subdirectories allowed).
 Expected<std::string, std::string> pack_dir(const std::string& dir);
+// A name a packed directory may hold (see above).
+bool valid_packed_name(std::string_view name);
 // Checks a packed directory without touching the disk: checksum, header, every file entry, no repeated
 // name, no trailing bytes. unpack_dir() runs it first; a member runs it on a snapshot before raft sees the
 // snapshot.

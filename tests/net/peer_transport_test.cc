@@ -468,7 +468,7 @@ TEST(PeerTransport, PeerDisconnectingMidSnapshotGetsNoPartialPayloadAndTheNextOn
   opts.backoff_initial = 5ms;
   opts.backoff_max = 50ms;
   Node b(2, 0, opts);
-  // At least 32 MiB: the half left unsent when the connection drops is larger than what the sender's socket
+  // 32 MiB: the half left unsent when the connection drops is larger than what the sender's socket
   // buffer (tcp_wmem's maximum, 4 MiB by default) and the relay's fixed one can hold, so the sender is
   // still writing the transfer when it notices the drop.
   const std::size_t kSize = std::max<std::size_t>(32 << 20, 4 * tcp_send_buffer_max());
