@@ -335,22 +335,31 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   std::size_t build_batch(Peer& p, std::string& out, std::optional<LargeSend>& cur, std::uint64_t& next_id,
                           bool& failed) {
     std::size_t messages = 0;
-    std::lock_guard lock(p.mu);
-    while (!p.queue.empty() && out.size() < options.write_batch_bytes_max) {
-      std::string m = std::move(p.queue.front());
-      p.queue.pop_front();
-      p.queued_bytes -= m.size();
-      append_frame(out, kMessage, {m});
-      ++messages;
+    bool begins = false;
+    {
+      std::lock_guard lock(p.mu);
+      while (!p.queue.empty() && out.size() < options.write_batch_bytes_max) {
+        std::string m = std::move(p.queue.front());
+        p.queue.pop_front();
+        p.queued_bytes -= m.size();
+        append_frame(out, kMessage, {m});
+        ++messages;
+      }
+      if (!cur && !p.large.empty()) {
+        cur = LargeSend{next_id++, std::move(p.large.front()), 0};
+        p.large.pop_front();
+        begins = true;
+      } else if (!cur) {
+        return messages;
+      }
     }
-    if (!cur && !p.large.empty()) {
-      cur = LargeSend{next_id++, std::move(p.large.front()), 0};
-      p.large.pop_front();
+    // Unlocked from here: a source may read a file, and send() must not wait for that.
+    if (begins) {
       std::string head = u64_bytes(cur->id) + u64_bytes(cur->payload->size());
       put_u32(head, cur->payload->crc32c());
       append_frame(out, kChunkBegin, {head});
     }
-    if (cur) {
+    {
       // One chunk per batch so regular messages (heartbeats) keep flowing during a snapshot.
       std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(options.chunk_bytes, cur->payload->size() - cur->offset));

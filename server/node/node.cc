@@ -1357,7 +1357,9 @@ std::unique_ptr<net::LargeSink> Node::open_snapshot_transfer(uint64_t from, uint
   std::string name = std::string(kSnapshotTransferDirPrefix) + std::to_string(++snap_recv_seq_);
   return std::make_unique<SnapshotReceiver>(
       member_dir_ + "/" + name,
-      [this, from, name](std::string header, std::string dir) { on_snapshot_received(from, header, name, dir); },
+      [this, from, name](std::string header, std::string dir) {
+        on_snapshot_received(from, header, name, dir);
+      },
       [this, refuse](const std::string& why) {
         refuse(why);
         snap_recv_busy_ = false;
@@ -1430,11 +1432,10 @@ void Node::remove_snapshot_transfers_left() {
 // current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
 void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   namespace fs = std::filesystem;
-  // The transfer's checksums and on_snapshot_received() refused every malformed snapshot, and
-  // snapshot_space_defect() every one the
-  // disk had no room for, before raft accepted this one (on_message). What stops the member below is a
-  // local failure (the disk filling up since, an I/O error), where fail-stop is the safe answer: raft
-  // has accepted the snapshot and cannot take it back.
+  // The transfer's checksums, the PackedDirWriter and on_snapshot_received() refused every malformed
+  // snapshot, and open_snapshot_transfer() every one the disk had no room for, before raft accepted this
+  // one. What stops the member below is a local failure (the disk filling up since, an I/O error),
+  // where fail-stop is the safe answer: raft has accepted the snapshot and cannot take it back.
   const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
                                              {"term", std::to_string(snap.metadata.term)}};
   std::string_view meta, received;

@@ -425,7 +425,7 @@ class Node {
   std::atomic<bool> snap_recv_busy_{false};
   std::atomic<uint64_t> snap_recv_seq_{0};
   std::optional<ReceivedSnapshot> received_snap_;  // node thread: stepped, not yet reaped
-  uint64_t snapshot_index_ = 0;  // latest local (or installed) snapshot
+  uint64_t snapshot_index_ = 0;                    // latest local (or installed) snapshot
   std::map<uint64_t, MemberInfo> members_;
   DowngradeInfo downgrade_;
   raft::ConfState conf_state_;

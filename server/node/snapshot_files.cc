@@ -60,7 +60,6 @@ std::string errno_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
 }
 
-
 Expected<bool, std::string> fsync_path(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) return unexpected(errno_text("open " + path));
@@ -145,8 +144,8 @@ bool next_file(Reader& r, std::string_view* name, std::string_view* bytes) {
 }  // namespace
 
 bool valid_packed_name(std::string_view n) {
-  return !n.empty() && n.size() <= NAME_MAX && n != "." && n != ".." && n.find('/') == std::string_view::npos &&
-         n.find('\0') == std::string_view::npos;
+  return !n.empty() && n.size() <= NAME_MAX && n != "." && n != ".." &&
+         n.find('/') == std::string_view::npos && n.find('\0') == std::string_view::npos;
 }
 
 Expected<bool, std::string> validate_packed(std::string_view packed) {

@@ -62,8 +62,8 @@ class PackedDirSource final : public net::LargeSource {
   bool read_at(const Segment& s, std::uint64_t offset, std::size_t n, std::string& out) const;
 
   std::vector<Segment> segments_;
-  std::size_t current_ = 0;     // segment being read
-  std::uint64_t offset_ = 0;    // within it
+  std::size_t current_ = 0;   // segment being read
+  std::uint64_t offset_ = 0;  // within it
   std::uint64_t size_ = 0;
   std::uint32_t crc_ = 0;
 };

@@ -195,6 +195,9 @@ void snapshot_seeds() {
   std::string blob = server::node::encode_snapshot_data("members", *packed);
   write_seed("snapshot", "plain", std::string(1, '\x00') + blob);
   write_seed("snapshot", "fixcrc", std::string(1, '\x01') + blob);
+  // Mode bits 1-3 choose the piece size the streaming writer is fed: 64 bytes, and the whole store.
+  write_seed("snapshot", "pieces64", std::string(1, '\x09') + blob);
+  write_seed("snapshot", "whole", std::string(1, '\x0f') + blob);
 }
 
 // HTTP/2 client bytes after the preface (the target adds the preface), made by nghttp2's client.
