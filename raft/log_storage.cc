@@ -1,5 +1,7 @@
 #include "raft/log_storage.h"
 
+#include <algorithm>
+
 #include "base/assert.h"
 
 namespace cairn::raft {
@@ -61,7 +63,29 @@ bool MemoryStorage::apply_snapshot(const Snapshot& snap) {
   if (snap.metadata.index <= snapshot_.metadata.index) return false;
   snapshot_ = snap;
   entries_.assign(1, Entry{snap.metadata.term, snap.metadata.index, EntryType::kNormal, {}});
+  bytes_ = 0;
   return true;
+}
+
+uint64_t MemoryStorage::bytes_through(Index i) const {
+  Index offset = entries_[0].index;
+  CAIRN_ASSERT_MSG(i >= offset && i <= last_index(), "bytes_through() outside the log");
+  uint64_t total = 0;
+  for (size_t k = 1; k <= i - offset; ++k)
+    total += entries_[k].size_bytes();
+  return total;
+}
+
+Index MemoryStorage::compact_index_keeping(Index i, uint64_t keep) const {
+  Index offset = entries_[0].index;
+  CAIRN_ASSERT_MSG(i >= offset && i <= last_index(), "compact_index_keeping() outside the log");
+  uint64_t kept = 0;
+  Index c = i;
+  for (; c > offset; --c) {
+    kept += entries_[c - offset].size_bytes();
+    if (kept > keep) break;
+  }
+  return c;
 }
 
 Expected<Snapshot, Error> MemoryStorage::create_snapshot(Index i, const ConfState* cs, std::string data) {
@@ -83,6 +107,8 @@ Expected<bool, Error> MemoryStorage::compact(Index compact_index) {
   std::vector<Entry> rest;
   rest.reserve(entries_.size() - i);
   rest.push_back(Entry{entries_[i].term, entries_[i].index, EntryType::kNormal, {}});
+  for (size_t k = 1; k <= i; ++k)
+    bytes_ -= entries_[k].size_bytes();
   for (size_t k = i + 1; k < entries_.size(); ++k)
     rest.push_back(std::move(entries_[k]));
   entries_ = std::move(rest);
@@ -97,7 +123,11 @@ void MemoryStorage::append(const std::vector<Entry>& ents) {
   size_t skip = first > ents[0].index ? first - ents[0].index : 0;
   Index offset = ents[skip].index - entries_[0].index;
   CAIRN_ASSERT_MSG(offset <= entries_.size(), "append leaves a gap in the log");
+  for (size_t k = std::max<size_t>(offset, 1); k < entries_.size(); ++k)
+    bytes_ -= entries_[k].size_bytes();
   entries_.resize(offset);
+  for (auto it = ents.begin() + skip; it != ents.end(); ++it)
+    bytes_ += it->size_bytes();
   entries_.insert(entries_.end(), ents.begin() + skip, ents.end());
 }
 

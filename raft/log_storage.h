@@ -54,11 +54,20 @@ class MemoryStorage final : public LogStorage {
   // Sets the conf state reported by initial_state() (for bootstrapping a new cluster).
   void set_conf_state(const ConfState& cs) { snapshot_.metadata.conf_state = cs; }
 
+  // Entry::size_bytes() of every entry held (first_index() .. last_index()).
+  uint64_t bytes() const { return bytes_; }
+  // The same for the entries up to and including i (first_index() - 1 <= i <= last_index()).
+  uint64_t bytes_through(Index i) const;
+  // The smallest index c <= i such that the entries (c, i] hold at most keep bytes: compact(c) keeps
+  // that much behind i. At least first_index() - 1 (nothing to compact).
+  Index compact_index_keeping(Index i, uint64_t keep) const;
+
  private:
   HardState hard_state_;
   Snapshot snapshot_;
   // entries_[0] is a dummy holding the snapshot's index and term.
   std::vector<Entry> entries_;
+  uint64_t bytes_ = 0;  // of entries_[1..]
 };
 
 // Keeps the leading entries whose cumulative size stays within max_bytes (at least one entry).

@@ -99,12 +99,19 @@ void storage_series(Families& f, const node::NodeStats& st, uint64_t quota_bytes
 void cairn_series(Families& f, const node::NodeStats& st) {
   f.gauge("cairn_snapshot_index", "Raft index of this member's latest snapshot (WAL released behind it).",
           static_cast<double>(st.snapshot_index.load()));
+  f.gauge("cairn_raft_log_cache_bytes",
+          "Bytes of raft entries held in memory (bounded by the log cache budget: a snapshot compacts it).",
+          static_cast<double>(st.log_cache_bytes.load()));
   f.counter("cairn_snapshots_saved_total", "Local snapshots taken (every --snapshot-count entries).",
             static_cast<double>(st.snapshots_saved.load()));
   f.counter("cairn_snapshots_sent_total", "Store snapshots streamed to lagging members.",
             static_cast<double>(st.snapshots_sent.load()));
   f.counter("cairn_snapshots_installed_total", "Store snapshots received from the leader and installed.",
             static_cast<double>(st.snapshots_installed.load()));
+  f.counter(
+      "cairn_snapshots_refused_total",
+      "Store snapshots from the leader refused before raft saw them (malformed, cut, no disk room, busy).",
+      static_cast<double>(st.snapshots_refused.load()));
   f.counter(
       "cairn_inbox_proposals_refused_total",
       "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "

@@ -1240,17 +1240,28 @@ std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::o
          std::to_string(needed) + " needed)";
 }
 
-// Local snapshot: every snapshot_count applied entries. The store is synced first (its writes are lazy,
-// open_store), then the WAL records the marker and releases the segments behind it, and the in-memory
-// log keeps snapshot_catchup_entries entries behind it so a briefly lagging follower still gets entries.
+// A local snapshot is due: snapshot_count entries applied since the last, or the in-memory log at its
+// byte budget with at least a quarter of it applied (so a log full of unapplied entries does not
+// snapshot on every apply).
+bool Node::snapshot_due(uint64_t applied) const {
+  if (applied <= snapshot_index_ || applied > mem_.last_index()) return false;
+  if (applied - snapshot_index_ >= cfg_.snapshot_count) return true;
+  return mem_.bytes() >= cfg_.log_cache_bytes_max &&
+         mem_.bytes_through(applied) >= cfg_.log_cache_bytes_max / 4;
+}
+
+// Local snapshot: see snapshot_due. The store is synced first (its writes are lazy, open_store), then
+// the WAL records the marker and releases the segments behind it, and the in-memory log keeps
+// snapshot_catchup_entries entries (at most half its byte budget) behind it so a briefly lagging
+// follower still gets entries.
 void Node::maybe_snapshot() {
   uint64_t applied = store_->applied().index;
   if (applied >= flush_started_index_ + kStoreFlushEntries) {
     store_->engine().start_flush();
     flush_started_index_ = applied;
   }
-  if (applied <= snapshot_index_ || applied - snapshot_index_ < cfg_.snapshot_count) return;
-  if (applied > mem_.last_index()) return;
+  stats_.log_cache_bytes = mem_.bytes();
+  if (!snapshot_due(applied)) return;
   if (auto r = store_->engine().sync(); !r) {
     fatal_stop(FatalExit::kStorage, std::string("store sync failed: ") + r.error().message());
   }
@@ -1276,11 +1287,11 @@ void Node::maybe_snapshot() {
   snapshot_index_ = applied;
   stats_.snapshot_index = applied;
   stats_.snapshots_saved++;
-  if (applied > cfg_.snapshot_catchup_entries) {
-    uint64_t compact = applied - cfg_.snapshot_catchup_entries;
-    // Only kCompacted can come back, and compact > first_index rules it out.
-    if (compact > mem_.first_index()) (void)mem_.compact(compact);
-  }
+  uint64_t compact = applied > cfg_.snapshot_catchup_entries ? applied - cfg_.snapshot_catchup_entries : 0;
+  compact = std::max(compact, mem_.compact_index_keeping(applied, cfg_.log_cache_bytes_max / 2));
+  // Only kCompacted can come back, and compact >= first_index rules it out.
+  if (compact >= mem_.first_index()) (void)mem_.compact(compact);
+  stats_.log_cache_bytes = mem_.bytes();
 }
 
 // Raft asks for a snapshot (its log no longer holds what the follower needs). Like etcd, the message

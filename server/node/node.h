@@ -107,6 +107,12 @@ struct NodeConfig {
   std::chrono::milliseconds election{1000};
   uint64_t snapshot_count = 10'000;           // applied entries between local snapshots (etcd 3.6's default)
   uint64_t snapshot_catchup_entries = 5'000;  // entries kept in memory behind a snapshot for slow followers
+  // The in-memory raft log (the WAL's cache, raft::MemoryStorage) in bytes: once it holds this much and
+  // at least a quarter of it is applied, a local snapshot is taken as if --snapshot-count had been
+  // reached, and at most half of it is kept behind the snapshot for slow followers (with at most
+  // snapshot_catchup_entries entries). etcd bounds this log by entries only, so large values grow it to
+  // snapshot-count + catch-up entries times their size.
+  uint64_t log_cache_bytes_max = 128ull << 20;
   uint64_t quota_backend_bytes = 2ull << 30;
   uint64_t max_request_bytes = 1536 * 1024;
   // Raft's byte budgets (raft/raft.h Config). Uncommitted: payload bytes a leader holds appended and not
@@ -217,6 +223,7 @@ struct NodeStats {
   std::atomic<uint64_t> snapshots_refused{0};      // from the leader, malformed: dropped before raft saw them
   std::atomic<uint64_t> peer_messages_refused{0};  // raft::Error::kMalformedMessage: dropped by raft
   std::atomic<uint64_t> snapshot_index{0};         // index of the latest local snapshot
+  std::atomic<uint64_t> log_cache_bytes{0};        // the in-memory raft log (NodeConfig::log_cache_bytes_max)
   MvccCounters mvcc;                               // etcd_mvcc_{put,delete,range,txn}_total
   // etcd's buckets (wal/metrics.go, mvcc/backend/metrics.go): 1 ms doubling, 14 buckets (to 8.192 s).
   metrics::Histogram wal_fsync_seconds{metrics::exponential_buckets(0.001, 2, 14)};
@@ -364,6 +371,7 @@ class Node {
   Expected<bool, std::string> open_store();
   Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
+  bool snapshot_due(uint64_t applied) const;
   void maybe_snapshot();
   void send_snapshot(raft::Message m);
   std::unique_ptr<net::LargeSink> open_snapshot_transfer(uint64_t from, uint64_t total);

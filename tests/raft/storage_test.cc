@@ -151,6 +151,46 @@ TEST(MemoryStorage, LimitSizeKeepsPrefixWithinBudget) {
 
 // ---- RaftLog ----
 
+// Every entry costs Entry::size_bytes() = data + 24 while it is held, through every way the log changes.
+TEST(MemoryStorage, BytesFollowAppendTruncationCompactionAndSnapshots) {
+  MemoryStorage s;
+  s.append({ent(1, 1, std::string(100, 'a')), ent(1, 2, std::string(200, 'b')), ent(1, 3, "")});
+  EXPECT_EQ(s.bytes(), 124u + 224u + 24u);
+  EXPECT_EQ(s.bytes_through(0), 0u);
+  EXPECT_EQ(s.bytes_through(2), 124u + 224u);
+  s.append({ent(2, 3, std::string(10, 'c')), ent(2, 4, std::string(1000, 'd'))});  // replaces 3
+  EXPECT_EQ(s.bytes(), 124u + 224u + 34u + 1024u);
+  s.append({ent(3, 2, "")});  // truncates 2.. and appends one
+  EXPECT_EQ(s.bytes(), 124u + 24u);
+  ASSERT_TRUE(s.compact(1).has_value());
+  EXPECT_EQ(s.bytes(), 24u);
+  s.append({ent(3, 3, std::string(76, 'e'))});
+  EXPECT_EQ(s.bytes(), 24u + 100u);
+  Snapshot snap;
+  snap.metadata.index = 10;
+  snap.metadata.term = 3;
+  ASSERT_TRUE(s.apply_snapshot(snap));
+  EXPECT_EQ(s.bytes(), 0u);
+  s.append({ent(3, 11, "xy")});
+  EXPECT_EQ(s.bytes(), 26u);
+}
+
+TEST(MemoryStorage, CompactIndexKeepingLeavesAtMostThatManyBytesBehindTheIndex) {
+  MemoryStorage s;
+  std::vector<Entry> ents;
+  for (Index i = 1; i <= 10; ++i)
+    ents.push_back(ent(1, i, std::string(76, 'v')));  // 100 bytes each
+  s.append(ents);
+  EXPECT_EQ(s.compact_index_keeping(8, 300), 5u) << "keeps 6, 7, 8";
+  EXPECT_EQ(s.compact_index_keeping(8, 350), 5u);
+  EXPECT_EQ(s.compact_index_keeping(8, 99), 8u) << "keeps nothing behind 8";
+  EXPECT_EQ(s.compact_index_keeping(8, 100000), 0u) << "everything fits: nothing to compact";
+  ASSERT_TRUE(s.compact(s.compact_index_keeping(10, 250)).has_value());
+  EXPECT_EQ(s.first_index(), 9u);
+  EXPECT_EQ(s.bytes(), 200u);
+  EXPECT_EQ(s.compact_index_keeping(10, 1000), 8u);
+}
+
 TEST(RaftLog, UnstableEntriesBecomeStableOnlyIfStillTheSame) {
   MemoryStorage s = storage_with(1, 2);
   RaftLog log(&s, UINT64_MAX);

@@ -2,6 +2,7 @@
 // (14100-14101), so this binary runs under the e2e lock, not in server_tests.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -46,6 +47,7 @@ class OneMember : public ::testing::Test {
       argv.push_back(a.c_str());
     auto cfg = app::parse_flags(static_cast<int>(argv.size()), argv.data());
     ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+    configure(cfg->node);
     node_ = std::make_unique<node::Node>(cfg->node);
     net_ = std::thread([this] { ioc_.run(); });
     auto started = node_->start(ioc_);
@@ -55,6 +57,7 @@ class OneMember : public ::testing::Test {
       std::this_thread::sleep_for(10ms);
     ASSERT_EQ(node_->stats().is_leader.load(), 1u) << "the one member did not become leader in 20 s";
   }
+  virtual void configure(node::NodeConfig&) {}
   void TearDown() override {
     if (node_) node_->stop();
     guard_.reset();
@@ -121,6 +124,36 @@ TEST_F(OneMember, InboxProposalBytesBudget) {
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(applied.load(), fit) << "every accepted proposal applies";
   EXPECT_EQ(other.load(), 0u);
+}
+
+// NodeConfig::log_cache_bytes_max: 48 MiB of puts, far fewer entries than --snapshot-count, keep the
+// in-memory raft log near its 8 MiB budget: local snapshots compact it, and the entries behind each
+// snapshot stay within half the budget. Without the budget the log would hold all 48 MiB.
+class SmallLogCache : public OneMember {
+ protected:
+  static constexpr uint64_t kBudget = 8u << 20;
+  void configure(node::NodeConfig& cfg) override { cfg.log_cache_bytes_max = kBudget; }
+};
+
+TEST_F(SmallLogCache, LogCacheBytesBudget) {
+  const std::string body = put_body("k", 256 << 10);
+  const uint64_t saved_before = node_->stats().snapshots_saved.load();
+  uint64_t largest = 0;
+  for (int i = 0; i < 192; ++i) {
+    std::promise<bool> done;
+    node_->propose(node::EntryKind::kPut, body, node::EntryAuth{},
+                   [&done](node::Result<storage::ApplyResponse> r) { done.set_value(r.has_value()); });
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready) << "put " << i << " not answered in 30 s";
+    ASSERT_TRUE(f.get()) << "put " << i;
+    largest = std::max(largest, node_->stats().log_cache_bytes.load());
+  }
+  EXPECT_LT(largest, 2 * kBudget) << "the in-memory log grew past its budget";
+  EXPECT_LE(node_->stats().log_cache_bytes.load(), kBudget + body.size() + 64);
+  const uint64_t saved = node_->stats().snapshots_saved.load() - saved_before;
+  EXPECT_GE(saved, 4u) << "48 MiB through an 8 MiB log that keeps 4 MiB behind each snapshot";
+  EXPECT_LE(saved, 48u) << "a snapshot on every put would mean the budget is re-reached at once";
+  EXPECT_GT(node_->stats().snapshot_index.load(), 0u);
 }
 
 }  // namespace
