@@ -53,6 +53,9 @@ std::vector<FlagSpec> build_table() {
        "async|sync"},
       {"quota-backend-bytes", K::kInt, &F::quota_backend_bytes, "'0'", kMember,
        "Store size that raises the NOSPACE alarm (0: 2 GiB)."},
+      {"disk-free-reserve-bytes", K::kInt, &F::disk_free_reserve_bytes, "'268435456'", kMember,
+       "cairn's own: raise the NOSPACE alarm once the data or WAL directory's file system has less than "
+       "this many bytes free, before a write could fail (0: off). See docs/operations.md."},
       {"backend-bbolt-freelist-type", K::kEnum, std::monostate{}, "'map'", kMember,
        "bbolt's freelist type (etcd 3.5 name; cairn's store is RocksDB: accepted, no effect).", "array|map"},
       {"backend-batch-interval", K::kDuration, std::monostate{}, "''", kMember,

@@ -49,6 +49,8 @@ struct Flags {
   uint64_t max_snapshots = 5;
   uint64_t max_wals = 5;
   int64_t quota_backend_bytes = 0;  // 0: 2 GiB
+  int64_t disk_free_reserve_bytes = 256ll
+                                    << 20;  // cairn's own: NOSPACE below this much free disk (server/disk)
   uint64_t max_txn_ops = 128;
   uint64_t max_request_bytes = 1536 * 1024;
   uint64_t max_concurrent_streams = 4294967295u;

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
@@ -20,6 +21,7 @@
 #include "server/app/subcommands.h"
 #include "server/app/systemd_notify.h"
 #include "server/corrupt/install.h"
+#include "server/disk/guard.h"
 #include "server/log/log.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
@@ -128,6 +130,14 @@ std::vector<std::shared_ptr<void>> install_components(node::Node& node,
 
 // --experimental-corrupt-check-time (or etcd 3.5's compact hash check, which cairn runs the same way),
 // and the client TLS context for peers with https:// client URLs.
+disk::Options disk_options(const app::ServerConfig& cfg) {
+  disk::Options o;
+  o.reserve_bytes = static_cast<uint64_t>(std::max<int64_t>(0, cfg.flags.disk_free_reserve_bytes));
+  o.dirs = {cfg.node.data_dir};
+  if (!cfg.node.wal_dir.empty()) o.dirs.push_back(cfg.node.wal_dir);
+  return o;
+}
+
 corrupt::Options corrupt_options(const app::ServerConfig& cfg) {
   const app::Flags& f = cfg.flags;
   corrupt::Options o;
@@ -213,6 +223,7 @@ cairn::Expected<std::string, std::string> start_member(Servers& sv, boost::asio:
                                                        node::Node& node, const app::ServerConfig& cfg) {
   const corrupt::Options opts = corrupt_options(cfg);
   sv.components.push_back(corrupt::install(node, ioc, opts));
+  sv.components.push_back(disk::install(node, disk_options(cfg)));
   if (!cfg.flags.initial_corrupt_check) {
     auto serving = listen_all(sv, cfg);
     if (!serving) return serving;

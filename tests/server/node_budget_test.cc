@@ -13,6 +13,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/app/flags.h"
+#include "server/disk/guard.h"
 #include "server/node/node.h"
 
 namespace cairn::server {
@@ -154,6 +155,108 @@ TEST_F(SmallLogCache, LogCacheBytesBudget) {
   EXPECT_GE(saved, 4u) << "48 MiB through an 8 MiB log that keeps 4 MiB behind each snapshot";
   EXPECT_LE(saved, 48u) << "a snapshot on every put would mean the budget is re-reached at once";
   EXPECT_GT(node_->stats().snapshot_index.load(), 0u);
+}
+
+// server/disk/guard.h: the free space the guard sees is the test's. Short of the reserve, the member
+// raises NOSPACE and writes get etcd's error while reads go on; space back, the alarm stays until it
+// is disarmed, and then writes succeed again; a disarm while still short is undone at the next look.
+class DiskGuard : public OneMember {
+ protected:
+  static constexpr uint64_t kReserve = 64u << 20;
+  void SetUp() override {
+    OneMember::SetUp();
+    if (HasFatalFailure()) return;
+    disk::Options o;
+    o.reserve_bytes = kReserve;
+    o.period = 10ms;
+    o.dirs = {dir_ + "/m1"};
+    o.free_bytes = [this](const std::string& d) -> std::optional<uint64_t> {
+      EXPECT_EQ(d, dir_ + "/m1");
+      return free_.load();
+    };
+    guard_ = disk::install(*node_, std::move(o));
+  }
+  void TearDown() override {
+    if (node_) node_->stop();
+    guard_.reset();
+    OneMember::TearDown();
+  }
+  // Runs on the node thread and waits for it.
+  template <typename F>
+  auto on_node(F f) {
+    std::promise<decltype(f())> p;
+    EXPECT_TRUE(node_->run([&] { p.set_value(f()); }));
+    return p.get_future().get();
+  }
+  bool nospace() {
+    return on_node([this] {
+      auto a = node_->store().alarms();
+      return std::find(a.begin(), a.end(), storage::AlarmType::kNoSpace) != a.end();
+    });
+  }
+  bool eventually_nospace(bool want) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (nospace() != want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
+    return nospace() == want;
+  }
+  // The put's outcome: "" for OK, else the error message.
+  std::string put(const std::string& key) {
+    std::promise<std::string> done;
+    node_->propose(node::EntryKind::kPut, put_body(key, 10), node::EntryAuth{},
+                   [&done](node::Result<storage::ApplyResponse> r) {
+                     done.set_value(r ? std::string() : r.error().message);
+                   });
+    auto f = done.get_future();
+    if (f.wait_for(30s) != std::future_status::ready) return "no answer in 30 s";
+    return f.get();
+  }
+  std::string alarm(etcdserverpb::AlarmRequest::AlarmAction action) {
+    etcdserverpb::AlarmRequest req;
+    req.set_action(action);
+    req.set_alarm(etcdserverpb::NOSPACE);
+    req.set_memberid(node_->member_id());
+    std::promise<std::string> done;
+    node_->propose(node::EntryKind::kAlarm, req.SerializeAsString(), node::EntryAuth{},
+                   [&done](node::Result<storage::ApplyResponse> r) {
+                     done.set_value(r ? std::string() : r.error().message);
+                   });
+    return done.get_future().get();
+  }
+
+  std::atomic<uint64_t> free_{1ull << 40};
+  std::shared_ptr<void> guard_;
+};
+
+TEST_F(DiskGuard, ShortOfTheReserveRaisesNospaceUntilSpaceIsBackAndTheAlarmDisarmed) {
+  EXPECT_EQ(put("before"), "");
+  EXPECT_FALSE(nospace()) << "plenty of space: no alarm";
+  free_ = kReserve - 1;
+  ASSERT_TRUE(eventually_nospace(true)) << "the guard did not raise NOSPACE in 20 s";
+  EXPECT_EQ(put("refused"), "etcdserver: mvcc: database space exceeded");
+  EXPECT_EQ(on_node([this] {
+              storage::RangeRequest r;
+              r.key = "before";
+              auto got = node_->store().range(r);
+              return got ? got->kvs.size() : size_t{99};
+            }),
+            1u)
+      << "reads go on";
+
+  free_ = kReserve;  // space is back: the alarm stays until an operator clears it
+  EXPECT_EQ(put("still-refused"), "etcdserver: mvcc: database space exceeded");
+  free_ = kReserve - 1;
+  EXPECT_EQ(alarm(etcdserverpb::AlarmRequest::DEACTIVATE), "");
+  ASSERT_TRUE(eventually_nospace(true)) << "a disarm while still short is undone";
+
+  free_ = 1ull << 40;
+  EXPECT_EQ(alarm(etcdserverpb::AlarmRequest::DEACTIVATE), "");
+  EXPECT_FALSE(nospace());
+  EXPECT_EQ(put("after"), "");
+  for (int i = 0; i < 20; ++i) {  // 20 looks at least 10 ms apart: nothing raises it again
+    std::this_thread::sleep_for(15ms);
+    ASSERT_FALSE(nospace());
+  }
 }
 
 }  // namespace

@@ -1,0 +1,88 @@
+#include "server/disk/guard.h"
+
+#include <sys/statvfs.h>
+
+#include <algorithm>
+
+#include "proto/etcd/rpc.pb.h"
+#include "server/log/log.h"
+#include "server/node/request_codec.h"
+
+namespace cairn::server::disk {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Watch {
+  node::Node* node = nullptr;
+  Options options;
+  Clock::time_point next;
+  bool in_flight = false;  // a NOSPACE proposal of ours is not answered yet
+};
+
+bool nospace_raised(node::Node& n) {
+  auto alarms = n.store().alarms();
+  return std::find(alarms.begin(), alarms.end(), storage::AlarmType::kNoSpace) != alarms.end();
+}
+
+void raise_nospace(const std::shared_ptr<Watch>& w, const Shortage& s) {
+  node::Node& n = *w->node;
+  log::error("disk nearly full: " + std::to_string(s.free_bytes) + " bytes free under " + s.dir +
+                 ", below --disk-free-reserve-bytes " + std::to_string(w->options.reserve_bytes) +
+                 "; raising the NOSPACE alarm (writes are refused until space is freed and the alarm "
+                 "disarmed)",
+             {{"dir", s.dir}, {"free-bytes", std::to_string(s.free_bytes)}});
+  etcdserverpb::AlarmRequest req;
+  req.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+  req.set_alarm(etcdserverpb::NOSPACE);
+  req.set_memberid(n.member_id());
+  w->in_flight = true;
+  std::weak_ptr<Watch> weak = w;
+  n.propose(node::EntryKind::kAlarm, req.SerializeAsString(), [weak](node::Result<storage::ApplyResponse> r) {
+    auto w = weak.lock();
+    if (!w) return;
+    w->in_flight = false;
+    if (!r)
+      log::warn("raising the NOSPACE alarm failed (tried again at the next look): " + r.error().message);
+  });
+}
+
+void look(const std::shared_ptr<Watch>& w) {
+  if (w->in_flight || Clock::now() < w->next || w->node->leader() == 0) return;  // no leader: no proposal
+  w->next = Clock::now() + w->options.period;
+  if (nospace_raised(*w->node)) return;
+  if (auto s = find_shortage(w->options)) raise_nospace(w, *s);
+}
+
+}  // namespace
+
+std::optional<uint64_t> statvfs_free_bytes(const std::string& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+std::optional<Shortage> find_shortage(const Options& o) {
+  std::optional<Shortage> least;
+  for (const auto& dir : o.dirs) {
+    auto free = o.free_bytes ? o.free_bytes(dir) : statvfs_free_bytes(dir);
+    if (free && (!least || *free < least->free_bytes)) least = Shortage{dir, *free};
+  }
+  if (least && least->free_bytes < o.reserve_bytes) return least;
+  return std::nullopt;
+}
+
+std::shared_ptr<void> install(node::Node& node, Options options) {
+  if (options.reserve_bytes == 0) return nullptr;
+  auto w = std::make_shared<Watch>(Watch{&node, std::move(options), Clock::now(), false});
+  node::NodeObserver o;
+  std::weak_ptr<Watch> weak = w;
+  o.on_tick = [weak] {
+    if (auto w = weak.lock()) look(w);
+  };
+  node.add_observer(std::move(o));
+  return w;
+}
+
+}  // namespace cairn::server::disk
