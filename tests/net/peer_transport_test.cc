@@ -651,12 +651,18 @@ TEST(PeerTransport, TwoGiBTransferStreamsFromSourceToSinkInBoundedMemory) {
   EXPECT_EQ(b.transport().stats().large_payloads_received.load(), 1u);
 }
 
-TEST(PeerTransport, ARefusedTransferClosesItsConnectionAndLaterMessagesStillArrive) {
-  auto block = std::make_shared<const std::string>(random_payload(4096, 8));
+// 64 KiB chunks (a 1 MiB transfer is 16 of them) and a quick reconnect after the failed one.
+PeerTransportOptions failing_transfer_options() {
   PeerTransportOptions opts;
   opts.chunk_bytes = 64 * 1024;
   opts.backoff_initial = 5ms;
   opts.backoff_max = 50ms;
+  return opts;
+}
+
+TEST(PeerTransport, ARefusedTransferClosesItsConnectionAndLaterMessagesStillArrive) {
+  auto block = std::make_shared<const std::string>(random_payload(4096, 8));
+  const PeerTransportOptions opts = failing_transfer_options();
   Node b(2, 0, opts, [](PeerId, std::uint64_t) -> std::unique_ptr<LargeSink> { return nullptr; });
   Node a(1, 0, opts);
   a.transport().add_peer(2, local(b.port()));
@@ -671,10 +677,7 @@ TEST(PeerTransport, ARefusedTransferClosesItsConnectionAndLaterMessagesStillArri
 TEST(PeerTransport, ASinkThatFailsMidTransferIsDestroyedWithoutFinish) {
   auto block = std::make_shared<const std::string>(random_payload(4096, 9));
   auto log = std::make_shared<SinkLog>();
-  PeerTransportOptions opts;
-  opts.chunk_bytes = 64 * 1024;
-  opts.backoff_initial = 5ms;
-  opts.backoff_max = 50ms;
+  const PeerTransportOptions opts = failing_transfer_options();
   Node b(2, 0, opts, checking_sinks(log, block, 300 * 1024));
   Node a(1, 0, opts);
   a.transport().add_peer(2, local(b.port()));
@@ -700,10 +703,7 @@ TEST(PeerTransport, ASinkThatFailsMidTransferIsDestroyedWithoutFinish) {
 TEST(PeerTransport, ASourceThatFailsToReadDropsItsTransferAndConnection) {
   auto block = std::make_shared<const std::string>(random_payload(4096, 10));
   auto log = std::make_shared<SinkLog>();
-  PeerTransportOptions opts;
-  opts.chunk_bytes = 64 * 1024;
-  opts.backoff_initial = 5ms;
-  opts.backoff_max = 50ms;
+  const PeerTransportOptions opts = failing_transfer_options();
   Node b(2, 0, opts, checking_sinks(log, block));
   Node a(1, 0, opts);
   a.transport().add_peer(2, local(b.port()));
