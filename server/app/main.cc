@@ -128,8 +128,7 @@ std::vector<std::shared_ptr<void>> install_components(node::Node& node,
   return components;
 }
 
-// --experimental-corrupt-check-time (or etcd 3.5's compact hash check, which cairn runs the same way),
-// and the client TLS context for peers with https:// client URLs.
+// --disk-free-reserve-bytes over the data dir and, when it is elsewhere, the WAL dir.
 disk::Options disk_options(const app::ServerConfig& cfg) {
   disk::Options o;
   o.reserve_bytes = static_cast<uint64_t>(std::max<int64_t>(0, cfg.flags.disk_free_reserve_bytes));
@@ -138,6 +137,8 @@ disk::Options disk_options(const app::ServerConfig& cfg) {
   return o;
 }
 
+// --experimental-corrupt-check-time (or etcd 3.5's compact hash check, which cairn runs the same way),
+// and the client TLS context for peers with https:// client URLs.
 corrupt::Options corrupt_options(const app::ServerConfig& cfg) {
   const app::Flags& f = cfg.flags;
   corrupt::Options o;
