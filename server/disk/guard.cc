@@ -1,7 +1,5 @@
 #include "server/disk/guard.h"
 
-#include <sys/statvfs.h>
-
 #include <algorithm>
 
 #include "proto/etcd/rpc.pb.h"
@@ -57,16 +55,10 @@ void look(const std::shared_ptr<Watch>& w) {
 
 }  // namespace
 
-std::optional<uint64_t> statvfs_free_bytes(const std::string& dir) {
-  struct statvfs v {};
-  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
-  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
-}
-
 std::optional<Shortage> find_shortage(const Options& o) {
   std::optional<Shortage> least;
   for (const auto& dir : o.dirs) {
-    auto free = o.free_bytes ? o.free_bytes(dir) : statvfs_free_bytes(dir);
+    auto free = o.free_bytes ? o.free_bytes(dir) : node::free_bytes(dir);
     if (free && (!least || *free < least->free_bytes)) least = Shortage{dir, *free};
   }
   if (least && least->free_bytes < o.reserve_bytes) return least;

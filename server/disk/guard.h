@@ -28,7 +28,8 @@ struct Options {
   uint64_t reserve_bytes = 0;  // 0: no guard
   std::chrono::milliseconds period{1'000};
   std::vector<std::string> dirs;  // the data and WAL directories
-  // Free bytes for an unprivileged writer under a directory; nullopt when it cannot be read.
+  // Free bytes for an unprivileged writer under a directory; nullopt when it cannot be read. Unset:
+  // node::free_bytes (statvfs).
   std::function<std::optional<uint64_t>(const std::string& dir)> free_bytes;
 };
 
@@ -40,9 +41,6 @@ struct Shortage {
 // The directory with the least free space, if that is below reserve_bytes (unreadable ones are skipped:
 // a failing disk shows up as a failing write, which stops the member).
 std::optional<Shortage> find_shortage(const Options& o);
-
-// statvfs(2): f_bavail * f_frsize.
-std::optional<uint64_t> statvfs_free_bytes(const std::string& dir);
 
 // Watches on node's tick; nullptr when reserve_bytes is 0. Call before node.start(); keep the result
 // alive as long as the node runs.

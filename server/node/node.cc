@@ -59,12 +59,6 @@ void log_line(const char* fmt, const std::string& a = {}, const std::string& b =
   log::write(level, text, {}, where);
 }
 
-std::optional<uint64_t> free_bytes(const std::string& dir) {
-  struct statvfs v {};
-  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
-  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
-}
-
 etcdserverpb::Member to_member_pb(const MemberInfo& m) {
   etcdserverpb::Member pb;
   pb.set_id(m.id);
@@ -1230,6 +1224,12 @@ bool is_snapshot_transfer_dir(std::string_view name) {
   name.remove_prefix(kSnapshotTransferDirPrefix.size());
   return !name.empty() && name.size() <= 20 &&
          std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::optional<uint64_t> free_bytes(const std::string& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+  return static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
 }
 
 std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free) {

@@ -195,6 +195,9 @@ inline constexpr uint64_t kSnapshotSpaceReserveBytes = 64ull << 20;
 // snapshot before raft sees it rather than stopping on ENOSPC halfway through writing it (the leader
 // sends it again later; the operator sees the refusals in the log and in snapshots_refused).
 std::optional<std::string> snapshot_space_defect(uint64_t snapshot_bytes, std::optional<uint64_t> free);
+// Free bytes for an unprivileged writer under `dir` (statvfs: f_bavail * f_frsize); nullopt when it
+// cannot be read. Also the disk guard's default probe (server/disk/guard.h).
+std::optional<uint64_t> free_bytes(const std::string& dir);
 
 // Header fields the server owns.
 struct HeaderInfo {
