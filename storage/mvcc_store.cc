@@ -1,8 +1,8 @@
 #include "storage/mvcc_store.h"
 
-#include <tuple>
-
 #include <algorithm>
+#include <cstdio>
+#include <tuple>
 
 #include "base/assert.h"
 #include "storage/codec.h"
@@ -17,8 +17,9 @@ constexpr std::string_view kMetaApplied = "applied";
 constexpr std::string_view kMetaRevision = "revision";
 constexpr std::string_view kMetaCompactRevision = "compact_revision";
 constexpr std::string_view kMetaCompactFinished = "compact_finished";
-constexpr std::string_view kMetaAlarmNoSpace = "alarm/nospace";
-constexpr std::string_view kMetaAlarmCorrupt = "alarm/corrupt";
+constexpr std::string_view kMetaAlarmPrefix =
+    "alarm/";  // then "nospace" or "corrupt", then "/M" (file comment)
+constexpr std::string_view kMetaChain = "chain";
 
 // Bytes a kKeys record takes (key + value), for the logical size and the key index.
 uint32_t record_size(size_t key_bytes, size_t value_bytes) {
@@ -29,6 +30,12 @@ uint32_t record_size(size_t key_bytes, size_t value_bytes) {
 
 // Bytes a lease record takes (key + value), for the logical size.
 constexpr uint64_t kLeaseRecordBytes = 8 + 1 + 8 + 8;
+
+std::string encode_u32(uint32_t v) {
+  std::string out;
+  codec::put_u32(&out, v);
+  return out;
+}
 
 std::string encode_i64(int64_t v) {
   std::string s;
@@ -270,6 +277,54 @@ std::optional<LeaseInfo> decode_lease_record(std::string_view key, std::string_v
   return l;
 }
 
+namespace {
+// kMeta's alarm records (file comment): "alarm/<type>" for member 0, "alarm/<type>/<16 hex>" for others.
+std::string alarm_key(const AlarmMember& a) {
+  std::string key(kMetaAlarmPrefix);
+  key += a.type == AlarmType::kNoSpace ? "nospace" : "corrupt";
+  if (a.member == 0) return key;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(a.member));
+  return key + "/" + hex;
+}
+
+std::optional<AlarmMember> parse_alarm_key(std::string_view key) {
+  if (key.substr(0, kMetaAlarmPrefix.size()) != kMetaAlarmPrefix) return std::nullopt;
+  key.remove_prefix(kMetaAlarmPrefix.size());
+  AlarmMember a;
+  for (auto [name, type] : {std::pair{std::string_view("nospace"), AlarmType::kNoSpace},
+                            std::pair{std::string_view("corrupt"), AlarmType::kCorrupt}}) {
+    if (key.substr(0, name.size()) != name) continue;
+    a.type = type;
+    key.remove_prefix(name.size());
+  }
+  if (a.type == AlarmType::kNone) return std::nullopt;
+  if (key.empty()) return a;
+  if (key.size() != 17 || key[0] != '/') return std::nullopt;
+  for (char c : key.substr(1)) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    a.member = (a.member << 4) | static_cast<uint64_t>(d);
+  }
+  return a;
+}
+
+Expected<std::vector<AlarmMember>, Error> read_alarms(KvEngine& engine) {
+  std::vector<AlarmMember> out;
+  std::string end(kMetaAlarmPrefix);
+  end.back() = static_cast<char>(end.back() + 1);
+  auto it = engine.scan(Space::kMeta, kMetaAlarmPrefix, end);
+  for (; it->valid(); it->next()) {
+    auto a = parse_alarm_key(it->key());
+    if (!a) return unexpected(corrupt("meta alarm key"));
+    out.push_back(*a);
+  }
+  if (auto st = it->status(); !st) return unexpected(st.error());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
 Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
   StoreMeta m;
   auto applied = engine.get(Space::kMeta, kMetaApplied);
@@ -296,12 +351,19 @@ Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
     if (!r.i64(&v) || !r.done()) return unexpected(corrupt("meta compact_finished"));
     m.finished_compact_revision = v;
   }
-  auto alarm = engine.get(Space::kMeta, kMetaAlarmNoSpace);
-  if (!alarm) return unexpected(alarm.error());
-  m.alarm_nospace = alarm->has_value();
-  auto corrupt_alarm = engine.get(Space::kMeta, kMetaAlarmCorrupt);
-  if (!corrupt_alarm) return unexpected(corrupt_alarm.error());
-  m.alarm_corrupt = corrupt_alarm->has_value();
+  auto alarms = read_alarms(engine);
+  if (!alarms) return unexpected(alarms.error());
+  m.alarms = *std::move(alarms);
+  auto chain = engine.get(Space::kMeta, kMetaChain);
+  if (!chain) return unexpected(chain.error());
+  if (chain->has_value()) {
+    codec::Reader r(**chain);
+    uint32_t v = 0;
+    if (!r.u32(&v) || !r.done()) return unexpected(corrupt("meta chain"));
+    m.state_chain = v;
+  } else if (m.revision == 1) {
+    m.state_chain = 0;  // nothing was ever written: the seed
+  }
   return m;
 }
 
@@ -315,8 +377,9 @@ void put_store_meta(const StoreMeta& m, WriteBatch* batch) {
     batch->put(Space::kMeta, kMetaCompactRevision, encode_i64(m.compact_revision));
   if (m.finished_compact_revision)
     batch->put(Space::kMeta, kMetaCompactFinished, encode_i64(*m.finished_compact_revision));
-  if (m.alarm_nospace) batch->put(Space::kMeta, kMetaAlarmNoSpace, "");
-  if (m.alarm_corrupt) batch->put(Space::kMeta, kMetaAlarmCorrupt, "");
+  for (const auto& a : m.alarms)
+    batch->put(Space::kMeta, alarm_key(a), "");
+  if (m.state_chain) batch->put(Space::kMeta, kMetaChain, encode_u32(*m.state_chain));
 }
 
 std::string prefix_end(std::string_view key) {
@@ -341,9 +404,10 @@ struct MvccStore::ApplyCtx {
   std::map<std::string, std::string, std::less<>> pending;
   int64_t logical_delta = 0;
   std::optional<int64_t> new_compact_rev;
-  std::vector<RemovedRevision> garbage;  // records a compaction dropped from the index
-  std::optional<bool> new_alarm_nospace;
-  std::optional<bool> new_alarm_corrupt;
+  std::vector<RemovedRevision> garbage;                      // records a compaction dropped from the index
+  std::optional<std::pair<AlarmMember, bool>> alarm_change;  // raised (true) or cleared by this entry
+  uint64_t origin = 0;                                       // the member that proposed the entry
+  uint32_t chain = 0;  // the store's chain continued over this entry's records (when the store has one)
 
   bool changed() const { return next_sub > 0; }
   int64_t write_rev() const { return begin_rev + 1; }
@@ -368,9 +432,11 @@ Expected<Unit, Error> MvccStore::rebuild() {
   applied_ = meta->applied;
   rev_ = meta->revision;
   compact_rev_ = meta->compact_revision;
-  alarm_nospace_ = meta->alarm_nospace;
-  alarm_corrupt_ = meta->alarm_corrupt;
+  alarms_ = std::set<AlarmMember>(meta->alarms.begin(), meta->alarms.end());
   compact_marker_ = meta->finished_compact_revision.has_value();
+  chain_ = meta->state_chain;
+  chain_recent_.clear();
+  if (chain_) chain_recent_.emplace_back(rev_, *chain_);
 
   // Replay the revision-ordered history into the key index.
   int64_t max_main = 0;
@@ -774,6 +840,7 @@ Expected<PutResponse, Error> MvccStore::do_put(ApplyCtx& ctx, const PutRequest& 
   std::string rec = encode_kv_record(kv);
   const uint32_t bytes = record_size(rk.size(), rec.size());
   ctx.logical_delta += bytes;
+  ctx.chain = crc32c_extend(crc32c_extend(ctx.chain, rk), rec);
   ctx.batch.put(Space::kKeys, rk, rec);
   ctx.pending.insert_or_assign(std::move(rk), std::move(rec));
   index_.put(slot, rev, bytes);
@@ -796,6 +863,7 @@ Expected<Unit, Error> MvccStore::tombstone(ApplyCtx& ctx, const std::string& key
   std::string rec = encode_kv_record(kv);
   const uint32_t bytes = record_size(rk.size(), rec.size());
   ctx.logical_delta += bytes;
+  ctx.chain = crc32c_extend(crc32c_extend(ctx.chain, rk), rec);
   ctx.batch.put(Space::kKeys, rk, rec);
   index_.tombstone(index_.slot(key), rev, bytes);
   detach(key);
@@ -873,9 +941,9 @@ std::optional<Error> MvccStore::validate(const ApplyRequest& request, const Stor
 }
 
 std::optional<Error> MvccStore::check_quota(ApplyCtx& ctx, uint64_t cost_bytes) {
-  if (alarm_nospace_) return make_error(Errc::kNoSpace);
+  if (alarmed(AlarmType::kNoSpace)) return make_error(Errc::kNoSpace);
   if (cost_bytes > 0 && logical_bytes_ + cost_bytes > options_.quota_backend_bytes) {
-    ctx.new_alarm_nospace = true;
+    ctx.alarm_change = std::pair{AlarmMember{ctx.origin, AlarmType::kNoSpace}, true};
     return make_error(Errc::kNoSpace);
   }
   return std::nullopt;
@@ -980,15 +1048,19 @@ Expected<ApplyResponse, Error> MvccStore::apply_lease_checkpoint(ApplyCtx& ctx,
 }
 
 Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const AlarmRequest& r) {
-  std::optional<bool>* target = r.alarm == AlarmType::kNoSpace   ? &ctx.new_alarm_nospace
-                                : r.alarm == AlarmType::kCorrupt ? &ctx.new_alarm_corrupt
-                                                                 : nullptr;
-  if (target && r.action == AlarmRequest::Action::kActivate) *target = true;
-  if (target && r.action == AlarmRequest::Action::kDeactivate) *target = false;
+  const AlarmMember m{r.member, r.alarm};
+  const bool known = r.alarm == AlarmType::kNoSpace || r.alarm == AlarmType::kCorrupt;
   AlarmResponse resp;
   resp.header.revision = rev_;
-  if (ctx.new_alarm_nospace.value_or(alarm_nospace_)) resp.alarms.push_back(AlarmType::kNoSpace);
-  if (ctx.new_alarm_corrupt.value_or(alarm_corrupt_)) resp.alarms.push_back(AlarmType::kCorrupt);
+  if (r.action == AlarmRequest::Action::kGet) {
+    resp.alarms = alarms();
+  } else if (r.action == AlarmRequest::Action::kActivate && known) {
+    ctx.alarm_change = std::pair{m, true};
+    resp.alarms.push_back(m);
+  } else if (r.action == AlarmRequest::Action::kDeactivate && alarms_.count(m)) {
+    ctx.alarm_change = std::pair{m, false};
+    resp.alarms.push_back(m);
+  }
   return ApplyResponse(resp);
 }
 
@@ -1015,16 +1087,19 @@ bool refused_while_corrupt(const ApplyRequest& request) {
 }  // namespace
 
 Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, const ApplyRequest& request,
-                                                const WriteBatch* extra) {
+                                                const WriteBatch* extra, uint64_t origin) {
   events_.clear();
   if (failed_) return unexpected(make_error(Errc::kIo, "store failed; reopen"));
   if (index <= applied_.index) return unexpected(make_error(Errc::kAlreadyApplied));
 
   ApplyCtx ctx;
   ctx.begin_rev = rev_;
+  ctx.origin = origin;
+  ctx.chain = chain_.value_or(0);
   Expected<ApplyResponse, Error> result = [&]() -> Expected<ApplyResponse, Error> {
     if (auto e = validate(request, options_)) return unexpected(*e);
-    if (alarm_corrupt_ && refused_while_corrupt(request)) return unexpected(make_error(Errc::kCorrupt));
+    if (alarmed(AlarmType::kCorrupt) && refused_while_corrupt(request))
+      return unexpected(make_error(Errc::kCorrupt));
     return std::visit(
         [&](const auto& r) -> Expected<ApplyResponse, Error> {
           using T = std::decay_t<decltype(r)>;
@@ -1081,14 +1156,14 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   codec::put_u64(&applied, term);
   batch.put(Space::kMeta, kMetaApplied, applied);
   if (ctx.changed()) batch.put(Space::kMeta, kMetaRevision, encode_i64(ctx.write_rev()));
+  if (ctx.changed() && chain_) batch.put(Space::kMeta, kMetaChain, encode_u32(ctx.chain));
   if (ctx.new_compact_rev) batch.put(Space::kMeta, kMetaCompactRevision, encode_i64(*ctx.new_compact_rev));
-  for (auto [next, now, key] : {std::tuple{ctx.new_alarm_nospace, alarm_nospace_, kMetaAlarmNoSpace},
-                                std::tuple{ctx.new_alarm_corrupt, alarm_corrupt_, kMetaAlarmCorrupt}}) {
-    if (!next || *next == now) continue;
-    if (*next) {
-      batch.put(Space::kMeta, key, "");
+  if (ctx.alarm_change &&
+      ctx.alarm_change->second != alarmed(ctx.alarm_change->first.member, ctx.alarm_change->first.type)) {
+    if (ctx.alarm_change->second) {
+      batch.put(Space::kMeta, alarm_key(ctx.alarm_change->first), "");
     } else {
-      batch.erase(Space::kMeta, key);
+      batch.erase(Space::kMeta, alarm_key(ctx.alarm_change->first));
     }
   }
   if (auto w = engine_->write(batch, WriteOptions{options_.sync_writes, options_.engine_log}); !w) {
@@ -1098,13 +1173,14 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   }
   applied_ = AppliedIndex{index, term};
   if (ctx.changed()) rev_ = ctx.write_rev();
+  if (ctx.changed() && chain_) remember_chain(ctx.chain);
   if (ctx.new_compact_rev) compact_rev_ = *ctx.new_compact_rev;
   if (!ctx.garbage.empty()) {
     compact_marker_ = true;
     garbage_.insert(garbage_.end(), ctx.garbage.begin(), ctx.garbage.end());
   }
-  if (ctx.new_alarm_nospace) alarm_nospace_ = *ctx.new_alarm_nospace;
-  if (ctx.new_alarm_corrupt) alarm_corrupt_ = *ctx.new_alarm_corrupt;
+  if (ctx.alarm_change && ctx.alarm_change->second) alarms_.insert(ctx.alarm_change->first);
+  if (ctx.alarm_change && !ctx.alarm_change->second) alarms_.erase(ctx.alarm_change->first);
   logical_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(logical_bytes_) + ctx.logical_delta);
   check_invariants();
   return result;
@@ -1219,6 +1295,20 @@ Expected<size_t, Error> MvccStore::compact_step(size_t max_records) {
   return n;
 }
 
+void MvccStore::remember_chain(uint32_t chain) {
+  chain_ = chain;
+  chain_recent_.emplace_back(rev_, chain);
+  if (chain_recent_.size() > kChainRecent) chain_recent_.pop_front();
+}
+
+std::optional<uint32_t> MvccStore::state_chain_at(int64_t revision) const {
+  if (chain_recent_.empty() || revision < chain_recent_.front().first || revision > rev_) return std::nullopt;
+  // The ring's revisions are consecutive: each entry that changes a key adds the next one.
+  const auto& e = chain_recent_[static_cast<size_t>(revision - chain_recent_.front().first)];
+  CAIRN_ASSERT(e.first == revision);
+  return e.second;
+}
+
 Expected<Unit, Error> MvccStore::defragment() {
   return engine_->compact_storage();
 }
@@ -1245,11 +1335,10 @@ std::vector<int64_t> MvccStore::lease_ids() const {
   return ids;
 }
 
-std::vector<AlarmType> MvccStore::alarms() const {
-  std::vector<AlarmType> out;
-  if (alarm_nospace_) out.push_back(AlarmType::kNoSpace);
-  if (alarm_corrupt_) out.push_back(AlarmType::kCorrupt);
-  return out;
+bool MvccStore::alarmed(AlarmType type) const {
+  for (const auto& a : alarms_)
+    if (a.type == type) return true;
+  return false;
 }
 
 void MvccStore::check_invariants() const {

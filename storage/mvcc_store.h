@@ -27,15 +27,30 @@
 //            "compact_finished"  i64 BE, present while a compaction's records are still being deleted
 //                                (below): the last compaction revision whose records are all gone
 //                                (-1: none); etcd's finishedCompactRev when it differs from the last
-//            "alarm/nospace"     present (empty value) while the NOSPACE alarm is active
+//            "alarm/nospace/M"   present (empty value) while member M (16 hex digits) has the NOSPACE alarm;
+//                                "alarm/nospace" alone is member 0's (and a store written before alarms
+//                                had members)
+//            "chain"             u32 BE: the state chain (below) at "revision"; absent: not known
 //   kAuth    not the store's: written through apply()'s `extra` (server/auth/auth_store.h)
-//            "alarm/corrupt"     present (empty value) while the CORRUPT alarm is active: writes (Put,
-//                                DeleteRange, a Txn with a put or delete, Compaction, LeaseGrant,
-//                                LeaseRevoke) fail with kCorrupt, reads still work (etcd's applierV3Corrupt)
+//            "alarm/corrupt/M"   the same for CORRUPT ("alarm/corrupt": member 0's). While any member has it,
+//                                writes (Put, DeleteRange, a Txn with a put or delete, Compaction,
+//                                LeaseGrant, LeaseRevoke) fail with kCorrupt, reads still work (etcd's
+//                                applierV3Corrupt)
 //
 // Logical size: sum over kKeys and kLeases records of (key bytes + value bytes), maintained
 // exactly and recomputed on open. It drives quota_backend_bytes; the physical engine size (which
 // differs between members) is only reported (db_size_bytes()).
+//
+// State chain (the continuous corruption check, server/corrupt/chain_check.h): CRC-32C of the
+// concatenation, in revision order, of every kKeys record an entry wrote (its revision key, then its
+// value bytes) since the chain was seeded, continued entry by entry (crc32c_extend), so chain(R) covers
+// every change up to revision R and members that applied the same log agree on it at every revision.
+// Compaction does not change it (unlike HashKV, it is a hash of the history, not of what is kept), so
+// any two members can compare it at any revision both passed. It is written with "revision" in each
+// entry's batch, so it survives restarts and travels with store snapshots. Seeds: an empty store (0 at
+// revision 1) and an imported etcd snapshot (0 at its revision, the same on every restored member); a
+// store written before the chain existed has none (state_chain() is nullopt) until it is rebuilt from a
+// peer's snapshot. The chain of the last kChainRecent revisions is kept in memory (state_chain_at()).
 //
 // Events (for the watch hub): apply() also records the changes of the entry it applied, readable
 // with last_applied_events() until the next apply() starts (which clears them). They are exactly the
@@ -137,8 +152,10 @@ class MvccStore {
   // `extra`: writes of a component beside the store for the same entry (server/auth's Space::kAuth
   // records), put in the entry's batch so they land atomically with it and its applied index. They
   // are written whether or not the request succeeds; the store never reads that space.
+  // `origin`: the member that proposed the entry; a NOSPACE alarm the quota raises is raised for it (as
+  // etcd's member that refused the request raises it).
   Expected<ApplyResponse, Error> apply(uint64_t index, uint64_t term, const ApplyRequest& request,
-                                       const WriteBatch* extra = nullptr);
+                                       const WriteBatch* extra = nullptr, uint64_t origin = 0);
 
   // The changes of the entry applied by the last apply() call (see the file comment). Empty after a
   // refused entry, an engine failure, or an entry that changed no key.
@@ -226,9 +243,17 @@ class MvccStore {
   uint64_t db_size_bytes() { return engine_->size_bytes(); }
   uint64_t logical_size_bytes() const { return logical_bytes_; }
 
+  // The state chain (file comment) at revision(), and at an earlier revision while it is among the last
+  // kChainRecent this store applied (or the one it opened at). nullopt: unknown.
+  static constexpr size_t kChainRecent = 16384;
+  std::optional<uint32_t> state_chain() const { return chain_; }
+  std::optional<uint32_t> state_chain_at(int64_t revision) const;
+
   std::optional<LeaseInfo> lease(int64_t id) const;
   std::vector<int64_t> lease_ids() const;
-  std::vector<AlarmType> alarms() const;
+  std::vector<AlarmMember> alarms() const { return {alarms_.begin(), alarms_.end()}; }  // sorted
+  bool alarmed(AlarmType type) const;                                                   // for any member
+  bool alarmed(uint64_t member, AlarmType type) const { return alarms_.count(AlarmMember{member, type}) > 0; }
   const StoreOptions& options() const { return options_; }
   KvEngine& engine() { return *engine_; }
   const TreeIndex& index() const { return index_; }
@@ -243,6 +268,7 @@ class MvccStore {
 
   MvccStore(std::unique_ptr<KvEngine> engine, StoreOptions options);
   Expected<Unit, Error> rebuild();
+  void remember_chain(uint32_t chain);  // the chain at rev_, just applied
 
   Expected<KeyValue, Error> load(const std::string& key, const IndexHit& hit, const ApplyCtx* ctx);
   Expected<RangeResponse, Error> range_at(const RangeRequest& r, int64_t current, const ApplyCtx* ctx);
@@ -289,13 +315,14 @@ class MvccStore {
   AppliedIndex applied_;
   int64_t rev_ = 1;
   int64_t compact_rev_ = -1;
-  bool alarm_nospace_ = false;
-  bool alarm_corrupt_ = false;
+  std::set<AlarmMember> alarms_;
   uint64_t logical_bytes_ = 0;
   std::deque<RemovedRevision> garbage_;  // dropped by compaction, not yet deleted; each key oldest first
   bool compact_marker_ = false;          // kMeta "compact_finished" is present
   bool failed_ = false;
-  std::vector<Event> events_;  // of the last applied entry
+  std::vector<Event> events_;                              // of the last applied entry
+  std::optional<uint32_t> chain_;                          // at rev_
+  std::deque<std::pair<int64_t, uint32_t>> chain_recent_;  // (revision, chain), oldest first
 };
 
 // Encodings of the records described in the file comment (exposed for tests and tools, such as the
@@ -314,8 +341,8 @@ struct StoreMeta {
   int64_t compact_revision = -1;  // -1: never compacted
   // Present while a compaction's records are still being deleted (see "compact_finished").
   std::optional<int64_t> finished_compact_revision;
-  bool alarm_nospace = false;
-  bool alarm_corrupt = false;
+  std::vector<AlarmMember> alarms;      // sorted
+  std::optional<uint32_t> state_chain;  // at `revision`; nullopt: not known (an empty store: 0)
 };
 // Reads them from an engine without opening the store (kCorruption for a malformed record).
 Expected<StoreMeta, Error> read_store_meta(KvEngine& engine);

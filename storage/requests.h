@@ -219,18 +219,28 @@ struct LeaseCheckpointResponse {
 
 enum class AlarmType : uint8_t { kNone = 0, kNoSpace = 1, kCorrupt = 2 };
 
-// The store keeps NOSPACE and CORRUPT (one flag each, for the whole cluster); member ids are the server's
-// business.
+// A raised alarm, as etcd's AlarmMember: the member it was raised for and its type. The store keeps every
+// raised pair; the effect is the cluster's (etcd's appliers): while any member has CORRUPT every write is
+// refused, while any has NOSPACE everything that could grow the store is.
+struct AlarmMember {
+  uint64_t member = 0;
+  AlarmType type = AlarmType::kNone;
+  auto operator<=>(const AlarmMember&) const = default;
+};
+
 struct AlarmRequest {
   enum class Action : uint8_t { kGet = 0, kActivate = 1, kDeactivate = 2 };
   Action action = Action::kGet;
   AlarmType alarm = AlarmType::kNone;
+  uint64_t member = 0;  // etcd's memberID: whose alarm it raises or clears
   bool operator==(const AlarmRequest&) const = default;
 };
 
+// As etcd answers: kGet every raised alarm; kActivate the alarm (raised now or already; none for kNone);
+// kDeactivate the alarm cleared (none if it was not raised).
 struct AlarmResponse {
   ResponseHeader header;
-  std::vector<AlarmType> alarms;  // active alarms after the request
+  std::vector<AlarmMember> alarms;
   bool operator==(const AlarmResponse&) const = default;
 };
 

@@ -38,7 +38,7 @@ awaitable<HttpResponse> health(Node* n, const HttpRequest& req) {
   if (!n->run([n, p, serializable] {
         auto alarms = n->store().alarms();
         if (!alarms.empty()) {
-          p->set("ALARM " + alarm_name(alarms.front()));
+          p->set("ALARM " + alarm_name(alarms.front().type));
           return;
         }
         if (serializable) {

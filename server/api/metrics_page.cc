@@ -112,6 +112,13 @@ void cairn_series(Families& f, const node::NodeStats& st) {
       "cairn_snapshots_refused_total",
       "Store snapshots from the leader refused before raft saw them (malformed, cut, no disk room, busy).",
       static_cast<double>(st.snapshots_refused.load()));
+  for (auto [result, n] :
+       {std::pair{"matched", &st.state_checks_matched}, std::pair{"mismatched", &st.state_checks_mismatched},
+        std::pair{"skipped", &st.state_checks_skipped}})
+    f.counter("cairn_state_checks_total",
+              "Leader state checks (--state-check-interval) this member applied, by whether its own state "
+              "chain matched (skipped: the revision is older than those it keeps).",
+              static_cast<double>(n->load()), {{"result", result}});
   f.counter(
       "cairn_inbox_proposals_refused_total",
       "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "

@@ -48,9 +48,7 @@ std::string local_read(Node& n) {
 
 void check_data_corruption(Node& n, Promise p) {
   on_node(n, p, [](Node& n) -> std::string {
-    for (auto a : n.store().alarms())
-      if (a == storage::AlarmType::kCorrupt) return "alarm activated: CORRUPT";
-    return "";
+    return n.store().alarmed(storage::AlarmType::kCorrupt) ? "alarm activated: CORRUPT" : "";
   });
 }
 

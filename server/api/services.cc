@@ -450,10 +450,10 @@ Reply status_reply(Node& nd) {
   out.mutable_downgradeinfo()->set_enabled(nd.downgrade().enabled);
   out.mutable_downgradeinfo()->set_targetversion(nd.downgrade().target_version);
   if (nd.leader() == 0) out.add_errors("etcdserver: no leader");
-  for (auto a : nd.store().alarms()) {
-    const auto type = static_cast<etcdserverpb::AlarmType>(a);
-    out.add_errors("memberID:" + std::to_string(nd.member_id()) +
-                   " alarm:" + etcdserverpb::AlarmType_Name(type) + " ");
+  for (const auto& a : nd.store().alarms()) {
+    const auto type = static_cast<etcdserverpb::AlarmType>(a.type);
+    out.add_errors("memberID:" + std::to_string(a.member) + " alarm:" + etcdserverpb::AlarmType_Name(type) +
+                   " ");
   }
   return out.SerializeAsString();
 }
@@ -527,13 +527,14 @@ awaitable<Reply> m_defrag(Node* n, std::string, Caller c) {
   co_return co_await std::move(aw_);
 }
 
-Reply alarm_reply(Node& nd) {
+// GET: every raised alarm; ACTIVATE and DEACTIVATE: the one raised or cleared (etcd's answers).
+Reply alarm_reply(Node& nd, const std::vector<storage::AlarmMember>& alarms) {
   etcdserverpb::AlarmResponse out;
   fill(nd, out.mutable_header());
-  for (auto a : nd.store().alarms()) {
+  for (const auto& a : alarms) {
     auto* m = out.add_alarms();
-    m->set_memberid(nd.member_id());
-    m->set_alarm(static_cast<etcdserverpb::AlarmType>(a));
+    m->set_memberid(a.member);
+    m->set_alarm(static_cast<etcdserverpb::AlarmType>(a.type));
   }
   return out.SerializeAsString();
 }
@@ -543,12 +544,15 @@ awaitable<Reply> m_alarm(Node* n, std::string bytes, Caller c) {
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (req.action() == etcdserverpb::AlarmRequest::GET) {
     auto aw_ = on_node_as(
-        n, c, [](Node& nd, const node::EntryAuth& who) { return nd.auth().check_user(who); }, alarm_reply);
+        n, c, [](Node& nd, const node::EntryAuth& who) { return nd.auth().check_user(who); },
+        [](Node& nd) { return alarm_reply(nd, nd.store().alarms()); });
     co_return co_await std::move(aw_);
   }
   {
-    auto aw_ = propose(n, c, EntryKind::kAlarm, std::move(bytes),
-                       [](Node& nd, storage::ApplyResponse&) { return alarm_reply(nd); });
+    auto aw_ = propose(n, c, EntryKind::kAlarm, std::move(bytes), [](Node& nd, storage::ApplyResponse& r) {
+      const auto* a = std::get_if<storage::AlarmResponse>(&r);
+      return alarm_reply(nd, a ? a->alarms : std::vector<storage::AlarmMember>{});
+    });
     co_return co_await std::move(aw_);
   }
 }

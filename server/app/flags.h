@@ -111,6 +111,8 @@ struct Flags {
   // Experimental features (etcd 3.6 names share these fields)
   bool initial_corrupt_check = false;
   GoDuration corrupt_check_time{0};
+  // cairn's own: how often the leader proposes a state check (server/corrupt/chain_check.h); 0: never.
+  GoDuration state_check_interval = std::chrono::seconds(1);
   bool compact_hash_check_enabled = false;
   GoDuration compact_hash_check_time = std::chrono::minutes(1);
   std::string enable_v2v3;

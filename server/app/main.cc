@@ -20,6 +20,7 @@
 #include "server/app/flags.h"
 #include "server/app/subcommands.h"
 #include "server/app/systemd_notify.h"
+#include "server/corrupt/chain_check.h"
 #include "server/corrupt/install.h"
 #include "server/disk/guard.h"
 #include "server/log/log.h"
@@ -131,7 +132,7 @@ std::vector<std::shared_ptr<void>> install_components(node::Node& node,
 // --disk-free-reserve-bytes over the data dir and, when it is elsewhere, the WAL dir.
 disk::Options disk_options(const app::ServerConfig& cfg) {
   disk::Options o;
-  o.reserve_bytes = static_cast<uint64_t>(std::max<int64_t>(0, cfg.flags.disk_free_reserve_bytes));
+  o.reserve_bytes = static_cast<uint64_t>(cfg.flags.disk_free_reserve_bytes);  // >= 0: make_config
   o.dirs = {cfg.node.data_dir};
   if (!cfg.node.wal_dir.empty()) o.dirs.push_back(cfg.node.wal_dir);
   return o;
@@ -224,6 +225,8 @@ cairn::Expected<std::string, std::string> start_member(Servers& sv, boost::asio:
                                                        node::Node& node, const app::ServerConfig& cfg) {
   const corrupt::Options opts = corrupt_options(cfg);
   sv.components.push_back(corrupt::install(node, ioc, opts));
+  sv.components.push_back(corrupt::install_chain_check(
+      node, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.flags.state_check_interval)));
   sv.components.push_back(disk::install(node, disk_options(cfg)));
   if (!cfg.flags.initial_corrupt_check) {
     auto serving = listen_all(sv, cfg);

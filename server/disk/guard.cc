@@ -19,9 +19,8 @@ struct Watch {
   bool in_flight = false;  // a NOSPACE proposal of ours is not answered yet
 };
 
-bool nospace_raised(node::Node& n) {
-  auto alarms = n.store().alarms();
-  return std::find(alarms.begin(), alarms.end(), storage::AlarmType::kNoSpace) != alarms.end();
+bool nospace_raised(node::Node& n) {  // for this member: another's does not say which disk is short
+  return n.store().alarmed(n.member_id(), storage::AlarmType::kNoSpace);
 }
 
 void raise_nospace(const std::shared_ptr<Watch>& w, const Shortage& s) {

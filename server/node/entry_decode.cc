@@ -41,6 +41,9 @@ Expected<DecodedEntry, std::string> decode_committed_entry(std::string_view data
   } else if (p.kind == EntryKind::kDowngrade) {
     d.downgrade = decode_downgrade(p.body);
     if (!d.downgrade) return unexpected(what);
+  } else if (p.kind == EntryKind::kStateCheck) {
+    d.state_check = decode_state_check(p.body);
+    if (!d.state_check) return unexpected(what);
   }
   return d;
 }

@@ -24,6 +24,7 @@ struct DecodedEntry {
   std::optional<storage::ApplyRequest> request;  // the store request of a store kind
   std::optional<etcdserverpb::Member> publish;   // kPublish
   std::optional<DowngradeInfo> downgrade;        // kDowngrade
+  std::optional<StateCheck> state_check;         // kStateCheck
 };
 
 // Error: why it cannot be applied, naming the kind ("unknown entry kind 99", "a kPut body does not

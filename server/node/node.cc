@@ -216,7 +216,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
 
   auto opened = wal::Wal::open(*wal_fs_, wal_dir);
-  if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().message());
+  if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().to_string());
   wal_ = std::move(opened->wal);
   wal::RecoveredState st = std::move(opened->state);
   if (auto notice = lost_tail_notices_.at_start(st)) log_line("%s", *notice);
@@ -950,7 +950,7 @@ void Node::apply_entry(const raft::Entry& e) {
   std::optional<DowngradeInfo> downgrade = decoded->downgrade;
   if (downgrade) stage_downgrade(*downgrade, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
-                         auth_writes.empty() ? nullptr : &auth_writes);
+                         auth_writes.empty() ? nullptr : &auth_writes, p ? p->origin : 0);
   const auto apply_took = Clock::now() - apply_started;
   warn_slow_apply(e.index, apply_took);
   stats_.backend_commit_seconds.observe(std::chrono::duration<double>(apply_took).count());
@@ -959,6 +959,7 @@ void Node::apply_entry(const raft::Entry& e) {
     fatal_stop(FatalExit::kStorage, std::string("store apply failed: ") + r.error().message());
   }
   if (downgrade && r) downgrade_ = *downgrade;
+  if (decoded->state_check && r) report_state_check(*decoded->state_check, p->origin, e.index);
   stats_.proposals_applied++;
   for (auto& o : observers_)
     if (o.on_applied) o.on_applied(e.index);
@@ -988,6 +989,16 @@ void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
                "cairn: apply request took too long: entry %llu took %.3f ms (expected %.3f ms; %llu slow)\n",
                static_cast<unsigned long long>(index), took.count() / 1e6,
                cfg_.warning_apply_duration.count() / 1e6, static_cast<unsigned long long>(slow_applies_));
+}
+
+void Node::report_state_check(const StateCheck& c, uint64_t origin, uint64_t index) {
+  StateCheckOutcome out{c, origin, index, store_->state_chain_at(c.revision)};
+  auto& counter = !out.local      ? stats_.state_checks_skipped
+                  : out.matched() ? stats_.state_checks_matched
+                                  : stats_.state_checks_mismatched;
+  counter++;
+  for (auto& o : observers_)
+    if (o.on_state_check) o.on_state_check(out);
 }
 
 void Node::stage_downgrade(const DowngradeInfo& d, storage::WriteBatch& batch) {

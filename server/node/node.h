@@ -227,13 +227,28 @@ struct NodeStats {
   std::atomic<uint64_t> peer_messages_refused{0};  // raft::Error::kMalformedMessage: dropped by raft
   std::atomic<uint64_t> snapshot_index{0};         // index of the latest local snapshot
   std::atomic<uint64_t> log_cache_bytes{0};        // the in-memory raft log (NodeConfig::log_cache_bytes_max)
-  MvccCounters mvcc;                               // etcd_mvcc_{put,delete,range,txn}_total
+  // Applied kStateCheck entries (server/corrupt/chain_check.h), by what this member's chain said.
+  std::atomic<uint64_t> state_checks_matched{0};
+  std::atomic<uint64_t> state_checks_mismatched{0};
+  std::atomic<uint64_t> state_checks_skipped{0};  // the revision is not among those this member keeps
+  MvccCounters mvcc;                              // etcd_mvcc_{put,delete,range,txn}_total
   // etcd's buckets (wal/metrics.go, mvcc/backend/metrics.go): 1 ms doubling, 14 buckets (to 8.192 s).
   metrics::Histogram wal_fsync_seconds{metrics::exponential_buckets(0.001, 2, 14)};
   // One applied entry's store write (building and committing its RocksDB WriteBatch).
   metrics::Histogram backend_commit_seconds{metrics::exponential_buckets(0.001, 2, 14)};
   // Raft bytes to/from each peer, and the heartbeat round trip a leader sees to each follower.
   metrics::PeerMetrics peers;
+};
+
+// A kStateCheck entry as this member applied it: the proposer's chain at check.revision and this
+// member's own (nullopt: not known here: older than the revisions the store keeps, or a store without a
+// chain, storage/mvcc_store.h).
+struct StateCheckOutcome {
+  StateCheck check;
+  uint64_t origin = 0;  // the member that proposed it
+  uint64_t index = 0;   // of the entry
+  std::optional<uint32_t> local;
+  bool matched() const { return local && *local == check.chain; }
 };
 
 // Observers of the node's state machine, for the services that live beside it (watch hub, lessor).
@@ -249,6 +264,8 @@ struct NodeObserver {
   std::function<void()> on_tick;
   // After the store was replaced by a snapshot from the leader: derived state must be rebuilt.
   std::function<void()> on_store_restored;
+  // After a kStateCheck entry was applied (it changes no state; on_applied follows as for any entry).
+  std::function<void(const StateCheckOutcome&)> on_state_check;
   // Once, when the node stops (before the node thread ends).
   std::function<void()> on_stop;
 };
@@ -361,6 +378,8 @@ class Node {
   void apply_conf_entry(const raft::Entry& e);
   void warn_slow_apply(uint64_t index, std::chrono::nanoseconds took);
   MembershipView membership_view() const;
+  // A kStateCheck entry: compares the store's chain at its revision, counts and tells the observers.
+  void report_state_check(const StateCheck& c, uint64_t origin, uint64_t index);
   // A kDowngrade entry: its record goes into the entry's batch; downgrade_ follows once applied.
   void stage_downgrade(const DowngradeInfo& d, storage::WriteBatch& batch);
   void apply_publish(const etcdserverpb::Member& pb, const raft::Entry& e);

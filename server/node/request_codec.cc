@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/codec.h"
+
 namespace cairn::server::node {
 
 namespace {
@@ -33,6 +35,20 @@ std::string encode_entry_payload(const EntryPayload& p) {
   }
   out += p.body;
   return out;
+}
+
+std::string encode_state_check(const StateCheck& c) {
+  std::string out;
+  storage::codec::put_i64(&out, c.revision);
+  storage::codec::put_u32(&out, c.chain);
+  return out;
+}
+
+std::optional<StateCheck> decode_state_check(std::string_view body) {
+  StateCheck c;
+  storage::codec::Reader r(body);
+  if (!r.i64(&c.revision) || !r.u32(&c.chain) || !r.done() || c.revision < 1) return std::nullopt;
+  return c;
 }
 
 std::optional<EntryPayload> decode_entry_payload(std::string_view data) {
@@ -274,6 +290,7 @@ std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::strin
       storage::AlarmRequest a;
       a.action = static_cast<storage::AlarmRequest::Action>(r.action());
       a.alarm = static_cast<storage::AlarmType>(r.alarm());
+      a.member = r.memberid();
       return storage::ApplyRequest{a};
     }
     case EntryKind::kLeaseGrant: {

@@ -47,9 +47,10 @@ enum class EntryKind : uint8_t {
   kAuthRoleGrantPermission = 20,   // body: etcdserverpb::AuthRoleGrantPermissionRequest
   kAuthRoleRevokePermission = 21,  // body: etcdserverpb::AuthRoleRevokePermissionRequest
   kDowngrade = 22,                 // body: server/node/version.h's DowngradeInfo record (ENABLE, CANCEL)
+  kStateCheck = 23,                // body: a StateCheck record (below), from the leader
 };
 // The highest EntryKind value; payloads with a larger kind byte do not decode.
-inline constexpr uint8_t kEntryKindMax = 22;
+inline constexpr uint8_t kEntryKindMax = 23;
 // Set in the kind byte of a payload that carries [auth].
 inline constexpr uint8_t kEntryAuthFlag = 0x80;
 inline constexpr size_t kEntryUserBytesMax = 0xffff;
@@ -68,6 +69,17 @@ struct EntryPayload {
   std::string body;
   std::optional<EntryAuth> auth;  // client requests only
 };
+
+// The continuous corruption check (server/corrupt/chain_check.h): the leader's state chain
+// (storage/mvcc_store.h) at one revision it applied. Every member applying the entry compares its own
+// chain at that revision; the entry changes no state. Record: i64 BE revision | u32 BE chain.
+struct StateCheck {
+  int64_t revision = 0;
+  uint32_t chain = 0;
+  bool operator==(const StateCheck&) const = default;
+};
+std::string encode_state_check(const StateCheck& c);
+std::optional<StateCheck> decode_state_check(std::string_view body);
 
 std::string encode_entry_payload(const EntryPayload& p);
 std::optional<EntryPayload> decode_entry_payload(std::string_view data);

@@ -57,12 +57,10 @@ Status lease_bucket(KvEngine& engine, bbolt::Writer& w, ExportSummary* sum) {
 
 Pairs alarms(const StoreMeta& meta, uint64_t member_id) {
   Pairs out;
-  for (auto [raised, type] : {std::pair{meta.alarm_nospace, etcdserverpb::NOSPACE},
-                              std::pair{meta.alarm_corrupt, etcdserverpb::CORRUPT}}) {
-    if (!raised) continue;
+  for (const auto& m : meta.alarms) {
     etcdserverpb::AlarmMember a;
-    a.set_memberid(member_id);
-    a.set_alarm(type);
+    a.set_memberid(m.member ? m.member : member_id);  // member 0: a store's from before alarms had members
+    a.set_alarm(static_cast<etcdserverpb::AlarmType>(m.type));
     out.emplace_back(a.SerializeAsString(), "");
   }
   std::sort(out.begin(), out.end());  // a bucket's keys in order

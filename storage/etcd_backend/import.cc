@@ -166,7 +166,7 @@ Status import_alarms(Context& cx, const bbolt::BucketRef& b) {
     if (!a.ParseFromArray(k.data(), static_cast<int>(k.size())))
       return unexpected("alarm bucket: " + hex(k) + " is not an AlarmMember");
     if (a.alarm() == etcdserverpb::NOSPACE) {
-      cx.sum.alarm_nospace = true;
+      cx.sum.alarms.push_back(AlarmMember{a.memberid(), AlarmType::kNoSpace});
     } else if (a.alarm() != etcdserverpb::NONE) {
       cx.sum.warnings.push_back("alarm " + etcdserverpb::AlarmType_Name(a.alarm()) + " of member " +
                                 member_key(a.memberid()) + " is not carried over");
@@ -276,7 +276,9 @@ Expected<ImportSummary, std::string> import_backend(bbolt::Reader& reader, KvEng
   meta.applied = AppliedIndex{std::max<uint64_t>(sum.consistent_index, 1), sum.term};
   meta.revision = sum.revision;
   meta.compact_revision = sum.compact_revision;
-  meta.alarm_nospace = sum.alarm_nospace;
+  meta.alarms = sum.alarms;
+  std::sort(meta.alarms.begin(), meta.alarms.end());
+  meta.state_chain = 0;  // the seed: every member restored from this file starts the same chain here
   put_store_meta(meta, &out.batch());
   if (auto f = out.flush(); !f) return unexpected(f.error());
   if (auto y = engine.sync(); !y) return unexpected("sync store: " + y.error().message());

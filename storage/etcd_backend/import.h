@@ -53,9 +53,9 @@ struct ImportSummary {
   uint64_t tombstones_dropped = 0;  // removed by etcd's unfinished compaction's rule
   uint64_t leases = 0;
   uint64_t members = 0;
-  bool alarm_nospace = false;
-  AuthExport auth;        // as found; enabled == nullopt when the file has no authEnabled key
-  bool has_auth = false;  // the file has auth buckets at all
+  std::vector<AlarmMember> alarms;  // NOSPACE alarms, with the members of the file's cluster
+  AuthExport auth;                  // as found; enabled == nullopt when the file has no authEnabled key
+  bool has_auth = false;            // the file has auth buckets at all
   std::vector<std::string> warnings;
 };
 

@@ -13,7 +13,8 @@ TEST(LeaseEntryKinds, NumbersAreStable) {
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseRevoke), 8);
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseCheckpoint), 9);
   EXPECT_EQ(static_cast<int>(EntryKind::kDowngrade), 22);  // after the auth kinds (10-21)
-  EXPECT_EQ(kEntryKindMax, 22);
+  EXPECT_EQ(static_cast<int>(EntryKind::kStateCheck), 23);
+  EXPECT_EQ(kEntryKindMax, 23);
 }
 
 TEST(LeaseEntryKinds, PayloadRoundTrip) {

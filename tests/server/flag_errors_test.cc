@@ -185,6 +185,28 @@ TEST(FlagErrors, MatchEtcd) {
   }
 }
 
+// cairn's own flags (no etcd line to match): a negative size or interval is refused, not read as "off".
+TEST(FlagErrors, CairnsOwnFlagsRefuseNegatives) {
+  const std::vector<Case> own = {
+      {{"--disk-free-reserve-bytes=-1"},
+       "",
+       1,
+       verify("--disk-free-reserve-bytes must not be negative (0: off)")},
+      {{"--state-check-interval=-1s"}, "", 1, verify("--state-check-interval must not be negative (0: off)")},
+  };
+  for (const auto& c : own) {
+    auto r = parse(c);
+    ASSERT_FALSE(r.has_value()) << c.args[0];
+    EXPECT_EQ(r.error().code, c.code) << c.args[0];
+    const std::string& m = r.error().message;
+    EXPECT_EQ(m.substr(0, m.find('\n')), c.first_line) << c.args[0];
+  }
+  for (const char* ok : {"--disk-free-reserve-bytes=0", "--state-check-interval=0s"}) {
+    std::vector<const char*> argv{"cairn", ok};
+    EXPECT_TRUE(app::parse_flags(2, argv.data()).has_value()) << ok;
+  }
+}
+
 TEST(FlagErrors, GoFlagSyntaxThatWorks) {
   // -name (one dash), --name=value, a separate value that starts with '-', a bool alone, "--" ends flags.
   std::vector<const char*> argv{"cairn",

@@ -1,5 +1,6 @@
-// Byte budgets of the node (server/node/node.h), on a real one-member node::Node: its peer port is opened
-// (14100-14101), so this binary runs under the e2e lock, not in server_tests.
+// Byte budgets and guards of the node (server/node/node.h: inbox and log cache bytes; server/disk: the
+// free-space reserve; server/corrupt/chain_check.h: the state check), on a real one-member node::Node: its
+// peer port is opened (14100-14101), so this binary runs under the e2e lock, not in server_tests.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "proto/etcd/rpc.pb.h"
 #include "server/app/flags.h"
+#include "server/corrupt/chain_check.h"
 #include "server/disk/guard.h"
 #include "server/node/node.h"
 
@@ -20,6 +22,13 @@ namespace cairn::server {
 namespace {
 
 using namespace std::chrono_literals;
+
+std::string put_body(const std::string& key, size_t value_bytes) {
+  etcdserverpb::PutRequest pb;
+  pb.set_key(key);
+  pb.set_value(std::string(value_bytes, 'v'));
+  return pb.SerializeAsString();
+}
 
 class OneMember : public ::testing::Test {
  protected:
@@ -50,6 +59,7 @@ class OneMember : public ::testing::Test {
     ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
     configure(cfg->node);
     node_ = std::make_unique<node::Node>(cfg->node);
+    before_start(*node_);
     net_ = std::thread([this] { ioc_.run(); });
     auto started = node_->start(ioc_);
     ASSERT_TRUE(started.has_value()) << started.error();
@@ -59,6 +69,25 @@ class OneMember : public ::testing::Test {
     ASSERT_EQ(node_->stats().is_leader.load(), 1u) << "the one member did not become leader in 20 s";
   }
   virtual void configure(node::NodeConfig&) {}
+  virtual void before_start(node::Node&) {}
+  // Runs on the node thread and waits for it.
+  template <typename F>
+  auto on_node(F f) {
+    std::promise<decltype(f())> p;
+    EXPECT_TRUE(node_->run([&] { p.set_value(f()); }));
+    return p.get_future().get();
+  }
+  // The put's outcome: "" for OK, else the error message.
+  std::string put(const std::string& key) {
+    std::promise<std::string> done;
+    node_->propose(node::EntryKind::kPut, put_body(key, 10), node::EntryAuth{},
+                   [&done](node::Result<storage::ApplyResponse> r) {
+                     done.set_value(r ? std::string() : r.error().message);
+                   });
+    auto f = done.get_future();
+    if (f.wait_for(30s) != std::future_status::ready) return "no answer in 30 s";
+    return f.get();
+  }
   void TearDown() override {
     if (node_) node_->stop();
     guard_.reset();
@@ -75,13 +104,6 @@ class OneMember : public ::testing::Test {
   std::thread net_;
   std::unique_ptr<node::Node> node_;
 };
-
-std::string put_body(const std::string& key, size_t value_bytes) {
-  etcdserverpb::PutRequest pb;
-  pb.set_key(key);
-  pb.set_value(std::string(value_bytes, 'v'));
-  return pb.SerializeAsString();
-}
 
 // node::kInboxProposalBytesMax: while the node thread is busy, proposals fill the inbox up to its byte
 // budget; the next ones are refused at once with etcd's "too many requests" and hold no memory; the
@@ -181,35 +203,15 @@ class DiskGuard : public OneMember {
     guard_.reset();
     OneMember::TearDown();
   }
-  // Runs on the node thread and waits for it.
-  template <typename F>
-  auto on_node(F f) {
-    std::promise<decltype(f())> p;
-    EXPECT_TRUE(node_->run([&] { p.set_value(f()); }));
-    return p.get_future().get();
-  }
   bool nospace() {
-    return on_node([this] {
-      auto a = node_->store().alarms();
-      return std::find(a.begin(), a.end(), storage::AlarmType::kNoSpace) != a.end();
-    });
+    return on_node(
+        [this] { return node_->store().alarmed(node_->member_id(), storage::AlarmType::kNoSpace); });
   }
   bool eventually_nospace(bool want) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (nospace() != want && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(10ms);
     return nospace() == want;
-  }
-  // The put's outcome: "" for OK, else the error message.
-  std::string put(const std::string& key) {
-    std::promise<std::string> done;
-    node_->propose(node::EntryKind::kPut, put_body(key, 10), node::EntryAuth{},
-                   [&done](node::Result<storage::ApplyResponse> r) {
-                     done.set_value(r ? std::string() : r.error().message);
-                   });
-    auto f = done.get_future();
-    if (f.wait_for(30s) != std::future_status::ready) return "no answer in 30 s";
-    return f.get();
   }
   std::string alarm(etcdserverpb::AlarmRequest::AlarmAction action) {
     etcdserverpb::AlarmRequest req;
@@ -257,6 +259,78 @@ TEST_F(DiskGuard, ShortOfTheReserveRaisesNospaceUntilSpaceIsBackAndTheAlarmDisar
     std::this_thread::sleep_for(15ms);
     ASSERT_FALSE(nospace());
   }
+}
+
+// server/corrupt/chain_check.h on one member: the leader puts its state chain in the log while keys change
+// (and not while they do not); a check that does not match this member's chain raises CORRUPT naming it;
+// a check at a revision it does not keep is skipped.
+class StateChecks : public OneMember {
+ protected:
+  void before_start(node::Node& n) override {
+    check_ = corrupt::install_chain_check(n, 20ms);
+    node::NodeObserver o;
+    o.on_tick = [this] { ticks_++; };
+    n.add_observer(std::move(o));
+  }
+  void TearDown() override {
+    if (node_) node_->stop();
+    check_.reset();
+    OneMember::TearDown();
+  }
+  bool corrupt() {
+    return on_node(
+        [this] { return node_->store().alarmed(node_->member_id(), storage::AlarmType::kCorrupt); });
+  }
+  template <typename Pred>
+  bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!pred() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return pred();
+  }
+  // Proposes a check as a leader would, and waits for it to apply.
+  std::string propose_check(node::StateCheck c) {
+    std::promise<std::string> done;
+    node_->propose(node::EntryKind::kStateCheck, node::encode_state_check(c),
+                   [&done](node::Result<storage::ApplyResponse> r) {
+                     done.set_value(r ? std::string() : r.error().message);
+                   });
+    return done.get_future().get();
+  }
+  std::pair<int64_t, uint32_t> revision_and_chain() {
+    return on_node([this] {
+      return std::pair{node_->store().revision(), node_->store().state_chain().value_or(0)};
+    });
+  }
+  const node::NodeStats& st() { return node_->stats(); }
+
+  std::shared_ptr<void> check_;
+  std::atomic<uint64_t> ticks_{0};
+};
+
+TEST_F(StateChecks, TheLeaderChecksWhileKeysChangeAndAMismatchRaisesCorrupt) {
+  ASSERT_EQ(put("a"), "");
+  ASSERT_TRUE(eventually([this] { return st().state_checks_matched.load() >= 1; }))
+      << "no state check applied within 20 s of a put";
+  // Idle: the revision does not move, so no more checks (one may still be on its way).
+  const uint64_t idle_from = st().state_checks_matched.load();
+  const uint64_t tick_from = ticks_.load();
+  ASSERT_TRUE(eventually([&] { return ticks_.load() >= tick_from + 5; }));
+  const uint64_t idle_to = st().state_checks_matched.load();
+  EXPECT_LE(idle_to, idle_from + 1) << "checks went on while nothing changed";
+  ASSERT_EQ(put("b"), "");
+  ASSERT_TRUE(eventually([&] { return st().state_checks_matched.load() > idle_to; }));
+  EXPECT_EQ(st().state_checks_mismatched.load(), 0u);
+  EXPECT_FALSE(corrupt());
+
+  auto [rev, chain] = revision_and_chain();
+  EXPECT_EQ(propose_check({rev + 1000, chain}), "");
+  EXPECT_EQ(st().state_checks_skipped.load(), 1u) << "a revision it does not keep";
+  EXPECT_FALSE(corrupt());
+  EXPECT_EQ(propose_check({rev, chain ^ 1}), "");
+  EXPECT_EQ(st().state_checks_mismatched.load(), 1u);
+  ASSERT_TRUE(eventually([this] { return corrupt(); })) << "no CORRUPT alarm in 20 s";
+  EXPECT_EQ(put("c"), "etcdserver: corrupt cluster");
 }
 
 }  // namespace

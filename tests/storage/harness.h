@@ -40,6 +40,10 @@ class Harness {
   void reopen();
 
   Expected<ApplyResponse, Error> apply(const ApplyRequest& r) { return store_->apply(++index_, 1, r); }
+  // As an entry proposed by member `origin`.
+  Expected<ApplyResponse, Error> apply_as(uint64_t origin, const ApplyRequest& r) {
+    return store_->apply(++index_, 1, r, nullptr, origin);
+  }
   Expected<RangeResponse, Error> range(const RangeRequest& r) { return store_->range(r); }
   MvccStore& store() { return *store_; }
   EngineKind kind() const { return kind_; }

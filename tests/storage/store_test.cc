@@ -1,10 +1,13 @@
 // MvccStore behaviour beyond the transcripts: atomic failure, idempotent apply, quota and the
-// NOSPACE alarm, hashes across members, snapshots taken during writes, validation limits, errors.
+// NOSPACE alarm, hashes and state chains across members, snapshots taken during writes, validation limits,
+// errors.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
+#include "storage/crc32c.h"
+#include "storage/revision.h"
 #include "tests/storage/harness.h"
 #include "tests/storage/workload.h"
 
@@ -65,7 +68,7 @@ TEST_P(StoreTest, QuotaRaisesNoSpaceThenServesReadsAndDeletesOnly) {
   EXPECT_EQ(grpc_code(last.error().code), GrpcCode::kResourceExhausted);
   EXPECT_GT(written, 5);
   EXPECT_LE(h.store().logical_size_bytes(), opts.quota_backend_bytes);
-  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kNoSpace}));
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmMember>{{0, AlarmType::kNoSpace}}));
 
   // Reads and deletes still work; writes (even small ones, even after the delete) do not.
   ASSERT_TRUE(h.range(get("k0")));
@@ -97,9 +100,9 @@ TEST_P(StoreTest, CorruptAlarmRefusesWritesUntilCleared) {
   Harness h(GetParam());
   ASSERT_TRUE(h.apply(put("a", "1")));
   ASSERT_TRUE(h.apply(AlarmRequest{AlarmRequest::Action::kActivate, AlarmType::kCorrupt}));
-  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kCorrupt}));
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmMember>{{0, AlarmType::kCorrupt}}));
   h.reopen();
-  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmType>{AlarmType::kCorrupt}));
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmMember>{{0, AlarmType::kCorrupt}}));
   auto refused = h.apply(put("b", "2"));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message(), "etcdserver: corrupt cluster");
@@ -115,6 +118,55 @@ TEST_P(StoreTest, CorruptAlarmRefusesWritesUntilCleared) {
   ASSERT_TRUE(h.apply(AlarmRequest{AlarmRequest::Action::kDeactivate, AlarmType::kCorrupt}));
   EXPECT_TRUE(h.store().alarms().empty());
   EXPECT_TRUE(h.apply(put("b", "2")));
+}
+
+// Alarms are etcd's AlarmMembers: each member's raised and cleared on its own, the effect the cluster's.
+TEST_P(StoreTest, AlarmsBelongToMembers) {
+  StoreOptions opts;
+  opts.quota_backend_bytes = 600;
+  Harness h(GetParam(), opts);
+  using A = AlarmRequest::Action;
+  auto answer = [](const Expected<ApplyResponse, Error>& r) {
+    return r ? std::get<AlarmResponse>(*r).alarms : std::vector<AlarmMember>{{999, AlarmType::kNone}};
+  };
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kActivate, AlarmType::kCorrupt, 7})),
+            (std::vector<AlarmMember>{{7, AlarmType::kCorrupt}}));
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kActivate, AlarmType::kCorrupt, 9})),
+            (std::vector<AlarmMember>{{9, AlarmType::kCorrupt}}));
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kActivate, AlarmType::kNone, 9})), std::vector<AlarmMember>{});
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kDeactivate, AlarmType::kCorrupt, 8})), std::vector<AlarmMember>{})
+      << "member 8 has none: nothing cleared";
+  h.reopen();
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kGet, AlarmType::kNone, 0})),
+            (std::vector<AlarmMember>{{7, AlarmType::kCorrupt}, {9, AlarmType::kCorrupt}}));
+  EXPECT_EQ(answer(h.apply(AlarmRequest{A::kDeactivate, AlarmType::kCorrupt, 7})),
+            (std::vector<AlarmMember>{{7, AlarmType::kCorrupt}}));
+  EXPECT_EQ(h.apply(put("a", "1")).error().code, Errc::kCorrupt) << "member 9 still has it";
+  ASSERT_TRUE(h.apply(AlarmRequest{A::kDeactivate, AlarmType::kCorrupt, 9}));
+  EXPECT_TRUE(h.store().alarms().empty());
+
+  // The quota raises NOSPACE for the member that proposed the entry.
+  Expected<ApplyResponse, Error> last = ApplyResponse{};
+  for (int i = 0; i < 100 && last; ++i)
+    last = h.apply_as(0xabc, put(numbered("k", i), std::string(100, 'x')));
+  ASSERT_FALSE(last);
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmMember>{{0xabc, AlarmType::kNoSpace}}));
+  EXPECT_TRUE(h.store().alarmed(0xabc, AlarmType::kNoSpace));
+  EXPECT_FALSE(h.store().alarmed(0xabd, AlarmType::kNoSpace));
+  h.reopen();
+  EXPECT_TRUE(h.store().alarmed(AlarmType::kNoSpace));
+  EXPECT_FALSE(h.store().alarmed(AlarmType::kCorrupt));
+
+  // A store written before alarms had members kept one flag per type: it reads as member 0's.
+  WriteBatch legacy;
+  legacy.put(Space::kMeta, "alarm/corrupt", "");
+  ASSERT_TRUE(h.store().engine().write(legacy, WriteOptions{}));
+  h.reopen();
+  EXPECT_EQ(h.store().alarms(),
+            (std::vector<AlarmMember>{{0, AlarmType::kCorrupt}, {0xabc, AlarmType::kNoSpace}}));
+  ASSERT_TRUE(h.apply(AlarmRequest{A::kDeactivate, AlarmType::kCorrupt, 0}));
+  h.reopen();
+  EXPECT_EQ(h.store().alarms(), (std::vector<AlarmMember>{{0xabc, AlarmType::kNoSpace}}));
 }
 
 TEST_P(StoreTest, LeaseRevokeDeletesAllKeysInOneRevision) {
@@ -231,6 +283,105 @@ TEST(StoreHashTest, MembersWithTheSameHistoryAgreeAndDivergenceShows) {
   EXPECT_EQ(a.store().hash_kv(old_rev)->hash, old_hash->hash);
   Harness fresh(EngineKind::kMemory);
   EXPECT_EQ(fresh.store().hash_kv(0)->compact_revision, -1);
+}
+
+// The state chain (mvcc_store.h "State chain"): what the continuous corruption check compares.
+TEST(StoreChainTest, IsTheCrcOfEveryRecordWrittenInRevisionOrder) {
+  Harness h(EngineKind::kMemory);
+  EXPECT_EQ(h.store().state_chain(), std::optional<uint32_t>(0));  // an empty store is the seed
+  ASSERT_TRUE(h.apply(put("a", "1")));
+  KeyValue a;
+  a.key = "a";
+  a.value = "1";
+  a.create_revision = a.mod_revision = 2;
+  a.version = 1;
+  uint32_t want = crc32c(encode_revision_key(Revision{2, 0}, false) + encode_kv_record(a));
+  EXPECT_EQ(h.store().state_chain(), std::optional<uint32_t>(want));
+  ASSERT_TRUE(h.apply(del("a")));
+  KeyValue tomb;
+  tomb.key = "a";
+  tomb.mod_revision = 3;
+  want = crc32c_extend(want, encode_revision_key(Revision{3, 0}, true) + encode_kv_record(tomb));
+  EXPECT_EQ(h.store().state_chain(), std::optional<uint32_t>(want));
+  EXPECT_EQ(
+      h.store().state_chain_at(2),
+      std::optional<uint32_t>(crc32c(encode_revision_key(Revision{2, 0}, false) + encode_kv_record(a))));
+  // Entries that change no key leave it alone: a refused txn, a lease grant, a compaction.
+  TxnRequest refused;
+  refused.success.push_back(RequestOp{put("b", "1")});
+  refused.success.push_back(RequestOp{put("b", "2")});  // duplicate key: refused
+  EXPECT_FALSE(h.apply(refused));
+  ASSERT_TRUE(h.apply(LeaseGrantRequest{7, 60}));
+  ASSERT_TRUE(h.apply(CompactionRequest{3, true}));
+  EXPECT_EQ(h.store().state_chain(), std::optional<uint32_t>(want));
+  EXPECT_EQ(h.store().revision(), 3);
+}
+
+TEST(StoreChainTest, MembersAgreeAtEveryRevisionAndADivergenceStays) {
+  Harness a(EngineKind::kMemory), b(EngineKind::kRocks), c(EngineKind::kMemory);
+  const auto log = make_workload(11, 200);
+  int64_t diverged_at = 0;
+  for (size_t i = 0; i < log.size(); ++i) {
+    const bool applied = a.apply(log[i]).has_value();
+    (void)b.apply(log[i]);
+    const auto* p = std::get_if<PutRequest>(&log[i]);
+    if (i >= log.size() / 2 && p && applied && diverged_at == 0) {
+      PutRequest altered = *p;
+      altered.value += "~";
+      ASSERT_TRUE(c.apply(altered));
+      diverged_at = c.store().revision();
+    } else {
+      (void)c.apply(log[i]);
+    }
+    ASSERT_EQ(a.store().revision(), b.store().revision());
+    ASSERT_EQ(a.store().state_chain(), b.store().state_chain()) << "entry " << i;
+    if (diverged_at == 0) {
+      ASSERT_EQ(a.store().state_chain(), c.store().state_chain()) << "entry " << i;
+    } else {
+      ASSERT_NE(a.store().state_chain(), c.store().state_chain()) << "entry " << i;
+    }
+  }
+  ASSERT_GT(diverged_at, 0);
+  for (int64_t rev = 1; rev <= a.store().revision(); ++rev) {
+    ASSERT_TRUE(a.store().state_chain_at(rev)) << rev;
+    EXPECT_EQ(a.store().state_chain_at(rev), b.store().state_chain_at(rev)) << rev;
+    // (c's later history may differ from a's, e.g. a txn comparing the altered value: its revisions too.)
+    if (rev > c.store().revision()) continue;
+    EXPECT_EQ(a.store().state_chain_at(rev) == c.store().state_chain_at(rev), rev < diverged_at) << rev;
+  }
+}
+
+TEST(StoreChainTest, SurvivesReopenAndKeepsABoundedWindow) {
+  Harness h(EngineKind::kRocks);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(h.apply(put(numbered("k", i % 3), "v")));
+  const auto chain = h.store().state_chain();
+  const int64_t rev = h.store().revision();
+  h.reopen();
+  EXPECT_EQ(h.store().state_chain(), chain);
+  EXPECT_EQ(h.store().state_chain_at(rev), chain);
+  EXPECT_FALSE(h.store().state_chain_at(rev - 1));  // the window restarts at the revision it opened at
+  EXPECT_FALSE(h.store().state_chain_at(rev + 1));
+  const auto n = static_cast<int>(MvccStore::kChainRecent) + 5;
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE(h.apply(put("k", "v")));
+  const int64_t now = h.store().revision();
+  EXPECT_TRUE(h.store().state_chain_at(now - static_cast<int64_t>(MvccStore::kChainRecent) + 1));
+  EXPECT_FALSE(h.store().state_chain_at(now - static_cast<int64_t>(MvccStore::kChainRecent)));
+  EXPECT_EQ(h.store().state_chain_at(now), h.store().state_chain());
+}
+
+TEST(StoreChainTest, AStoreWrittenWithoutAChainHasNone) {
+  Harness h(EngineKind::kMemory);
+  ASSERT_TRUE(h.apply(put("a", "1")));
+  WriteBatch drop;
+  drop.erase(Space::kMeta, "chain");
+  ASSERT_TRUE(h.store().engine().write(drop, WriteOptions{}));
+  h.reopen();
+  EXPECT_FALSE(h.store().state_chain());
+  ASSERT_TRUE(h.apply(put("b", "2")));
+  EXPECT_FALSE(h.store().state_chain());
+  EXPECT_FALSE(h.store().state_chain_at(h.store().revision()));
 }
 
 TEST(StoreValidateTest, TxnLimitsAndDuplicateRulesFollowEtcd) {

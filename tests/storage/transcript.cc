@@ -321,7 +321,7 @@ class Runner {
                                        : AlarmRequest::Action::kGet;
       auto r = h_->apply(a);
       if (fail(out, r)) return;
-      out << "alarms=" << std::get<AlarmResponse>(*r).alarms.size() << "\n";
+      out << "alarms=" << h_->store().alarms().size() << "\n";  // raised after the request
     } else if (cmd == "hashkv") {
       auto r = h_->store().hash_kv(toks.size() > 1 ? std::stoll(toks[1]) : 0);
       if (fail(out, r)) return;
