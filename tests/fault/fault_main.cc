@@ -8,8 +8,8 @@
 // (SIGSTOP) past an election timeout, partitions the leader or a follower, cuts one direction of a link,
 // tears the tail of a stopped member's newest WAL segment, and replaces a follower (MemberRemove, MemberAdd
 // of a fresh member), each time healing what it broke. After the faults: wait for health, read every key
-// (these reads join the history), check the history per key, and compare Maintenance/HashKV of all members at
-// one revision.
+// (these reads join the history), check the history per key, compare Maintenance/HashKV of all members at
+// one revision, and require that no CORRUPT alarm was raised (cairn's state check runs on every member).
 //
 //   cairn_fault --cairn build/bin/cairn [--seed N] [--seeds N] [--duration S] [--faults K1,K2,...] [--clients
 //   N]
@@ -50,6 +50,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -74,7 +75,7 @@ constexpr int kHeartbeatMs = 50;
 constexpr int kElectionTimeoutMs = 500;
 constexpr milliseconds kHealthWaitMax{60'000};
 constexpr milliseconds kAdminTimeout{1'000};
-constexpr int kFaultKinds = 12;
+constexpr int kFaultKinds = 13;
 constexpr int kGenerationsMax = 8;  // member replacements per slot (each needs a fresh peer URL/port)
 
 struct Options {
@@ -117,11 +118,13 @@ enum FaultKind {
   kDiskFull = 9,           // a follower's data dir (a small tmpfs) is filled up, then freed
   kKillMajority = 10,      // the leader and one follower SIGKILLed at once (quorum lost), restarted
   kDiskError = 11,         // every write or fsync on one member's disk fails (EIO or ENOSPC), then heals
+  kBitFlip = 12,           // a stopped follower's WAL or store file gets a flipped bit or a zeroed block
 };
 const char* fault_name(int k) {
   static const char* names[kFaultKinds] = {
-      "kill-follower", "kill-leader", "pause-leader",   "kill-all",  "partition-leader", "partition-follower",
-      "one-way",       "torn-wal",    "member-replace", "disk-full", "kill-majority",    "disk-error"};
+      "kill-follower",      "kill-leader", "pause-leader", "kill-all",       "partition-leader",
+      "partition-follower", "one-way",     "torn-wal",     "member-replace", "disk-full",
+      "kill-majority",      "disk-error",  "bit-flip"};
   return names[k];
 }
 bool needs_proxy(int k) {
@@ -1201,8 +1204,8 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
       *error = std::string(fault_name(found)) + " needs the peer proxy (cairn members, no --no-proxy)";
       return {};
     }
-    if (found == kTornWal && opt.etcd) {
-      *error = "torn-wal knows cairn's WAL format only";
+    if ((found == kTornWal || found == kBitFlip) && opt.etcd) {
+      *error = std::string(fault_name(found)) + " knows cairn's file layout only";
       return {};
     }
     if (found == kDiskError && (opt.etcd || !shim_usable(opt))) {
@@ -1222,6 +1225,161 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
 // a while. The member must stop (fail-stop: it cannot make anything durable) rather than go on serving;
 // the checker then shows it acknowledged nothing it lost. Once the disk heals it is restarted and must
 // come back. A member that neither stopped nor lost its disk (it wrote nothing in the window) is noted.
+// member-replace, and a member that refused to start on damaged data: MemberRemove the follower f.target,
+// MemberAdd a fresh member in its slot (empty data dir), start it and time it to healthy.
+awaitable<void> replace_follower(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
+                                 int leader, std::size_t n) {
+  Cluster& c = *run.cluster;
+  const std::string old_name = c.name(f.target);
+  std::string error;
+  auto r = co_await replace_member(run, admin, f.target, leader, &error);
+  if (!r) {
+    run.anomalies.push_back("member replace of " + old_name + " failed: " + error);
+    co_return;
+  }
+  run.member_ids[static_cast<std::size_t>(f.target)] = r->second;
+  if (run.proxy)
+    run.proxy->add_route(f.target, static_cast<std::uint16_t>(c.advertised_peer_port(f.target)),
+                         static_cast<std::uint16_t>(c.listen_peer_port(f.target)));
+  // The new member starts empty (the removed one's data dir is gone).
+  c.set_initial_cluster(f.target, r->first);
+  std::printf("[%8.3f s] fault %zu: removed follower %s (leader m%d), added %s (id %016llx), started\n",
+              now_s(), n + 1, old_name.c_str(), leader + 1, c.name(f.target).c_str(),
+              static_cast<unsigned long long>(r->second));
+  c.start(f.target);
+  f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
+  f.note += (f.note.empty() ? "" : "; ") + old_name + " -> " + c.name(f.target);
+}
+
+bool read_whole(const std::string& path, std::string* out) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    out->append(buf, n);
+  std::fclose(f);
+  return true;
+}
+
+// Damage at rest in a stopped member's data dir, as a failing disk leaves it: mode 0 flips one bit of a
+// WAL segment, mode 1 one bit of a store table (a RocksDB .sst; a WAL segment while there is none yet),
+// mode 2 zeroes one 4 KiB-aligned block of either. Only bytes the file holds are hit, not the
+// preallocated zeros after a segment's records. Returns a description, or an error text starting "no ".
+std::string damage_at_rest(const std::string& data_dir, int mode, std::mt19937_64& rng) {
+  namespace fs = std::filesystem;
+  auto files = [](const fs::path& dir, const char* ext) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ext) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const fs::path member = fs::path(data_dir) / "member";
+  const auto wal = files(member / "wal", ".wal"), sst = files(member / "db", ".sst");
+  const bool want_sst = mode == 1 || (mode == 2 && rng() % 2 == 0);
+  const auto& pool = want_sst && !sst.empty() ? sst : wal;
+  if (pool.empty()) return "no WAL segment or store table in " + member.string();
+  const fs::path file = pool[rng() % pool.size()];
+  std::string data;
+  if (!read_whole(file.string(), &data)) return "no read access to " + file.string();
+  const std::size_t extent = data.find_last_not_of('\0') + 1;  // npos + 1 == 0: all zeros
+  if (extent == 0) return "no data in " + file.string();
+  const int fd = ::open(file.c_str(), O_WRONLY);
+  if (fd < 0) return "no write access to " + file.string();
+  const std::string name = file.parent_path().filename().string() + "/" + file.filename().string();
+  std::string what;
+  if (mode < 2) {
+    const std::size_t off = rng() % extent;
+    const int bit = static_cast<int>(rng() % 8);
+    const char b = static_cast<char>(data[off] ^ (1 << bit));
+    const bool ok = ::pwrite(fd, &b, 1, static_cast<off_t>(off)) == 1;
+    what = "bit " + std::to_string(bit) + " of byte " + std::to_string(off) + " of " + name + " flipped" +
+           (ok ? "" : " (write failed)");
+  } else {
+    const std::size_t block = rng() % ((extent + 4095) / 4096);
+    const std::size_t len = std::min<std::size_t>(4096, data.size() - block * 4096);
+    const std::string zeros(len, '\0');
+    const bool ok =
+        ::pwrite(fd, zeros.data(), len, static_cast<off_t>(block * 4096)) == static_cast<ssize_t>(len);
+    what = std::to_string(len) + " bytes at " + std::to_string(block * 4096) + " of " + name + " zeroed" +
+           (ok ? "" : " (write failed)");
+  }
+  ::fsync(fd);
+  ::close(fd);
+  return what;
+}
+
+// The last line of the member's log past byte `from` that names damage (a checksum, a crc, corruption),
+// or "".
+std::string damage_line(const std::string& log_path, std::size_t from) {
+  std::string text;
+  if (!read_whole(log_path, &text)) return "";
+  text.erase(0, std::min(from, text.size()));
+  static const std::regex kDamage("corrupt|checksum|crc|magic|damaged", std::regex::icase);
+  std::string found;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);)
+    if (std::regex_search(line, kDamage)) found = line;
+  return found.size() > 300 ? found.substr(0, 300) + "..." : found;
+}
+
+// bit-flip: SIGKILL a follower, damage one of its files (damage_at_rest), restart it. It must either
+// start and catch up (the damage was in a torn-looking WAL tail it repairs, or in bytes it never needs),
+// or refuse to start with an error that names the damage, never crash (a signal) or serve what it
+// misread (the final reads and HashKV judge that). A member that refused is replaced from a fresh data
+// dir, as an operator would (docs/operations.md, replacing a member).
+awaitable<void> bit_flip(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
+                         int leader, int hold_ms, std::mt19937_64& rng, std::size_t n) {
+  Cluster& c = *run.cluster;
+  c.kill_member(f.target);
+  const std::string what = damage_at_rest(c.data_dir(f.target), static_cast<int>(rng() % 3), rng);
+  std::printf("[%8.3f s] fault %zu: SIGKILL follower m%d, %s, restart after %d ms\n", now_s(), n + 1,
+              f.target + 1, what.c_str(), hold_ms);
+  std::fflush(stdout);
+  co_await sleep_for(milliseconds(hold_ms));
+  std::error_code ec;
+  const std::size_t log_before = std::filesystem::file_size(c.log_path(f.target), ec);
+  c.start(f.target);
+  int status = 0;
+  bool exited = false;
+  std::optional<double> healthy;
+  const auto t0 = Clock::now();
+  while (!exited && !healthy && Clock::now() - t0 < kHealthWaitMax) {
+    exited = c.reap(f.target, &status);
+    if (exited) break;
+    auto st = co_await member_status(*admin[static_cast<std::size_t>(f.target)]);
+    if (st && st->second != 0) healthy = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!healthy) co_await sleep_for(milliseconds(50));
+  }
+  f.note = what;
+  if (healthy) {
+    f.recovery_s = *healthy;
+    f.note +=
+        wal_repaired(c.data_dir(f.target), !run.opt.keep) ? "; WAL tail repaired, started" : "; started";
+    co_return;
+  }
+  if (!exited) {
+    run.anomalies.push_back("m" + std::to_string(f.target + 1) + " neither started nor stopped within " +
+                            std::to_string(kHealthWaitMax.count() / 1000) + " s after " + what);
+    co_return;
+  }
+  if (!WIFEXITED(status)) {
+    run.anomalies.push_back("m" + std::to_string(f.target + 1) + " crashed (signal " +
+                            std::to_string(WTERMSIG(status)) + ") after " + what);
+    co_return;
+  }
+  const std::string why = damage_line(c.log_path(f.target), ec ? 0 : log_before);
+  if (why.empty())
+    run.anomalies.push_back("m" + std::to_string(f.target + 1) + " stopped (exit code " +
+                            std::to_string(WEXITSTATUS(status)) + ") without naming the damage: " + what);
+  std::printf("[%8.3f s]   m%d refused to start (exit code %d): %s\n", now_s(), f.target + 1,
+              WEXITSTATUS(status), why.c_str());
+  f.note += "; refused to start (exit code " + std::to_string(WEXITSTATUS(status)) + "), replaced";
+  co_await replace_follower(run, admin, f, leader, n);
+}
+
 awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
                            int hold_ms, int mode, std::size_t n) {
   // The last two break only the store's files (RocksDB), not the raft WAL; a defragment makes the
@@ -1303,7 +1461,8 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
     for (int i = 0; i < kMembers; ++i)
       if (i != leader) followers.push_back(i);
     const int follower = followers[static_cast<std::size_t>(pick)];
-    if (kind == kMemberReplace && c.generation(follower) + 1 >= kGenerationsMax) kind = kKillFollower;
+    if ((kind == kMemberReplace || kind == kBitFlip) && c.generation(follower) + 1 >= kGenerationsMax)
+      kind = kKillFollower;  // (a bit-flip may end in a replacement)
     FaultRecord f{kind, -1, now_s(), now_ns(), -1, ""};
     switch (kind) {
       case kKillFollower: {
@@ -1441,6 +1600,11 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
         f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
         break;
       }
+      case kBitFlip: {
+        f.target = follower;
+        co_await bit_flip(run, admin, f, leader, hold_ms, fault_rng, n);
+        break;
+      }
       case kDiskError: {
         f.target = pick ? leader : follower;
         co_await disk_error(run, admin, f, hold_ms, static_cast<int>(fault_rng() % 6), n);
@@ -1448,25 +1612,7 @@ awaitable<void> fault_loop(Run& run, std::vector<int> kinds) {
       }
       case kMemberReplace: {
         f.target = follower;
-        const std::string old_name = c.name(f.target);
-        std::string error;
-        auto r = co_await replace_member(run, admin, follower, leader, &error);
-        if (!r) {
-          run.anomalies.push_back("member replace of " + old_name + " failed: " + error);
-          break;
-        }
-        run.member_ids[static_cast<std::size_t>(f.target)] = r->second;
-        if (run.proxy)
-          run.proxy->add_route(f.target, static_cast<std::uint16_t>(c.advertised_peer_port(f.target)),
-                               static_cast<std::uint16_t>(c.listen_peer_port(f.target)));
-        // The new member starts empty (the removed one's data dir is gone).
-        c.set_initial_cluster(f.target, r->first);
-        std::printf("[%8.3f s] fault %zu: removed follower %s (leader m%d), added %s (id %016llx), started\n",
-                    now_s(), n + 1, old_name.c_str(), leader + 1, c.name(f.target).c_str(),
-                    static_cast<unsigned long long>(r->second));
-        c.start(f.target);
-        f.recovery_s = co_await time_to_healthy(*admin[static_cast<std::size_t>(f.target)]);
-        f.note = old_name + " -> " + c.name(f.target);
+        co_await replace_follower(run, admin, f, leader, n);
         break;
       }
     }
@@ -1547,6 +1693,22 @@ awaitable<void> final_phase(Run& run) {
     if (hashes[i] && hashes[0] && hashes[i]->first != hashes[0]->first)
       run.anomalies.push_back("HashKV differs between m1 and m" + std::to_string(i + 1) + " at revision " +
                               std::to_string(revision));
+  // No member may have found its state different from the leader's (the state check,
+  // server/corrupt/chain_check.h, runs at its default interval on every member): no CORRUPT alarm.
+  {
+    etcdserverpb::AlarmRequest r;
+    r.set_action(etcdserverpb::AlarmRequest::GET);
+    wire::UnaryResult res = co_await call(*admin[leader], "/etcdserverpb.Maintenance/Alarm",
+                                          r.SerializeAsString(), kAdminTimeout);
+    etcdserverpb::AlarmResponse resp;
+    if (!res.status.is_ok() || !resp.ParseFromString(res.response)) {
+      run.anomalies.push_back("alarm list failed: " + res.status.message);
+    } else {
+      for (const auto& a : resp.alarms())
+        if (a.alarm() == etcdserverpb::CORRUPT)
+          run.anomalies.push_back("CORRUPT alarm raised for member " + std::to_string(a.memberid()));
+    }
+  }
   if (!run.watchers.empty()) {
     // Every watcher must reach the final revision (bounded), then they stop and are checked.
     const auto deadline = Clock::now() + milliseconds(20'000);
