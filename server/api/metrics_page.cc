@@ -115,10 +115,12 @@ void cairn_series(Families& f, const node::NodeStats& st) {
   for (auto [result, n] :
        {std::pair{"matched", &st.state_checks_matched}, std::pair{"mismatched", &st.state_checks_mismatched},
         std::pair{"skipped", &st.state_checks_skipped}})
-    f.counter("cairn_state_checks_total",
-              "Leader state checks (--state-check-interval) this member applied, by whether its own state "
-              "chain matched (skipped: the revision is older than those it keeps).",
-              static_cast<double>(n->load()), {{"result", result}});
+    f.counter(
+        "cairn_state_checks_total",
+        "Leader state checks (--state-check-interval) this member applied, by whether its own state "
+        "chain matched (mismatched: another chain, or a revision it has not reached; skipped: a revision "
+        "older than those it keeps, or a store without a chain).",
+        static_cast<double>(n->load()), {{"result", result}});
   f.counter(
       "cairn_inbox_proposals_refused_total",
       "Proposals refused with \"etcdserver: too many requests\": the node inbox was at its byte or count "

@@ -527,7 +527,8 @@ awaitable<Reply> m_defrag(Node* n, std::string, Caller c) {
   co_return co_await std::move(aw_);
 }
 
-// GET: every raised alarm; ACTIVATE and DEACTIVATE: the one raised or cleared (etcd's answers).
+// GET: the raised alarms (of the asked type; NONE: all); ACTIVATE and DEACTIVATE: the one raised or
+// cleared (etcd's answers).
 Reply alarm_reply(Node& nd, const std::vector<storage::AlarmMember>& alarms) {
   etcdserverpb::AlarmResponse out;
   fill(nd, out.mutable_header());
@@ -543,9 +544,15 @@ awaitable<Reply> m_alarm(Node* n, std::string bytes, Caller c) {
   etcdserverpb::AlarmRequest req;
   if (!parse(req, bytes)) co_return to_status(invalid("grpc: failed to unmarshal the received message"));
   if (req.action() == etcdserverpb::AlarmRequest::GET) {
+    const auto type = static_cast<storage::AlarmType>(req.alarm());  // NONE: every type, as etcd's Get
     auto aw_ = on_node_as(
         n, c, [](Node& nd, const node::EntryAuth& who) { return nd.auth().check_user(who); },
-        [](Node& nd) { return alarm_reply(nd, nd.store().alarms()); });
+        [type](Node& nd) {
+          std::vector<storage::AlarmMember> out;
+          for (const auto& a : nd.store().alarms())
+            if (type == storage::AlarmType::kNone || a.type == type) out.push_back(a);
+          return alarm_reply(nd, out);
+        });
     co_return co_await std::move(aw_);
   }
   {

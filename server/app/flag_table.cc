@@ -309,9 +309,9 @@ std::vector<FlagSpec> build_table() {
       {"experimental-corrupt-check-time", K::kDuration, &F::corrupt_check_time, "'0s'", kExperimental,
        "The leader compares every member's HashKV this often and raises CORRUPT on a mismatch (0: off)."},
       {"state-check-interval", K::kDuration, &F::state_check_interval, "'1s'", kExperimental,
-       "cairn's own: while keys change, the leader puts its state chain (a running hash of every change) "
-       "in the log this often; a member whose own chain differs at that revision raises CORRUPT (0: off). "
-       "See docs/operations.md."},
+       "cairn's own: while keys change, the leader puts its state chain (a running hash of every key "
+       "change) in the log this often; a member whose own chain differs at that revision raises CORRUPT "
+       "(0: this member never proposes one; it still compares the others'). See docs/operations.md."},
       {"experimental-compact-hash-check-enabled", K::kBool, &F::compact_hash_check_enabled, "'false'",
        kExperimental, "Run the leader's HashKV comparison every --experimental-compact-hash-check-time."},
       {"experimental-compact-hash-check-time", K::kDuration, &F::compact_hash_check_time, "'1m'",

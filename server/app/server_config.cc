@@ -324,7 +324,8 @@ std::optional<std::string> check_timing(const Flags& g) {
            go_format_duration(g.watch_progress_notify_interval) + ")";
   if (g.corrupt_check_time.count() < 0 || g.compact_hash_check_time.count() <= 0)
     return "--experimental-corrupt-check-time and --experimental-compact-hash-check-time must be positive";
-  if (g.state_check_interval.count() < 0) return "--state-check-interval must not be negative (0: off)";
+  if (g.state_check_interval.count() < 0)
+    return "--state-check-interval must not be negative (0: never propose a check)";
   if (g.disk_free_reserve_bytes < 0) return "--disk-free-reserve-bytes must not be negative (0: off)";
   return std::nullopt;
 }

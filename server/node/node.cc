@@ -992,10 +992,15 @@ void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
 }
 
 void Node::report_state_check(const StateCheck& c, uint64_t origin, uint64_t index) {
-  StateCheckOutcome out{c, origin, index, store_->state_chain_at(c.revision)};
-  auto& counter = !out.local      ? stats_.state_checks_skipped
+  StateCheckOutcome out{c,
+                        origin,
+                        index,
+                        store_->state_chain_at(c.revision),
+                        store_->revision(),
+                        store_->state_chain().has_value()};
+  auto& counter = out.diverged()  ? stats_.state_checks_mismatched
                   : out.matched() ? stats_.state_checks_matched
-                                  : stats_.state_checks_mismatched;
+                                  : stats_.state_checks_skipped;
   counter++;
   for (auto& o : observers_)
     if (o.on_state_check) o.on_state_check(out);

@@ -241,14 +241,21 @@ struct NodeStats {
 };
 
 // A kStateCheck entry as this member applied it: the proposer's chain at check.revision and this
-// member's own (nullopt: not known here: older than the revisions the store keeps, or a store without a
-// chain, storage/mvcc_store.h).
+// member's own (nullopt: not known here: older than the revisions the store keeps, a store without a
+// chain (storage/mvcc_store.h), or a revision this member has not reached).
 struct StateCheckOutcome {
   StateCheck check;
   uint64_t origin = 0;  // the member that proposed it
   uint64_t index = 0;   // of the entry
   std::optional<uint32_t> local;
+  int64_t local_revision = 0;  // this member's revision when it applied the check
+  bool has_chain = false;      // this member's store has a chain
   bool matched() const { return local && *local == check.chain; }
+  // Another chain, or (with a chain) a revision below the check's: the entries that made check.revision
+  // come before the check in the log, so a member that applied the check and has not reached it lost one.
+  bool diverged() const {
+    return local ? *local != check.chain : has_chain && local_revision < check.revision;
+  }
 };
 
 // Observers of the node's state machine, for the services that live beside it (watch hub, lessor).

@@ -1186,7 +1186,7 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
       if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll ||
                       k == kKillMajority)
                    : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs) &&
-                      (k != kDiskError || shim_usable(opt))))
+                      (k != kDiskError || shim_usable(opt)) && k != kBitFlip))  // (docs/fault-testing.md)
         kinds.push_back(k);
     return kinds;
   }
@@ -1221,10 +1221,6 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
   return kinds;
 }
 
-// disk-error: every write (EIO or ENOSPC) or every fsync (EIO) on the target's regular files fails for
-// a while. The member must stop (fail-stop: it cannot make anything durable) rather than go on serving;
-// the checker then shows it acknowledged nothing it lost. Once the disk heals it is restarted and must
-// come back. A member that neither stopped nor lost its disk (it wrote nothing in the window) is noted.
 // member-replace, and a member that refused to start on damaged data: MemberRemove the follower f.target,
 // MemberAdd a fresh member in its slot (empty data dir), start it and time it to healthy.
 awaitable<void> replace_follower(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
@@ -1311,18 +1307,19 @@ std::string damage_at_rest(const std::string& data_dir, int mode, std::mt19937_6
   return what;
 }
 
-// The last line of the member's log past byte `from` that names damage (a checksum, a crc, corruption),
-// or "".
+// The member's last log line past byte `from` when it names damage (a checksum, a crc, corruption), else "".
 std::string damage_line(const std::string& log_path, std::size_t from) {
   std::string text;
   if (!read_whole(log_path, &text)) return "";
   text.erase(0, std::min(from, text.size()));
   static const std::regex kDamage("corrupt|checksum|crc|magic|damaged", std::regex::icase);
-  std::string found;
+  // The last line is the member's reason for stopping; an earlier line (a WAL repair notice) is not.
+  std::string last;
   std::stringstream ss(text);
   for (std::string line; std::getline(ss, line);)
-    if (std::regex_search(line, kDamage)) found = line;
-  return found.size() > 300 ? found.substr(0, 300) + "..." : found;
+    if (!line.empty()) last = line;
+  if (!std::regex_search(last, kDamage)) return "";
+  return last.size() > 300 ? last.substr(0, 300) + "..." : last;
 }
 
 // bit-flip: SIGKILL a follower, damage one of its files (damage_at_rest), restart it. It must either
@@ -1380,6 +1377,10 @@ awaitable<void> bit_flip(Run& run, std::vector<std::unique_ptr<wire::Channel>>& 
   co_await replace_follower(run, admin, f, leader, n);
 }
 
+// disk-error: every write (EIO or ENOSPC) or every fsync (EIO) on the target's regular files fails for
+// a while. The member must stop (fail-stop: it cannot make anything durable) rather than go on serving;
+// the checker then shows it acknowledged nothing it lost. Once the disk heals it is restarted and must
+// come back. A member that neither stopped nor lost its disk (it wrote nothing in the window) is noted.
 awaitable<void> disk_error(Run& run, std::vector<std::unique_ptr<wire::Channel>>& admin, FaultRecord& f,
                            int hold_ms, int mode, std::size_t n) {
   // The last two break only the store's files (RocksDB), not the raft WAL; a defragment makes the

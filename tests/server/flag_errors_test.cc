@@ -192,7 +192,10 @@ TEST(FlagErrors, CairnsOwnFlagsRefuseNegatives) {
        "",
        1,
        verify("--disk-free-reserve-bytes must not be negative (0: off)")},
-      {{"--state-check-interval=-1s"}, "", 1, verify("--state-check-interval must not be negative (0: off)")},
+      {{"--state-check-interval=-1s"},
+       "",
+       1,
+       verify("--state-check-interval must not be negative (0: never propose a check)")},
   };
   for (const auto& c : own) {
     auto r = parse(c);

@@ -324,13 +324,14 @@ TEST_F(StateChecks, TheLeaderChecksWhileKeysChangeAndAMismatchRaisesCorrupt) {
   EXPECT_FALSE(corrupt());
 
   auto [rev, chain] = revision_and_chain();
-  EXPECT_EQ(propose_check({rev + 1000, chain}), "");
-  EXPECT_EQ(st().state_checks_skipped.load(), 1u) << "a revision it does not keep";
-  EXPECT_FALSE(corrupt());
   EXPECT_EQ(propose_check({rev, chain ^ 1}), "");
   EXPECT_EQ(st().state_checks_mismatched.load(), 1u);
   ASSERT_TRUE(eventually([this] { return corrupt(); })) << "no CORRUPT alarm in 20 s";
   EXPECT_EQ(put("c"), "etcdserver: corrupt cluster");
+  // A revision this member has not reached: it lost entries that came before the check in the log.
+  EXPECT_EQ(propose_check({rev + 1000, chain}), "");
+  EXPECT_EQ(st().state_checks_mismatched.load(), 2u);
+  EXPECT_EQ(st().state_checks_skipped.load(), 0u);
 }
 
 }  // namespace
