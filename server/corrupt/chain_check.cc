@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "base/hex.h"
 #include "proto/etcd/rpc.pb.h"
 #include "server/log/log.h"
 #include "server/node/request_codec.h"
@@ -13,11 +14,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 // Node-thread state.
 struct ChainCheck {

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 
+#include "base/hex.h"
 #include "proto/etcd/rpc.pb.h"
 #include "server/corrupt/verdict.h"
 #include "server/log/log.h"
@@ -113,11 +114,7 @@ awaitable<std::vector<PeerHash>> ask_peers(const std::vector<Peer>& peers, int64
   co_return out;
 }
 
-std::string hex(uint64_t id) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(id));
-  return buf;
-}
+using base::hex;
 
 // (GCC 12 double-destroys lambda captures inside a co_await expression: every awaitable that takes a
 // lambda is made first and awaited after.)

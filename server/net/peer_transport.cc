@@ -17,6 +17,7 @@
 #include <set>
 
 #include "base/bytes.h"
+#include "base/hex.h"
 #include "wire/byte_stream.h"
 #include "wire/framing.h"
 #include "wire/tls.h"
@@ -32,6 +33,10 @@ namespace {
 
 enum FrameType : std::uint8_t { kHello = 1, kMessage = 2, kChunkBegin = 3, kChunkData = 4, kChunkEnd = 5 };
 constexpr std::string_view kMagic = "CAIRNPT1";
+constexpr std::size_t kHelloIdsBytes = 8 + 8 + 8;  // magic, sender id, cluster id
+constexpr std::size_t kHelloUrlBytesMax = 1024;    // the sender's peer URL, after the ids
+// A connection that ends this soon after it was made was likely refused: the next HELLO switches layout.
+constexpr auto kHelloRetryWindow = std::chrono::seconds(1);
 constexpr std::size_t kFrameHeaderBytes = 9;
 constexpr std::size_t kChunkOverheadBytes = 32;  // transfer id, totals: slack on top of chunk_bytes
 
@@ -57,6 +62,11 @@ void append_frame(std::string& out, FrameType type, std::initializer_list<std::s
   out.push_back(static_cast<char>(type));
   for (auto p : parts)
     out.append(p);
+}
+
+bool same_endpoint(const Endpoint& a, const Endpoint& b) {
+  return a.host == b.host && a.port == b.port && a.tls == b.tls && a.tls_server_name == b.tls_server_name &&
+         a.unix_path == b.unix_path && !a.dial && !b.dial;
 }
 
 std::string u64_bytes(std::uint64_t v) {
@@ -167,6 +177,10 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     std::atomic<bool> kick_pending{false};
     // Strand only.
     bool removed = false;
+    // The HELLO layout of the next connection: with this member's peer URL only after a connection the
+    // peer closed within kHelloRetryWindow (run_peer): builds before the URL refuse the longer layout,
+    // and a peer that knows us needs no URL. Alternates while the peer keeps refusing.
+    bool hello_with_url = false;
     asio::steady_timer wake, backoff_timer;
     ByteStream* stream = nullptr;
   };
@@ -185,9 +199,10 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   std::optional<asio::local::stream_protocol::acceptor> unix_acceptor;  // listen_unix()
   std::uint16_t port = 0;
 
-  std::mutex mu;  // guards peers and stopped
+  std::mutex mu;  // guards peers, stopped and self_url_
   std::map<PeerId, std::shared_ptr<Peer>> peers;
   bool stopped = false;
+  std::string self_url_;  // sent in HELLO (set_self_url)
 
   std::set<ByteStream*> inbound;                         // strand only
   std::deque<ByteStream*> pending;                       // strand only: not said HELLO yet, oldest first
@@ -413,14 +428,16 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         continue;
       }
       self->stats.connects.fetch_add(1);
-      backoff = o.backoff_initial;
       reported = false;
       std::shared_ptr<ByteStream> sp = std::move(stream);  // shared with the drain reader
       p->stream = sp.get();
       auto broken = std::make_shared<bool>(false);
       asio::co_spawn(self->strand, drain_reader(self, p, sp, broken), asio::detached);
       std::string out;
-      append_frame(out, kHello, {kMagic, u64_bytes(self->self), u64_bytes(self->cluster_id.load())});
+      append_frame(out, kHello,
+                   {kMagic, u64_bytes(self->self), u64_bytes(self->cluster_id.load()),
+                    p->hello_with_url ? self->self_url() : std::string()});
+      const auto connected_at = std::chrono::steady_clock::now();
       std::optional<LargeSend> cur;
       std::size_t in_flight = 0;
       asio::steady_timer stall(self->strand);
@@ -456,6 +473,17 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       *broken = true;
       sp->close();
       p->stream = nullptr;
+      if (std::chrono::steady_clock::now() - connected_at >= kHelloRetryWindow) {
+        backoff = o.backoff_initial;
+        continue;
+      }
+      // Likely refused (a HELLO this peer does not accept, a certificate rule): switch the HELLO's
+      // layout, and back off rather than redial at once, again and again.
+      p->hello_with_url = !p->hello_with_url;
+      if (p->removed || self->is_stopped()) break;
+      p->backoff_timer.expires_after(backoff);
+      co_await p->backoff_timer.async_wait(asio::as_tuple(use_awaitable));
+      backoff = std::min(o.backoff_max, backoff * 2);
     }
     // Removed or stopped: whatever is still queued is dropped.
     std::size_t left = 0;
@@ -498,25 +526,31 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
   }
 
   // The HELLO's claims: its cluster, its member id and (peer TLS) that its certificate is that member's.
+  // A sender this member does not know (its log may lack the change that added it) is admitted when it
+  // names its peer URL and this member's cluster, and admit_unknown agrees (check_unknown).
   std::optional<std::string> check_hello(std::string_view payload, PeerId from, const TlsStream* tls) {
-    if (payload.size() == kMagic.size() + 16) {
-      std::uint64_t theirs = get_be(payload, kMagic.size() + 8, 8);
-      std::uint64_t ours = cluster_id.load();
-      if (theirs != 0 && ours != 0 && theirs != ours) {
-        stats.cluster_mismatches.fetch_add(1);
-        return fmt_hex("member ", from) + fmt_hex(" belongs to cluster ", theirs) +
-               fmt_hex(", this member to cluster ", ours) + " (another --initial-cluster-token?)";
-      }
+    std::uint64_t theirs = payload.size() >= kHelloIdsBytes ? get_be(payload, kMagic.size() + 8, 8) : 0;
+    std::uint64_t ours = cluster_id.load();
+    if (theirs != 0 && ours != 0 && theirs != ours) {
+      stats.cluster_mismatches.fetch_add(1);
+      return fmt_hex("member ", from) + fmt_hex(" belongs to cluster ", theirs) +
+             fmt_hex(", this member to cluster ", ours) + " (another --initial-cluster-token?)";
     }
     std::optional<Endpoint> ep;
     {
       std::lock_guard lock(mu);
       if (auto it = peers.find(from); it != peers.end()) ep = it->second->endpoint;
     }
+    bool admitting = false;
     if (options.refuse_unknown_senders && (from == self || !ep)) {
-      stats.unknown_senders.fetch_add(1);
-      return fmt_hex("HELLO claims member ", from) +
-             (from == self ? ", this member's own id" : ", not a member");
+      std::string url(payload.size() > kHelloIdsBytes ? payload.substr(kHelloIdsBytes) : std::string_view());
+      if (from != self) ep = check_unknown(from, theirs, ours, url);
+      if (!ep) {
+        stats.unknown_senders.fetch_add(1);
+        return fmt_hex("HELLO claims member ", from) +
+               (from == self ? ", this member's own id" : ", not a member");
+      }
+      admitting = true;
     }
     if (tls != nullptr && options.cert_rules.cert_must_match_member_url) {
       std::string host = ep ? (ep->tls_server_name.empty() ? ep->host : ep->tls_server_name) : std::string();
@@ -527,13 +561,41 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
                (host.empty() ? std::string("(none known)") : host);
       }
     }
+    if (admitting) {
+      stats.unknown_members_admitted.fetch_add(1);
+      install_peer(from, std::move(*ep));
+    }
     return std::nullopt;
   }
 
+  // An unknown sender in this member's cluster (both ids known and equal) that named its peer URL: the
+  // endpoint to answer it at, if admit_unknown agrees.
+  std::optional<Endpoint> check_unknown(PeerId from, std::uint64_t theirs, std::uint64_t ours,
+                                        const std::string& url) {
+    if (theirs == 0 || theirs != ours || url.empty() || !callbacks.admit_unknown) return std::nullopt;
+    return callbacks.admit_unknown(from, url);
+  }
+
+  std::string self_url() {
+    std::lock_guard lock(mu);
+    return self_url_;
+  }
+
+  // A new peer, dialed from now on (add_peer; also an admitted unknown sender, on the strand).
+  void install_peer(PeerId id, Endpoint endpoint) {
+    auto p = std::make_shared<Peer>(strand);
+    p->id = id;
+    p->endpoint = std::move(endpoint);
+    {
+      std::lock_guard lock(mu);
+      if (stopped) return;
+      peers[id] = p;
+    }
+    asio::co_spawn(strand, run_peer(shared_from_this(), p), asio::detached);
+  }
+
   static std::string fmt_hex(std::string_view prefix, std::uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
-    return std::string(prefix) + buf;
+    return std::string(prefix) + base::hex(v);
   }
 
   // Connection bookkeeping (strand only): `pending` in arrival order until HELLO, then per member.
@@ -601,10 +663,11 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     }
     auto hello = co_await reader.next(corrupt);
     if (!hello) co_return std::nullopt;
-    bool hello_ok =
-        hello->type == kHello &&
-        (hello->payload.size() == kMagic.size() + 8 || hello->payload.size() == kMagic.size() + 16) &&
-        hello->payload.compare(0, kMagic.size(), kMagic) == 0;
+    bool hello_ok = hello->type == kHello &&
+                    (hello->payload.size() == kMagic.size() + 8 ||
+                     (hello->payload.size() >= kHelloIdsBytes &&
+                      hello->payload.size() <= kHelloIdsBytes + kHelloUrlBytesMax)) &&
+                    hello->payload.compare(0, kMagic.size(), kMagic) == 0;
     if (!hello_ok) {
       corrupt = true;
       co_return std::nullopt;
@@ -798,17 +861,20 @@ void PeerTransport::set_cluster_id(std::uint64_t id) {
   impl_->cluster_id.store(id);
 }
 
+void PeerTransport::set_self_url(std::string url) {
+  if (url.size() > kHelloUrlBytesMax) url.clear();  // longer than a receiver accepts: send none
+  std::lock_guard lock(impl_->mu);
+  impl_->self_url_ = std::move(url);
+}
+
 void PeerTransport::add_peer(PeerId id, Endpoint endpoint) {
-  remove_peer(id);
-  auto p = std::make_shared<Impl::Peer>(impl_->strand);
-  p->id = id;
-  p->endpoint = std::move(endpoint);
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->peers[id] = p;
+    auto it = impl_->peers.find(id);
+    if (it != impl_->peers.end() && same_endpoint(it->second->endpoint, endpoint)) return;
   }
-  asio::co_spawn(impl_->strand, Impl::run_peer(impl_, p), asio::detached);
+  remove_peer(id);
+  impl_->install_peer(id, std::move(endpoint));
 }
 
 void PeerTransport::remove_peer(PeerId id) {

@@ -5,11 +5,19 @@
 // Frame layout (all integers big-endian):
 //   u32 payload_length | u32 crc32c(type byte + payload) | u8 type | payload
 //   type 1 HELLO        payload = "CAIRNPT1" + u64 sender id + u64 cluster id (0: not known yet)
-//                       (first frame on every connection). A receiver that knows its cluster id closes
-//                       a connection whose HELLO names another (non-zero) cluster: a member of a
-//                       different cluster never gets to deliver a message (counted in cluster_mismatches).
-//                       With refuse_unknown_senders, a HELLO naming this member or an id that is not a
-//                       known peer is refused too (unknown_senders).
+//                       + the sender's peer URL (0-1024 bytes; set_self_url)
+//                       (first frame on every connection; the layout without the cluster id is accepted
+//                       too). The URL is sent only on a redial after a connection the peer closed
+//                       within a second, and then on every other one while that goes on: builds before
+//                       the URL refuse a HELLO that carries one. A receiver that knows
+//                       its cluster id closes a connection whose HELLO names another (non-zero) cluster:
+//                       a member of a different cluster never gets to deliver a message (counted in
+//                       cluster_mismatches). With refuse_unknown_senders, a HELLO naming this member or
+//                       an id that is not a known peer is refused too (unknown_senders), unless it names
+//                       this member's cluster and a peer URL and admit_unknown returns where to answer
+//                       it: then the sender becomes a peer (unknown_members_admitted). That is a member
+//                       added by a conf change this member's log lacks (it was down, or a WAL repair cut
+//                       it): refused, it could never send this member the entries that name it.
 //   type 2 MESSAGE      payload = one message
 //   type 3 CHUNK_BEGIN  payload = u64 transfer id + u64 total bytes + u32 crc32c of the whole payload
 //   type 4 CHUNK_DATA   payload = u64 transfer id + bytes               (in order, at most chunk_bytes)
@@ -46,6 +54,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "server/net/vocabulary.h"
@@ -128,6 +137,10 @@ struct PeerTransportCallbacks {
   // A large transfer of `total` bytes from `from` begins: where its bytes go (nullptr refuses it and
   // closes the connection; the sender reports the drop). Unset: reassembled in memory, on_message.
   std::function<std::unique_ptr<LargeSink>(PeerId from, std::uint64_t total)> open_large;
+  // With refuse_unknown_senders: an unknown sender's HELLO names this member's cluster and its peer URL.
+  // The endpoint to answer it at admits it as a peer (with peer TLS its certificate must then be valid
+  // for that endpoint's host); nullopt refuses it. Runs on the strand; optional (unset: refused).
+  std::function<std::optional<Endpoint>(PeerId from, const std::string& peer_url)> admit_unknown;
 };
 
 struct PeerTransportStats {
@@ -140,10 +153,11 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> bad_frames{0};
   std::atomic<std::uint64_t> cluster_mismatches{0};
-  std::atomic<std::uint64_t> tls_handshake_failures{0};  // inbound and outbound
-  std::atomic<std::uint64_t> unknown_senders{0};         // HELLO from self or a member we do not know
-  std::atomic<std::uint64_t> cert_rule_failures{0};      // a certificate broke PeerCertRules
-  std::atomic<std::uint64_t> connections_evicted{0};     // closed by inbound_pending/per_peer_max
+  std::atomic<std::uint64_t> tls_handshake_failures{0};    // inbound and outbound
+  std::atomic<std::uint64_t> unknown_senders{0};           // HELLO from self or a member we do not know
+  std::atomic<std::uint64_t> unknown_members_admitted{0};  // unknown senders admit_unknown admitted
+  std::atomic<std::uint64_t> cert_rule_failures{0};        // a certificate broke PeerCertRules
+  std::atomic<std::uint64_t> connections_evicted{0};       // closed by inbound_pending/per_peer_max
 };
 
 class PeerTransport {
@@ -163,8 +177,11 @@ class PeerTransport {
   // limits; plain text), for in-memory transports: the fuzz targets feed hostile bytes through it.
   void serve_stream(std::unique_ptr<ByteStream> stream);
 
-  // Thread-safe. Adding a known peer replaces its address (the connection is re-dialed).
+  // Thread-safe. Adding a known peer with another endpoint replaces it (the connection is re-dialed);
+  // the same endpoint again changes nothing.
   void add_peer(PeerId id, Endpoint endpoint);
+  // Thread-safe. This member's peer URL, sent in HELLO (empty: none; one over 1024 bytes is not sent).
+  void set_self_url(std::string url);
   // Thread-safe. The cluster id sent in HELLO and checked on inbound connections (0: unknown, accept any).
   void set_cluster_id(std::uint64_t id);
   void remove_peer(PeerId id);

@@ -17,6 +17,7 @@
 #include <source_location>
 
 #include "base/assert.h"
+#include "base/hex.h"
 #include "proto/raft_codec.h"
 #include "raft/bootstrap.h"
 #include "server/log/log.h"
@@ -312,6 +313,8 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
                std::to_string(from));
       return;
     }
+    if ((m->type == raft::MessageType::kVote || m->type == raft::MessageType::kPreVote) && admitted(from))
+      return;  // a sender outside the membership answers no vote (it may be a removed member)
     std::lock_guard lk(inbox_mu_);
     if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
     inbox_msgs_.push_back(std::move(*m));
@@ -335,6 +338,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     log_line("%s%s", reason, more);
   };
   cb.open_large = [this](net::PeerId from, uint64_t total) { return open_snapshot_transfer(from, total); };
+  cb.admit_unknown = [this](net::PeerId from, const std::string& url) { return admit_unknown(from, url); };
   cb.on_unreachable = [this](net::PeerId to) {
     std::lock_guard lk(inbox_mu_);
     if (inbox_closed_ || inbox_unreachable_.size() >= kInboxPeerMessagesMax) return;
@@ -1128,15 +1132,47 @@ void Node::apply_conf_entry(const raft::Entry& e) {
 void Node::update_peers() {
   if (!transport_) return;
   transport_->set_cluster_id(cluster_id_);
+  if (auto me = members_.find(cfg_.member_id); me != members_.end() && !me->second.peer_urls.empty())
+    transport_->set_self_url(me->second.peer_urls.front());
   for (const auto& [id, m] : members_) {
     if (id == cfg_.member_id || m.peer_urls.empty()) continue;
     if (auto ep = parse_url(m.peer_urls.front())) transport_->add_peer(id, *ep);
+  }
+  {
+    std::lock_guard lk(admitted_mu_);
+    std::erase_if(admitted_unknown_, [this](uint64_t id) { return members_.count(id) > 0; });
   }
   // Members of --initial-cluster are dialable before the log names them (a joining member needs them).
   for (const auto& m : cfg_.initial_members) {
     if (m.id == cfg_.member_id || members_.count(m.id) || m.peer_urls.empty()) continue;
     if (auto ep = parse_url(m.peer_urls.front())) transport_->add_peer(m.id, *ep);
   }
+}
+
+// A sender in this member's cluster that its membership does not name: a member added by a conf change
+// this member has not applied yet (it was down, or a WAL repair cut the entry). Refused, it could
+// never send the entries that name it, and a leader this member does not know would never reach it.
+// Admitted, it is answered at the peer URL its HELLO names; it gets no votes (on_message) until an
+// applied conf change names it. A member with peer TLS checks its certificate against that URL.
+std::optional<net::Endpoint> Node::admit_unknown(uint64_t from, const std::string& url) {
+  auto ep = parse_url(url);
+  if (!ep) return std::nullopt;
+  {
+    std::lock_guard lk(admitted_mu_);
+    if (!admitted_unknown_.count(from) && admitted_unknown_.size() >= kAdmittedUnknownMax)
+      return std::nullopt;
+    admitted_unknown_.insert(from);
+  }
+  log_line(
+      "member %s (peer URL %s) is not in this member's membership: answering it (this member's log "
+      "lacks the change that added it; it catches up from the leader); no votes for it meanwhile",
+      base::hex(from), url);
+  return ep;
+}
+
+bool Node::admitted(uint64_t from) {
+  std::lock_guard lk(admitted_mu_);
+  return admitted_unknown_.count(from) > 0;
 }
 
 // WAL metadata layout: kMetadataV2, the conf index as 8 bytes big-endian, then (as in the first

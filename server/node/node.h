@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,8 @@ inline constexpr size_t kInboxProposalsMax = 16'384;
 inline constexpr size_t kInboxProposalBytesMax = 64ull << 20;
 static_assert(kInboxProposalBytesMax >= kMaxRequestBytesLimit, "the inbox must take any accepted request");
 inline constexpr size_t kInboxPeerMessagesMax = 65'536;
+// Senders outside this member's membership the peer transport may admit at once (Node::admit_unknown).
+inline constexpr size_t kAdmittedUnknownMax = 8;
 inline constexpr size_t kInboxTasksMax = 16'384;
 // Requests waiting for their entry to apply or their read to be confirmed.
 inline constexpr size_t kPendingRequestsMax = 65'536;
@@ -414,6 +417,8 @@ class Node {
   // from_snapshot: the blob came from the leader (its header names the leader, not this member).
   bool load_metadata(const std::string& blob, bool from_snapshot = false);
   void update_peers();
+  std::optional<net::Endpoint> admit_unknown(uint64_t from, const std::string& url);
+  bool admitted(uint64_t from);
   void maybe_publish();
   void expire_requests();
   void start_read_round();
@@ -501,6 +506,12 @@ class Node {
   size_t inbox_prop_bytes_ = 0;  // body bytes in inbox_props_ (kInboxProposalBytesMax)
   std::vector<std::function<void()>> inbox_tasks_;
   std::vector<uint64_t> inbox_unreachable_;
+
+  // Senders this member's membership does not name, admitted by the peer transport so that they can
+  // be answered (admit_unknown): at most kAdmittedUnknownMax at a time; their vote requests are dropped.
+  // An id leaves once an applied conf change names it (update_peers). Any thread.
+  std::mutex admitted_mu_;
+  std::set<uint64_t> admitted_unknown_;
 };
 
 // etcd's member id: the first 8 bytes (big-endian) of sha1(sorted peer URLs joined + cluster token).

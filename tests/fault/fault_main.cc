@@ -1186,7 +1186,7 @@ std::vector<int> enabled_kinds(const Options& opt, std::string* error) {
       if (opt.etcd ? (k == kKillFollower || k == kKillLeader || k == kPauseLeader || k == kKillAll ||
                       k == kKillMajority)
                    : ((opt.proxy || !needs_proxy(k)) && (k != kDiskFull || opt.tmpfs) &&
-                      (k != kDiskError || shim_usable(opt)) && k != kBitFlip))  // (docs/fault-testing.md)
+                      (k != kDiskError || shim_usable(opt))))
         kinds.push_back(k);
     return kinds;
   }

@@ -17,8 +17,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <unistd.h>
@@ -36,12 +38,15 @@ constexpr auto kHangGuard = 30s;
 class Node {
  public:
   using OpenLarge = std::function<std::unique_ptr<LargeSink>(PeerId, std::uint64_t)>;
-  Node(PeerId id, std::uint16_t port = 0, PeerTransportOptions options = {}, OpenLarge open_large = nullptr)
+  using AdmitUnknown = std::function<std::optional<Endpoint>(PeerId, const std::string&)>;
+  Node(PeerId id, std::uint16_t port = 0, PeerTransportOptions options = {}, OpenLarge open_large = nullptr,
+       AdmitUnknown admit_unknown = nullptr)
       : guard_(ioc_.get_executor()),
-        transport_(ioc_, id, options,
-                   PeerTransportCallbacks{
-                       [this](PeerId from, std::string m) { on_message(from, std::move(m)); },
-                       [this](PeerId) { unreachable_.fetch_add(1); }, nullptr, std::move(open_large)}) {
+        transport_(
+            ioc_, id, options,
+            PeerTransportCallbacks{[this](PeerId from, std::string m) { on_message(from, std::move(m)); },
+                                   [this](PeerId) { unreachable_.fetch_add(1); }, nullptr,
+                                   std::move(open_large), std::move(admit_unknown)}) {
     auto ec = transport_.listen("127.0.0.1", port);
     EXPECT_FALSE(ec) << ec.message();
     thread_ = std::thread([this] { ioc_.run(); });
@@ -64,8 +69,13 @@ class Node {
   }
   // Waits until a message equal to `m` has arrived; returns everything received so far.
   std::vector<std::pair<PeerId, std::string>> wait_for_message(const std::string& m) {
+    return wait_for_message_within(m, kHangGuard);
+  }
+  // The same, waiting at most `limit`.
+  std::vector<std::pair<PeerId, std::string>> wait_for_message_within(const std::string& m,
+                                                                      std::chrono::milliseconds limit) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, kHangGuard, [&] {
+    cv_.wait_for(lock, limit, [&] {
       for (auto& r : received_)
         if (r.second == m) return true;
       return false;
@@ -145,10 +155,12 @@ TEST(PeerTransport, MembersOfAnotherClusterAreRefused) {
   EXPECT_GE(a.transport().stats().cluster_mismatches.load(), 1u);
   // Once b belongs to a's cluster, its messages arrive.
   b.transport().set_cluster_id(0xAAAA);
-  b.transport().add_peer(1, local(a.port()));  // re-dial with the new HELLO
-  ASSERT_TRUE(b.transport().send(1, "b-joined"));
-  got = a.wait_for_message("b-joined");
-  EXPECT_TRUE(std::any_of(got.begin(), got.end(), [](auto& r) { return r.second == "b-joined"; }));
+  // b redials (backing off) while a refuses it; what it sends on a connection a refuses is lost.
+  EXPECT_TRUE(eventually_true([&] {
+    b.transport().send(1, "b-joined");
+    got = a.wait_for_message_within("b-joined", 20ms);
+    return std::any_of(got.begin(), got.end(), [](auto& r) { return r.second == "b-joined"; });
+  }));
 }
 
 TEST(PeerTransport, ReconnectsAfterThePeerRestarts) {
@@ -269,13 +281,13 @@ std::string frame(char type_byte, const std::string& payload) {
   return f + type + payload;
 }
 
-// A HELLO claiming `sender` in cluster `cluster`.
-std::string hello_frame(std::uint64_t sender, std::uint64_t cluster) {
+// A HELLO claiming `sender` in cluster `cluster`, naming `url` as its peer URL.
+std::string hello_frame(std::uint64_t sender, std::uint64_t cluster, const std::string& url = "") {
   std::string payload = "CAIRNPT1";
   for (std::uint64_t v : {sender, cluster})
     for (int i = 7; i >= 0; --i)
       payload.push_back(static_cast<char>(v >> (8 * i)));
-  return frame('\x01', payload);
+  return frame('\x01', payload + url);
 }
 
 // True when the other end closes `s` within the hang guard (a read ends with an error).
@@ -303,6 +315,55 @@ TEST(PeerTransport, HelloFromAnUnknownMemberOrOurOwnIdIsRefused) {
   a.transport().add_peer(2, local(b.port()));
   ASSERT_TRUE(a.transport().send(2, "member"));
   EXPECT_EQ(b.wait_for(1).at(0), std::make_pair(PeerId{1}, std::string("member")));
+}
+
+// A member added by a conf change the receiver's log lacks: it names its cluster and peer URL, the
+// receiver admits it and can answer it there. Without the cluster, the URL or the callback's consent
+// the sender stays refused.
+TEST(PeerTransport, UnknownSenderOfOurClusterNamingItsUrlIsAdmittedAndAnswered) {
+  PeerTransportOptions o;
+  o.refuse_unknown_senders = true;
+  Node a(1, 0, o);
+  const std::string a_url = "http://127.0.0.1:" + std::to_string(a.port());
+  std::mutex asked_mu;
+  std::vector<std::pair<PeerId, std::string>> asked;
+  Node b(2, 0, o, nullptr, [&](PeerId from, const std::string& url) -> std::optional<Endpoint> {
+    std::lock_guard lock(asked_mu);
+    asked.emplace_back(from, url);
+    if (url != a_url) return std::nullopt;
+    return local(a.port());
+  });
+  b.transport().set_cluster_id(42);
+  for (auto [claims, cluster, url] :
+       {std::tuple<std::uint64_t, std::uint64_t, std::string>{7, 42, "http://x:1"},
+        {8, 0, a_url},
+        {9, 42, ""}}) {
+    asio::io_context ioc;
+    asio::ip::tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), b.port()});
+    asio::write(s, asio::buffer(hello_frame(claims, cluster, url)));
+    EXPECT_TRUE(closed_by_peer(s)) << claims;
+  }
+  EXPECT_EQ(b.transport().stats().unknown_senders.load(), 3u);
+  {
+    std::lock_guard lock(asked_mu);
+    ASSERT_EQ(asked.size(), 1u);  // only 7 named both the cluster and a URL
+    EXPECT_EQ(asked[0], std::make_pair(PeerId{7}, std::string("http://x:1")));
+  }
+  a.transport().set_cluster_id(42);
+  a.transport().set_self_url(a_url);
+  a.transport().add_peer(2, local(b.port()));
+  // a's first HELLO carries no URL (an older build would refuse one): refused, a redials with its URL.
+  // What it sent on the refused connection is lost, as on any lost connection; raft resends.
+  EXPECT_TRUE(eventually_true([&] {
+    a.transport().send(2, "from a member b does not know");
+    return b.count() > 0;
+  }));
+  EXPECT_EQ(b.wait_for(1).at(0), std::make_pair(PeerId{1}, std::string("from a member b does not know")));
+  EXPECT_EQ(b.transport().stats().unknown_members_admitted.load(), 1u);
+  EXPECT_EQ(b.transport().stats().unknown_senders.load(), 4u);  // the three above and a's first HELLO
+  ASSERT_TRUE(b.transport().send(1, "answer"));
+  EXPECT_EQ(a.wait_for(1).at(0), std::make_pair(PeerId{2}, std::string("answer")));
 }
 
 TEST(PeerTransport, IdleConnectionsBeyondThePendingBoundCloseTheOldest) {

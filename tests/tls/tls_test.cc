@@ -327,7 +327,7 @@ class Member {
                                             received_.emplace_back(from, std::move(m));
                                             cv_.notify_all();
                                           },
-                                          nullptr, nullptr, nullptr}) {
+                                          nullptr, nullptr, nullptr, nullptr}) {
     auto ec = transport_.listen("127.0.0.1", 0);
     EXPECT_FALSE(ec) << ec.message();
     thread_ = std::thread([this] { ioc_.run(); });
