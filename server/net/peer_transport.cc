@@ -568,11 +568,14 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     return std::nullopt;
   }
 
-  // An unknown sender in this member's cluster (both ids known and equal) that named its peer URL: the
-  // endpoint to answer it at, if admit_unknown agrees.
+  // An unknown sender that names its cluster (this member's, or any while this member knows none) and its
+  // peer URL: the endpoint to answer it at, if admit_unknown agrees.
   std::optional<Endpoint> check_unknown(PeerId from, std::uint64_t theirs, std::uint64_t ours,
                                         const std::string& url) {
-    if (theirs == 0 || theirs != ours || url.empty() || !callbacks.admit_unknown) return std::nullopt;
+    // ours == 0: this member does not know its cluster yet (a joining member, or one whose WAL repair
+    // cut the metadata that named it), so it cannot tell; it accepts its known peers the same way.
+    if (theirs == 0 || (ours != 0 && theirs != ours) || url.empty() || !callbacks.admit_unknown)
+      return std::nullopt;
     return callbacks.admit_unknown(from, url);
   }
 

@@ -14,7 +14,8 @@
 //                       a member of a different cluster never gets to deliver a message (counted in
 //                       cluster_mismatches). With refuse_unknown_senders, a HELLO naming this member or
 //                       an id that is not a known peer is refused too (unknown_senders), unless it names
-//                       this member's cluster and a peer URL and admit_unknown returns where to answer
+//                       a cluster (this member's; any while it knows none) and a peer URL and
+//                       admit_unknown returns where to answer
 //                       it: then the sender becomes a peer (unknown_members_admitted). That is a member
 //                       added by a conf change this member's log lacks (it was down, or a WAL repair cut
 //                       it): refused, it could never send this member the entries that name it.
@@ -137,7 +138,8 @@ struct PeerTransportCallbacks {
   // A large transfer of `total` bytes from `from` begins: where its bytes go (nullptr refuses it and
   // closes the connection; the sender reports the drop). Unset: reassembled in memory, on_message.
   std::function<std::unique_ptr<LargeSink>(PeerId from, std::uint64_t total)> open_large;
-  // With refuse_unknown_senders: an unknown sender's HELLO names this member's cluster and its peer URL.
+  // With refuse_unknown_senders: an unknown sender's HELLO names this member's cluster (any cluster while
+  // this member knows none) and its peer URL.
   // The endpoint to answer it at admits it as a peer (with peer TLS its certificate must then be valid
   // for that endpoint's host); nullopt refuses it. Runs on the strand; optional (unset: refused).
   std::function<std::optional<Endpoint>(PeerId from, const std::string& peer_url)> admit_unknown;

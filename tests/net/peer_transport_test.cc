@@ -362,6 +362,16 @@ TEST(PeerTransport, UnknownSenderOfOurClusterNamingItsUrlIsAdmittedAndAnswered) 
   EXPECT_EQ(b.wait_for(1).at(0), std::make_pair(PeerId{1}, std::string("from a member b does not know")));
   EXPECT_EQ(b.transport().stats().unknown_members_admitted.load(), 1u);
   EXPECT_EQ(b.transport().stats().unknown_senders.load(), 4u);  // the three above and a's first HELLO
+  // A member that does not know its cluster yet (joining, or its WAL metadata was cut) cannot tell
+  // its own cluster's members from others: it admits a sender naming any cluster and a URL.
+  Node c(3, 0, o, nullptr,
+         [&](PeerId, const std::string&) -> std::optional<Endpoint> { return local(a.port()); });
+  a.transport().add_peer(3, local(c.port()));
+  EXPECT_TRUE(eventually_true([&] {
+    a.transport().send(3, "to a member that knows no cluster");
+    return c.count() > 0;
+  }));
+  EXPECT_EQ(c.transport().stats().unknown_members_admitted.load(), 1u);
   ASSERT_TRUE(b.transport().send(1, "answer"));
   EXPECT_EQ(a.wait_for(1).at(0), std::make_pair(PeerId{2}, std::string("answer")));
 }
