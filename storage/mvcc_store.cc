@@ -20,6 +20,7 @@ constexpr std::string_view kMetaCompactFinished = "compact_finished";
 constexpr std::string_view kMetaAlarmPrefix =
     "alarm/";  // then "nospace" or "corrupt", then "/M" (file comment)
 constexpr std::string_view kMetaChain = "chain";
+constexpr std::string_view kMetaQuota = "quota";
 
 // Bytes a kKeys record takes (key + value), for the logical size and the key index.
 uint32_t record_size(size_t key_bytes, size_t value_bytes) {
@@ -40,6 +41,12 @@ std::string encode_u32(uint32_t v) {
 std::string encode_i64(int64_t v) {
   std::string s;
   codec::put_i64(&s, v);
+  return s;
+}
+
+std::string encode_u64(uint64_t v) {
+  std::string s;
+  codec::put_u64(&s, v);
   return s;
 }
 
@@ -364,6 +371,14 @@ Expected<StoreMeta, Error> read_store_meta(KvEngine& engine) {
   } else if (m.revision == 1) {
     m.state_chain = 0;  // nothing was ever written: the seed
   }
+  auto quota = engine.get(Space::kMeta, kMetaQuota);
+  if (!quota) return unexpected(quota.error());
+  if (quota->has_value()) {
+    codec::Reader r(**quota);
+    uint64_t v = 0;
+    if (!r.u64(&v) || !r.done() || v == 0) return unexpected(corrupt("meta quota"));
+    m.quota = v;
+  }
   return m;
 }
 
@@ -380,6 +395,7 @@ void put_store_meta(const StoreMeta& m, WriteBatch* batch) {
   for (const auto& a : m.alarms)
     batch->put(Space::kMeta, alarm_key(a), "");
   if (m.state_chain) batch->put(Space::kMeta, kMetaChain, encode_u32(*m.state_chain));
+  if (m.quota) batch->put(Space::kMeta, kMetaQuota, encode_u64(*m.quota));
 }
 
 std::string prefix_end(std::string_view key) {
@@ -406,6 +422,7 @@ struct MvccStore::ApplyCtx {
   std::optional<int64_t> new_compact_rev;
   std::vector<RemovedRevision> garbage;                      // records a compaction dropped from the index
   std::optional<std::pair<AlarmMember, bool>> alarm_change;  // raised (true) or cleared by this entry
+  std::optional<uint64_t> new_quota;                         // a QuotaRequest's
   uint64_t origin = 0;                                       // the member that proposed the entry
   uint32_t chain = 0;  // the store's chain continued over this entry's records (when the store has one)
 
@@ -435,6 +452,8 @@ Expected<Unit, Error> MvccStore::rebuild() {
   alarms_ = std::set<AlarmMember>(meta->alarms.begin(), meta->alarms.end());
   compact_marker_ = meta->finished_compact_revision.has_value();
   chain_ = meta->state_chain;
+  quota_ = meta->quota.value_or(options_.quota_backend_bytes);
+  quota_replicated_ = meta->quota.has_value();
   chain_recent_.clear();
   if (chain_) chain_recent_.emplace_back(rev_, *chain_);
 
@@ -942,7 +961,7 @@ std::optional<Error> MvccStore::validate(const ApplyRequest& request, const Stor
 
 std::optional<Error> MvccStore::check_quota(ApplyCtx& ctx, uint64_t cost_bytes) {
   if (alarmed(AlarmType::kNoSpace)) return make_error(Errc::kNoSpace);
-  if (cost_bytes > 0 && logical_bytes_ + cost_bytes > options_.quota_backend_bytes) {
+  if (cost_bytes > 0 && logical_bytes_ + cost_bytes > quota_bytes()) {
     ctx.alarm_change = std::pair{AlarmMember{ctx.origin, AlarmType::kNoSpace}, true};
     return make_error(Errc::kNoSpace);
   }
@@ -1064,6 +1083,16 @@ Expected<ApplyResponse, Error> MvccStore::apply_alarm(ApplyCtx& ctx, const Alarm
   return ApplyResponse(resp);
 }
 
+// Sets the cluster's quota. A raised NOSPACE alarm stays until it is disarmed (as after etcd's operators
+// raise --quota-backend-bytes): a lower quota does not raise one either, the next put past it does.
+Expected<ApplyResponse, Error> MvccStore::apply_quota(ApplyCtx& ctx, const QuotaRequest& r) {
+  if (r.bytes == 0) return unexpected(make_error(Errc::kInvalidArgument, "quota of 0 bytes"));
+  ctx.new_quota = r.bytes;
+  NoopResponse resp;
+  resp.header.revision = rev_;
+  return ApplyResponse(resp);
+}
+
 namespace {
 bool txn_writes(const TxnRequest& t) {
   for (const auto* branch : {&t.success, &t.failure})
@@ -1121,6 +1150,8 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
             return apply_lease_checkpoint(ctx, r);
           } else if constexpr (std::is_same_v<T, AlarmRequest>) {
             return apply_alarm(ctx, r);
+          } else if constexpr (std::is_same_v<T, QuotaRequest>) {
+            return apply_quota(ctx, r);
           } else {
             NoopResponse n;
             n.header.revision = rev_;
@@ -1137,7 +1168,8 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   }
   if (!result) {
     // A refused request must not have touched anything but (possibly) the alarm.
-    CAIRN_ASSERT(ctx.batch.empty() && !ctx.changed() && !ctx.new_compact_rev && ctx.garbage.empty());
+    CAIRN_ASSERT(ctx.batch.empty() && !ctx.changed() && !ctx.new_compact_rev && ctx.garbage.empty() &&
+                 !ctx.new_quota);
   }
 
   WriteBatch& batch = ctx.batch;
@@ -1158,6 +1190,7 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   if (ctx.changed()) batch.put(Space::kMeta, kMetaRevision, encode_i64(ctx.write_rev()));
   if (ctx.changed() && chain_) batch.put(Space::kMeta, kMetaChain, encode_u32(ctx.chain));
   if (ctx.new_compact_rev) batch.put(Space::kMeta, kMetaCompactRevision, encode_i64(*ctx.new_compact_rev));
+  if (ctx.new_quota) batch.put(Space::kMeta, kMetaQuota, encode_u64(*ctx.new_quota));
   if (ctx.alarm_change &&
       ctx.alarm_change->second != alarmed(ctx.alarm_change->first.member, ctx.alarm_change->first.type)) {
     if (ctx.alarm_change->second) {
@@ -1175,6 +1208,10 @@ Expected<ApplyResponse, Error> MvccStore::apply(uint64_t index, uint64_t term, c
   if (ctx.changed()) rev_ = ctx.write_rev();
   if (ctx.changed() && chain_) remember_chain(ctx.chain);
   if (ctx.new_compact_rev) compact_rev_ = *ctx.new_compact_rev;
+  if (ctx.new_quota) {
+    quota_ = *ctx.new_quota;
+    quota_replicated_ = true;
+  }
   if (!ctx.garbage.empty()) {
     compact_marker_ = true;
     garbage_.insert(garbage_.end(), ctx.garbage.begin(), ctx.garbage.end());

@@ -31,6 +31,8 @@
 //                                "alarm/nospace" alone is member 0's (and a store written before alarms
 //                                had members)
 //            "chain"             u32 BE: the state chain (below) at "revision"; absent: not known
+//            "quota"             u64 BE: the cluster's quota in bytes, from the last QuotaRequest applied;
+//                                absent: StoreOptions::quota_backend_bytes (a store no leader set one in)
 //   kAuth    not the store's: written through apply()'s `extra` (server/auth/auth_store.h)
 //            "alarm/corrupt/M"   the same for CORRUPT ("alarm/corrupt": member 0's). While any member has it,
 //                                writes (Put, DeleteRange, a Txn with a put or delete, Compaction,
@@ -101,7 +103,8 @@ namespace cairn::storage {
 
 struct StoreOptions {
   // etcd's --quota-backend-bytes default (2 GiB). Puts, Txns with puts and LeaseGrants that would
-  // take the logical size past it raise the NOSPACE alarm and fail with kNoSpace.
+  // take the logical size past it raise the NOSPACE alarm and fail with kNoSpace. Only until a
+  // QuotaRequest sets the cluster's quota (kMeta "quota"), which then holds on every member alike.
   uint64_t quota_backend_bytes = 2ull << 30;
   // etcd's --max-txn-ops default: the most compares, success ops or failure ops in one Txn.
   size_t txn_ops_max = 128;
@@ -181,6 +184,10 @@ class MvccStore {
 
   AppliedIndex applied() const { return applied_; }
   int64_t revision() const { return rev_; }
+  // The quota in force: the cluster's (kMeta "quota") once a QuotaRequest was applied, else
+  // StoreOptions::quota_backend_bytes. quota_bytes() may be read from any thread.
+  uint64_t quota_bytes() const { return quota_.load(std::memory_order_relaxed); }
+  bool quota_replicated() const { return quota_replicated_; }
   int64_t compact_revision() const { return compact_rev_; }  // -1: never compacted
 
   // Whether a compaction's dropped records are still being deleted, and how many are left.
@@ -297,6 +304,7 @@ class MvccStore {
   Expected<ApplyResponse, Error> apply_lease_revoke(ApplyCtx& ctx, const LeaseRevokeRequest& r);
   Expected<ApplyResponse, Error> apply_lease_checkpoint(ApplyCtx& ctx, const LeaseCheckpointRequest& r);
   Expected<ApplyResponse, Error> apply_alarm(ApplyCtx& ctx, const AlarmRequest& r);
+  Expected<ApplyResponse, Error> apply_quota(ApplyCtx& ctx, const QuotaRequest& r);
   // Quota gate for requests that add `cost_bytes`; may raise the NOSPACE alarm in ctx.
   std::optional<Error> check_quota(ApplyCtx& ctx, uint64_t cost_bytes);
 
@@ -316,6 +324,8 @@ class MvccStore {
   int64_t rev_ = 1;
   int64_t compact_rev_ = -1;
   std::set<AlarmMember> alarms_;
+  std::atomic<uint64_t> quota_{0};  // quota_bytes()
+  bool quota_replicated_ = false;   // kMeta "quota" is present
   uint64_t logical_bytes_ = 0;
   std::deque<RemovedRevision> garbage_;  // dropped by compaction, not yet deleted; each key oldest first
   bool compact_marker_ = false;          // kMeta "compact_finished" is present
@@ -343,6 +353,7 @@ struct StoreMeta {
   std::optional<int64_t> finished_compact_revision;
   std::vector<AlarmMember> alarms;      // sorted
   std::optional<uint32_t> state_chain;  // at `revision`; nullopt: not known (an empty store: 0)
+  std::optional<uint64_t> quota;        // the cluster's quota; nullopt: none was set
 };
 // Reads them from an engine without opening the store (kCorruption for a malformed record).
 Expected<StoreMeta, Error> read_store_meta(KvEngine& engine);

@@ -244,6 +244,15 @@ struct AlarmResponse {
   bool operator==(const AlarmResponse&) const = default;
 };
 
+// The cluster's quota (cairn's; etcd has none in its log): the logical size past which Puts, Txns with a
+// put and LeaseGrants raise NOSPACE. Applied through the log, so every member refuses the same requests
+// whatever its own --quota-backend-bytes (the leader proposes its flag: server/disk/quota_sync.h).
+// bytes == 0 is refused (kInvalidArgument); answered with a NoopResponse.
+struct QuotaRequest {
+  uint64_t bytes = 0;
+  bool operator==(const QuotaRequest&) const = default;
+};
+
 // A log entry that carries no store request (e.g. a configuration change or an empty leader entry):
 // applying it only advances the applied index.
 struct NoopRequest {
@@ -256,7 +265,7 @@ struct NoopResponse {
 
 using ApplyRequest =
     std::variant<PutRequest, DeleteRangeRequest, TxnRequest, CompactionRequest, LeaseGrantRequest,
-                 LeaseRevokeRequest, LeaseCheckpointRequest, AlarmRequest, NoopRequest>;
+                 LeaseRevokeRequest, LeaseCheckpointRequest, AlarmRequest, QuotaRequest, NoopRequest>;
 using ApplyResponse =
     std::variant<PutResponse, DeleteRangeResponse, TxnResponse, CompactionResponse, LeaseGrantResponse,
                  LeaseRevokeResponse, LeaseCheckpointResponse, AlarmResponse, NoopResponse>;

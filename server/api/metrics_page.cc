@@ -17,6 +17,7 @@ struct NodeThreadValues {
   double logical_bytes = 0;
   double compaction_backlog = 0;  // compacted records not deleted yet
   double compaction_deleted = 0;
+  double quota_bytes = 0;       // the quota in force (the cluster's once the leader set it)
   std::string cluster_version;  // major.minor
 };
 
@@ -29,6 +30,7 @@ awaitable<std::optional<NodeThreadValues>> node_thread_values(node::Node* n) {
         v.logical_bytes = static_cast<double>(n->store().logical_size_bytes());
         v.compaction_backlog = static_cast<double>(n->store().compaction_backlog());
         v.compaction_deleted = static_cast<double>(n->compaction_records_deleted());
+        v.quota_bytes = static_cast<double>(n->store().quota_bytes());
         v.cluster_version = node::cluster_version_short(n->downgrade());
         p->set(std::move(v));
       }))
@@ -58,7 +60,7 @@ void server_series(Families& f, const node::NodeStats& st) {
           {{"server_version", node::kEtcdServerVersion}});
 }
 
-void storage_series(Families& f, const node::NodeStats& st, uint64_t quota_bytes,
+void storage_series(Families& f, const node::NodeStats& st, double quota_bytes,
                     const std::optional<NodeThreadValues>& v) {
   const auto& mv = st.mvcc;
   f.counter("etcd_mvcc_put_total", "Total number of puts seen by this member.",
@@ -75,7 +77,7 @@ void storage_series(Families& f, const node::NodeStats& st, uint64_t quota_bytes
   f.gauge("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database in bytes.",
           db);
   f.gauge("etcd_server_quota_backend_bytes", "Current backend storage quota size in bytes.",
-          static_cast<double>(quota_bytes));
+          v ? v->quota_bytes : quota_bytes);
   f.histogram("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by WAL.",
               st.wal_fsync_seconds);
   f.histogram("etcd_disk_backend_commit_duration_seconds",
@@ -135,7 +137,7 @@ awaitable<net::HttpResponse> metrics_page(node::Node* n, const net::Server* s) {
   const node::NodeStats& st = n->stats();
   Families f;
   server_series(f, st);
-  storage_series(f, st, n->config().quota_backend_bytes, v);
+  storage_series(f, st, static_cast<double>(n->config().quota_backend_bytes), v);
   st.peers.collect(f);
   net::collect_prometheus(s->stats(), f);
   s->call_metrics().collect(f);

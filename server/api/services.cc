@@ -446,7 +446,8 @@ Reply status_reply(Node& nd) {
   out.set_raftappliedindex(nd.applied_index());
   out.set_islearner(nd.is_learner());
   out.set_storageversion(node::storage_version(nd.downgrade()));
-  out.set_dbsizequota(static_cast<int64_t>(nd.config().quota_backend_bytes));
+  out.set_dbsizequota(
+      static_cast<int64_t>(nd.store().quota_bytes()));  // the cluster's once the leader set it
   out.mutable_downgradeinfo()->set_enabled(nd.downgrade().enabled);
   out.mutable_downgradeinfo()->set_targetversion(nd.downgrade().target_version);
   if (nd.leader() == 0) out.add_errors("etcdserver: no leader");

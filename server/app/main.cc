@@ -23,6 +23,7 @@
 #include "server/corrupt/chain_check.h"
 #include "server/corrupt/install.h"
 #include "server/disk/guard.h"
+#include "server/disk/quota_sync.h"
 #include "server/log/log.h"
 // Components beside the node. Each has `std::shared_ptr<void> install(node::Node&, const
 // std::vector<net::Server*>&)`: it registers its NodeObserver and its routes on every client server,
@@ -228,6 +229,9 @@ cairn::Expected<std::string, std::string> start_member(Servers& sv, boost::asio:
   sv.components.push_back(corrupt::install_chain_check(
       node, std::chrono::duration_cast<std::chrono::milliseconds>(cfg.flags.state_check_interval)));
   sv.components.push_back(disk::install(node, disk_options(cfg)));
+  // --state-check-interval=0s holds back both of the leader's newer entry kinds (quota_sync.h: upgrades).
+  sv.components.push_back(disk::install_quota_sync(
+      node, {node.config().quota_backend_bytes, cfg.flags.state_check_interval.count() > 0}));
   if (!cfg.flags.initial_corrupt_check) {
     auto serving = listen_all(sv, cfg);
     if (!serving) return serving;

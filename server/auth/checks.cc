@@ -81,8 +81,9 @@ std::optional<EtcdError> check_store_request(const AuthStore& auth, const std::s
           return c.lease_keys_writable(r.id);
         } else if constexpr (std::is_same_v<T, storage::AlarmRequest>) {
           return r.action == storage::AlarmRequest::Action::kGet;  // raising or clearing one: root
-        } else if constexpr (std::is_same_v<T, storage::LeaseCheckpointRequest>) {
-          return false;  // the leader's own entry; a client never sends one
+        } else if constexpr (std::is_same_v<T, storage::LeaseCheckpointRequest> ||
+                             std::is_same_v<T, storage::QuotaRequest>) {
+          return false;  // the leader's own entries; a client never sends one
         } else {
           // Compaction, LeaseGrant, no-ops: any existing user.
           return auth.user(user) != nullptr;

@@ -13,6 +13,7 @@ bool is_store_kind(EntryKind k) {
     case EntryKind::kLeaseGrant:
     case EntryKind::kLeaseRevoke:
     case EntryKind::kLeaseCheckpoint:
+    case EntryKind::kQuota:
       return true;
     default:
       return false;

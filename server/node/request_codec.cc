@@ -51,6 +51,19 @@ std::optional<StateCheck> decode_state_check(std::string_view body) {
   return c;
 }
 
+std::string encode_quota(uint64_t bytes) {
+  std::string out;
+  storage::codec::put_u64(&out, bytes);
+  return out;
+}
+
+std::optional<uint64_t> decode_quota(std::string_view body) {
+  uint64_t bytes = 0;
+  storage::codec::Reader r(body);
+  if (!r.u64(&bytes) || !r.done() || bytes == 0) return std::nullopt;
+  return bytes;
+}
+
 std::optional<EntryPayload> decode_entry_payload(std::string_view data) {
   if (data.size() < kPayloadHeaderBytes) return std::nullopt;
   EntryPayload p;
@@ -307,6 +320,11 @@ std::optional<storage::ApplyRequest> to_apply_request(EntryKind kind, std::strin
       etcdserverpb::LeaseCheckpointRequest r;
       if (!r.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
       return storage::ApplyRequest{from_pb(r)};
+    }
+    case EntryKind::kQuota: {
+      auto bytes = decode_quota(body);
+      if (!bytes) return std::nullopt;
+      return storage::ApplyRequest{storage::QuotaRequest{*bytes}};
     }
     default:
       return std::nullopt;  // kPublish and the auth kinds are not store requests

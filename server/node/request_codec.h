@@ -48,9 +48,10 @@ enum class EntryKind : uint8_t {
   kAuthRoleRevokePermission = 21,  // body: etcdserverpb::AuthRoleRevokePermissionRequest
   kDowngrade = 22,                 // body: server/node/version.h's DowngradeInfo record (ENABLE, CANCEL)
   kStateCheck = 23,                // body: a StateCheck record (below), from the leader
+  kQuota = 24,                     // body: u64 BE quota bytes (storage::QuotaRequest), from the leader
 };
 // The highest EntryKind value; payloads with a larger kind byte do not decode.
-inline constexpr uint8_t kEntryKindMax = 23;
+inline constexpr uint8_t kEntryKindMax = 24;
 // Set in the kind byte of a payload that carries [auth].
 inline constexpr uint8_t kEntryAuthFlag = 0x80;
 inline constexpr size_t kEntryUserBytesMax = 0xffff;
@@ -80,6 +81,10 @@ struct StateCheck {
 };
 std::string encode_state_check(const StateCheck& c);
 std::optional<StateCheck> decode_state_check(std::string_view body);
+
+// kQuota's body: u64 BE bytes (> 0).
+std::string encode_quota(uint64_t bytes);
+std::optional<uint64_t> decode_quota(std::string_view body);
 
 std::string encode_entry_payload(const EntryPayload& p);
 std::optional<EntryPayload> decode_entry_payload(std::string_view data);

@@ -14,7 +14,8 @@ TEST(LeaseEntryKinds, NumbersAreStable) {
   EXPECT_EQ(static_cast<int>(EntryKind::kLeaseCheckpoint), 9);
   EXPECT_EQ(static_cast<int>(EntryKind::kDowngrade), 22);  // after the auth kinds (10-21)
   EXPECT_EQ(static_cast<int>(EntryKind::kStateCheck), 23);
-  EXPECT_EQ(kEntryKindMax, 23);
+  EXPECT_EQ(static_cast<int>(EntryKind::kQuota), 24);
+  EXPECT_EQ(kEntryKindMax, 24);
 }
 
 TEST(LeaseEntryKinds, PayloadRoundTrip) {

@@ -228,6 +228,19 @@ TEST(DecodeCommittedEntry, RaftsEmptyEntryAndKnownKindsDecode) {
   ASSERT_TRUE(sc) << sc.error();
   EXPECT_EQ(sc->state_check, (StateCheck{42, 0xdeadbeef}));
   EXPECT_FALSE(sc->request) << "a state check changes no state";
+  auto q = decode_committed_entry(
+      encode_entry_payload(EntryPayload{EntryKind::kQuota, 10, 1, encode_quota(8ull << 30), {}}));
+  ASSERT_TRUE(q) << q.error();
+  ASSERT_TRUE(q->request);
+  EXPECT_EQ(std::get<storage::QuotaRequest>(*q->request).bytes, 8ull << 30);
+}
+
+TEST(DecodeCommittedEntry, QuotaRecordsAreExact) {
+  EXPECT_EQ(encode_quota(0x0102), std::string("\0\0\0\0\0\0\x01\x02", 8));
+  EXPECT_EQ(decode_quota(encode_quota(1)), 1u);
+  EXPECT_FALSE(decode_quota(encode_quota(1) + "x")) << "trailing bytes";
+  EXPECT_FALSE(decode_quota(encode_quota(1).substr(0, 7))) << "cut";
+  EXPECT_FALSE(decode_quota(encode_quota(0))) << "a quota of nothing is never proposed";
 }
 
 TEST(DecodeCommittedEntry, StateCheckRecordsAreExact) {
@@ -243,13 +256,13 @@ TEST(DecodeCommittedEntry, StateCheckRecordsAreExact) {
 TEST(DecodeCommittedEntry, UnknownKindsAndBadBodiesDoNot) {
   std::string unknown = encode_entry_payload(EntryPayload{EntryKind::kPut, 7, 1, "", {}});
   unknown[0] = static_cast<char>(kEntryKindMax + 1);
-  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 24 (this member knows 1-23)");
+  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 25 (this member knows 1-24)");
   unknown[0] = static_cast<char>((kEntryKindMax + 1) | kEntryAuthFlag);
-  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 24 (this member knows 1-23)");
+  EXPECT_EQ(decode_committed_entry(unknown).error(), "unknown entry kind 25 (this member knows 1-24)");
   EXPECT_EQ(decode_committed_entry(std::string(1, '\x01')).error(),
             "the payload of a kind 1 entry does not decode");
   for (EntryKind k : {EntryKind::kPut, EntryKind::kTxn, EntryKind::kPublish, EntryKind::kDowngrade,
-                      EntryKind::kStateCheck}) {
+                      EntryKind::kStateCheck, EntryKind::kQuota}) {
     auto r = decode_committed_entry(encode_entry_payload(EntryPayload{k, 7, 1, "\xff\xff\xff", {}}));
     ASSERT_FALSE(r) << static_cast<int>(k);
     EXPECT_EQ(r.error(),

@@ -94,6 +94,48 @@ TEST_P(StoreTest, QuotaRaisesNoSpaceThenServesReadsAndDeletesOnly) {
   EXPECT_TRUE(h.apply(put("tiny", "")));
 }
 
+// The cluster's quota from the log (QuotaRequest) holds on every member whatever its own option, so two
+// members with different --quota-backend-bytes refuse the same put and stay identical; it survives a
+// restart and is in the store's meta (it travels with snapshots).
+TEST_P(StoreTest, TheQuotaFromTheLogHoldsWhateverTheMembersOwn) {
+  StoreOptions small, large;
+  small.quota_backend_bytes = 700;
+  large.quota_backend_bytes = 1 << 20;
+  Harness a(GetParam(), small), b(GetParam(), large);
+  EXPECT_FALSE(a.store().quota_replicated());
+  EXPECT_EQ(a.store().quota_bytes(), 700u) << "until the log sets one, the member's own";
+  EXPECT_EQ(a.apply(QuotaRequest{0}).error().code, Errc::kInvalidArgument);
+  EXPECT_FALSE(a.store().quota_replicated()) << "a refused quota changes nothing";
+  for (Harness* h : {&a, &b}) {
+    ASSERT_TRUE(h->apply(QuotaRequest{2000}));
+    EXPECT_TRUE(h->store().quota_replicated());
+    EXPECT_EQ(h->store().quota_bytes(), 2000u);
+  }
+  int refused_at[2] = {-1, -1};
+  for (int i = 0; i < 40; ++i) {
+    for (int m = 0; m < 2; ++m) {
+      Harness& h = m == 0 ? a : b;
+      auto r = h.apply(put(numbered("k", i), std::string(100, 'x')));
+      if (!r && refused_at[m] < 0) refused_at[m] = i;
+    }
+  }
+  EXPECT_GT(refused_at[0], 5);
+  EXPECT_EQ(refused_at[0], refused_at[1]);
+  EXPECT_EQ(fingerprint(a.store()), fingerprint(b.store()));
+  EXPECT_EQ(a.store().alarms(), b.store().alarms());
+  b.reopen();
+  EXPECT_TRUE(b.store().quota_replicated());
+  EXPECT_EQ(b.store().quota_bytes(), 2000u) << "the option (1 MiB) does not win after a restart";
+  auto meta = read_store_meta(b.store().engine());
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->quota, std::optional<uint64_t>(2000));
+  // Raising it lets writes through once the alarm is disarmed (as etcd's operators do).
+  ASSERT_TRUE(b.apply(QuotaRequest{1 << 20}));
+  EXPECT_EQ(b.apply(put("after", "x")).error().code, Errc::kNoSpace) << "the alarm stays until disarmed";
+  ASSERT_TRUE(b.apply(AlarmRequest{AlarmRequest::Action::kDeactivate, AlarmType::kNoSpace}));
+  EXPECT_TRUE(b.apply(put("after", "x")));
+}
+
 // The CORRUPT alarm (raised by the server's corruption check): writes fail with etcd's "corrupt cluster",
 // reads and read-only transactions go on, the alarm survives a restart and can be cleared.
 TEST_P(StoreTest, CorruptAlarmRefusesWritesUntilCleared) {
