@@ -16,6 +16,7 @@
 #include "server/app/flags.h"
 #include "server/corrupt/chain_check.h"
 #include "server/disk/guard.h"
+#include "server/disk/quota_sync.h"
 #include "server/node/node.h"
 
 namespace cairn::server {
@@ -76,6 +77,14 @@ class OneMember : public ::testing::Test {
     std::promise<decltype(f())> p;
     EXPECT_TRUE(node_->run([&] { p.set_value(f()); }));
     return p.get_future().get();
+  }
+  // Whether pred() holds within 20 s (polled every 5 ms).
+  template <typename Pred>
+  bool eventually(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!pred() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return pred();
   }
   // The put's outcome: "" for OK, else the error message.
   std::string put(const std::string& key) {
@@ -207,12 +216,6 @@ class DiskGuard : public OneMember {
     return on_node(
         [this] { return node_->store().alarmed(node_->member_id(), storage::AlarmType::kNoSpace); });
   }
-  bool eventually_nospace(bool want) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (nospace() != want && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(10ms);
-    return nospace() == want;
-  }
   std::string alarm(etcdserverpb::AlarmRequest::AlarmAction action) {
     etcdserverpb::AlarmRequest req;
     req.set_action(action);
@@ -234,7 +237,7 @@ TEST_F(DiskGuard, ShortOfTheReserveRaisesNospaceUntilSpaceIsBackAndTheAlarmDisar
   EXPECT_EQ(put("before"), "");
   EXPECT_FALSE(nospace()) << "plenty of space: no alarm";
   free_ = kReserve - 1;
-  ASSERT_TRUE(eventually_nospace(true)) << "the guard did not raise NOSPACE in 20 s";
+  ASSERT_TRUE(eventually([this] { return nospace(); })) << "the guard did not raise NOSPACE in 20 s";
   EXPECT_EQ(put("refused"), "etcdserver: mvcc: database space exceeded");
   EXPECT_EQ(on_node([this] {
               storage::RangeRequest r;
@@ -249,7 +252,7 @@ TEST_F(DiskGuard, ShortOfTheReserveRaisesNospaceUntilSpaceIsBackAndTheAlarmDisar
   EXPECT_EQ(put("still-refused"), "etcdserver: mvcc: database space exceeded");
   free_ = kReserve - 1;
   EXPECT_EQ(alarm(etcdserverpb::AlarmRequest::DEACTIVATE), "");
-  ASSERT_TRUE(eventually_nospace(true)) << "a disarm while still short is undone";
+  ASSERT_TRUE(eventually([this] { return nospace(); })) << "a disarm while still short is undone";
 
   free_ = 1ull << 40;
   EXPECT_EQ(alarm(etcdserverpb::AlarmRequest::DEACTIVATE), "");
@@ -280,13 +283,6 @@ class StateChecks : public OneMember {
   bool corrupt() {
     return on_node(
         [this] { return node_->store().alarmed(node_->member_id(), storage::AlarmType::kCorrupt); });
-  }
-  template <typename Pred>
-  bool eventually(Pred pred) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!pred() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
-    return pred();
   }
   // Proposes a check as a leader would, and waits for it to apply.
   std::string propose_check(node::StateCheck c) {
@@ -332,6 +328,38 @@ TEST_F(StateChecks, TheLeaderChecksWhileKeysChangeAndAMismatchRaisesCorrupt) {
   EXPECT_EQ(propose_check({rev + 1000, chain}), "");
   EXPECT_EQ(st().state_checks_mismatched.load(), 2u);
   EXPECT_EQ(st().state_checks_skipped.load(), 0u);
+}
+
+// server/disk/quota_sync.h on one member: the leader puts its quota in the log; once applied, the store
+// checks puts against it, not against StoreOptions (the member's 2 GiB default here). Reopening keeps it:
+// tests/storage/store_test.cc.
+class QuotaSync : public OneMember {
+ protected:
+  static constexpr uint64_t kQuota = 4'000;
+  void before_start(node::Node& n) override { sync_ = disk::install_quota_sync(n, {kQuota, true, 10ms}); }
+  void TearDown() override {
+    if (node_) node_->stop();
+    sync_.reset();
+    OneMember::TearDown();
+  }
+  std::pair<bool, uint64_t> quota() {
+    return on_node([this] {
+      return std::pair{node_->store().quota_replicated(), node_->store().quota_bytes()};
+    });
+  }
+  std::shared_ptr<void> sync_;
+};
+
+TEST_F(QuotaSync, TheLeadersQuotaGoesThroughTheLogAndHolds) {
+  ASSERT_TRUE(eventually([this] {
+    return quota() == std::pair{true, kQuota};
+  })) << "the leader's quota was not applied in 20 s";
+  EXPECT_EQ(node_->config().quota_backend_bytes, 2ull << 30) << "the member's own flag is larger";
+  std::string refused;
+  for (int i = 0; i < 500 && refused.empty(); ++i)
+    refused = put("k" + std::to_string(i));
+  EXPECT_EQ(refused, "etcdserver: mvcc: database space exceeded");
+  EXPECT_LE(on_node([this] { return node_->store().logical_size_bytes(); }), kQuota);
 }
 
 }  // namespace
