@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proto/etcd/rpc.pb.h"
+#include "server/disk/tick_watch.h"
 #include "server/log/log.h"
 #include "server/node/request_codec.h"
 
@@ -10,13 +11,8 @@ namespace cairn::server::disk {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct Watch {
-  node::Node* node = nullptr;
+struct Watch : TickWatch {
   Options options;
-  Clock::time_point next;
-  bool in_flight = false;  // a NOSPACE proposal of ours is not answered yet
 };
 
 bool nospace_raised(node::Node& n) {  // for this member: another's does not say which disk is short
@@ -34,20 +30,11 @@ void raise_nospace(const std::shared_ptr<Watch>& w, const Shortage& s) {
   req.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
   req.set_alarm(etcdserverpb::NOSPACE);
   req.set_memberid(n.member_id());
-  w->in_flight = true;
-  std::weak_ptr<Watch> weak = w;
-  n.propose(node::EntryKind::kAlarm, req.SerializeAsString(), [weak](node::Result<storage::ApplyResponse> r) {
-    auto w = weak.lock();
-    if (!w) return;
-    w->in_flight = false;
-    if (!r)
-      log::warn("raising the NOSPACE alarm failed (tried again at the next look): " + r.error().message);
-  });
+  propose_for(w, node::EntryKind::kAlarm, req.SerializeAsString(), "raising the NOSPACE alarm");
 }
 
 void look(const std::shared_ptr<Watch>& w) {
-  if (w->in_flight || Clock::now() < w->next || w->node->leader() == 0) return;  // no leader: no proposal
-  w->next = Clock::now() + w->options.period;
+  if (w->node->leader() == 0 || !w->due()) return;  // no leader: no proposal
   if (nospace_raised(*w->node)) return;
   if (auto s = find_shortage(w->options)) raise_nospace(w, *s);
 }
@@ -66,14 +53,10 @@ std::optional<Shortage> find_shortage(const Options& o) {
 
 std::shared_ptr<void> install(node::Node& node, Options options) {
   if (options.reserve_bytes == 0) return nullptr;
-  auto w = std::make_shared<Watch>(Watch{&node, std::move(options), Clock::now(), false});
-  node::NodeObserver o;
-  std::weak_ptr<Watch> weak = w;
-  o.on_tick = [weak] {
-    if (auto w = weak.lock()) look(w);
-  };
-  node.add_observer(std::move(o));
-  return w;
+  auto w = std::make_shared<Watch>();
+  w->period = options.period;
+  w->options = std::move(options);
+  return watch_ticks(node, std::move(w), &look);
 }
 
 }  // namespace cairn::server::disk

@@ -67,6 +67,17 @@ wait_healthy() { # wait_healthy [ENDPOINTS]: at most 30 s, else the run fails
     sleep 0.2
   done
 }
+retry() { # retry SECONDS REGEX CMD...: until CMD's output matches REGEX; prints the last output
+  local deadline=$((SECONDS + $1)) re=$2 out
+  shift 2
+  while :; do
+    out=$("$@")
+    [[ $out =~ $re ]] && break
+    (( SECONDS < deadline )) || break
+    sleep 0.3
+  done
+  echo "$out"
+}
 leader_num() { # leader_num [ENDPOINTS]: member number of the current leader
   local ep
   ep=$(EPS=${1:-$ALL} ctl endpoint status | awk -F', ' '$5 == "true" {print $1}' | head -1)

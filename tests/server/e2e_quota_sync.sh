@@ -15,17 +15,6 @@ source "$(dirname "$0")/../lib/cluster.sh"
 
 SMALL=60000
 LARGE=$((64 << 20))
-retry() { # retry SECONDS REGEX CMD...: until CMD's output matches REGEX; prints the last output
-  local deadline=$((SECONDS + $1)) re=$2 out
-  shift 2
-  while :; do
-    out=$("$@")
-    [[ $out =~ $re ]] && break
-    (( SECONDS < deadline )) || break
-    sleep 0.3
-  done
-  echo "$out"
-}
 quota_of() { curl -s --max-time 5 "http://$(ep_of "$1")/metrics" | awk '$1 == "etcd_server_quota_backend_bytes" {print $2}'; }
 quotas() { echo "$(quota_of 1) $(quota_of 2) $(quota_of 3)"; }
 flag_of() { if [[ $1 == 1 ]]; then echo "$SMALL"; else echo "$LARGE"; fi; }

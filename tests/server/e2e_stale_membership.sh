@@ -20,17 +20,6 @@ stop_member() { # stop_member N: SIGTERM, then wait (at most 15 s) until it is g
     sleep 0.1
   done
 }
-retry() { # retry SECONDS REGEX CMD...: until CMD's output matches REGEX; prints the last output
-  local deadline=$((SECONDS + $1)) re=$2 out
-  shift 2
-  while :; do
-    out=$("$@")
-    [[ $out =~ $re ]] && break
-    (( SECONDS < deadline )) || break
-    sleep 0.3
-  done
-  echo "$out"
-}
 member_id() { EPS=$2 ctl member list | awk -F', ' -v n="$1" '$3 == n {print $1}'; }
 
 start 1; start 2; start 3
