@@ -206,10 +206,23 @@ void Node::load_downgrade() {
   if (auto d = decode_downgrade(**v)) downgrade_ = *d;
 }
 
+// start() in its steps: WAL and store, membership, raft, the peer transport, the node thread.
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
+  if (!auth_error_.empty()) return unexpected(auth_error_);
+  wal::RecoveredState st;
+  if (auto r = open_wal_and_store(st); !r) return r;
+  if (auto r = init_membership(st); !r) return r;
+  start_raft(st);
+  if (auto r = start_transport(net_ioc); !r) return r;
+  start_node_thread();
+  return true;
+}
+
+// Opens the WAL (what it recovered goes to st), finishes a snapshot install a crash interrupted, opens the
+// store and checks that it reaches the WAL's snapshot.
+Expected<bool, std::string> Node::open_wal_and_store(wal::RecoveredState& st) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!auth_error_.empty()) return unexpected(auth_error_);
   member_dir_ = cfg_.data_dir + "/member";
   std::string wal_dir = cfg_.wal_dir.empty() ? member_dir_ + "/wal" : cfg_.wal_dir;
   db_dir_ = member_dir_ + "/db";
@@ -219,7 +232,7 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   auto opened = wal::Wal::open(*wal_fs_, wal_dir);
   if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().to_string());
   wal_ = std::move(opened->wal);
-  wal::RecoveredState st = std::move(opened->state);
+  st = std::move(opened->state);
   if (auto notice = lost_tail_notices_.at_start(st)) log_line("%s", *notice);
 
   remove_snapshot_transfers_left();
@@ -235,8 +248,13 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     snapshot_index_ = st.snapshot->index;
     stats_.snapshot_index = snapshot_index_;
   }
+  return true;
+}
 
-  bool fresh = st.entries.empty() && st.hard_state.empty() && !st.snapshot && !st.metadata;
+// The membership at start: a new cluster's bootstrap entries (durable before raft starts), a joining
+// member's empty one (the log brings it), or the WAL metadata's; then --force-new-cluster.
+Expected<bool, std::string> Node::init_membership(wal::RecoveredState& st) {
+  const bool fresh = st.entries.empty() && st.hard_state.empty() && !st.snapshot && !st.metadata;
   for (const auto& m : cfg_.initial_members)
     members_[m.id] = m;
   if (fresh && cfg_.new_cluster) {
@@ -249,24 +267,26 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     if (auto s = wal_->append(bs.entries, &bs.hard_state); !s.is_ok()) return unexpected(s.message());
     st.entries = bs.entries;
     st.hard_state = bs.hard_state;
-    if (auto s = save_metadata(); !s.is_ok()) return unexpected("WAL metadata: " + s.message());
-    auto d = wal_->sync();
-    if (!d) return unexpected("WAL sync: " + d.error().message());
   } else if (fresh) {
-    // Joining an existing cluster: membership comes from the log.
-    members_.clear();
-    if (auto s = save_metadata(); !s.is_ok()) return unexpected("WAL metadata: " + s.message());
-    auto d = wal_->sync();
-    if (!d) return unexpected("WAL sync: " + d.error().message());
+    members_.clear();  // joining an existing cluster: membership comes from the log
   } else if (st.metadata) {
     if (!load_metadata(*st.metadata)) return unexpected("WAL metadata does not decode");
   }
+  if (fresh) {
+    if (auto s = save_metadata(); !s.is_ok()) return unexpected("WAL metadata: " + s.message());
+    auto d = wal_->sync();
+    if (!d) return unexpected("WAL sync: " + d.error().message());
+  }
   if (!members_.count(cfg_.member_id) && cfg_.new_cluster && fresh)
     return unexpected("this member is not in --initial-cluster");
-
   if (cfg_.force_new_cluster && !fresh) {
     if (auto r = force_new_cluster_on_start(st); !r) return unexpected(r.error());
   }
+  return true;
+}
+
+// Raft's storage from what the WAL recovered, and the RawNode.
+void Node::start_raft(const wal::RecoveredState& st) {
   if (st.snapshot) {
     raft::Snapshot snap;
     snap.metadata = *st.snapshot;
@@ -299,31 +319,36 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   }
   request_seq_ = (cfg_.member_id & 0xffffffff00000000ull) ^
                  (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
+}
 
-  net::PeerTransportCallbacks cb;
-  cb.on_message = [this](net::PeerId from, std::string payload) {
-    if (auto* peer = stats_.peers.of(from))
-      peer->received_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-    auto m = proto::decode_message(payload);
-    if (!m) return;
-    if (m->type == raft::MessageType::kSnap) {
-      // Snapshots come only as snapshot transfers (open_large): the store is in files, not in a message.
-      stats_.snapshots_refused++;
-      log_line("refused a snapshot from member %s: it came as a message, not as a snapshot transfer",
-               std::to_string(from));
-      return;
-    }
-    if ((m->type == raft::MessageType::kVote || m->type == raft::MessageType::kPreVote) && admitted(from))
-      return;  // a sender outside the membership answers no vote (it may be a removed member)
-    std::lock_guard lk(inbox_mu_);
-    if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
-    inbox_msgs_.push_back(std::move(*m));
-    schedule_drain_locked();
-  };
-  // Each kind of refusal (the text after "refused: ") is logged at most once every 10 s with a count of
-  // the ones not logged: a removed member redialing, or a flood, must not flood the log. On the strand.
-  cb.on_refused = [seen = std::map<std::string, std::pair<Clock::time_point, uint64_t>>{}](
-                      const std::string& reason) mutable {
+// A message from a peer (the transport's strand): raft messages go to the inbox; a snapshot must come as
+// a transfer, and an admitted non-member gets no vote.
+void Node::on_peer_message(uint64_t from, std::string payload) {
+  if (auto* peer = stats_.peers.of(from))
+    peer->received_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  auto m = proto::decode_message(payload);
+  if (!m) return;
+  if (m->type == raft::MessageType::kSnap) {
+    // Snapshots come only as snapshot transfers (open_large): the store is in files, not in a message.
+    stats_.snapshots_refused++;
+    log_line("refused a snapshot from member %s: it came as a message, not as a snapshot transfer",
+             std::to_string(from));
+    return;
+  }
+  if ((m->type == raft::MessageType::kVote || m->type == raft::MessageType::kPreVote) && admitted(from))
+    return;  // a sender outside the membership answers no vote (it may be a removed member)
+  std::lock_guard lk(inbox_mu_);
+  if (inbox_closed_ || inbox_msgs_.size() >= kInboxPeerMessagesMax) return;  // raft tolerates loss
+  inbox_msgs_.push_back(std::move(*m));
+  schedule_drain_locked();
+}
+
+namespace {
+// Each kind of refusal (the text after "refused: ") is logged at most once every 10 s with a count of the
+// ones not logged: a removed member redialing, or a flood, must not flood the log. On the strand.
+std::function<void(const std::string&)> refusal_logger() {
+  return [seen = std::map<std::string, std::pair<Clock::time_point, uint64_t>>{}](
+             const std::string& reason) mutable {
     auto at = reason.find("refused: ");
     std::string kind = at == std::string::npos ? reason : reason.substr(at);
     auto now = Clock::now();
@@ -337,6 +362,16 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     it->second = {now, 0};
     log_line("%s%s", reason, more);
   };
+}
+}  // namespace
+
+// The peer transport on net_ioc, listening on the peer port (or unix socket), dialing the members.
+Expected<bool, std::string> Node::start_transport(boost::asio::io_context& net_ioc) {
+  net::PeerTransportCallbacks cb;
+  cb.on_message = [this](net::PeerId from, std::string payload) {
+    on_peer_message(from, std::move(payload));
+  };
+  cb.on_refused = refusal_logger();
   cb.open_large = [this](net::PeerId from, uint64_t total) { return open_snapshot_transfer(from, total); };
   cb.admit_unknown = [this](net::PeerId from, const std::string& url) { return admit_unknown(from, url); };
   cb.on_unreachable = [this](net::PeerId to) {
@@ -353,7 +388,12 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
   }
   update_peers();
+  return true;
+}
 
+// The tick, the background workers (compaction sweeper, hashes, defragment, the WAL writer with
+// --wal-write-mode=async) and the node thread, whose first task handles what start() left ready.
+void Node::start_node_thread() {
   tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
   tick_timer_->expires_after(cfg_.heartbeat);
   tick_timer_->async_wait([this](boost::system::error_code e) {
@@ -381,7 +421,6 @@ Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
     sweeper_->poke();  // what a compaction left before a restart
     process_ready();
   });
-  return true;
 }
 
 // --force-new-cluster (force_new_cluster.h): the committed log, then entries removing every other member,

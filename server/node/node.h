@@ -401,6 +401,13 @@ class Node {
   // save_metadata() and a WAL sync, for membership applied from entry e; a failure stops the member.
   void persist_metadata(const char* what, const raft::Entry& e);
   Expected<bool, std::string> open_store();
+  // start()'s steps, in order.
+  Expected<bool, std::string> open_wal_and_store(wal::RecoveredState& st);
+  Expected<bool, std::string> init_membership(wal::RecoveredState& st);
+  void start_raft(const wal::RecoveredState& st);
+  Expected<bool, std::string> start_transport(boost::asio::io_context& net_ioc);
+  void start_node_thread();
+  void on_peer_message(uint64_t from, std::string payload);
   Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
   Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
   bool snapshot_due(uint64_t applied) const;
