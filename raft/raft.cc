@@ -433,151 +433,168 @@ Expected<bool, Error> Raft::step_leader(Message& m) {
     case MessageType::kBeat:
       bcast_heartbeat("");
       return true;
-    case MessageType::kCheckQuorum: {
-      if (!tracker_.quorum_active()) {
-        // Raft §6.2: a leader that has not heard from a majority for an election timeout steps down.
-        become_follower(term_, kNone);
-      }
-      for (auto& [id, pr] : tracker_.all()) {
-        if (id != id_) pr.recent_active = false;
-      }
+    case MessageType::kCheckQuorum:
+      check_quorum_as_leader();
       return true;
-    }
-    case MessageType::kProp: {
-      CAIRN_ASSERT_MSG(!m.entries.empty(), "proposal without entries");
-      if (!tracker_.progress(id_)) return unexpected(Error::kProposalDropped);  // removed from the cluster
-      if (lead_transferee_ != kNone) return unexpected(Error::kProposalDropped);
-      if (!fits_uncommitted_budget(m.entries)) return unexpected(Error::kUncommittedBytesExceeded);
-      for (size_t i = 0; i < m.entries.size(); ++i) {
-        if (m.entries[i].type != EntryType::kConfChange) continue;
-        if (pending_conf_index_ > log_.applied()) return unexpected(Error::kConfChangePending);
-        auto cc = ConfChange::decode(m.entries[i].data);
-        if (!cc) return unexpected(Error::kInvalidConfChange);
-        if (!cairn::raft::apply_conf_change(tracker_.config(), *cc))
-          return unexpected(Error::kInvalidConfChange);
-        pending_conf_index_ = log_.last_index() + i + 1;
-      }
-      const bool appended = append_entries(std::move(m.entries));
-      CAIRN_ASSERT_MSG(appended, "a proposal within the budget was refused");
-      bcast_append();
+    case MessageType::kProp:
+      return propose_as_leader(m);
+    case MessageType::kReadIndex:
+      read_index_as_leader(m);
       return true;
-    }
-    case MessageType::kReadIndex: {
-      if (tracker_.is_singleton()) {
-        respond_read_index(m, log_.committed());
-        return true;
-      }
-      // Until an entry of this term commits, the leader's commit index may lag the true one (§6.4).
-      if (!committed_entry_in_current_term()) {
-        pending_read_index_msgs_.push_back(m);
-        return true;
-      }
-      if (cfg_.read_only_option == ReadOnlyOption::kSafe) {
-        read_only_.add_request(log_.committed(), m);
-        read_only_.recv_ack(id_, m.context);
-        bcast_heartbeat(m.context);
-      } else {
-        respond_read_index(m, log_.committed());
-      }
-      return true;
-    }
     default:
       break;
   }
-
   Progress* pr = tracker_.progress(m.from);
   if (!pr) return true;  // from a member no longer in the configuration
   switch (m.type) {
-    case MessageType::kAppResp: {
-      pr->recent_active = true;
-      if (m.reject) {
-        Index next_probe = m.reject_hint;
-        if (m.log_term > 0) {
-          // Skip every entry of ours with a term the follower cannot have at that position.
-          next_probe = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
-        }
-        if (pr->maybe_decr_to(m.index, next_probe)) {
-          if (pr->state == ProgressState::kReplicate) pr->become_probe();
-          send_append(m.from);
-        }
-        return true;
-      }
-      // A follower cannot have appended past the leader's log: such an acknowledgement would set a
-      // match index beyond it (and a next index the log cannot slice from).
-      if (m.index > log_.last_index()) return unexpected(Error::kMalformedMessage);
-      bool was_paused = pr->is_paused();
-      if (pr->maybe_update(m.index)) {
-        if (pr->state == ProgressState::kProbe) {
-          pr->become_replicate();
-        } else if (pr->state == ProgressState::kSnapshot && pr->match_index + 1 >= log_.first_index()) {
-          pr->become_probe();
-          pr->become_replicate();
-        } else if (pr->state == ProgressState::kReplicate) {
-          pr->inflights.free_le(m.index);
-        }
-        if (maybe_commit()) {
-          after_commit();
-        } else if (was_paused) {
-          send_append(m.from);
-        }
-        // Keep the pipe full while the window allows.
-        while (maybe_send_append(m.from, false)) {
-        }
-        if (m.from == lead_transferee_ && pr->match_index == log_.last_index()) send_timeout_now(m.from);
-      }
+    case MessageType::kAppResp:
+      return handle_append_response(m, *pr);
+    case MessageType::kHeartbeatResp:
+      handle_heartbeat_response(m, *pr);
       return true;
-    }
-    case MessageType::kHeartbeatResp: {
-      pr->recent_active = true;
-      pr->probe_sent = false;
-      // The follower is alive but the window is full: appends were probably lost. Free one slot so
-      // the pipe restarts; a gap makes the follower reject, which sends us back to probing.
-      if (pr->state == ProgressState::kReplicate && pr->inflights.full()) pr->inflights.free_first();
-      if (pr->match_index < log_.last_index()) send_append(m.from);
-      if (cfg_.read_only_option != ReadOnlyOption::kSafe || m.context.empty()) return true;
-      const auto* acks = read_only_.recv_ack(m.from, m.context);
-      if (!acks) return true;
-      if (!quorum::has_quorum(tracker_.config().voters, [acks](NodeId id) { return acks->count(id) != 0; })) {
-        return true;
-      }
-      for (auto& rs : read_only_.advance(m.context))
-        respond_read_index(rs.req, rs.index);
+    case MessageType::kSnapStatus:
+      handle_snap_status(m, *pr);
       return true;
-    }
-    case MessageType::kSnapStatus: {
-      if (pr->state != ProgressState::kSnapshot) return true;
-      if (m.reject) pr->pending_snapshot = 0;
-      pr->become_probe();
-      // Wait for the follower's answer (or the next heartbeat) before sending again.
-      pr->probe_sent = true;
-      return true;
-    }
     case MessageType::kUnreachable:
       if (pr->state == ProgressState::kReplicate) pr->become_probe();
       return true;
     case MessageType::kLostTail:
       handle_lost_tail(m, *pr);
       return true;
-    case MessageType::kTransferLeader: {
-      if (pr->is_learner) return true;
-      NodeId transferee = m.from;
-      if (lead_transferee_ != kNone) {
-        if (lead_transferee_ == transferee) return true;
-        abort_leader_transfer();
-      }
-      if (transferee == id_) return true;
-      // Transfer must complete within an election timeout.
-      election_elapsed_ = 0;
-      lead_transferee_ = transferee;
-      if (pr->match_index == log_.last_index()) {
-        send_timeout_now(transferee);
-      } else {
-        send_append(transferee);
-      }
+    case MessageType::kTransferLeader:
+      handle_transfer_leader(m, *pr);
       return true;
-    }
     default:
       return true;
+  }
+}
+
+void Raft::check_quorum_as_leader() {
+  if (!tracker_.quorum_active()) {
+    // Raft §6.2: a leader that has not heard from a majority for an election timeout steps down.
+    become_follower(term_, kNone);
+  }
+  for (auto& [id, pr] : tracker_.all()) {
+    if (id != id_) pr.recent_active = false;
+  }
+}
+
+Expected<bool, Error> Raft::propose_as_leader(Message& m) {
+  CAIRN_ASSERT_MSG(!m.entries.empty(), "proposal without entries");
+  if (!tracker_.progress(id_)) return unexpected(Error::kProposalDropped);  // removed from the cluster
+  if (lead_transferee_ != kNone) return unexpected(Error::kProposalDropped);
+  if (!fits_uncommitted_budget(m.entries)) return unexpected(Error::kUncommittedBytesExceeded);
+  for (size_t i = 0; i < m.entries.size(); ++i) {
+    if (m.entries[i].type != EntryType::kConfChange) continue;
+    if (pending_conf_index_ > log_.applied()) return unexpected(Error::kConfChangePending);
+    auto cc = ConfChange::decode(m.entries[i].data);
+    if (!cc) return unexpected(Error::kInvalidConfChange);
+    if (!cairn::raft::apply_conf_change(tracker_.config(), *cc)) return unexpected(Error::kInvalidConfChange);
+    pending_conf_index_ = log_.last_index() + i + 1;
+  }
+  const bool appended = append_entries(std::move(m.entries));
+  CAIRN_ASSERT_MSG(appended, "a proposal within the budget was refused");
+  bcast_append();
+  return true;
+}
+
+void Raft::read_index_as_leader(const Message& m) {
+  if (tracker_.is_singleton()) {
+    respond_read_index(m, log_.committed());
+    return;
+  }
+  // Until an entry of this term commits, the leader's commit index may lag the true one (§6.4).
+  if (!committed_entry_in_current_term()) {
+    pending_read_index_msgs_.push_back(m);
+    return;
+  }
+  if (cfg_.read_only_option == ReadOnlyOption::kSafe) {
+    read_only_.add_request(log_.committed(), m);
+    read_only_.recv_ack(id_, m.context);
+    bcast_heartbeat(m.context);
+  } else {
+    respond_read_index(m, log_.committed());
+  }
+}
+
+Expected<bool, Error> Raft::handle_append_response(const Message& m, Progress& pr) {
+  pr.recent_active = true;
+  if (m.reject) {
+    Index next_probe = m.reject_hint;
+    if (m.log_term > 0) {
+      // Skip every entry of ours with a term the follower cannot have at that position.
+      next_probe = log_.find_conflict_by_term(m.reject_hint, m.log_term).first;
+    }
+    if (pr.maybe_decr_to(m.index, next_probe)) {
+      if (pr.state == ProgressState::kReplicate) pr.become_probe();
+      send_append(m.from);
+    }
+    return true;
+  }
+  // A follower cannot have appended past the leader's log: such an acknowledgement would set a
+  // match index beyond it (and a next index the log cannot slice from).
+  if (m.index > log_.last_index()) return unexpected(Error::kMalformedMessage);
+  const bool was_paused = pr.is_paused();
+  if (!pr.maybe_update(m.index)) return true;
+  if (pr.state == ProgressState::kProbe) {
+    pr.become_replicate();
+  } else if (pr.state == ProgressState::kSnapshot && pr.match_index + 1 >= log_.first_index()) {
+    pr.become_probe();
+    pr.become_replicate();
+  } else if (pr.state == ProgressState::kReplicate) {
+    pr.inflights.free_le(m.index);
+  }
+  if (maybe_commit()) {
+    after_commit();
+  } else if (was_paused) {
+    send_append(m.from);
+  }
+  // Keep the pipe full while the window allows.
+  while (maybe_send_append(m.from, false)) {
+  }
+  if (m.from == lead_transferee_ && pr.match_index == log_.last_index()) send_timeout_now(m.from);
+  return true;
+}
+
+void Raft::handle_heartbeat_response(const Message& m, Progress& pr) {
+  pr.recent_active = true;
+  pr.probe_sent = false;
+  // The follower is alive but the window is full: appends were probably lost. Free one slot so
+  // the pipe restarts; a gap makes the follower reject, which sends us back to probing.
+  if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first();
+  if (pr.match_index < log_.last_index()) send_append(m.from);
+  if (cfg_.read_only_option != ReadOnlyOption::kSafe || m.context.empty()) return;
+  const auto* acks = read_only_.recv_ack(m.from, m.context);
+  if (!acks) return;
+  if (!quorum::has_quorum(tracker_.config().voters, [acks](NodeId id) { return acks->count(id) != 0; }))
+    return;
+  for (auto& rs : read_only_.advance(m.context))
+    respond_read_index(rs.req, rs.index);
+}
+
+void Raft::handle_snap_status(const Message& m, Progress& pr) {
+  if (pr.state != ProgressState::kSnapshot) return;
+  if (m.reject) pr.pending_snapshot = 0;
+  pr.become_probe();
+  // Wait for the follower's answer (or the next heartbeat) before sending again.
+  pr.probe_sent = true;
+}
+
+void Raft::handle_transfer_leader(const Message& m, Progress& pr) {
+  if (pr.is_learner) return;
+  const NodeId transferee = m.from;
+  if (lead_transferee_ != kNone) {
+    if (lead_transferee_ == transferee) return;
+    abort_leader_transfer();
+  }
+  if (transferee == id_) return;
+  // Transfer must complete within an election timeout.
+  election_elapsed_ = 0;
+  lead_transferee_ = transferee;
+  if (pr.match_index == log_.last_index()) {
+    send_timeout_now(transferee);
+  } else {
+    send_append(transferee);
   }
 }
 

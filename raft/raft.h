@@ -127,6 +127,14 @@ class Raft {
   quorum::VoteResult poll(NodeId id, MessageType t, bool granted);
 
   Expected<bool, Error> step_leader(Message& m);
+  // step_leader's cases: local messages, then a peer's (pr: its progress).
+  void check_quorum_as_leader();
+  Expected<bool, Error> propose_as_leader(Message& m);
+  void read_index_as_leader(const Message& m);
+  Expected<bool, Error> handle_append_response(const Message& m, Progress& pr);
+  void handle_heartbeat_response(const Message& m, Progress& pr);
+  void handle_snap_status(const Message& m, Progress& pr);
+  void handle_transfer_leader(const Message& m, Progress& pr);
   Expected<bool, Error> step_candidate(Message& m);
   Expected<bool, Error> step_follower(Message& m);
   void handle_append(const Message& m);
