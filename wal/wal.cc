@@ -227,6 +227,62 @@ raft::HardState merge_vote_record(raft::HardState hs, const VoteRecord::Value& v
   return hs;
 }
 
+// The segments in dir, by sequence number; a spare (or a rollover that crashed before its rename was
+// durable: it holds nothing acknowledged) is removed.
+Expected<std::vector<SegmentName>, Status> list_segments(FileSystem& fs, const std::string& dir) {
+  auto names = fs.list_dir(dir);
+  if (!names) return unexpected(names.error());
+  std::vector<SegmentName> found;
+  for (const auto& n : *names) {
+    if (n == kSpareName) {
+      if (Status s = fs.remove(dir + "/" + n); !s.is_ok()) return unexpected(s);
+    } else if (auto sn = format::parse_segment_name(n)) {
+      found.push_back(*sn);
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  return found;
+}
+
+// Cuts the last segment (`file`, read as `data`) at scan.valid_end. Keeps the original (without its
+// preallocated zeros) for forensics and sets the lost-tail mark, both durably, before cutting: a crash in
+// between leaves either the original (repaired again) or the cut segment with the mark set.
+Status repair_torn_tail(FileSystem& fs, const std::string& dir, const std::string& p, std::string_view data,
+                        const ScanResult& scan, File& file, VoteRecord& vote, RecoveredState& state) {
+  auto copy = fs.open_file(p + ".broken", true);
+  if (!copy) return copy.error();
+  File& c = **copy;
+  const uint64_t used = nonzero_length(data);
+  Status s = c.truncate(0);
+  if (s.is_ok()) s = c.write_at(0, data.substr(0, used));
+  if (s.is_ok()) s = c.sync();
+  if (s.is_ok()) s = fs.sync_dir(dir);
+  if (s.is_ok()) {
+    const raft::HardState hs = merge_vote_record(state.hard_state, vote.value());
+    s = vote.write(VoteRecord::Value{hs.term, hs.vote, true});
+  }
+  if (s.is_ok()) s = file.truncate(scan.valid_end);
+  if (!s.is_ok()) return s;
+  state.repaired.push_back(p);
+  state.tail_repair =
+      TailRepair{p, scan.valid_end, used > scan.valid_end ? used - scan.valid_end : 0, scan.reason, 0};
+  return Status::ok();
+}
+
+// The last segment before appends go on: its preallocated zeros back (a repair cut them too; a member on
+// a full disk keeps writing into them), and durable (what was read may still sit only in the page cache
+// when the previous process died before its fdatasync).
+Status ready_for_appends(File& file, const WalOptions& options) {
+  if (options.preallocate) {
+    auto size = file.size();
+    if (!size) return size.error();
+    if (*size < options.segment_size_bytes_max) {
+      if (Status s = file.allocate(options.segment_size_bytes_max); !s.is_ok()) return s;
+    }
+  }
+  return file.sync();
+}
+
 // Reads one segment, applying its records. `prev_crc` is the chain value the header must carry (absent
 // for the first segment present). Torn tails are accepted only when `is_last`.
 Expected<ScanResult, Status> scan_segment(const std::string& path, std::string_view data,
@@ -377,18 +433,9 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
     if (Status s = fs.create_dir(dir); !s.is_ok()) return unexpected(s);
     if (Status s = fs.sync_dir(parent_dir(dir)); !s.is_ok()) return unexpected(s);
   }
-  auto names = fs.list_dir(dir);
-  if (!names) return unexpected(names.error());
-  std::vector<SegmentName> found;
-  for (const auto& n : *names) {
-    if (n == kSpareName) {
-      // A spare, or a rollover that crashed before its rename was durable: holds nothing acknowledged.
-      if (Status s = fs.remove(w.path(n)); !s.is_ok()) return unexpected(s);
-    } else if (auto sn = format::parse_segment_name(n)) {
-      found.push_back(*sn);
-    }
-  }
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  auto listed = list_segments(fs, dir);
+  if (!listed) return unexpected(listed.error());
+  const std::vector<SegmentName>& found = *listed;
   auto vote = VoteRecord::open(fs, dir);
   if (!vote) return unexpected(vote.error());
   w.vote_ = std::move(*vote);
@@ -422,41 +469,10 @@ Expected<Wal::Opened, Status> Wal::open(FileSystem& fs, std::string dir, WalOpti
     auto file = fs.open_file(p, false);
     if (!file) return unexpected(file.error());
     if (scan->torn) {
-      // Keep the original (without its preallocated zeros) for forensics and set the lost-tail mark, both
-      // durably, before cutting: a crash in between leaves either the original (repaired again) or the cut
-      // segment with the mark set.
-      const std::string broken = p + ".broken";
-      auto copy = fs.open_file(broken, true);
-      if (!copy) return unexpected(copy.error());
-      File& c = **copy;
-      const uint64_t used = nonzero_length(*data);
-      Status s = c.truncate(0);
-      if (s.is_ok()) s = c.write_at(0, std::string_view(*data).substr(0, used));
-      if (s.is_ok()) s = c.sync();
-      if (s.is_ok()) s = fs.sync_dir(dir);
-      if (s.is_ok()) {
-        VoteRecord::Value v = w.vote_->value();
-        const raft::HardState hs = merge_vote_record(state.hard_state, v);
-        s = w.vote_->write(VoteRecord::Value{hs.term, hs.vote, true});
-      }
-      if (s.is_ok()) s = (*file)->truncate(scan->valid_end);
-      if (!s.is_ok()) return unexpected(s);
-      state.repaired.push_back(p);
-      state.tail_repair = TailRepair{p, scan->valid_end, used > scan->valid_end ? used - scan->valid_end : 0,
-                                     scan->reason, 0};
+      if (Status s = repair_torn_tail(fs, dir, p, *data, *scan, **file, *w.vote_, state); !s.is_ok())
+        return unexpected(s);
     }
-    // A repair cut the preallocated zeros too: allocate them again, so that appends do not need new
-    // blocks (a member on a full disk keeps writing into them).
-    if (options.preallocate) {
-      auto size = (*file)->size();
-      if (!size) return unexpected(size.error());
-      if (*size < options.segment_size_bytes_max) {
-        if (Status s = (*file)->allocate(options.segment_size_bytes_max); !s.is_ok()) return unexpected(s);
-      }
-    }
-    // What we read may still sit only in the page cache (the previous process died before its
-    // fdatasync); make it durable before anyone acts on it.
-    if (Status s = (*file)->sync(); !s.is_ok()) return unexpected(s);
+    if (Status s = ready_for_appends(**file, options); !s.is_ok()) return unexpected(s);
     w.current_ = std::move(*file);
     w.written_bytes_ = scan->valid_end;
     w.records_start_ = scan->valid_end;
