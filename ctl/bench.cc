@@ -423,88 +423,98 @@ int run_bench(const std::string& workload, const Invocation& inv, const Connecti
   return bad("unknown bench workload " + workload);
 }
 
-int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
-  struct Load {
-    const char* name;
-    const char* alias;
-    int limit;
-    int clients;
-  };
-  static constexpr Load kLoads[] = {{"s", "small", 150, 50},
-                                    {"m", "medium", 1000, 200},
-                                    {"l", "large", 8000, 500},
-                                    {"xl", "xLarge", 15000, 1000}};
-  const Load* load = nullptr;
+namespace {
+
+// etcdctl check perf's loads: puts a second for the run, clients.
+struct PerfLoad {
+  const char* name;
+  const char* alias;
+  int limit;
+  int clients;
+};
+
+const PerfLoad* find_perf_load(const std::string& name) {
+  static constexpr PerfLoad kLoads[] = {{"s", "small", 150, 50},
+                                        {"m", "medium", 1000, 200},
+                                        {"l", "large", 8000, 500},
+                                        {"xl", "xLarge", 15000, 1000}};
   for (const auto& l : kLoads)
-    if (inv.perf_load == l.name || inv.perf_load == l.alias) load = &l;
-  if (!load) {
-    std::fprintf(stderr, "Error: unknown load option %s\n", inv.perf_load.c_str());
-    return 4;
+    if (name == l.name || name == l.alias) return &l;
+  return nullptr;
+}
+
+// 0 when no key has the prefix; else the exit code after the message etcdctl prints.
+int check_prefix_empty(Connection& c, const std::string& prefix) {
+  etcdserverpb::RangeRequest r;
+  r.set_key(prefix);
+  r.set_range_end(prefix_range_end(prefix));
+  r.set_limit(1);
+  auto res = c.unary("/etcdserverpb.KV/Range", r.SerializeAsString(), true, std::chrono::seconds(60));
+  if (!res.status.is_ok()) {
+    std::fprintf(stderr, "Error: %s\n", error_text(res.status).c_str());
+    return 1;
   }
-  if (inv.perf_duration_s < 1 || inv.perf_duration_s > 3600) {
-    std::fprintf(stderr, "Error: --duration must be 1..3600 seconds\n");
-    return 128;
+  etcdserverpb::RangeResponse out;
+  if (out.ParseFromString(res.response) && out.kvs_size() > 0) {
+    std::fprintf(stderr, "Error: prefix \"%s\" has keys. Delete with etcdctl del --prefix %s first\n",
+                 prefix.c_str(), prefix.c_str());
+    return 3;
   }
-  const std::string& prefix = inv.perf_prefix;
-  Connection first(copts);
-  {
-    etcdserverpb::RangeRequest r;
-    r.set_key(prefix);
-    r.set_range_end(prefix_range_end(prefix));
-    r.set_limit(1);
-    auto res = first.unary("/etcdserverpb.KV/Range", r.SerializeAsString(), true, std::chrono::seconds(60));
-    if (!res.status.is_ok()) {
-      std::fprintf(stderr, "Error: %s\n", error_text(res.status).c_str());
-      return 1;
-    }
-    etcdserverpb::RangeResponse out;
-    if (out.ParseFromString(res.response) && out.kvs_size() > 0) {
-      std::fprintf(stderr, "Error: prefix \"%s\" has keys. Delete with etcdctl del --prefix %s first\n",
-                   prefix.c_str(), prefix.c_str());
-      return 3;
-    }
+  return 0;
+}
+
+// prefix + 256 bytes whose first bytes are a zig-zag varint of a random non-negative int63, like
+// etcdctl's keys.
+std::string perf_key(const std::string& prefix, std::mt19937_64& rng) {
+  std::string k(256, '\0');
+  std::uint64_t v = (rng() >> 1) << 1;
+  std::size_t n = 0;
+  while (v >= 0x80) {
+    k[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
   }
+  k[n] = static_cast<char>(v);
+  return prefix + k;
+}
+
+struct PerfResults {
+  std::vector<double> latencies;  // seconds, of the puts that succeeded
+  std::map<std::string, int> errors;
+  double total_s = 0;
+};
+
+// load->clients threads, one connection each, put 1 KiB values at load->limit puts a second in all (a
+// token bucket of depth one: put i may start at t0 + i/limit, as etcdctl's rate limiter) for duration_s.
+PerfResults run_perf_puts(const PerfLoad& load, const ConnectionOptions& copts, const std::string& prefix,
+                          int duration_s) {
   std::vector<std::unique_ptr<Connection>> conns;
-  for (int i = 0; i < load->clients; ++i)
+  for (int i = 0; i < load.clients; ++i)
     conns.push_back(std::make_unique<Connection>(copts));
   const std::string value(1024, '\0');
-  const auto period = std::chrono::duration<double>(1.0 / load->limit);
+  const auto period = std::chrono::duration<double>(1.0 / load.limit);
   const auto t0 = std::chrono::steady_clock::now();
-  const auto stop_at = t0 + std::chrono::seconds(inv.perf_duration_s);
+  const auto stop_at = t0 + std::chrono::seconds(duration_s);
   std::atomic<long> next{0};
   std::mutex mu;
-  std::vector<double> latencies;
-  std::map<std::string, int> errors;
+  PerfResults out;
   std::vector<std::thread> threads;
   // etcdctl's bar counts the seconds of the run.
   ProgressBar bar([&](double el) {
-    return bench::render_progress(std::min<std::int64_t>(static_cast<std::int64_t>(el), inv.perf_duration_s),
-                                  inv.perf_duration_s, el, ProgressBar::kBarWidth);
+    return bench::render_progress(std::min<std::int64_t>(static_cast<std::int64_t>(el), duration_s),
+                                  duration_s, el, ProgressBar::kBarWidth);
   });
-  for (int c = 0; c < load->clients; ++c) {
+  for (int c = 0; c < load.clients; ++c) {
     threads.emplace_back([&, c] {
       std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(c) << 32));
       Connection& conn = *conns[static_cast<std::size_t>(c)];
       std::vector<double> mine;
       for (;;) {
-        // A token bucket of depth one: request i may start at t0 + i/limit, as etcdctl's rate limiter.
         long i = next.fetch_add(1);
         auto due = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(period * i);
         if (due >= stop_at) break;
         std::this_thread::sleep_until(due);
-        std::string key = prefix;
-        std::string k(256, '\0');
-        // The first bytes are a zig-zag varint of a random non-negative int63, like etcdctl's keys.
-        std::uint64_t v = (rng() >> 1) << 1;
-        std::size_t n = 0;
-        while (v >= 0x80) {
-          k[n++] = static_cast<char>(v | 0x80);
-          v >>= 7;
-        }
-        k[n] = static_cast<char>(v);
-        key += k;
         etcdserverpb::PutRequest p;
-        p.set_key(key);
+        p.set_key(perf_key(prefix, rng));
         p.set_value(value);
         auto s = std::chrono::steady_clock::now();
         auto r = conn.unary("/etcdserverpb.KV/Put", p.SerializeAsString(), false, std::chrono::seconds(60));
@@ -513,46 +523,41 @@ int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
           mine.push_back(l);
         } else {
           std::lock_guard lk(mu);
-          ++errors[error_text(r.status)];
+          ++out.errors[error_text(r.status)];
         }
       }
       std::lock_guard lk(mu);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
+      out.latencies.insert(out.latencies.end(), mine.begin(), mine.end());
     });
   }
   for (auto& t : threads)
     t.join();
-  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   bar.stop();
-  {
-    etcdserverpb::DeleteRangeRequest d;
-    d.set_key(prefix);
-    d.set_range_end(prefix_range_end(prefix));
-    auto res =
-        first.unary("/etcdserverpb.KV/DeleteRange", d.SerializeAsString(), false, std::chrono::seconds(30));
-    if (!res.status.is_ok()) {
-      std::fprintf(stderr, "Error: %s\n", error_text(res.status).c_str());
-      return 1;
-    }
-  }
+  return out;
+}
+
+// etcdctl's verdict lines (throughput over 90% of the load, slowest put at most 0.5 s, stddev at most
+// 0.1 s, no errors); the exit code.
+int report_perf(const PerfResults& r, const PerfLoad& load) {
   bool ok = true;
-  double rps = static_cast<double>(latencies.size()) / total_s;
+  double rps = static_cast<double>(r.latencies.size()) / r.total_s;
   double slowest = 0, avg = 0, var = 0;
-  for (double l : latencies) {
+  for (double l : r.latencies) {
     slowest = std::max(slowest, l);
     avg += l;
   }
-  if (!latencies.empty()) avg /= static_cast<double>(latencies.size());
-  for (double l : latencies)
+  if (!r.latencies.empty()) avg /= static_cast<double>(r.latencies.size());
+  for (double l : r.latencies)
     var += (l - avg) * (l - avg);
-  double stddev = latencies.empty() ? 0 : std::sqrt(var / static_cast<double>(latencies.size()));
-  if (!errors.empty()) {
+  double stddev = r.latencies.empty() ? 0 : std::sqrt(var / static_cast<double>(r.latencies.size()));
+  if (!r.errors.empty()) {
     std::printf("FAIL: too many errors\n");
-    for (const auto& [msg, n] : errors)
+    for (const auto& [msg, n] : r.errors)
       std::printf("FAIL: ERROR(%s) -> %d\n", msg.c_str(), n);
     ok = false;
   }
-  if (rps / load->limit <= 0.9) {
+  if (rps / load.limit <= 0.9) {
     std::printf("FAIL: Throughput too low: %d writes/s\n", static_cast<int>(rps) + 1);
     ok = false;
   } else {
@@ -573,6 +578,34 @@ int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
   std::printf("%s\n", ok ? "PASS" : "FAIL");
   std::fflush(stdout);
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int run_check_perf(const Invocation& inv, const ConnectionOptions& copts) {
+  const PerfLoad* load = find_perf_load(inv.perf_load);
+  if (!load) {
+    std::fprintf(stderr, "Error: unknown load option %s\n", inv.perf_load.c_str());
+    return 4;
+  }
+  if (inv.perf_duration_s < 1 || inv.perf_duration_s > 3600) {
+    std::fprintf(stderr, "Error: --duration must be 1..3600 seconds\n");
+    return 128;
+  }
+  const std::string& prefix = inv.perf_prefix;
+  Connection first(copts);
+  if (int rc = check_prefix_empty(first, prefix); rc != 0) return rc;
+  const PerfResults results = run_perf_puts(*load, copts, prefix, inv.perf_duration_s);
+  etcdserverpb::DeleteRangeRequest d;
+  d.set_key(prefix);
+  d.set_range_end(prefix_range_end(prefix));
+  auto res =
+      first.unary("/etcdserverpb.KV/DeleteRange", d.SerializeAsString(), false, std::chrono::seconds(30));
+  if (!res.status.is_ok()) {
+    std::fprintf(stderr, "Error: %s\n", error_text(res.status).c_str());
+    return 1;
+  }
+  return report_perf(results, *load);
 }
 
 }  // namespace cairn::ctl
