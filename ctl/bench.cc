@@ -220,30 +220,31 @@ int run_lease_keepalive(const Invocation& inv, const ConnectionOptions& copts) {
   return report(rec, total_s);
 }
 
-// --streams watch streams with --watchers-per-stream watchers each, on --watched-key-total keys; then
-// --put-total puts (put i writes key i % keys, its number in the value) at --put-rate. Each event's
-// latency is from the start of its put to its arrival on a watcher; the report covers every delivery.
-int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
-  const int key_size = inv.key_size >= 0 ? inv.key_size : 32;
-  const int val_size = inv.val_size >= 0 ? inv.val_size : 32;
-  const int nkeys = inv.watched_key_total;
+// Printable, distinct keys of the requested size: a fixed prefix and the key's number.
+std::vector<std::string> watch_bench_keys(int nkeys, int key_size) {
   std::vector<std::string> keys;
   for (int k = 0; k < nkeys; ++k) {
-    // Printable, distinct keys of the requested size: a fixed prefix and the key's number.
     std::string key = "/bench-watch/" + std::to_string(k) + "/";
     if (static_cast<int>(key.size()) < key_size) key.resize(static_cast<std::size_t>(key_size), 'k');
     keys.push_back(key);
   }
-  auto puts_to = [&](int k) { return inv.put_total / nkeys + (k < inv.put_total % nkeys ? 1 : 0); };
-  auto conns = open_conns(inv, copts);
-  struct WatchStream {
-    std::unique_ptr<Stream> stream;
-    std::int64_t expected = 0;
-    std::atomic<std::int64_t> received{0};
-  };
+  return keys;
+}
+
+struct WatchStream {
+  std::unique_ptr<Stream> stream;
+  std::int64_t expected = 0;  // events its watchers must see
+  std::atomic<std::int64_t> received{0};
+};
+
+// Opens --streams streams of --watchers-per-stream watchers each (watcher w of stream s on key
+// (s * per_stream + w) % keys), every one created before the first put, or it would miss events.
+// `puts_to(k)`: how many puts key k gets. Prints the error and returns nullopt on failure.
+std::optional<std::vector<std::unique_ptr<WatchStream>>> create_watchers(
+    const Invocation& inv, const ConnectionOptions& copts, std::vector<std::unique_ptr<Connection>>& conns,
+    const std::vector<std::string>& keys, const std::function<std::int64_t(int)>& puts_to) {
   std::vector<std::unique_ptr<WatchStream>> streams;
-  const auto tc = Clock::now();
-  std::int64_t watchers = 0, expected_total = 0;
+  const int nkeys = static_cast<int>(keys.size());
   for (int s = 0; s < inv.streams; ++s) {
     auto ws = std::make_unique<WatchStream>();
     ws->stream = conns[static_cast<std::size_t>(s % inv.conns)]->stream("/etcdserverpb.Watch/Watch", true);
@@ -254,12 +255,10 @@ int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
       req.mutable_create_request()->set_prev_kv(inv.watch_prev_kv);
       if (!ws->stream->write(req.SerializeAsString())) {
         std::fprintf(stderr, "Error: %s\n", error_text(ws->stream->finish()).c_str());
-        return 1;
+        return std::nullopt;
       }
       ws->expected += puts_to(k);
-      ++watchers;
     }
-    // Every watcher must be registered before the first put, or it would miss events.
     for (int created = 0; created < inv.watchers_per_stream;) {
       auto m = ws->stream->read(copts.command_timeout);
       pb::WatchResponse r;
@@ -267,72 +266,107 @@ int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
         std::fprintf(
             stderr, "Error: creating watchers: %s\n",
             ws->stream->timed_out() ? "context deadline exceeded" : error_text(ws->stream->finish()).c_str());
-        return 1;
+        return std::nullopt;
       }
       if (r.canceled()) {
         std::fprintf(stderr, "Error: watch canceled by the server: %s\n", r.cancel_reason().c_str());
-        return 1;
+        return std::nullopt;
       }
       if (r.created()) ++created;
     }
-    expected_total += ws->expected;
     streams.push_back(std::move(ws));
   }
-  const double create_s = seconds_since(tc);
-  std::printf("Created %lld watchers on %d streams (%d connections) in %.4f secs.\n",
-              static_cast<long long>(watchers), inv.streams, inv.conns, create_s);
-  std::fflush(stdout);
+  return streams;
+}
 
-  // Put i's start time (ns since t0), published before the put is sent.
-  std::vector<std::atomic<std::int64_t>> sent(static_cast<std::size_t>(inv.put_total));
-  for (auto& a : sent)
-    a.store(-1);
+// What the watch workload's threads share: put i's start time (ns since t0, -1 before it is sent) and the
+// event latencies.
+struct WatchRun {
+  explicit WatchRun(std::int64_t puts) : sent(static_cast<std::size_t>(puts)) {
+    for (auto& a : sent)
+      a.store(-1);
+  }
+  std::vector<std::atomic<std::int64_t>> sent;
+  Clock::time_point t0 = Clock::now();
   Recorder events;
   std::atomic<bool> give_up{false};
-  const auto t0 = Clock::now();
-  std::vector<std::thread> readers;
-  for (auto& wsp : streams) {
-    readers.emplace_back([&, ws = wsp.get()] {
-      std::vector<double> mine;
-      std::map<std::string, std::int64_t> errs;
-      while (ws->received.load() < ws->expected && !give_up.load()) {
-        auto m = ws->stream->read(kStreamPoll);
-        if (!m) {
-          if (ws->stream->timed_out()) continue;
-          ++errs["watch stream ended: " + error_text(ws->stream->finish())];
-          break;
-        }
-        pb::WatchResponse r;
-        if (!r.ParseFromString(*m)) continue;
-        const auto now = Clock::now();
-        for (const auto& ev : r.events()) {
-          auto i = parse_i64(ev.kv().value().substr(0, ev.kv().value().find(' ')));
-          if (!i || *i < 0 || *i >= inv.put_total) continue;
-          std::int64_t at = sent[static_cast<std::size_t>(*i)].load(std::memory_order_acquire);
-          mine.push_back(std::chrono::duration<double>(now - t0).count() - double(at) / 1e9);
-          ws->received.fetch_add(1);
-          events.done.fetch_add(1);
-        }
-      }
-      events.add(mine, errs);
-    });
+};
+
+// One stream's reader: each event's latency, from its put's start (its number leads the value) to now.
+void read_watch_events(WatchStream& ws, WatchRun& run, std::int64_t put_total) {
+  std::vector<double> mine;
+  std::map<std::string, std::int64_t> errs;
+  while (ws.received.load() < ws.expected && !run.give_up.load()) {
+    auto m = ws.stream->read(kStreamPoll);
+    if (!m) {
+      if (ws.stream->timed_out()) continue;
+      ++errs["watch stream ended: " + error_text(ws.stream->finish())];
+      break;
+    }
+    pb::WatchResponse r;
+    if (!r.ParseFromString(*m)) continue;
+    const auto now = Clock::now();
+    for (const auto& ev : r.events()) {
+      auto i = parse_i64(ev.kv().value().substr(0, ev.kv().value().find(' ')));
+      if (!i || *i < 0 || *i >= put_total) continue;
+      std::int64_t at = run.sent[static_cast<std::size_t>(*i)].load(std::memory_order_acquire);
+      mine.push_back(std::chrono::duration<double>(now - run.t0).count() - double(at) / 1e9);
+      ws.received.fetch_add(1);
+      run.events.done.fetch_add(1);
+    }
   }
+  run.events.add(mine, errs);
+}
+
+std::int64_t events_received(const std::vector<std::unique_ptr<WatchStream>>& streams) {
+  std::int64_t got = 0;
+  for (const auto& ws : streams)
+    got += ws->received.load();
+  return got;
+}
+
+// --streams watch streams with --watchers-per-stream watchers each, on --watched-key-total keys; then
+// --put-total puts (put i writes key i % keys, its number in the value) at --put-rate. Each event's
+// latency is from the start of its put to its arrival on a watcher; the report covers every delivery.
+int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
+  const int val_size = inv.val_size >= 0 ? inv.val_size : 32;
+  const int nkeys = inv.watched_key_total;
+  const std::vector<std::string> keys = watch_bench_keys(nkeys, inv.key_size >= 0 ? inv.key_size : 32);
+  auto puts_to = [&](int k) -> std::int64_t {
+    return inv.put_total / nkeys + (k < inv.put_total % nkeys ? 1 : 0);
+  };
+  auto conns = open_conns(inv, copts);
+  const auto tc = Clock::now();
+  auto created = create_watchers(inv, copts, conns, keys, puts_to);
+  if (!created) return 1;
+  std::vector<std::unique_ptr<WatchStream>>& streams = *created;
+  std::int64_t expected_total = 0;
+  for (const auto& ws : streams)
+    expected_total += ws->expected;
+  std::printf("Created %lld watchers on %d streams (%d connections) in %.4f secs.\n",
+              static_cast<long long>(static_cast<std::int64_t>(inv.streams) * inv.watchers_per_stream),
+              inv.streams, inv.conns, seconds_since(tc));
+  std::fflush(stdout);
+
+  WatchRun run(inv.put_total);
+  std::vector<std::thread> readers;
+  for (auto& ws : streams)
+    readers.emplace_back([&, w = ws.get()] { read_watch_events(*w, run, inv.put_total); });
   ProgressBar bar([&](double el) {
-    return bench::render_progress(events.done.load(), expected_total, el, ProgressBar::kBarWidth);
+    return bench::render_progress(run.events.done.load(), expected_total, el, ProgressBar::kBarWidth);
   });
   Recorder puts;
   std::vector<Request> clients;
   for (int c = 0; c < inv.clients; ++c) {
-    Connection& conn = *conns[static_cast<std::size_t>(c % inv.conns)];
-    Connection* cp = &conn;
+    Connection* cp = conns[static_cast<std::size_t>(c % inv.conns)].get();
     clients.push_back([&, cp](std::int64_t i) -> std::optional<std::string> {
       pb::PutRequest p;
       p.set_key(keys[static_cast<std::size_t>(i % nkeys)]);
       std::string v = std::to_string(i) + " ";
       if (static_cast<int>(v.size()) < val_size) v.resize(static_cast<std::size_t>(val_size), 'v');
       p.set_value(v);
-      sent[static_cast<std::size_t>(i)].store(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(),
+      run.sent[static_cast<std::size_t>(i)].store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - run.t0).count(),
           std::memory_order_release);
       auto r = cp->unary("/etcdserverpb.KV/Put", p.SerializeAsString(), false);
       return r.status.is_ok() ? std::nullopt : std::optional<std::string>(error_text(r.status));
@@ -341,37 +375,30 @@ int run_watch(const Invocation& inv, const ConnectionOptions& copts) {
   drive(inv.put_total, inv.put_rate, clients, puts);
   // Deliveries still in flight get the command timeout after the last put.
   const auto deadline = Clock::now() + copts.command_timeout;
-  for (;;) {
-    std::int64_t got = 0;
-    for (auto& ws : streams)
-      got += ws->received.load();
-    if (got >= expected_total || Clock::now() >= deadline) break;
+  while (events_received(streams) < expected_total && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  give_up = true;
+  run.give_up = true;
   for (auto& t : readers)
     t.join();
-  const double total_s = seconds_since(t0);
+  const double total_s = seconds_since(run.t0);
   bar.stop();
   for (auto& ws : streams)
     ws->stream->cancel();
-  std::int64_t got = 0;
-  for (auto& ws : streams)
-    got += ws->received.load();
-  for (const auto& [m, n] : puts.errors)
-    events.errors["put: " + m] += n;
+  const std::int64_t got = events_received(streams);
   // A failed put has no events; only events of successful puts count as missing.
   std::int64_t failed_puts = 0;
-  for (const auto& [m, n] : puts.errors)
+  for (const auto& [m, n] : puts.errors) {
+    run.events.errors["put: " + m] += n;
     failed_puts += n;
+  }
   if (got < expected_total && failed_puts == 0)
-    events.errors["events not delivered within the command timeout after the last put"] +=
+    run.events.errors["events not delivered within the command timeout after the last put"] +=
         expected_total - got;
   std::printf("Watch events: %lld of %lld delivered (%lld puts, %.4f puts/sec).\n",
               static_cast<long long>(got), static_cast<long long>(expected_total),
               static_cast<long long>(inv.put_total), static_cast<double>(puts.latencies_s.size()) / total_s);
   std::fflush(stdout);
-  return report(events, total_s);
+  return report(run.events, total_s);
 }
 
 }  // namespace
