@@ -1125,23 +1125,16 @@ std::string error_text(const net_status& s) {
   return std::string("rpc error: code = ") + go_code_name(s.code) + " desc = " + s.message;
 }
 
-int execute(const Invocation& inv) {
-  auto fmt = parse_output_format(inv.g.write_out);
-  if (!fmt) return fail(kExitBadFeature, "unsupported output format " + inv.g.write_out);
-  Ctx ctx{inv, PrintOptions{*fmt, inv.g.hex}, {}, nullptr};
-  const std::string& c = inv.command;
-  if (c == "version") {
-    write_out("cairnctl version: 0.1.0\nAPI version: 3.4\n");
-    return 0;
-  }
-  // Offline: no endpoints involved.
-  if (c == "snapshot status" || c == "snapshot restore") return exec_cairnutl(inv);
-  ctx.copts.cacert = inv.g.cacert;
-  ctx.copts.cert = inv.g.cert;
-  ctx.copts.key = inv.g.key;
-  ctx.copts.insecure_skip_tls_verify = inv.g.insecure_skip_tls_verify;
-  ctx.copts.insecure_transport = inv.g.insecure_transport;
-  if (auto e = check_tls_options(ctx.copts)) return fail(kExitBadArgs, *e);
+namespace {
+
+// The global flags' connection options: TLS, timeouts, endpoints. 0, or the exit code after the error.
+int connection_options(const Invocation& inv, ConnectionOptions& copts) {
+  copts.cacert = inv.g.cacert;
+  copts.cert = inv.g.cert;
+  copts.key = inv.g.key;
+  copts.insecure_skip_tls_verify = inv.g.insecure_skip_tls_verify;
+  copts.insecure_transport = inv.g.insecure_transport;
+  if (auto e = check_tls_options(copts)) return fail(kExitBadArgs, *e);
   if (!inv.g.discovery_srv.empty())
     return fail(kExitBadFeature, "DNS discovery is not supported by cairnctl yet");
   auto dur = [&](const std::string& name, const std::string& v, milliseconds& out) {
@@ -1154,51 +1147,62 @@ int execute(const Invocation& inv) {
     out = std::chrono::duration_cast<milliseconds>(*d);
     return true;
   };
-  if (!dur("dial-timeout", inv.g.dial_timeout, ctx.copts.dial_timeout) ||
-      !dur("command-timeout", inv.g.command_timeout, ctx.copts.command_timeout) ||
-      !dur("keepalive-time", inv.g.keepalive_time, ctx.copts.keepalive_time) ||
-      !dur("keepalive-timeout", inv.g.keepalive_timeout, ctx.copts.keepalive_timeout)) {
+  if (!dur("dial-timeout", inv.g.dial_timeout, copts.dial_timeout) ||
+      !dur("command-timeout", inv.g.command_timeout, copts.command_timeout) ||
+      !dur("keepalive-time", inv.g.keepalive_time, copts.keepalive_time) ||
+      !dur("keepalive-timeout", inv.g.keepalive_timeout, copts.keepalive_timeout)) {
     return kExitBadArgs;
   }
-  if (inv.g.max_recv_bytes != 0) ctx.copts.recv_bytes_max = inv.g.max_recv_bytes;
+  if (inv.g.max_recv_bytes != 0) copts.recv_bytes_max = inv.g.max_recv_bytes;
   for (const auto& e : split(inv.g.endpoints, ',')) {
     std::string host;
     std::uint16_t port = 0;
     if (!split_endpoint(e, host, port)) return fail(kExitBadConnection, "bad endpoint " + e);
-    ctx.copts.endpoints.push_back(e);
+    copts.endpoints.push_back(e);
   }
-  if (ctx.copts.endpoints.empty()) return fail(kExitBadConnection, "no endpoints given");
-  if (!inv.g.user.empty()) {
-    // As clientv3: Authenticate on a connection of its own, then send the token with every call.
-    std::string name = inv.g.user, password = inv.g.password;
-    auto colon = name.find(':');
-    if (colon != std::string::npos) {
-      if (!password.empty())
-        return fail(kExitBadArgs, "Password should be given by either --user or --password");
-      password = name.substr(colon + 1);
-      name = name.substr(0, colon);
-    } else if (password.empty()) {
-      // etcdctl: --user without a password asks for it on the terminal, without echo.
-      std::string err;
-      auto p = prompt_password("Password: ", err);
-      if (!p) return fail(kExitBadArgs, err);
-      password = *p;
-    }
-    pb::AuthenticateRequest areq;
-    areq.set_name(name);
-    areq.set_password(password);
-    Connection auth(ctx.copts);
-    auto r = auth.unary("/etcdserverpb.Auth/Authenticate", areq.SerializeAsString(), false);
-    pb::AuthenticateResponse aresp;
-    if (r.status.is_ok() && aresp.ParseFromString(r.response)) {
-      ctx.copts.token = aresp.token();
-    } else if (r.status.message != "etcdserver: authentication is not enabled") {
-      return fail(kExitBadConnection, error_text(r.status));
-    }
-  } else if (!inv.g.password.empty()) {
-    return fail(kExitBadArgs, "No user given: --password needs --user");
-  }
+  if (copts.endpoints.empty()) return fail(kExitBadConnection, "no endpoints given");
+  return 0;
+}
 
+// --user (and --password): as clientv3, Authenticate on a connection of its own, then the token goes with
+// every call. 0, or the exit code after the error.
+int authenticate(const Invocation& inv, ConnectionOptions& copts) {
+  if (inv.g.user.empty()) {
+    if (!inv.g.password.empty()) return fail(kExitBadArgs, "No user given: --password needs --user");
+    return 0;
+  }
+  std::string name = inv.g.user, password = inv.g.password;
+  auto colon = name.find(':');
+  if (colon != std::string::npos) {
+    if (!password.empty())
+      return fail(kExitBadArgs, "Password should be given by either --user or --password");
+    password = name.substr(colon + 1);
+    name = name.substr(0, colon);
+  } else if (password.empty()) {
+    // etcdctl: --user without a password asks for it on the terminal, without echo.
+    std::string err;
+    auto p = prompt_password("Password: ", err);
+    if (!p) return fail(kExitBadArgs, err);
+    password = *p;
+  }
+  pb::AuthenticateRequest areq;
+  areq.set_name(name);
+  areq.set_password(password);
+  Connection auth(copts);
+  auto r = auth.unary("/etcdserverpb.Auth/Authenticate", areq.SerializeAsString(), false);
+  pb::AuthenticateResponse aresp;
+  if (r.status.is_ok() && aresp.ParseFromString(r.response)) {
+    copts.token = aresp.token();
+  } else if (r.status.message != "etcdserver: authentication is not enabled") {
+    return fail(kExitBadConnection, error_text(r.status));
+  }
+  return 0;
+}
+
+// The online commands, by name.
+int dispatch(Ctx& ctx) {
+  const Invocation& inv = ctx.inv;
+  const std::string& c = inv.command;
   auto sub = [&](const char* group) -> std::optional<std::string> {
     std::string g = std::string(group) + " ";
     if (c.rfind(g, 0) == 0) return c.substr(g.size());
@@ -1226,6 +1230,23 @@ int execute(const Invocation& inv) {
   if (auto s = sub("bench")) return run_bench(*s, inv, ctx.copts);
   if (c == "check perf") return run_check_perf(inv, ctx.copts);
   return fail(kExitBadFeature, "\"" + c + "\" is not implemented in cairnctl yet");
+}
+
+}  // namespace
+
+int execute(const Invocation& inv) {
+  auto fmt = parse_output_format(inv.g.write_out);
+  if (!fmt) return fail(kExitBadFeature, "unsupported output format " + inv.g.write_out);
+  Ctx ctx{inv, PrintOptions{*fmt, inv.g.hex}, {}, nullptr};
+  if (inv.command == "version") {
+    write_out("cairnctl version: 0.1.0\nAPI version: 3.4\n");
+    return 0;
+  }
+  // Offline: no endpoints involved.
+  if (inv.command == "snapshot status" || inv.command == "snapshot restore") return exec_cairnutl(inv);
+  if (int rc = connection_options(inv, ctx.copts); rc != 0) return rc;
+  if (int rc = authenticate(inv, ctx.copts); rc != 0) return rc;
+  return dispatch(ctx);
 }
 
 int run(int argc, const char* const* argv) {
