@@ -28,6 +28,7 @@
 #include "server/node/snapshot_files.h"
 #include "server/node/snapshot_stream.h"
 #include "server/node/url.h"
+#include "server/node/wal_metadata.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_retention.h"
 #include "storage/rocksdb_engine.h"
@@ -60,27 +61,6 @@ void log_line(const char* fmt, const std::string& a = {}, const std::string& b =
   log::write(level, text, {}, where);
 }
 
-etcdserverpb::Member to_member_pb(const MemberInfo& m) {
-  etcdserverpb::Member pb;
-  pb.set_id(m.id);
-  pb.set_name(m.name);
-  for (const auto& u : m.peer_urls)
-    pb.add_peerurls(u);
-  for (const auto& u : m.client_urls)
-    pb.add_clienturls(u);
-  pb.set_islearner(m.learner);
-  return pb;
-}
-
-MemberInfo from_member_pb(const etcdserverpb::Member& pb) {
-  MemberInfo m;
-  m.id = pb.id();
-  m.name = pb.name();
-  m.peer_urls.assign(pb.peerurls().begin(), pb.peerurls().end());
-  m.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
-  m.learner = pb.islearner();
-  return m;
-}
 }  // namespace
 
 uint64_t derive_member_id(std::vector<std::string> peer_urls, const std::string& token) {
@@ -1214,33 +1194,6 @@ bool Node::admitted(uint64_t from) {
   return admitted_unknown_.count(from) > 0;
 }
 
-// WAL metadata layout: kMetadataV2, the conf index as 8 bytes big-endian, then (as in the first
-// layout, which has no marker and begins with a zero byte) a 4-byte big-endian length, the ConfState
-// protobuf, and a MemberListResponse whose header carries the cluster and member ids.
-namespace {
-constexpr unsigned char kMetadataV2 = 0xC2;
-}
-
-std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
-                                uint64_t member_id, const std::vector<MemberInfo>& members) {
-  std::string cs = proto::to_pb(conf_state).SerializeAsString();
-  etcdserverpb::MemberListResponse ml;
-  ml.mutable_header()->set_cluster_id(cluster_id);
-  ml.mutable_header()->set_member_id(member_id);
-  for (const auto& m : members)
-    *ml.add_members() = to_member_pb(m);
-  std::string blob;
-  blob.push_back(static_cast<char>(kMetadataV2));
-  for (int i = 7; i >= 0; --i)
-    blob.push_back(static_cast<char>((conf_index >> (8 * i)) & 0xff));
-  uint32_t n = static_cast<uint32_t>(cs.size());
-  for (int i = 3; i >= 0; --i)
-    blob.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  blob += cs;
-  blob += ml.SerializeAsString();
-  return blob;
-}
-
 std::string Node::metadata_blob() const {
   std::vector<MemberInfo> members;
   members.reserve(members_.size());
@@ -1265,48 +1218,17 @@ void Node::persist_metadata(const char* what, const raft::Entry& e) {
     fatal_stop(FatalExit::kStorage, "WAL sync of the metadata failed: " + d.error().message(), fields);
 }
 
-namespace {
-
-// A WAL metadata blob (layout above encode_wal_metadata), parsed without touching the node.
-struct ParsedMetadata {
-  raftpb::ConfState conf_state;
-  uint64_t conf_index = 0;
-  etcdserverpb::MemberListResponse members;
-};
-
-std::optional<ParsedMetadata> parse_metadata(std::string_view blob) {
-  ParsedMetadata out;
-  if (!blob.empty() && static_cast<unsigned char>(blob[0]) == kMetadataV2) {
-    if (blob.size() < 9) return std::nullopt;
-    for (int i = 1; i <= 8; ++i)
-      out.conf_index = (out.conf_index << 8) | static_cast<uint8_t>(blob[i]);
-    blob.remove_prefix(9);
-  }
-  if (blob.size() < 4) return std::nullopt;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i)
-    n = (n << 8) | static_cast<uint8_t>(blob[i]);
-  if (blob.size() - 4 < n) return std::nullopt;
-  if (!out.conf_state.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return std::nullopt;
-  if (!out.members.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n)))
-    return std::nullopt;
-  return out;
-}
-
-}  // namespace
-
+// The WAL metadata (wal_metadata.h); from_snapshot: the blob came from the leader (it names the leader).
 bool Node::load_metadata(const std::string& full, bool from_snapshot) {
-  auto p = parse_metadata(full);
-  if (!p) return false;
-  const etcdserverpb::MemberListResponse& ml = p->members;
-  if (!from_snapshot && ml.header().member_id() != 0 && ml.header().member_id() != cfg_.member_id)
-    return false;
-  conf_state_ = proto::from_pb(p->conf_state);
-  conf_index_ = p->conf_index;
-  cluster_id_ = ml.header().cluster_id();
+  auto md = decode_wal_metadata(full);
+  if (!md) return false;
+  if (!from_snapshot && md->member_id != 0 && md->member_id != cfg_.member_id) return false;
+  conf_state_ = md->conf_state;
+  conf_index_ = md->conf_index;
+  cluster_id_ = md->cluster_id;
   members_.clear();
-  for (const auto& m : ml.members())
-    members_[m.id()] = from_member_pb(m);
+  for (auto& m : md->members)
+    members_[m.id] = std::move(m);
   return true;
 }
 
@@ -1478,7 +1400,7 @@ void Node::on_snapshot_received(uint64_t from, const std::string& header, const 
     why = "its header is not a snapshot message from that member";
   } else if (!decode_snapshot_data(m->snapshot.data, &meta, &store) || !store.empty()) {
     why = "its data does not decode";
-  } else if (!parse_metadata(meta)) {
+  } else if (!decode_wal_metadata(meta)) {
     why = "its membership does not decode";
   }
   if (!why) {

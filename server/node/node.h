@@ -57,6 +57,7 @@
 #include "server/node/request_waiters.h"
 #include "server/node/size_policy.h"
 #include "server/node/version.h"
+#include "server/node/wal_metadata.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_writer.h"
 #include "storage/mvcc_store.h"
@@ -86,14 +87,6 @@ inline constexpr uint64_t kStoreFlushEntries = 10'000;
 // many hashes may run at once.
 inline constexpr size_t kHashRecordsPerStep = 10'000;
 inline constexpr size_t kHashJobsMax = 8;
-
-struct MemberInfo {
-  uint64_t id = 0;
-  std::string name;
-  std::vector<std::string> peer_urls;
-  std::vector<std::string> client_urls;
-  bool learner = false;
-};
 
 struct NodeConfig {
   uint64_t member_id = 0;
@@ -178,12 +171,6 @@ struct NodeConfig {
     return o;
   }();
 };
-
-// The WAL metadata a member saves with every membership change (layout in node.cc): its conf state,
-// the last conf-change index that state reflects, the cluster and member ids, the members. Also what
-// an offline restore (restore.cc) writes for a new member.
-std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
-                                uint64_t member_id, const std::vector<MemberInfo>& members);
 
 // A received snapshot transfer's store is written to member/snap.in.N (snapshot_stream.h); raft's
 // Snapshot::data on the receiving member is then encode_snapshot_data(membership, "snap.in.N").

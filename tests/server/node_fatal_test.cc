@@ -270,6 +270,32 @@ TEST(DecodeCommittedEntry, UnknownKindsAndBadBodiesDoNot) {
   }
 }
 
+TEST(WalMetadata, RoundTripsAndReadsTheFirstLayout) {
+  raft::ConfState cs;
+  cs.voters = {1, 2};
+  cs.learners = {3};
+  const std::vector<MemberInfo> members{{1, "m1", {"http://a:2380"}, {"http://a:2379"}, false},
+                                        {3, "m3", {"http://c:2380"}, {}, true}};
+  const std::string blob = encode_wal_metadata(cs, 42, 0xc1, 1, members);
+  auto md = decode_wal_metadata(blob);
+  ASSERT_TRUE(md);
+  EXPECT_EQ(md->conf_state, cs);
+  EXPECT_EQ(md->conf_index, 42u);
+  EXPECT_EQ(md->cluster_id, 0xc1u);
+  EXPECT_EQ(md->member_id, 1u);
+  ASSERT_EQ(md->members.size(), 2u);
+  EXPECT_EQ(md->members[1].name, "m3");
+  EXPECT_TRUE(md->members[1].learner);
+  EXPECT_EQ(md->members[0].client_urls, std::vector<std::string>{"http://a:2379"});
+  // The first layout: no marker, no conf index.
+  auto first = decode_wal_metadata(std::string_view(blob).substr(9));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->conf_index, 0u);
+  EXPECT_EQ(first->conf_state, cs);
+  for (size_t cut : {size_t{1}, size_t{8}, size_t{12}})
+    EXPECT_FALSE(decode_wal_metadata(std::string_view(blob).substr(0, cut))) << "cut at " << cut;
+}
+
 TEST(SnapshotSpaceDefect, RefusesASnapshotTheDiskCannotHold) {
   EXPECT_EQ(snapshot_space_defect(1 << 20, std::nullopt), std::nullopt) << "unknown free space: try";
   EXPECT_EQ(snapshot_space_defect(1 << 20, (1 << 20) + kSnapshotSpaceReserveBytes), std::nullopt);

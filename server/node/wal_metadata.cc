@@ -1,0 +1,84 @@
+#include "server/node/wal_metadata.h"
+
+#include "proto/raft_codec.h"
+
+namespace cairn::server::node {
+
+namespace {
+constexpr unsigned char kMetadataV2 = 0xC2;
+
+void put_be(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t get_be(std::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<uint8_t>(in[static_cast<size_t>(i)]);
+  return v;
+}
+}  // namespace
+
+etcdserverpb::Member to_member_pb(const MemberInfo& m) {
+  etcdserverpb::Member pb;
+  pb.set_id(m.id);
+  pb.set_name(m.name);
+  for (const auto& u : m.peer_urls)
+    pb.add_peerurls(u);
+  for (const auto& u : m.client_urls)
+    pb.add_clienturls(u);
+  pb.set_islearner(m.learner);
+  return pb;
+}
+
+MemberInfo from_member_pb(const etcdserverpb::Member& pb) {
+  MemberInfo m;
+  m.id = pb.id();
+  m.name = pb.name();
+  m.peer_urls.assign(pb.peerurls().begin(), pb.peerurls().end());
+  m.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
+  m.learner = pb.islearner();
+  return m;
+}
+
+std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
+                                uint64_t member_id, const std::vector<MemberInfo>& members) {
+  std::string cs = proto::to_pb(conf_state).SerializeAsString();
+  etcdserverpb::MemberListResponse ml;
+  ml.mutable_header()->set_cluster_id(cluster_id);
+  ml.mutable_header()->set_member_id(member_id);
+  for (const auto& m : members)
+    *ml.add_members() = to_member_pb(m);
+  std::string blob;
+  blob.push_back(static_cast<char>(kMetadataV2));
+  put_be(blob, conf_index, 8);
+  put_be(blob, cs.size(), 4);
+  blob += cs;
+  blob += ml.SerializeAsString();
+  return blob;
+}
+
+std::optional<WalMetadata> decode_wal_metadata(std::string_view blob) {
+  WalMetadata out;
+  if (!blob.empty() && static_cast<unsigned char>(blob[0]) == kMetadataV2) {
+    if (blob.size() < 9) return std::nullopt;
+    out.conf_index = get_be(blob.substr(1), 8);
+    blob.remove_prefix(9);
+  }
+  if (blob.size() < 4) return std::nullopt;
+  const uint64_t n = get_be(blob, 4);
+  if (blob.size() - 4 < n) return std::nullopt;
+  raftpb::ConfState cs;
+  if (!cs.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return std::nullopt;
+  etcdserverpb::MemberListResponse ml;
+  if (!ml.ParseFromArray(blob.data() + 4 + n, static_cast<int>(blob.size() - 4 - n))) return std::nullopt;
+  out.conf_state = proto::from_pb(cs);
+  out.cluster_id = ml.header().cluster_id();
+  out.member_id = ml.header().member_id();
+  for (const auto& m : ml.members())
+    out.members.push_back(from_member_pb(m));
+  return out;
+}
+
+}  // namespace cairn::server::node
