@@ -24,11 +24,11 @@
 #include "server/node/entry_decode.h"
 #include "server/node/fatal.h"
 #include "server/node/force_new_cluster.h"
+#include "server/node/membership.h"
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/snapshot_stream.h"
 #include "server/node/url.h"
-#include "server/node/wal_metadata.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_retention.h"
 #include "storage/rocksdb_engine.h"
@@ -1099,40 +1099,7 @@ void Node::apply_conf_entry(const raft::Entry& e) {
     waiters_.finish(cc->id, err_too_many_learners());
     return;
   }
-  auto directory = [&](uint64_t id) -> MemberInfo {
-    for (const auto& m : cfg_.initial_members)
-      if (m.id == id) return m;
-    MemberInfo m;
-    m.id = id;
-    return m;
-  };
-  switch (cc->type) {
-    case raft::ConfChangeType::kAddNode: {
-      auto it = members_.find(cc->node_id);
-      if (it != members_.end()) {
-        it->second.learner = false;
-      } else {
-        MemberInfo m = ctx ? *ctx : directory(cc->node_id);
-        m.id = cc->node_id;
-        m.learner = false;
-        members_[m.id] = m;
-      }
-      break;
-    }
-    case raft::ConfChangeType::kAddLearnerNode: {
-      MemberInfo m = ctx ? *ctx : directory(cc->node_id);
-      m.id = cc->node_id;
-      m.learner = true;
-      if (!members_.count(m.id)) members_[m.id] = m;
-      break;
-    }
-    case raft::ConfChangeType::kRemoveNode:
-      members_.erase(cc->node_id);
-      break;
-    case raft::ConfChangeType::kUpdateNode:
-      if (ctx && members_.count(cc->node_id)) members_[cc->node_id].peer_urls = ctx->peer_urls;
-      break;
-  }
+  apply_member_change(members_, *cc, ctx, cfg_.initial_members);
   conf_state_ = raw_->apply_conf_change(*cc);
   conf_index_ = e.index;
   if (e.term == 1) {
@@ -1218,7 +1185,7 @@ void Node::persist_metadata(const char* what, const raft::Entry& e) {
     fatal_stop(FatalExit::kStorage, "WAL sync of the metadata failed: " + d.error().message(), fields);
 }
 
-// The WAL metadata (wal_metadata.h); from_snapshot: the blob came from the leader (it names the leader).
+// The WAL metadata (membership.h); from_snapshot: the blob came from the leader (it names the leader).
 bool Node::load_metadata(const std::string& full, bool from_snapshot) {
   auto md = decode_wal_metadata(full);
   if (!md) return false;

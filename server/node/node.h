@@ -57,7 +57,7 @@
 #include "server/node/request_waiters.h"
 #include "server/node/size_policy.h"
 #include "server/node/version.h"
-#include "server/node/wal_metadata.h"
+#include "server/node/membership.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_writer.h"
 #include "storage/mvcc_store.h"

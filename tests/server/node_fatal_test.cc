@@ -296,6 +296,37 @@ TEST(WalMetadata, RoundTripsAndReadsTheFirstLayout) {
     EXPECT_FALSE(decode_wal_metadata(std::string_view(blob).substr(0, cut))) << "cut at " << cut;
 }
 
+TEST(MemberTable, ConfChangesChangeItAsEtcdDoes) {
+  const std::vector<MemberInfo> directory{{2, "m2", {"http://b:2380"}, {}, false}};
+  std::map<uint64_t, MemberInfo> members{{1, {1, "m1", {"http://a:2380"}, {}, false}}};
+  auto change = [](raft::ConfChangeType t, uint64_t id) {
+    raft::ConfChange cc;
+    cc.type = t;
+    cc.node_id = id;
+    return cc;
+  };
+  apply_member_change(members, change(raft::ConfChangeType::kAddNode, 2), std::nullopt, directory);
+  EXPECT_EQ(members.at(2).name, "m2") << "a member of --initial-cluster comes from the directory";
+  const MemberInfo four{4, "", {"http://d:2380"}, {}, false};
+  apply_member_change(members, change(raft::ConfChangeType::kAddLearnerNode, 4), four, directory);
+  EXPECT_TRUE(members.at(4).learner);
+  EXPECT_EQ(members.at(4).peer_urls, four.peer_urls);
+  apply_member_change(members, change(raft::ConfChangeType::kAddLearnerNode, 1), std::nullopt, directory);
+  EXPECT_FALSE(members.at(1).learner) << "AddLearner of a voter changes nothing";
+  apply_member_change(members, change(raft::ConfChangeType::kAddNode, 4), std::nullopt, directory);
+  EXPECT_FALSE(members.at(4).learner) << "promoted";
+  EXPECT_EQ(members.at(4).peer_urls, four.peer_urls) << "and kept";
+  MemberInfo moved = four;
+  moved.peer_urls = {"http://e:2380"};
+  apply_member_change(members, change(raft::ConfChangeType::kUpdateNode, 4), moved, directory);
+  EXPECT_EQ(members.at(4).peer_urls, moved.peer_urls);
+  apply_member_change(members, change(raft::ConfChangeType::kRemoveNode, 2), std::nullopt, directory);
+  EXPECT_FALSE(members.count(2));
+  apply_member_change(members, change(raft::ConfChangeType::kAddNode, 9), std::nullopt, directory);
+  EXPECT_EQ(members.at(9).id, 9u) << "unknown to the directory: only its id";
+  EXPECT_TRUE(members.at(9).name.empty());
+}
+
 TEST(SnapshotSpaceDefect, RefusesASnapshotTheDiskCannotHold) {
   EXPECT_EQ(snapshot_space_defect(1 << 20, std::nullopt), std::nullopt) << "unknown free space: try";
   EXPECT_EQ(snapshot_space_defect(1 << 20, (1 << 20) + kSnapshotSpaceReserveBytes), std::nullopt);

@@ -1,3 +1,5 @@
+// The member table: MemberInfo, how an applied conf change changes it, and its record in the WAL.
+//
 // The membership record a member keeps in its WAL's metadata (wal/wal.h: one blob, replaced whole and
 // synced with every membership change), and that travels in raft snapshots (snapshot_files.h) and is
 // written by an offline restore (restore.cc) for a new member.
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +34,13 @@ struct MemberInfo {
 
 etcdserverpb::Member to_member_pb(const MemberInfo& m);
 MemberInfo from_member_pb(const etcdserverpb::Member& pb);
+
+// The member table after an applied conf change (raft's configuration changes beside it). `added`: the
+// member the change's context names (nullopt: none; then `directory` has it when it is one of
+// --initial-cluster, else it gets only its id). Add promotes a learner already in the table; AddLearner
+// of a member already there changes nothing; Remove drops it; Update takes the context's peer URLs.
+void apply_member_change(std::map<uint64_t, MemberInfo>& members, const raft::ConfChange& cc,
+                         const std::optional<MemberInfo>& added, const std::vector<MemberInfo>& directory);
 
 struct WalMetadata {
   raft::ConfState conf_state;

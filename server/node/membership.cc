@@ -1,4 +1,4 @@
-#include "server/node/wal_metadata.h"
+#include "server/node/membership.h"
 
 #include "proto/raft_codec.h"
 
@@ -40,6 +40,47 @@ MemberInfo from_member_pb(const etcdserverpb::Member& pb) {
   m.client_urls.assign(pb.clienturls().begin(), pb.clienturls().end());
   m.learner = pb.islearner();
   return m;
+}
+
+void apply_member_change(std::map<uint64_t, MemberInfo>& members, const raft::ConfChange& cc,
+                         const std::optional<MemberInfo>& added, const std::vector<MemberInfo>& directory) {
+  auto named = [&]() -> MemberInfo {
+    MemberInfo m;
+    if (added) {
+      m = *added;
+    } else {
+      for (const auto& d : directory)
+        if (d.id == cc.node_id) m = d;
+    }
+    m.id = cc.node_id;
+    return m;
+  };
+  switch (cc.type) {
+    case raft::ConfChangeType::kAddNode: {
+      auto it = members.find(cc.node_id);
+      if (it != members.end()) {
+        it->second.learner = false;
+      } else {
+        MemberInfo m = named();
+        m.learner = false;
+        members[m.id] = m;
+      }
+      break;
+    }
+    case raft::ConfChangeType::kAddLearnerNode:
+      if (!members.count(cc.node_id)) {
+        MemberInfo m = named();
+        m.learner = true;
+        members[m.id] = m;
+      }
+      break;
+    case raft::ConfChangeType::kRemoveNode:
+      members.erase(cc.node_id);
+      break;
+    case raft::ConfChangeType::kUpdateNode:
+      if (added && members.count(cc.node_id)) members[cc.node_id].peer_urls = added->peer_urls;
+      break;
+  }
 }
 
 std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf_index, uint64_t cluster_id,
