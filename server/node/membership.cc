@@ -1,5 +1,6 @@
 #include "server/node/membership.h"
 
+#include "base/bytes.h"
 #include "proto/raft_codec.h"
 
 namespace cairn::server::node {
@@ -7,17 +8,6 @@ namespace cairn::server::node {
 namespace {
 constexpr unsigned char kMetadataV2 = 0xC2;
 
-void put_be(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t get_be(std::string_view in, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v = (v << 8) | static_cast<uint8_t>(in[static_cast<size_t>(i)]);
-  return v;
-}
 }  // namespace
 
 etcdserverpb::Member to_member_pb(const MemberInfo& m) {
@@ -93,8 +83,8 @@ std::string encode_wal_metadata(const raft::ConfState& conf_state, uint64_t conf
     *ml.add_members() = to_member_pb(m);
   std::string blob;
   blob.push_back(static_cast<char>(kMetadataV2));
-  put_be(blob, conf_index, 8);
-  put_be(blob, cs.size(), 4);
+  base::append_be(blob, conf_index, 8);
+  base::append_be(blob, cs.size(), 4);
   blob += cs;
   blob += ml.SerializeAsString();
   return blob;
@@ -104,11 +94,11 @@ std::optional<WalMetadata> decode_wal_metadata(std::string_view blob) {
   WalMetadata out;
   if (!blob.empty() && static_cast<unsigned char>(blob[0]) == kMetadataV2) {
     if (blob.size() < 9) return std::nullopt;
-    out.conf_index = get_be(blob.substr(1), 8);
+    out.conf_index = base::get_be(blob, 1, 8);
     blob.remove_prefix(9);
   }
   if (blob.size() < 4) return std::nullopt;
-  const uint64_t n = get_be(blob, 4);
+  const uint64_t n = base::get_be(blob, 0, 4);
   if (blob.size() - 4 < n) return std::nullopt;
   raftpb::ConfState cs;
   if (!cs.ParseFromArray(blob.data() + 4, static_cast<int>(n))) return std::nullopt;
