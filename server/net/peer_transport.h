@@ -162,11 +162,32 @@ struct PeerTransportStats {
   std::atomic<std::uint64_t> connections_evicted{0};       // closed by inbound_pending/per_peer_max
 };
 
-class PeerTransport {
+// What a member needs of the peer network: the node (server/node) holds one of these. PeerTransport is
+// production's; the server simulator's SimNetwork (tests/sim/server_sim.cc) is its deterministic twin,
+// which hands the same callbacks their messages in an order a seed decides.
+class PeerNetwork {
+ public:
+  virtual ~PeerNetwork() = default;
+  // Thread-safe. Adding a known peer with another endpoint replaces it; the same endpoint changes nothing.
+  virtual void add_peer(PeerId id, Endpoint endpoint) = 0;
+  // Thread-safe. This member's peer URL, sent in HELLO (empty: none).
+  virtual void set_self_url(std::string url) = 0;
+  // Thread-safe. The cluster id sent in HELLO and checked on inbound connections (0: unknown, accept any).
+  virtual void set_cluster_id(std::uint64_t id) = 0;
+  // Thread-safe, non-blocking. False when the message was dropped; on_unreachable has then been called.
+  virtual bool send(PeerId to, std::string payload) = 0;
+  // A snapshot, streamed with a whole-payload checksum to the peer's open_large. False (and
+  // on_unreachable) when it cannot be queued.
+  virtual bool send_large(PeerId to, std::unique_ptr<LargeSource> payload) = 0;
+  // Closes every connection; queued messages are dropped. Thread-safe.
+  virtual void shutdown() = 0;
+};
+
+class PeerTransport final : public PeerNetwork {
  public:
   PeerTransport(boost::asio::io_context& ioc, PeerId self, PeerTransportOptions options,
                 PeerTransportCallbacks callbacks);
-  ~PeerTransport();
+  ~PeerTransport() override;
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
@@ -181,23 +202,23 @@ class PeerTransport {
 
   // Thread-safe. Adding a known peer with another endpoint replaces it (the connection is re-dialed);
   // the same endpoint again changes nothing.
-  void add_peer(PeerId id, Endpoint endpoint);
+  void add_peer(PeerId id, Endpoint endpoint) override;
   // Thread-safe. This member's peer URL, sent in HELLO (empty: none; one over 1024 bytes is not sent).
-  void set_self_url(std::string url);
+  void set_self_url(std::string url) override;
   // Thread-safe. The cluster id sent in HELLO and checked on inbound connections (0: unknown, accept any).
-  void set_cluster_id(std::uint64_t id);
+  void set_cluster_id(std::uint64_t id) override;
   void remove_peer(PeerId id);
 
   // Thread-safe, non-blocking. False when the message was dropped (unknown peer, queue full, too large);
   // on_unreachable has then been called.
-  bool send(PeerId to, std::string payload);
+  bool send(PeerId to, std::string payload) override;
   // For snapshots: streamed in chunks with a whole-payload checksum. Thread-safe, non-blocking; false
   // (and on_unreachable) when large_transfers_queued_max transfers already wait for this peer.
-  bool send_large(PeerId to, std::unique_ptr<LargeSource> payload);
+  bool send_large(PeerId to, std::unique_ptr<LargeSource> payload) override;
   bool send_large(PeerId to, std::string payload);  // an in-memory payload
 
   // Closes every connection and the listener; queued messages are dropped. Thread-safe.
-  void shutdown();
+  void shutdown() override;
 
   const PeerTransportStats& stats() const;
 

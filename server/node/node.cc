@@ -36,7 +36,6 @@
 namespace cairn::server::node {
 
 namespace {
-using Clock = std::chrono::steady_clock;
 
 uint64_t be64(const unsigned char* p) {
   uint64_t v = 0;
@@ -102,6 +101,12 @@ Node::Node(NodeConfig cfg, wal::FileSystem& wal_fs) : Node(std::move(cfg)) {
   wal_fs_ = &wal_fs;
 }
 
+Node::Node(NodeConfig cfg, NodeEnv env) : Node(std::move(cfg)) {
+  env_ = std::move(env);
+  if (env_.wal_fs) wal_fs_ = env_.wal_fs;
+  if (env_.clock) clock_ = env_.clock;
+}
+
 Node::~Node() {
   stop();
 }
@@ -153,13 +158,20 @@ Expected<bool, std::string> Node::recover_incoming_store(
   return true;
 }
 
-Expected<bool, std::string> Node::open_store() {
-  store_.reset();
+Expected<std::unique_ptr<storage::KvEngine>, std::string> Node::open_engine() {
+  if (env_.open_engine) return env_.open_engine(db_dir_);
   storage::RocksOptions ro;
   // The first failed write to the store's files stops the member (storage/fail_stop_fs.h explains why).
   ro.on_io_failure = [](const std::string& what) { fatal_stop(FatalExit::kStorage, what); };
   auto engine = storage::RocksEngine::open(db_dir_, std::move(ro));
-  if (!engine) return unexpected("open store " + db_dir_ + ": " + engine.error().message());
+  if (!engine) return unexpected(engine.error().message());
+  return std::unique_ptr<storage::KvEngine>(std::move(*engine));
+}
+
+Expected<bool, std::string> Node::open_store() {
+  store_.reset();
+  auto engine = open_engine();
+  if (!engine) return unexpected("open store " + db_dir_ + ": " + engine.error());
   storage::StoreOptions so;
   so.quota_backend_bytes = cfg_.quota_backend_bytes;
   // The raft WAL is the durable record: the store's writes reach disk lazily and are synced before the
@@ -189,6 +201,9 @@ void Node::load_downgrade() {
 // start() in its steps: WAL and store, membership, raft, the peer transport, the node thread.
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (!auth_error_.empty()) return unexpected(auth_error_);
+  if (env_.driven && cfg_.async_wal_writes)
+    return unexpected(
+        "a driven node (NodeEnv::driven) writes its WAL on the node thread: no async WAL writes");
   wal::RecoveredState st;
   if (auto r = open_wal_and_store(st); !r) return r;
   if (auto r = init_membership(st); !r) return r;
@@ -209,7 +224,9 @@ Expected<bool, std::string> Node::open_wal_and_store(wal::RecoveredState& st) {
   fs::create_directories(wal_dir, ec);
   if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
 
-  auto opened = wal::Wal::open(*wal_fs_, wal_dir);
+  wal::WalOptions wo;
+  wo.segment_size_bytes_max = cfg_.wal_segment_bytes;
+  auto opened = wal::Wal::open(*wal_fs_, wal_dir, wo);
   if (!opened) return unexpected("open WAL " + wal_dir + ": " + opened.error().to_string());
   wal_ = std::move(opened->wal);
   st = std::move(opened->state);
@@ -283,7 +300,7 @@ void Node::start_raft(const wal::RecoveredState& st) {
   rc.election_timeout_ticks = std::max<int>(
       2, static_cast<int>(cfg_.election.count() / std::max<int64_t>(1, cfg_.heartbeat.count())));
   rc.applied = raft_applied_at_start(store_->applied().index, st.hard_state, conf_index_, st.entries);
-  rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  rc.rng_seed = cfg_.member_id ^ static_cast<uint64_t>(now().time_since_epoch().count());
   rc.pre_vote = cfg_.pre_vote;
   rc.uncommitted_bytes_max = cfg_.raft_uncommitted_bytes_max;
   rc.inflight_bytes_max = cfg_.raft_inflight_bytes_max;
@@ -298,7 +315,7 @@ void Node::start_raft(const wal::RecoveredState& st) {
     pending_tick_advance_ = rc.election_timeout_ticks - 2;
   }
   request_seq_ = (cfg_.member_id & 0xffffffff00000000ull) ^
-                 (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) & 0xffffffffull) << 16;
+                 (static_cast<uint64_t>(now().time_since_epoch().count()) & 0xffffffffull) << 16;
 }
 
 // A message from a peer (the transport's strand): raft messages go to the inbox; a snapshot must come as
@@ -327,11 +344,11 @@ namespace {
 // Each kind of refusal (the text after "refused: ") is logged at most once every 10 s with a count of the
 // ones not logged: a removed member redialing, or a flood, must not flood the log. On the strand.
 std::function<void(const std::string&)> refusal_logger() {
-  return [seen = std::map<std::string, std::pair<Clock::time_point, uint64_t>>{}](
+  return [seen = std::map<std::string, std::pair<std::chrono::steady_clock::time_point, uint64_t>>{}](
              const std::string& reason) mutable {
     auto at = reason.find("refused: ");
     std::string kind = at == std::string::npos ? reason : reason.substr(at);
-    auto now = Clock::now();
+    auto now = std::chrono::steady_clock::now();
     if (seen.size() > 256) seen.clear();
     auto [it, fresh] = seen.try_emplace(kind, now, 0);
     if (!fresh && now - it->second.first < std::chrono::seconds(10)) {
@@ -360,13 +377,19 @@ Expected<bool, std::string> Node::start_transport(boost::asio::io_context& net_i
     inbox_unreachable_.push_back(to);
     schedule_drain_locked();
   };
-  transport_ = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, cfg_.peer_transport, cb);
+  if (env_.open_network) {
+    transport_ = env_.open_network(std::move(cb));
+    update_peers();
+    return true;
+  }
+  auto transport = std::make_unique<net::PeerTransport>(net_ioc, cfg_.member_id, cfg_.peer_transport, cb);
   if (!cfg_.listen_peer_unix.empty()) {
-    if (auto e = transport_->listen_unix(cfg_.listen_peer_unix))
+    if (auto e = transport->listen_unix(cfg_.listen_peer_unix))
       return unexpected("listen on peer socket " + cfg_.listen_peer_unix + ": " + e.message());
-  } else if (auto e = transport_->listen(cfg_.listen_peer_host, cfg_.listen_peer_port)) {
+  } else if (auto e = transport->listen(cfg_.listen_peer_host, cfg_.listen_peer_port)) {
     return unexpected("listen on peer port " + std::to_string(cfg_.listen_peer_port) + ": " + e.message());
   }
+  transport_ = std::move(transport);
   update_peers();
   return true;
 }
@@ -374,11 +397,13 @@ Expected<bool, std::string> Node::start_transport(boost::asio::io_context& net_i
 // The tick, the background workers (compaction sweeper, hashes, defragment, the WAL writer with
 // --wal-write-mode=async) and the node thread, whose first task handles what start() left ready.
 void Node::start_node_thread() {
-  tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
-  tick_timer_->expires_after(cfg_.heartbeat);
-  tick_timer_->async_wait([this](boost::system::error_code e) {
-    if (!e) on_tick();
-  });
+  if (!env_.driven) {
+    tick_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_);
+    tick_timer_->expires_after(cfg_.heartbeat);
+    tick_timer_->async_wait([this](boost::system::error_code e) {
+      if (!e) tick_and_rearm();
+    });
+  }
   sweeper_ = std::make_unique<CompactionSweeper>(
       ioc_, CompactionSweeper::Options{cfg_.compaction_batch_limit, cfg_.compaction_sleep_interval},
       [this] { return store_.get(); }, [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
@@ -392,11 +417,12 @@ void Node::start_node_thread() {
         },
         [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
   }
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "cairn-node");  // 15 bytes at most (top -H, /proc/*/task/*/comm)
-    auto guard = boost::asio::make_work_guard(ioc_);
-    ioc_.run();
-  });
+  if (!env_.driven)
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "cairn-node");  // 15 bytes at most (top -H, /proc/*/task/*/comm)
+      auto guard = boost::asio::make_work_guard(ioc_);
+      ioc_.run();
+    });
   boost::asio::post(ioc_, [this] {
     sweeper_->poke();  // what a compaction left before a restart
     process_ready();
@@ -432,7 +458,7 @@ void Node::stop() {
     if (inbox_closed_) return;
     inbox_closed_ = true;
   }
-  if (thread_.joinable()) {
+  if (thread_.joinable() || (env_.driven && raw_)) {
     boost::asio::post(ioc_, [this] {
       stopped_ = true;
       for (auto& o : observers_)
@@ -449,7 +475,12 @@ void Node::stop() {
       }
       ioc_.stop();
     });
-    thread_.join();
+    if (env_.driven) {
+      ioc_.restart();
+      ioc_.run();  // ends at ioc_.stop() above, after what was queued before it
+    } else {
+      thread_.join();
+    }
   }
   if (snap_thread_.joinable()) snap_thread_.join();
   if (transport_) transport_->shutdown();
@@ -507,7 +538,7 @@ void Node::linearize(ErrorDone done) {
           (*shared)(err_no_leader());
           return;
         }
-        if (!reads_.add(*shared, Clock::now() + request_timeout_)) (*shared)(err_too_many_requests());
+        if (!reads_.add(*shared, now() + request_timeout_)) (*shared)(err_too_many_requests());
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -549,7 +580,7 @@ void Node::conf_change(raft::ConfChange cc, ErrorDone done) {
           }
           return;
         }
-        waiters_.add(cc.id, {nullptr, std::move(*shared), Clock::now() + request_timeout_});
+        waiters_.add(cc.id, {nullptr, std::move(*shared), now() + request_timeout_});
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -567,7 +598,7 @@ MembershipView Node::membership_view() const {
   if (lead_ == cfg_.member_id) {
     const auto window =
         std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(5), 2 * cfg_.election);
-    const auto now = Clock::now();
+    const auto now = this->now();
     v.active.emplace();
     v.active->insert(cfg_.member_id);
     for (const auto& [id, at] : last_heard_)
@@ -593,7 +624,7 @@ void Node::move_leader(uint64_t target, ErrorDone done) {
           return;
         }
         raw_->transfer_leader(target);
-        waiters_.add_transfer(target, std::move(*shared), Clock::now() + request_timeout_);
+        waiters_.add_transfer(target, std::move(*shared), now() + request_timeout_);
       })) {
     (*shared)(err_too_many_requests());
   }
@@ -601,7 +632,7 @@ void Node::move_leader(uint64_t target, ErrorDone done) {
 
 // A heartbeat response closes the round trip of the last heartbeat sent to that follower (a response
 // to an older one is counted against the newer send: an underestimate, never an invented delay).
-void Node::observe_round_trip(uint64_t peer, Clock::time_point now) {
+void Node::observe_round_trip(uint64_t peer, base::TimePoint now) {
   auto it = heartbeat_sent_.find(peer);
   if (it == heartbeat_sent_.end()) return;
   if (auto* p = stats_.peers.of(peer))
@@ -631,7 +662,7 @@ void Node::drain() {
       raw_->tick();
     pending_tick_advance_ = 0;
   }
-  const auto now = Clock::now();
+  const auto now = this->now();
   for (auto& m : msgs) {
     last_heard_[m.from] = now;
     if (m.type == raft::MessageType::kHeartbeatResp) observe_round_trip(m.from, now);
@@ -704,7 +735,7 @@ void Node::on_proposed(uint64_t id, ApplyDone done, const Expected<bool, raft::E
                                                                         : err_no_leader()));
     return;
   }
-  waiters_.add(id, {std::move(done), nullptr, Clock::now() + request_timeout_});
+  waiters_.add(id, {std::move(done), nullptr, now() + request_timeout_});
   stats_.proposals_pending = waiters_.size();
 }
 
@@ -716,7 +747,7 @@ void Node::on_step_refused(uint64_t from, raft::MessageType type, raft::Error er
   if (err != raft::Error::kMalformedMessage) return;
   stats_.peer_messages_refused++;
   ++refused_since_log_;
-  const auto now = Clock::now();
+  const auto now = this->now();
   if (now - last_refused_log_ < std::chrono::seconds(10)) return;
   last_refused_log_ = now;
   log::warn("refused a malformed raft message from a peer",
@@ -755,14 +786,40 @@ void Node::on_tick() {
   start_read_round();
   process_ready();
   stats_.db_size_bytes = store_->db_size_bytes();
+}
+
+void Node::tick_and_rearm() {
+  on_tick();
+  if (stopped_) return;
   tick_timer_->expires_after(cfg_.heartbeat);
   tick_timer_->async_wait([this](boost::system::error_code e) {
-    if (!e) on_tick();
+    if (!e) tick_and_rearm();
   });
 }
 
+size_t Node::poll() {
+  CAIRN_ASSERT(env_.driven);
+  ioc_.restart();
+  return ioc_.poll();
+}
+
+void Node::tick() {
+  CAIRN_ASSERT(env_.driven);
+  on_tick();
+}
+
+void Node::abandon() {
+  CAIRN_ASSERT(env_.driven);
+  {
+    std::lock_guard lk(inbox_mu_);
+    inbox_closed_ = true;
+  }
+  stopped_ = true;  // stop() is a no-op now (the inbox is closed); ~Node destroys the waiters unanswered
+  if (transport_) transport_->shutdown();
+}
+
 void Node::expire_requests() {
-  auto now = Clock::now();
+  auto now = this->now();
   stats_.proposals_failed += waiters_.expire(now);
   stats_.proposals_pending = waiters_.size();
   reads_.expire(now);
@@ -776,7 +833,7 @@ void Node::maybe_publish() {
     published_ = true;
     return;
   }
-  auto now = Clock::now();
+  auto now = this->now();
   if (now - last_publish_attempt_ < std::chrono::seconds(2)) return;
   last_publish_attempt_ = now;
   MemberInfo me = it->second;
@@ -796,7 +853,7 @@ void Node::send(std::vector<raft::Message>& msgs) {
       send_snapshot(std::move(m));
       continue;
     }
-    if (m.type == raft::MessageType::kHeartbeat) heartbeat_sent_[m.to] = Clock::now();
+    if (m.type == raft::MessageType::kHeartbeat) heartbeat_sent_[m.to] = now();
     std::string bytes = proto::encode(m);
     if (auto* peer = stats_.peers.of(m.to))
       peer->sent_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
@@ -849,10 +906,10 @@ void Node::handle_ready_sync(raft::Ready& rd) {
       auto s = wal_->append(rd.entries, rd.hard_state ? &*rd.hard_state : nullptr);
       if (!s.is_ok()) fatal_stop(FatalExit::kStorage, std::string("WAL append failed: ") + s.message());
       if (rd.must_sync || !rd.snapshot.empty()) {
-        auto t0 = Clock::now();
+        auto t0 = std::chrono::steady_clock::now();
         auto d = wal_->sync();
         if (!d) fatal_stop(FatalExit::kStorage, std::string("WAL sync failed: ") + d.error().message());
-        observe_wal_sync(Clock::now() - t0);
+        observe_wal_sync(std::chrono::steady_clock::now() - t0);
       }
     }
     if (!rd.snapshot.empty()) finish_snapshot_install(std::move(rd.snapshot));
@@ -969,12 +1026,12 @@ void Node::apply_entry(const raft::Entry& e) {
     refused =
         auth_->on_apply(*p, req ? &*req : nullptr, *store_, e.index <= start_commit_index_, auth_writes);
   if (refused) req.reset();
-  const auto apply_started = Clock::now();
+  const auto apply_started = std::chrono::steady_clock::now();
   std::optional<DowngradeInfo> downgrade = decoded->downgrade;
   if (downgrade) stage_downgrade(*downgrade, auth_writes);
   auto r = store_->apply(e.index, e.term, req ? *req : storage::ApplyRequest{storage::NoopRequest{}},
                          auth_writes.empty() ? nullptr : &auth_writes, p ? p->origin : 0);
-  const auto apply_took = Clock::now() - apply_started;
+  const auto apply_took = std::chrono::steady_clock::now() - apply_started;
   warn_slow_apply(e.index, apply_took);
   stats_.backend_commit_seconds.observe(std::chrono::duration<double>(apply_took).count());
   if (r) stats_.mvcc.add(count_mvcc_ops(*r), std::holds_alternative<storage::TxnResponse>(*r));
@@ -1005,7 +1062,7 @@ void Node::apply_entry(const raft::Entry& e) {
 void Node::warn_slow_apply(uint64_t index, std::chrono::nanoseconds took) {
   if (took <= cfg_.warning_apply_duration) return;
   ++slow_applies_;
-  auto now = Clock::now();
+  auto now = this->now();
   if (now - last_slow_apply_log_ < std::chrono::seconds(1)) return;
   last_slow_apply_log_ = now;
   std::fprintf(stderr,

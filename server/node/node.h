@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/expected.h"
 #include "proto/etcd/rpc.pb.h"
 #include "raft/log_storage.h"
@@ -155,6 +156,9 @@ struct NodeConfig {
   size_t max_txn_ops = 128;
   // --experimental-warning-apply-duration: an entry whose apply takes longer is logged.
   std::chrono::nanoseconds warning_apply_duration{std::chrono::milliseconds(100)};
+  // The size WAL segments roll over at and are preallocated to (wal::WalOptions; etcd's 64 MiB). The
+  // server simulator uses small ones: its file system holds every byte in memory.
+  uint64_t wal_segment_bytes = 64ull << 20;
   // --max-wals: WAL segments kept (0: all); older ones go once a snapshot covers them (wal_retention.h).
   size_t max_wals = 5;
   // --force-new-cluster: restart as a one-member cluster from this data (force_new_cluster.h).
@@ -267,11 +271,33 @@ struct NodeObserver {
   std::function<void()> on_stop;
 };
 
+// The node's effects on the world outside its memory, each replaceable by a twin. The defaults are
+// production's; tests inject failures through them, and the server simulator (tests/sim/server_sim.h)
+// replaces every one, so that the code it runs is the code that serves.
+struct NodeEnv {
+  // The WAL's files (nullptr: the POSIX file system). Must outlive the node.
+  wal::FileSystem* wal_fs = nullptr;
+  // The time every decision reads: request deadlines, publish retries, raft's seed (nullptr: steady).
+  // Must outlive the node.
+  const base::Clock* clock = nullptr;
+  // The store's engine at db_dir (empty: RocksDB, with fail-stop on a failed write).
+  std::function<Expected<std::unique_ptr<storage::KvEngine>, std::string>(const std::string& db_dir)>
+      open_engine;
+  // The peer network, given the node's callbacks (empty: net::PeerTransport on start()'s io_context,
+  // listening on the peer port).
+  std::function<std::unique_ptr<net::PeerNetwork>(net::PeerTransportCallbacks)> open_network;
+  // No node thread and no tick timer: the owner is the node thread, and calls poll() and tick(). The
+  // WAL is then written on it too (start() refuses --wal-write-mode=async), and nothing else but an
+  // outgoing snapshot's packing (snap_thread_) and Defragment leave it.
+  bool driven = false;
+};
+
 class Node {
  public:
   explicit Node(NodeConfig cfg);
   // With the file system the WAL runs on (tests inject failures through it; it must outlive the node).
   Node(NodeConfig cfg, wal::FileSystem& wal_fs);
+  Node(NodeConfig cfg, NodeEnv env);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -281,6 +307,16 @@ class Node {
   Expected<bool, std::string> start(boost::asio::io_context& net_ioc);
   // Stops the node thread and the transport; pending requests get "server stopped".
   void stop();
+
+  // ---- NodeEnv::driven only (the owner's thread is the node thread) ----
+  // Runs what is queued for the node thread (drains, tasks, completions) until nothing is; the count run.
+  size_t poll();
+  // One heartbeat interval's work: raft's tick, the observers' on_tick, deadlines, reads (the tick timer's
+  // job when not driven).
+  void tick();
+  // A crash: the node stops where it is. Nothing more is written, nothing is closed or synced, no pending
+  // request is answered (their callbacks are destroyed unrun). The node is unusable afterwards.
+  void abandon();
 
   // ---- thread-safe entry points (callbacks run on the node thread) ----
   // Proposes a store request (or a publish); done gets the store's response once applied here.
@@ -387,6 +423,7 @@ class Node {
   [[nodiscard]] wal::Status save_metadata();
   // save_metadata() and a WAL sync, for membership applied from entry e; a failure stops the member.
   void persist_metadata(const char* what, const raft::Entry& e);
+  Expected<std::unique_ptr<storage::KvEngine>, std::string> open_engine();
   Expected<bool, std::string> open_store();
   // start()'s steps, in order.
   Expected<bool, std::string> open_wal_and_store(wal::RecoveredState& st);
@@ -419,7 +456,13 @@ class Node {
   void serve_reads();
   void fail_all(const EtcdError& err);
 
+  base::TimePoint now() const { return clock_->now(); }
+  void tick_and_rearm();
+
   NodeConfig cfg_;
+  NodeEnv env_;
+  base::SteadyClock steady_clock_;
+  const base::Clock* clock_ = &steady_clock_;
   std::vector<NodeObserver> observers_;
   std::unique_ptr<auth::Auth> auth_;
   std::string auth_error_;  // a bad --auth-token: start() refuses with it
@@ -445,7 +488,7 @@ class Node {
   raft::MemoryStorage mem_;
   std::unique_ptr<raft::RawNode> raw_;
   std::unique_ptr<storage::MvccStore> store_;
-  std::unique_ptr<net::PeerTransport> transport_;
+  std::unique_ptr<net::PeerNetwork> transport_;
   std::string member_dir_;
   std::string db_dir_;
   // One outgoing store snapshot at a time: packed and queued on snap_thread_ (node thread starts it,

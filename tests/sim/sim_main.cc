@@ -1,4 +1,5 @@
-// cairn_sim: runs the deterministic Raft cluster simulator over a range of seeds.
+// cairn_sim: runs the deterministic Raft cluster simulator over a range of seeds (with --server, the
+// whole-server simulator instead: server_sim_main.cc).
 //   cairn_sim --seeds N [--first-seed S] [--steps M] [--nodes 3|5] [--verbose]
 //   cairn_sim --seed S --verbose          replays one seed with a full trace
 // Prints one line per failing seed with the command that replays it, then a summary line
@@ -10,6 +11,10 @@
 #include <string>
 
 #include "tests/sim/simulation.h"
+
+namespace cairn::sim {
+int server_sim_main(int argc, char** argv);  // server_sim_main.cc: cairn_sim --server
+}
 
 namespace {
 
@@ -40,6 +45,8 @@ std::string mode_flag(const char* flag, Mode m) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a trace must survive an abort
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--server") return cairn::sim::server_sim_main(argc, argv);
   uint64_t first = 1, count = 100;
   cairn::sim::SimOptions opts;
   for (int i = 1; i < argc; ++i) {
