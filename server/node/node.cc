@@ -28,6 +28,7 @@
 #include "server/node/reconfig_check.h"
 #include "server/node/snapshot_files.h"
 #include "server/node/snapshot_stream.h"
+#include "server/node/store_install.h"
 #include "server/node/url.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_retention.h"
@@ -120,44 +121,6 @@ bool Node::is_learner() const {
   return it != members_.end() && it->second.learner;
 }
 
-// A store snapshot received from the leader is installed in three durable steps (install_snapshot):
-//   1. unpacked into member/db.incoming, then member/db.incoming.index names its raft index (fsynced);
-//   2. the WAL records the snapshot marker (and the membership it carries) and syncs;
-//   3. member/db is renamed to db.old, db.incoming to db, and db.old is deleted.
-// A crash before 2 leaves an incoming store the WAL never adopted: it is deleted here and the leader sends
-// a new snapshot. A crash after 2 leaves the WAL pointing at the incoming store: the swap is finished here.
-Expected<bool, std::string> Node::recover_incoming_store(
-    const std::optional<raft::SnapshotMetadata>& wal_snap) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string incoming = member_dir_ + "/db.incoming";
-  std::string index_file = member_dir_ + "/db.incoming.index";
-  std::string old = member_dir_ + "/db.old";
-  if (fs::exists(incoming)) {
-    uint64_t idx = 0;
-    if (FILE* f = std::fopen(index_file.c_str(), "r")) {
-      unsigned long long v = 0;
-      if (std::fscanf(f, "%llu", &v) == 1) idx = v;
-      std::fclose(f);
-    }
-    if (idx != 0 && wal_snap && wal_snap->index == idx) {
-      if (fs::exists(db_dir_)) {
-        fs::remove_all(old, ec);
-        fs::rename(db_dir_, old, ec);
-        if (ec) return unexpected("finish snapshot install: rename " + db_dir_ + ": " + ec.message());
-      }
-      fs::rename(incoming, db_dir_, ec);
-      if (ec) return unexpected("finish snapshot install: rename " + incoming + ": " + ec.message());
-      log_line("finished installing the store snapshot at index %s", std::to_string(idx));
-    } else {
-      fs::remove_all(incoming, ec);
-    }
-  }
-  fs::remove(index_file, ec);
-  fs::remove_all(old, ec);
-  return true;
-}
-
 Expected<std::unique_ptr<storage::KvEngine>, std::string> Node::open_engine() {
   if (env_.open_engine) return env_.open_engine(db_dir_);
   storage::RocksOptions ro;
@@ -220,7 +183,8 @@ Expected<bool, std::string> Node::open_wal_and_store(wal::RecoveredState& st) {
   std::error_code ec;
   member_dir_ = cfg_.data_dir + "/member";
   std::string wal_dir = cfg_.wal_dir.empty() ? member_dir_ + "/wal" : cfg_.wal_dir;
-  db_dir_ = member_dir_ + "/db";
+  store_dir_ = std::make_unique<StoreDir>(member_dir_);
+  db_dir_ = store_dir_->db_dir();
   fs::create_directories(wal_dir, ec);
   if (ec) return unexpected("cannot create " + wal_dir + ": " + ec.message());
 
@@ -232,8 +196,7 @@ Expected<bool, std::string> Node::open_wal_and_store(wal::RecoveredState& st) {
   st = std::move(opened->state);
   if (auto notice = lost_tail_notices_.at_start(st)) log_line("%s", *notice);
 
-  remove_snapshot_transfers_left();
-  if (auto r = recover_incoming_store(st.snapshot); !r) return unexpected(r.error());
+  if (auto r = store_dir_->recover(st.snapshot); !r) return unexpected(r.error());
   fs::create_directories(db_dir_, ec);
   if (ec) return unexpected("cannot create " + db_dir_ + ": " + ec.message());
   if (auto r = open_store(); !r) return unexpected(r.error());
@@ -1256,13 +1219,6 @@ bool Node::load_metadata(const std::string& full, bool from_snapshot) {
   return true;
 }
 
-bool is_snapshot_transfer_dir(std::string_view name) {
-  if (!name.starts_with(kSnapshotTransferDirPrefix)) return false;
-  name.remove_prefix(kSnapshotTransferDirPrefix.size());
-  return !name.empty() && name.size() <= 20 &&
-         std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::optional<uint64_t> free_bytes(const std::string& dir) {
   struct statvfs v {};
   if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
@@ -1348,7 +1304,7 @@ void Node::send_snapshot(raft::Message m) {
     fail();
     return;
   }
-  std::string tmp = member_dir_ + "/snap.out." + std::to_string(++snap_seq_);
+  std::string tmp = store_dir_->checkpoint_dir(++snap_seq_);
   std::error_code ec;
   std::filesystem::remove_all(tmp, ec);
   if (auto r = store_->snapshot(tmp); !r) {
@@ -1464,22 +1420,9 @@ void Node::reap_received_snapshot() {
   snap_recv_busy_ = false;
 }
 
-// At start: transfers a crash interrupted (a leader's checkpoint, a follower's partial store).
-void Node::remove_snapshot_transfers_left() {
-  std::error_code ec;
-  std::vector<std::filesystem::path> left;
-  for (const auto& e : std::filesystem::directory_iterator(member_dir_, ec)) {
-    const std::string name = e.path().filename().string();
-    if (is_snapshot_transfer_dir(name) || name.starts_with("snap.out.")) left.push_back(e.path());
-  }
-  for (const auto& p : left)
-    std::filesystem::remove_all(p, ec);
-}
-
-// Step 1 of installing a received store snapshot (see recover_incoming_store): unpack it next to the
-// current store and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
+// Step 1 of installing a received store snapshot (store_install.h): stage it next to the current store
+// and buffer the WAL marker and membership; the caller's WAL sync makes both durable.
 void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
-  namespace fs = std::filesystem;
   // The transfer's checksums, the PackedDirWriter and on_snapshot_received() refused every malformed
   // snapshot, and open_snapshot_transfer() every one the disk had no room for, before raft accepted this
   // one. What stops the member below is a local failure (the disk filling up since, an I/O error),
@@ -1489,26 +1432,8 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
   std::string_view meta, received;
   if (!decode_snapshot_data(snap.data, &meta, &received) || !is_snapshot_transfer_dir(received))
     fatal_stop(FatalExit::kStorage, "a snapshot from the leader does not decode", at);
-  std::string incoming = member_dir_ + "/db.incoming";
-  std::string index_file = member_dir_ + "/db.incoming.index";
-  std::string from_dir = member_dir_ + "/" + std::string(received);
-  std::error_code ec;
-  fs::remove_all(incoming, ec);
-  if (auto r = sync_dir(from_dir); !r)
-    fatal_stop(FatalExit::kStorage, "cannot write the snapshot from the leader: " + r.error(), at);
-  fs::rename(from_dir, incoming, ec);
-  if (ec) fatal_stop(FatalExit::kStorage, "cannot rename " + from_dir + ": " + ec.message(), at);
-  FILE* f = std::fopen(index_file.c_str(), "w");
-  if (!f) fatal_stop(FatalExit::kStorage, "cannot create " + index_file + ": " + std::strerror(errno), at);
-  std::fprintf(f, "%llu\n", static_cast<unsigned long long>(snap.metadata.index));
-  const bool written = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  std::fclose(f);
-  if (!written) fatal_stop(FatalExit::kStorage, "cannot write " + index_file, at);
-  int fd = ::open(member_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0)
-    fatal_stop(FatalExit::kStorage, "cannot sync the directory " + member_dir_ + ": " + std::strerror(errno),
-               at);
-  ::close(fd);
+  if (auto r = store_dir_->stage(received, snap.metadata.index); !r)
+    fatal_stop(FatalExit::kStorage, r.error(), at);
   if (!load_metadata(std::string(meta), /*from_snapshot=*/true))
     fatal_stop(FatalExit::kStorage, "the membership of a snapshot from the leader does not decode", at);
   conf_state_ = snap.metadata.conf_state;
@@ -1520,9 +1445,8 @@ void Node::prepare_snapshot_install(const raft::Snapshot& snap) {
     fatal_stop(FatalExit::kStorage, "WAL metadata write failed: " + s.message(), at);
 }
 
-// Step 3: swap the store directories, reopen, and let the log and the observers catch up.
+// Step 3 (store_install.h): swap the store directories, reopen, and let the log and the observers catch up.
 void Node::finish_snapshot_install(raft::Snapshot snap) {
-  namespace fs = std::filesystem;
   // Hashes in progress read the store being replaced; their clients retry against the new one.
   hashes_->cancel_all(
       EtcdError{net::StatusCode::kUnavailable, "etcdserver: store replaced by a snapshot; retry"});
@@ -1530,7 +1454,7 @@ void Node::finish_snapshot_install(raft::Snapshot snap) {
   store_.reset();
   const std::initializer_list<log::Field> at{{"index", std::to_string(snap.metadata.index)},
                                              {"term", std::to_string(snap.metadata.term)}};
-  if (auto r = recover_incoming_store(snap.metadata); !r) fatal_stop(FatalExit::kStorage, r.error(), at);
+  if (auto r = store_dir_->finish(snap.metadata.index); !r) fatal_stop(FatalExit::kStorage, r.error(), at);
   if (auto r = open_store(); !r) fatal_stop(FatalExit::kStorage, r.error(), at);
   snap.data.clear();
   mem_.apply_snapshot(snap);

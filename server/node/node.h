@@ -58,6 +58,7 @@
 #include "server/node/request_codec.h"
 #include "server/node/request_waiters.h"
 #include "server/node/size_policy.h"
+#include "server/node/store_install.h"
 #include "server/node/version.h"
 #include "server/node/wal_recovery.h"
 #include "server/node/wal_writer.h"
@@ -175,11 +176,6 @@ struct NodeConfig {
     return o;
   }();
 };
-
-// A received snapshot transfer's store is written to member/snap.in.N (snapshot_stream.h); raft's
-// Snapshot::data on the receiving member is then encode_snapshot_data(membership, "snap.in.N").
-inline constexpr std::string_view kSnapshotTransferDirPrefix = "snap.in.";
-bool is_snapshot_transfer_dir(std::string_view name);
 
 // Free bytes a snapshot needs beyond its own size when it arrives (its store is unpacked next to the
 // current one): what the WAL and the store may still write meanwhile.
@@ -433,7 +429,6 @@ class Node {
   void start_node_thread();
   void on_peer_message(uint64_t from, std::string payload);
   Expected<bool, std::string> force_new_cluster_on_start(wal::RecoveredState& st);
-  Expected<bool, std::string> recover_incoming_store(const std::optional<raft::SnapshotMetadata>& wal_snap);
   bool snapshot_due(uint64_t applied) const;
   void maybe_snapshot();
   void send_snapshot(raft::Message m);
@@ -442,7 +437,6 @@ class Node {
                             const std::string& dir);
   void note_received_snapshot(const raft::Snapshot& snap);
   void reap_received_snapshot();
-  void remove_snapshot_transfers_left();
   void prepare_snapshot_install(const raft::Snapshot& snap);
   void finish_snapshot_install(raft::Snapshot snap);
   // from_snapshot: the blob came from the leader (its header names the leader, not this member).
@@ -490,6 +484,7 @@ class Node {
   std::unique_ptr<storage::MvccStore> store_;
   std::unique_ptr<net::PeerNetwork> transport_;
   std::string member_dir_;
+  std::unique_ptr<StoreDir> store_dir_;  // the store's directory and the install protocol's files
   std::string db_dir_;
   // One outgoing store snapshot at a time: packed and queued on snap_thread_ (node thread starts it,
   // stop() joins it).

@@ -12,8 +12,8 @@
 //   u32 metadata length | metadata (Node's WAL metadata blob: conf state + members) | packed directory
 //
 // Unpacking writes every file, fsyncs each one and then the directory, so a directory that
-// unpack_dir() returned success for is durable. Crash behaviour of installing it: node.cc
-// (install_snapshot) and docs/architecture.md.
+// unpack_dir() returned success for is durable. Crash behaviour of installing it:
+// store_install.h and docs/architecture.md.
 #pragma once
 
 #include <string>
