@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "proto/etcd/rpc.pb.h"
+#include "raft/rng.h"
 #include "server/log/log.h"
 #include "server/node/node.h"
 #include "server/watch/watch_hub.h"
@@ -31,22 +32,17 @@ using tests::fault::Op;
 using tests::fault::OpKind;
 using tests::fault::Outcome;
 
-// splitmix64: one stream per run, the same on every platform.
+// The run's one stream of choices: raft's SplitMix64 (the same on every platform) with helpers.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : s_(seed * 0x9e3779b97f4a7c15ull + 1) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  uint64_t below(uint64_t n) { return next() % n; }
+  explicit Rng(uint64_t seed) : r_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  uint64_t next() { return r_.next(); }
+  uint64_t below(uint64_t n) { return r_.uniform(n); }
   int64_t between(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(below(hi - lo + 1)); }
   bool chance(double p) { return static_cast<double>(next() >> 11) / 9007199254740992.0 < p; }
 
  private:
-  uint64_t s_;
+  raft::Rng r_;
 };
 
 uint64_t fold(uint64_t h, uint64_t v) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "tests/sim/cli.h"
 #include "tests/sim/server_sim.h"
 
 namespace cairn::sim {
@@ -18,21 +19,8 @@ int server_sim_main(int argc, char** argv) {
   ServerSimOptions o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> uint64_t {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", a.c_str());
-        std::exit(2);
-      }
-      return std::strtoull(argv[++i], nullptr, 10);
-    };
-    if (a == "--server") {
-    } else if (a == "--seeds") {
-      count = next();
-    } else if (a == "--first-seed") {
-      first = next();
-    } else if (a == "--seed") {
-      first = next();
-      count = 1;
+    auto next = [&] { return cairn::sim::cli_number(argc, argv, i); };
+    if (a == "--server" || cli_seed_range(argc, argv, i, first, count)) {
     } else if (a == "--members" || a == "--nodes") {
       o.members = static_cast<int>(next());
     } else if (a == "--clients") {

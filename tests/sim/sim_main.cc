@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "tests/sim/cli.h"
 #include "tests/sim/simulation.h"
 
 namespace cairn::sim {
@@ -51,20 +52,8 @@ int main(int argc, char** argv) {
   cairn::sim::SimOptions opts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> uint64_t {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", a.c_str());
-        std::exit(2);
-      }
-      return std::strtoull(argv[++i], nullptr, 10);
-    };
-    if (a == "--seeds") {
-      count = next();
-    } else if (a == "--first-seed") {
-      first = next();
-    } else if (a == "--seed") {
-      first = next();
-      count = 1;
+    auto next = [&] { return cairn::sim::cli_number(argc, argv, i); };
+    if (cairn::sim::cli_seed_range(argc, argv, i, first, count)) {
     } else if (a == "--steps") {
       opts.safety_steps = static_cast<int>(next());
     } else if (a == "--nodes") {
