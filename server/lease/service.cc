@@ -109,7 +109,8 @@ awaitable<T> on_node(Node* n, Fn fn, T fallback) {
 
 class LeaseService : public std::enable_shared_from_this<LeaseService> {
  public:
-  explicit LeaseService(Node& node) : node_(node), lessor_(clock_, lessor_config(node)) {}
+  // The lessor reads the node's clock (NodeEnv::clock): the steady clock, or the simulator's.
+  explicit LeaseService(Node& node) : node_(node), lessor_(node.clock(), lessor_config(node)) {}
   // A client server whose loopback TLS context dials an https:// leader (forwarded keep-alives).
   void set_tls_source(net::Server* s) { tls_source_ = s; }
 
@@ -164,7 +165,6 @@ class LeaseService : public std::enable_shared_from_this<LeaseService> {
 
   Node& node_;
   net::Server* tls_source_ = nullptr;
-  SteadyClock clock_;
   Lessor lessor_;  // node thread only
   std::atomic<uint64_t> id_seq_{0};
 };

@@ -164,9 +164,6 @@ void Node::load_downgrade() {
 // start() in its steps: WAL and store, membership, raft, the peer transport, the node thread.
 Expected<bool, std::string> Node::start(boost::asio::io_context& net_ioc) {
   if (!auth_error_.empty()) return unexpected(auth_error_);
-  if (env_.driven && cfg_.async_wal_writes)
-    return unexpected(
-        "a driven node (NodeEnv::driven) writes its WAL on the node thread: no async WAL writes");
   wal::RecoveredState st;
   if (auto r = open_wal_and_store(st); !r) return r;
   if (auto r = init_membership(st); !r) return r;
@@ -378,7 +375,7 @@ void Node::start_node_thread() {
         [this](WalWriter::Done done) {
           boost::asio::post(ioc_, [this, done = std::move(done)] { on_writes_durable(done); });
         },
-        [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); });
+        [](const std::string& why) { fatal_stop(FatalExit::kStorage, why); }, /*threaded=*/!env_.driven);
   }
   if (!env_.driven)
     thread_ = std::thread([this] {
@@ -778,7 +775,18 @@ void Node::abandon() {
     inbox_closed_ = true;
   }
   stopped_ = true;  // stop() is a no-op now (the inbox is closed); ~Node destroys the waiters unanswered
+  if (wal_writer_) wal_writer_->abandon();  // its queue is lost with the power
   if (transport_) transport_->shutdown();
+}
+
+size_t Node::write_wal() {
+  CAIRN_ASSERT(env_.driven);
+  return wal_writer_ ? wal_writer_->write_queued() : 0;
+}
+
+bool Node::wal_writes_queued() {
+  CAIRN_ASSERT(env_.driven);
+  return wal_writer_ && wal_writer_->queued();
 }
 
 void Node::expire_requests() {

@@ -282,9 +282,10 @@ struct NodeEnv {
   // The peer network, given the node's callbacks (empty: net::PeerTransport on start()'s io_context,
   // listening on the peer port).
   std::function<std::unique_ptr<net::PeerNetwork>(net::PeerTransportCallbacks)> open_network;
-  // No node thread and no tick timer: the owner is the node thread, and calls poll() and tick(). The
-  // WAL is then written on it too (start() refuses --wal-write-mode=async), and nothing else but an
-  // outgoing snapshot's packing (snap_thread_) and Defragment leave it.
+  // No node thread and no tick timer: the owner is the node thread, and calls poll() and tick(). With
+  // async_wal_writes the WAL writer has no thread either: the owner runs it (write_wal()) when it
+  // decides the disk gets to it. Nothing else but an outgoing snapshot's packing (snap_thread_) and
+  // Defragment leave the owner's thread.
   bool driven = false;
 };
 
@@ -313,6 +314,10 @@ class Node {
   // A crash: the node stops where it is. Nothing more is written, nothing is closed or synced, no pending
   // request is answered (their callbacks are destroyed unrun). The node is unusable afterwards.
   void abandon();
+  // With async_wal_writes: writes (and syncs) every Ready the node queued for its WAL writer; their
+  // acknowledgements follow at the next poll(). How many Readies that was.
+  size_t write_wal();
+  bool wal_writes_queued();
 
   // ---- thread-safe entry points (callbacks run on the node thread) ----
   // Proposes a store request (or a publish); done gets the store's response once applied here.
@@ -362,6 +367,8 @@ class Node {
   // Authentication and authorization (server/auth/auth.h says which parts are for which thread).
   auth::Auth& auth() { return *auth_; }
   const NodeConfig& config() const { return cfg_; }
+  // The clock every decision of this member reads (NodeEnv::clock); the lessor reads it too.
+  const base::Clock& clock() const { return *clock_; }
   uint64_t member_id() const { return cfg_.member_id; }
   const NodeStats& stats() const { return stats_; }
   // A range served here (etcd_mvcc_range_total; writes are counted where they are applied).

@@ -5,8 +5,13 @@
 namespace cairn::server::node {
 
 WalWriter::WalWriter(wal::Wal& wal, std::mutex& wal_mu, std::function<void(Done)> on_done,
-                     std::function<void(const std::string&)> on_failure)
-    : wal_(wal), wal_mu_(wal_mu), on_done_(std::move(on_done)), on_failure_(std::move(on_failure)) {
+                     std::function<void(const std::string&)> on_failure, bool threaded)
+    : wal_(wal),
+      wal_mu_(wal_mu),
+      on_done_(std::move(on_done)),
+      on_failure_(std::move(on_failure)),
+      threaded_(threaded) {
+  if (!threaded_) return;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "cairn-wal");
     run();
@@ -26,12 +31,46 @@ void WalWriter::submit(Job job) {
 }
 
 void WalWriter::stop() {
+  if (!threaded_) {
+    bool was_stopping;
+    {
+      std::lock_guard lk(mu_);
+      was_stopping = stopping_;
+    }
+    if (!was_stopping) write_queued();
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    return;
+  }
   {
     std::lock_guard lk(mu_);
     stopping_ = true;
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+}
+
+size_t WalWriter::write_queued() {
+  std::vector<Job> batch;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return 0;
+    batch.swap(queue_);
+  }
+  if (batch.empty()) return 0;
+  on_done_(write(batch));
+  return batch.size();
+}
+
+bool WalWriter::queued() {
+  std::lock_guard lk(mu_);
+  return !queue_.empty();
+}
+
+void WalWriter::abandon() {
+  std::lock_guard lk(mu_);
+  queue_.clear();
+  stopping_ = true;
 }
 
 void WalWriter::run() {

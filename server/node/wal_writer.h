@@ -10,6 +10,10 @@
 // The WAL is shared with the node thread, which still writes snapshot markers and metadata and
 // releases segments: every use of it, here and there, holds the mutex given to the constructor.
 //
+// Without a thread of its own (threaded = false, a driven node: node.h NodeEnv::driven), nothing is
+// written until the owner calls write_queued(), on its own thread: the server simulator decides when
+// each member's disk gets to the queue.
+//
 // Crash behaviour: what is queued or appended but not yet synced is lost in a crash, and raft has
 // acknowledged none of it (acknowledgements leave only after on_done). A failed append or sync is
 // reported to on_failure (the node stops: server/node/fatal.h, exit 74); nothing after it is written.
@@ -46,7 +50,7 @@ class WalWriter {
   };
 
   WalWriter(wal::Wal& wal, std::mutex& wal_mu, std::function<void(Done)> on_done,
-            std::function<void(const std::string&)> on_failure);
+            std::function<void(const std::string&)> on_failure, bool threaded = true);
   ~WalWriter();
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
@@ -54,6 +58,13 @@ class WalWriter {
   void submit(Job job);
   // Writes what is queued, then joins the thread. Idempotent.
   void stop();
+
+  // ---- threaded = false only ----
+  // Writes everything queued now, on the caller's thread; how many Readies that was.
+  size_t write_queued();
+  bool queued();
+  // A crash: what is queued is dropped unwritten, and stop() writes nothing.
+  void abandon();
 
  private:
   void run();
@@ -67,6 +78,7 @@ class WalWriter {
   std::condition_variable cv_;
   std::vector<Job> queue_;
   bool stopping_ = false;
+  const bool threaded_;
   std::thread thread_;
 };
 

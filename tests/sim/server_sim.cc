@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "proto/etcd/rpc.pb.h"
 #include "raft/rng.h"
+#include "server/lease/install.h"
 #include "server/log/log.h"
 #include "server/node/node.h"
 #include "server/watch/watch_hub.h"
@@ -181,8 +182,11 @@ struct Member {
   // This member's watch hub and the one stream a watching client holds on it (created with the node).
   std::unique_ptr<server::watch::Hub> hub;
   std::shared_ptr<server::watch::Outbox> outbox;
+  std::shared_ptr<void> leases;  // server/lease's service beside the node (its lessor), on the node's clock
   std::unique_ptr<server::node::Node> node;  // null while down; destroyed before the hub
   uint64_t generation = 0;                   // of `node`: answers from an abandoned node are ignored
+  bool async_wal = false;                    // NodeConfig::async_wal_writes
+  int64_t wal_due = -1;                      // when its WAL writer runs next (-1: nothing queued)
   int64_t next_tick = 0;
   int64_t restart_at = 0;
 };
@@ -226,6 +230,8 @@ class ServerSim {
   void issue_put(Client& c, Member& m, size_t at, const std::string& key);
   void issue_cas(Client& c, Member& m, size_t at, const std::string& key);
   void issue_get(Client& c, Member& m, size_t at, const std::string& key);
+  void issue_lease_put(Client& c, Member& m, size_t at);
+  std::optional<std::string> leases_left();
   std::function<bool()> answer_guard(Client& c, size_t at);
   void finish(Client& c, size_t at, Outcome outcome, const std::string& why = "");
   bool converge();
@@ -270,6 +276,9 @@ ServerSim::ServerSim(const ServerSimOptions& o) : o_(o), rng_(o.seed) {
     m.id = server::node::derive_member_id({url}, "sim");
     infos_.push_back(server::node::MemberInfo{m.id, m.name, {url}, {}, false});
     m.next_tick = t0_ + rng_.between(1, 100) * 1'000'000;
+    m.async_wal = o_.async_wal == ServerSimOptions::AsyncWal::kAlways ||
+                  (o_.async_wal == ServerSimOptions::AsyncWal::kSeed && rng_.chance(0.5));
+    result_.async_members += m.async_wal ? 1 : 0;
     members_.push_back(std::move(m));
   }
   watch_logs_.resize(members_.size());
@@ -306,6 +315,7 @@ server::node::NodeConfig ServerSim::config_of(const Member& m) const {
   cfg.log_cache_bytes_max = uint64_t{1} << 40;
   cfg.wal_segment_bytes = 256 << 10;  // segments roll over often, and the simulated disk stays small
   cfg.debug_unsafe_skip_read_index = o_.break_read_index;
+  cfg.async_wal_writes = m.async_wal;
   return cfg;
 }
 
@@ -324,6 +334,7 @@ bool ServerSim::start(Member& m) {
   m.node = std::make_unique<server::node::Node>(config_of(m), std::move(env));
   ++m.generation;
   watch(m);
+  m.leases = server::lease::install(*m.node, {});
   if (auto r = m.node->start(unused_ioc_); !r) {
     fail(m.name + " did not start: " + r.error());
     m.node.reset();
@@ -358,8 +369,8 @@ void open_watch_stream(Member& m, tests::fault::WatcherLog& log) {
   m.hub->open_stream(m.outbox);
   etcdserverpb::WatchRequest req;
   auto* create = req.mutable_create_request();
-  create->set_key("k");
-  create->set_range_end("l");
+  create->set_key("k");  // k0.. and lease/..
+  create->set_range_end("m");
   create->set_start_revision(log.events.empty() ? log.start : log.events.back().revision + 1);
   m.hub->handle(m.outbox.get(), req);
 }
@@ -391,8 +402,10 @@ void ServerSim::crash(Member& m) {
   drain_watches();  // what reached the watching client before the crash
   m.node->abandon();
   m.node.reset();
+  m.wal_due = -1;
   m.outbox.reset();
   m.hub.reset();
+  m.leases.reset();
   for (auto& c : clients_)
     if (c.pending && c.member == static_cast<size_t>(&m - members_.data()))
       finish(c, *c.pending, Outcome::kUnknown, "lost in a crash");
@@ -418,8 +431,16 @@ size_t ServerSim::up_count() const {
 void ServerSim::settle() {
   for (;;) {
     bool moved = hub_.deliver_due();
-    for (auto& m : members_)
-      if (m.node && m.node->poll() > 0) moved = true;
+    for (auto& m : members_) {
+      if (!m.node) continue;
+      if (m.node->poll() > 0) moved = true;
+      if (!m.async_wal) continue;
+      if (m.wal_due < 0 && m.node->wal_writes_queued()) m.wal_due = now() + rng_.between(0, 3) * 1'000'000;
+      if (m.wal_due >= 0 && m.wal_due <= now()) {
+        m.wal_due = -1;
+        if (m.node->write_wal() > 0) moved = true;
+      }
+    }
     if (!moved) break;
   }
   drain_watches();
@@ -428,8 +449,10 @@ void ServerSim::settle() {
 void ServerSim::step_to_next_event(int64_t end, bool load) {
   int64_t next = end;
   if (auto a = hub_.next_at()) next = std::min(next, *a);
-  for (const auto& m : members_)
+  for (const auto& m : members_) {
     next = std::min(next, m.node ? m.next_tick : m.restart_at);
+    if (m.node && m.wal_due >= 0) next = std::min(next, m.wal_due);
+  }
   for (const auto& c : clients_)
     if (load && !c.pending) next = std::min(next, c.next_at);
   if (next_fault_ > 0) next = std::min(next, next_fault_);
@@ -518,7 +541,9 @@ void ServerSim::issue(Client& c) {
   c.pending_generation = m.generation;
   ++result_.ops;
   const uint64_t what = rng_.below(10);
-  if (what < 4) {
+  if (what == 0) {
+    issue_lease_put(c, m, at);
+  } else if (what < 4) {
     issue_put(c, m, at, key);
   } else if (what < 6) {
     issue_cas(c, m, at, key);
@@ -546,6 +571,46 @@ void ServerSim::issue_put(Client& c, Member& m, size_t at, const std::string& ke
                     c.last_seen[history_[at].key] = history_[at].value;
                     finish(c, at, Outcome::kOk);
                   });
+}
+
+// A lease granted for kLeaseTtlSeconds and never kept alive, then a put of a key of its own under it:
+// the leader's lessor must revoke it, and the key with it, whatever crashes and elections come between.
+constexpr int64_t kLeaseTtlSeconds = 3;
+
+void ServerSim::issue_lease_put(Client& c, Member& m, size_t at) {
+  ++result_.lease_puts;
+  auto& op = history_[at];
+  const int64_t id = (static_cast<int64_t>(c.id) + 1) << 32 | static_cast<int64_t>(++c.seq);
+  op.kind = OpKind::kPut;
+  op.key = "lease/" + std::to_string(id);
+  op.value = "c" + std::to_string(c.id) + "." + std::to_string(c.seq);
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_id(id);
+  grant.set_ttl(kLeaseTtlSeconds);
+  auto valid = answer_guard(c, at);
+  server::node::Node* n = m.node.get();
+  n->propose(server::node::EntryKind::kLeaseGrant, grant.SerializeAsString(),
+             [this, &c, at, valid, n, id](server::node::Result<storage::ApplyResponse> r) {
+               if (!valid()) return;
+               if (!r) {  // the put was never sent
+                 finish(c, at, Outcome::kFailed, "lease grant: " + r.error().message);
+                 return;
+               }
+               etcdserverpb::PutRequest pb;
+               pb.set_key(history_[at].key);
+               pb.set_value(history_[at].value);
+               pb.set_lease(id);
+               n->propose(server::node::EntryKind::kPut, pb.SerializeAsString(),
+                          [this, &c, at, valid](server::node::Result<storage::ApplyResponse> p) {
+                            if (!valid()) return;
+                            if (!p) {
+                              finish(c, at, write_error_outcome(p.error()), p.error().message);
+                              return;
+                            }
+                            ++result_.lease_puts_ok;
+                            finish(c, at, Outcome::kOk);
+                          });
+             });
 }
 
 void ServerSim::issue_cas(Client& c, Member& m, size_t at, const std::string& key) {
@@ -653,7 +718,7 @@ bool ServerSim::converge() {
         states.insert({m.node->applied_index(), h->header.revision, h->hash});
         committed = std::max(committed, m.node->committed_index());
       }
-      if (!pending && states.size() == 1 && std::get<0>(*states.begin()) == committed) {
+      if (!pending && states.size() == 1 && std::get<0>(*states.begin()) == committed && !leases_left()) {
         result_.applied_index = std::get<0>(*states.begin());
         result_.revision = std::get<1>(*states.begin());
         return true;
@@ -662,12 +727,35 @@ bool ServerSim::converge() {
     step_to_next_event(now() + 100'000'000, false);
   }
   if (result_.failure.empty()) {
+    if (auto left = leases_left()) {
+      fail("30 s after healing, " + *left);
+      return false;
+    }
     std::string seen;
     for (auto& m : members_)
       seen += " " + m.name + (m.node ? "@" + std::to_string(m.node->applied_index()) : " down");
     fail("the members did not converge within 30 s of healing:" + seen);
   }
   return false;
+}
+
+// Leases (none is kept alive) or leased keys some member still holds: nullopt when there are none.
+std::optional<std::string> ServerSim::leases_left() {
+  for (auto& m : members_) {
+    if (!m.node) return m.name + " is down";
+    auto ids = m.node->store().lease_ids();
+    storage::RangeRequest req;
+    req.key = "lease/";
+    req.range_end = "lease0";
+    req.count_only = true;
+    auto keys = m.node->store().range(req);
+    const int64_t held = keys ? keys->count : -1;
+    if (!ids.empty() || held != 0)
+      return m.name + " still holds " + std::to_string(ids.size()) + " leases (lease " +
+             (ids.empty() ? std::string("-") : std::to_string(ids.front())) + ") and " +
+             std::to_string(held) + " leased keys";
+  }
+  return std::nullopt;
 }
 
 void ServerSim::check_history() {

@@ -16,7 +16,12 @@
 //                from what is left after a while. At most a minority is down at once.
 //   partition    one member (often the leader) is cut off from the others, both ways, for a while.
 //   drops        a burst during which each message is lost with some probability.
-// Messages on one link keep their order (as the TCP transport's do) and take 1-5 ms.
+// Messages on one link keep their order (as the TCP transport's do) and take 1-5 ms. A member with an
+// asynchronous WAL has its queued Readies written 0-3 ms after they are queued (its disk's latency),
+// while it goes on stepping, sending and applying; a crash loses what was still queued.
+//
+// Client operations: puts, compare-and-swap txns and linearizable gets of a few keys, and now and then a
+// lease grant followed by a put of a key of its own under that lease.
 //
 // Checked:
 //   linearizable   every key's history of puts, compare-and-swap txns and linearizable gets, as the
@@ -27,10 +32,13 @@
 //                  (tests/fault/watch_check.h);
 //   converged      after the faults stop and the network heals, every member applies the same index
 //                  and has the same HashKV and revision;
+//   leases         every lease (clients grant them and never keep them alive) is revoked by then, and
+//                  the key put under it is gone on every member (server/lease's lessor, on the simulated
+//                  clock, through whatever leader changes came between);
 //   started        every restart of a member succeeds on what its disk kept.
 //
 // Not modelled yet: snapshots (the log is never compacted here: the snapshot protocol's files are on the
-// real file system), the asynchronous WAL writer's thread, membership changes, leases and the API layer
+// real file system), membership changes, keep-alives and the API layer
 // above Node (server/api; the watch hub is wired here as server/watch/install.cc wires it).
 #pragma once
 
@@ -47,6 +55,10 @@ struct ServerSimOptions {
   int keys = 3;
   std::chrono::milliseconds duration{10'000};  // simulated time with load and faults
   bool faults = true;
+  // Members whose WAL is written asynchronously (--wal-write-mode=async: raft's Readies pipelined, the
+  // WAL writer acknowledging "durable up to" later): drawn per member and seed, all, or none.
+  enum class AsyncWal : uint8_t { kSeed, kAlways, kNever };
+  AsyncWal async_wal = AsyncWal::kSeed;
   // The rule broken on purpose (tests): linearizable gets answered without ReadIndex
   // (NodeConfig::debug_unsafe_skip_read_index). The checker must catch it.
   bool break_read_index = false;
@@ -63,6 +75,9 @@ struct ServerSimResult {
   uint64_t puts = 0;
   uint64_t cas = 0;
   uint64_t gets = 0;
+  uint64_t lease_puts = 0;  // a lease granted (never kept alive), then a put of a key of its own under it
+  uint64_t lease_puts_ok = 0;
+  uint64_t async_members = 0;  // members (over the run) whose WAL was written asynchronously
   uint64_t crashes = 0;
   uint64_t store_losses = 0;  // crashes whose store was lost too
   uint64_t partitions = 0;

@@ -1,6 +1,6 @@
 // cairn_sim --server: the whole-server simulator (server_sim.h) over a range of seeds.
 //   cairn_sim --server --seeds N [--first-seed S] [--members 3|5] [--clients C] [--duration-ms D]
-//             [--no-faults] [--break-read-index] [--verbose]
+//             [--async always|never|seed] [--no-faults] [--break-read-index] [--verbose]
 //   cairn_sim --server --seed S --verbose     replays one seed with its faults and members' log
 // Prints one line per failing seed with the command that replays it, what was checked, then
 // "N passed, M failed". With --break-read-index most seeds are expected to fail (the checker's own test).
@@ -27,6 +27,10 @@ int server_sim_main(int argc, char** argv) {
       o.clients = static_cast<int>(next());
     } else if (a == "--duration-ms") {
       o.duration = std::chrono::milliseconds(next());
+    } else if (a == "--async" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      using A = ServerSimOptions::AsyncWal;
+      o.async_wal = v == "always" ? A::kAlways : v == "never" ? A::kNever : A::kSeed;
     } else if (a == "--no-faults") {
       o.faults = false;
     } else if (a == "--break-read-index") {
@@ -34,9 +38,11 @@ int server_sim_main(int argc, char** argv) {
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: cairn_sim --server [--seeds N] [--first-seed S] [--seed S] [--members 3|5] "
-                   "[--clients C] [--duration-ms D] [--no-faults] [--break-read-index] [--verbose]\n");
+      std::fprintf(
+          stderr,
+          "usage: cairn_sim --server [--seeds N] [--first-seed S] [--seed S] [--members 3|5] "
+          "[--clients C] [--duration-ms D] [--async always|never|seed] [--no-faults] [--break-read-index] "
+          "[--verbose]\n");
       return 2;
     }
   }
@@ -57,7 +63,10 @@ int server_sim_main(int argc, char** argv) {
     sum.puts += r.puts;
     sum.cas += r.cas;
     sum.gets += r.gets;
+    sum.lease_puts += r.lease_puts;
+    sum.lease_puts_ok += r.lease_puts_ok;
     sum.crashes += r.crashes;
+    sum.async_members += r.async_members;
     sum.store_losses += r.store_losses;
     sum.partitions += r.partitions;
     sum.messages += r.messages;
@@ -83,14 +92,17 @@ int server_sim_main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "server-simulated %llu seeds x %lld ms (%d members, %d clients) in %.1fs: %llu client ops (%llu puts, "
-      "%llu cas, %llu linearizable gets; %llu ok, %llu refused, %llu unknown) checked linearizable per key; "
-      "%llu crashes "
-      "(%llu lost their store), %llu partitions, %llu messages delivered, %llu dropped; %llu watch events "
-      "checked; members converged to equal HashKV at %llu applied entries in all\n",
+      "%llu cas, %llu linearizable gets, %llu leased puts (%llu acknowledged); %llu ok, "
+      "%llu refused, %llu unknown) checked linearizable per key; "
+      "%llu members with an async WAL; %llu crashes (%llu lost their store), %llu partitions, %llu messages "
+      "delivered, %llu dropped; %llu watch events "
+      "checked; members converged to equal HashKV, every lease revoked with its key, at %llu applied entries "
+      "in all\n",
       (unsigned long long)count, (long long)o.duration.count(), o.members, o.clients, secs,
       (unsigned long long)sum.ops, (unsigned long long)sum.puts, (unsigned long long)sum.cas,
-      (unsigned long long)sum.gets, (unsigned long long)sum.ops_ok, (unsigned long long)sum.ops_failed,
-      (unsigned long long)sum.ops_unknown, (unsigned long long)sum.crashes,
+      (unsigned long long)sum.gets, (unsigned long long)sum.lease_puts, (unsigned long long)sum.lease_puts_ok,
+      (unsigned long long)sum.ops_ok, (unsigned long long)sum.ops_failed, (unsigned long long)sum.ops_unknown,
+      (unsigned long long)sum.async_members, (unsigned long long)sum.crashes,
       (unsigned long long)sum.store_losses, (unsigned long long)sum.partitions,
       (unsigned long long)sum.messages, (unsigned long long)sum.dropped, (unsigned long long)sum.watch_events,
       (unsigned long long)sum.applied_index);
