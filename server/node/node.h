@@ -3,7 +3,8 @@
 //
 // Threads and ownership:
 //   * The node thread (one std::thread running a private io_context) owns RawNode, MemoryStorage, Wal,
-//     MvccStore, the member table and every pending request. Nothing else touches them.
+//     MvccStore, the member table and every pending request. Nothing else touches them. (A driven node,
+//     NodeEnv::driven, has no such thread: its owner runs the io_context, as the server simulator does.)
 //   * Network threads (the client server's and the peer transport's io_context) never touch that state.
 //     They hand work over through the inbox: a mutex-protected set of bounded queues (peer messages,
 //     proposals, tasks). The first item that lands in an empty inbox posts one drain to the node thread;

@@ -36,7 +36,7 @@ TEST(ServerSim, WithoutFaultsAlmostEveryOperationSucceeds) {
 
 // Linearizable gets answered without ReadIndex (NodeConfig::debug_unsafe_skip_read_index): a member
 // serves what it has applied, which lags the leader. A stale read needs a get on a lagging member just
-// after a write elsewhere, which most seeds draw (8 of seeds 1-10 when this was written): at least 6
+// after a write elsewhere, which most seeds draw (7 of seeds 1-10 when this was written): at least 5
 // must be caught, and only by the linearizability check.
 TEST(ServerSim, ReadsWithoutReadIndexAreCaught) {
   int caught = 0;
@@ -48,7 +48,7 @@ TEST(ServerSim, ReadsWithoutReadIndexAreCaught) {
     ++caught;
     EXPECT_NE(r.failure.find("not linearizable"), std::string::npos) << "seed " << seed << ": " << r.failure;
   }
-  EXPECT_GE(caught, 6);
+  EXPECT_GE(caught, 5);
 }
 
 TEST(ServerSim, ASeedReplaysExactly) {
