@@ -334,7 +334,7 @@ bool ServerSim::start(Member& m) {
   m.node = std::make_unique<server::node::Node>(config_of(m), std::move(env));
   ++m.generation;
   watch(m);
-  m.leases = server::lease::install(*m.node, {});
+  if (!o_.break_lessor) m.leases = server::lease::install(*m.node, {});
   if (auto r = m.node->start(unused_ioc_); !r) {
     fail(m.name + " did not start: " + r.error());
     m.node.reset();

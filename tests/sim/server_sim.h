@@ -62,6 +62,9 @@ struct ServerSimOptions {
   // The rule broken on purpose (tests): linearizable gets answered without ReadIndex
   // (NodeConfig::debug_unsafe_skip_read_index). The checker must catch it.
   bool break_read_index = false;
+  // The other (tests): no member runs the lease service, so no lease is ever revoked. The lease check must
+  // catch it.
+  bool break_lessor = false;
   bool verbose = false;
 };
 

@@ -1,6 +1,6 @@
 // cairn_sim --server: the whole-server simulator (server_sim.h) over a range of seeds.
 //   cairn_sim --server --seeds N [--first-seed S] [--members 3|5] [--clients C] [--duration-ms D]
-//             [--async always|never|seed] [--no-faults] [--break-read-index] [--verbose]
+//             [--async always|never|seed] [--no-faults] [--break-read-index] [--break-lessor] [--verbose]
 //   cairn_sim --server --seed S --verbose     replays one seed with its faults and members' log
 // Prints one line per failing seed with the command that replays it, what was checked, then
 // "N passed, M failed". With --break-read-index most seeds are expected to fail (the checker's own test).
@@ -13,6 +13,15 @@
 #include "tests/sim/server_sim.h"
 
 namespace cairn::sim {
+
+namespace {
+// The replay flag of an --async mode that is not the default.
+const char* async_flag(ServerSimOptions::AsyncWal a) {
+  if (a == ServerSimOptions::AsyncWal::kAlways) return " --async always";
+  if (a == ServerSimOptions::AsyncWal::kNever) return " --async never";
+  return "";
+}
+}  // namespace
 
 int server_sim_main(int argc, char** argv) {
   uint64_t first = 1, count = 100;
@@ -35,14 +44,16 @@ int server_sim_main(int argc, char** argv) {
       o.faults = false;
     } else if (a == "--break-read-index") {
       o.break_read_index = true;
+    } else if (a == "--break-lessor") {
+      o.break_lessor = true;
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
-      std::fprintf(
-          stderr,
-          "usage: cairn_sim --server [--seeds N] [--first-seed S] [--seed S] [--members 3|5] "
-          "[--clients C] [--duration-ms D] [--async always|never|seed] [--no-faults] [--break-read-index] "
-          "[--verbose]\n");
+      std::fprintf(stderr,
+                   "usage: cairn_sim --server [--seeds N] [--first-seed S] [--seed S] [--members 3|5] "
+                   "[--clients C] [--duration-ms D] [--async always|never|seed] [--no-faults] "
+                   "[--break-read-index] [--break-lessor] "
+                   "[--verbose]\n");
       return 2;
     }
   }
@@ -84,10 +95,10 @@ int server_sim_main(int argc, char** argv) {
     ++failed;
     std::printf(
         "seed %llu FAILED: %s\n  replay: cairn_sim --server --seed %llu --members %d --clients %d "
-        "--duration-ms %lld%s%s --verbose\n",
+        "--duration-ms %lld%s%s%s%s --verbose\n",
         (unsigned long long)s, r.failure.c_str(), (unsigned long long)s, o.members, o.clients,
-        (long long)o.duration.count(), o.faults ? "" : " --no-faults",
-        o.break_read_index ? " --break-read-index" : "");
+        (long long)o.duration.count(), o.faults ? "" : " --no-faults", async_flag(o.async_wal),
+        o.break_read_index ? " --break-read-index" : "", o.break_lessor ? " --break-lessor" : "");
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(

@@ -51,6 +51,15 @@ TEST(ServerSim, ReadsWithoutReadIndexAreCaught) {
   EXPECT_GE(caught, 5);
 }
 
+// No lease service on any member: the leases clients grant and never keep alive are never revoked.
+TEST(ServerSim, LeasesNobodyRevokesAreCaught) {
+  ServerSimOptions o = short_run(1);
+  o.break_lessor = true;
+  ServerSimResult r = run_server_sim(o);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.failure.find("leased keys"), std::string::npos) << r.failure;
+}
+
 TEST(ServerSim, ASeedReplaysExactly) {
   ServerSimResult a = run_server_sim(short_run(5));
   ServerSimResult b = run_server_sim(short_run(5));
