@@ -92,6 +92,13 @@ bool MemoryDisk::down() const {
   return down_;
 }
 
+std::shared_ptr<MemoryDisk> MemoryDisk::copy() const {
+  auto d = std::make_shared<MemoryDisk>();
+  std::lock_guard lk(mu_);
+  d->tables_ = tables_;
+  return d;
+}
+
 uint64_t MemoryDisk::writes_applied() const {
   std::lock_guard lock(mu_);
   return writes_applied_;

@@ -39,6 +39,9 @@ class MemoryDisk {
   void restart();
   bool down() const;
   uint64_t writes_applied() const;
+  // A new disk holding what this one holds now (up and without a pending crash): the server simulator
+  // keeps one as "what the engine had flushed" when the power goes later.
+  std::shared_ptr<MemoryDisk> copy() const;
 
  private:
   friend class MemoryEngine;

@@ -11,8 +11,8 @@
 //
 // Faults, while the workload runs:
 //   crash        a member stops where it is (Node::abandon); its simulated disk loses power
-//                (wal::CrashMode::kRandom: unsynced writes kept in part, torn, or lost); its store either
-//                survives whole (every applied batch had been flushed) or is lost (none had). It restarts
+//                (wal::CrashMode::kRandom: unsynced writes kept in part, torn, or lost); its store keeps
+//                every applied batch, none, or those up to a random earlier "flush". It restarts
 //                from what is left after a while. At most a minority is down at once.
 //   partition    one member (often the leader) is cut off from the others, both ways, for a while.
 //   drops        a burst during which each message is lost with some probability.
@@ -82,7 +82,8 @@ struct ServerSimResult {
   uint64_t lease_puts_ok = 0;
   uint64_t async_members = 0;  // members (over the run) whose WAL was written asynchronously
   uint64_t crashes = 0;
-  uint64_t store_losses = 0;  // crashes whose store was lost too
+  uint64_t store_losses = 0;     // crashes whose store was lost too
+  uint64_t store_rollbacks = 0;  // crashes whose store went back to an earlier flush
   uint64_t partitions = 0;
   uint64_t messages = 0;  // delivered
   uint64_t dropped = 0;

@@ -79,6 +79,7 @@ int server_sim_main(int argc, char** argv) {
     sum.crashes += r.crashes;
     sum.async_members += r.async_members;
     sum.store_losses += r.store_losses;
+    sum.store_rollbacks += r.store_rollbacks;
     sum.partitions += r.partitions;
     sum.messages += r.messages;
     sum.dropped += r.dropped;
@@ -105,7 +106,8 @@ int server_sim_main(int argc, char** argv) {
       "server-simulated %llu seeds x %lld ms (%d members, %d clients) in %.1fs: %llu client ops (%llu puts, "
       "%llu cas, %llu linearizable gets, %llu leased puts (%llu acknowledged); %llu ok, "
       "%llu refused, %llu unknown) checked linearizable per key; "
-      "%llu members with an async WAL; %llu crashes (%llu lost their store), %llu partitions, %llu messages "
+      "%llu members with an async WAL; %llu crashes (%llu lost their store, %llu went back to a flush), %llu "
+      "partitions, %llu messages "
       "delivered, %llu dropped; %llu watch events "
       "checked; members converged to equal HashKV, every lease revoked with its key, at %llu applied entries "
       "in all\n",
@@ -114,9 +116,9 @@ int server_sim_main(int argc, char** argv) {
       (unsigned long long)sum.gets, (unsigned long long)sum.lease_puts, (unsigned long long)sum.lease_puts_ok,
       (unsigned long long)sum.ops_ok, (unsigned long long)sum.ops_failed, (unsigned long long)sum.ops_unknown,
       (unsigned long long)sum.async_members, (unsigned long long)sum.crashes,
-      (unsigned long long)sum.store_losses, (unsigned long long)sum.partitions,
-      (unsigned long long)sum.messages, (unsigned long long)sum.dropped, (unsigned long long)sum.watch_events,
-      (unsigned long long)sum.applied_index);
+      (unsigned long long)sum.store_losses, (unsigned long long)sum.store_rollbacks,
+      (unsigned long long)sum.partitions, (unsigned long long)sum.messages, (unsigned long long)sum.dropped,
+      (unsigned long long)sum.watch_events, (unsigned long long)sum.applied_index);
   std::printf("%llu passed, %llu failed\n", (unsigned long long)passed, (unsigned long long)failed);
   return failed == 0 ? 0 : 1;
 }
