@@ -98,9 +98,12 @@ Node::Node(NodeConfig cfg)
   auth_ = std::move(*a);
 }
 
-Node::Node(NodeConfig cfg, wal::FileSystem& wal_fs) : Node(std::move(cfg)) {
-  wal_fs_ = &wal_fs;
-}
+Node::Node(NodeConfig cfg, wal::FileSystem& wal_fs)
+    : Node(std::move(cfg), [&] {
+        NodeEnv env;
+        env.wal_fs = &wal_fs;
+        return env;
+      }()) {}
 
 Node::Node(NodeConfig cfg, NodeEnv env) : Node(std::move(cfg)) {
   env_ = std::move(env);

@@ -237,6 +237,8 @@ class ServerSim {
   std::optional<std::string> leases_left();
   std::function<bool()> answer_guard(Client& c, size_t at);
   void finish(Client& c, size_t at, Outcome outcome, const std::string& why = "");
+  // A write answered with an error finishes its op (refused before proposing: failed; else unknown).
+  bool finished_with_error(Client& c, size_t at, const server::node::Result<storage::ApplyResponse>& r);
   bool converge();
   void check_history();
   void check_watches();
@@ -576,10 +578,7 @@ void ServerSim::issue_put(Client& c, Member& m, size_t at, const std::string& ke
   m.node->propose(server::node::EntryKind::kPut, pb.SerializeAsString(),
                   [this, &c, at, valid](server::node::Result<storage::ApplyResponse> r) {
                     if (!valid()) return;
-                    if (!r) {
-                      finish(c, at, write_error_outcome(r.error()), r.error().message);
-                      return;
-                    }
+                    if (finished_with_error(c, at, r)) return;
                     c.last_seen[history_[at].key] = history_[at].value;
                     finish(c, at, Outcome::kOk);
                   });
@@ -615,10 +614,7 @@ void ServerSim::issue_lease_put(Client& c, Member& m, size_t at) {
                n->propose(server::node::EntryKind::kPut, pb.SerializeAsString(),
                           [this, &c, at, valid](server::node::Result<storage::ApplyResponse> p) {
                             if (!valid()) return;
-                            if (!p) {
-                              finish(c, at, write_error_outcome(p.error()), p.error().message);
-                              return;
-                            }
+                            if (finished_with_error(c, at, p)) return;
                             ++result_.lease_puts_ok;
                             finish(c, at, Outcome::kOk);
                           });
@@ -644,10 +640,7 @@ void ServerSim::issue_cas(Client& c, Member& m, size_t at, const std::string& ke
   m.node->propose(server::node::EntryKind::kTxn, pb.SerializeAsString(),
                   [this, &c, at, valid](server::node::Result<storage::ApplyResponse> r) {
                     if (!valid()) return;
-                    if (!r) {
-                      finish(c, at, write_error_outcome(r.error()), r.error().message);
-                      return;
-                    }
+                    if (finished_with_error(c, at, r)) return;
                     auto* txn = std::get_if<storage::TxnResponse>(&*r);
                     if (!txn) {
                       finish(c, at, Outcome::kUnknown, "not a txn response");
@@ -683,6 +676,13 @@ void ServerSim::issue_get(Client& c, Member& m, size_t at, const std::string& ke
     }
     finish(c, at, Outcome::kOk);
   });
+}
+
+bool ServerSim::finished_with_error(Client& c, size_t at,
+                                    const server::node::Result<storage::ApplyResponse>& r) {
+  if (r) return false;
+  finish(c, at, write_error_outcome(r.error()), r.error().message);
+  return true;
 }
 
 void ServerSim::finish(Client& c, size_t at, Outcome outcome, const std::string& why) {
